@@ -1,0 +1,32 @@
+//! AWS SDK clients, built once per instance. The standard AWS variables apply,
+//! `AWS_ENDPOINT_URL` included, so one binary runs against AWS or a local stand-in.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// SDK config with few retries and short timeouts: every caller here has a deadline
+/// of a few seconds, and the breaker's guard caps each request further.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_millis(1_500))
+                .operation_timeout(Duration::from_millis(3_000))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+pub fn secretsmanager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
+}

@@ -1,0 +1,455 @@
+//! The DynamoDB breaker store. This module alone knows the item layout (see README,
+//! "State table"). Every write is one conditional UpdateItem; a lost condition returns
+//! the winning item (`ReturnValuesOnConditionCheckFailure=ALL_OLD`) instead of reading.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+
+use super::machine::{Counts, Lease, Record, State};
+use super::op::{Expect, Op};
+use super::store::{Applied, BreakerStore, StoreError};
+use crate::dynamo_expr::{classify_sdk_error, Expr};
+
+pub const PREFIX: &str = "breaker#";
+
+mod attr {
+    pub const PK: &str = "pk";
+    pub const STATE: &str = "state";
+    pub const GEN: &str = "gen";
+    pub const SINCE: &str = "since";
+    pub const FAILURES: &str = "failures";
+    pub const SUCCESSES: &str = "successes";
+    pub const OPEN_UNTIL: &str = "open_until";
+    pub const REOPENS: &str = "reopens";
+    pub const EPISODE: &str = "episode";
+    pub const LAST_ERROR: &str = "last_error";
+    /// `probe_<slot>`: map {owner, exp, gen}.
+    pub const PROBE: &str = "probe_";
+    /// `wc_<gen>_<bucket>` calls and `wf_<gen>_<bucket>` failures in a window bucket.
+    pub const WIN_CALLS: &str = "wc_";
+    pub const WIN_FAILS: &str = "wf_";
+    pub const L_OWNER: &str = "owner";
+    pub const L_EXP: &str = "exp";
+    pub const L_GEN: &str = "gen";
+}
+
+#[derive(Clone, Debug)]
+pub struct DynamoBreakerStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoBreakerStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoBreakerStore {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+pub fn key(name: &str) -> String {
+    format!("{PREFIX}{name}")
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn win_attr(prefix: &str, generation: u64, bucket: i64) -> String {
+    format!("{prefix}{generation}_{bucket}")
+}
+
+fn lease_value(l: &Lease) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        (attr::L_OWNER.to_string(), s(l.owner.clone())),
+        (attr::L_EXP.to_string(), n(l.expires_ms)),
+        (attr::L_GEN.to_string(), n(l.generation)),
+    ]))
+}
+
+fn get_n<T: std::str::FromStr>(
+    item: &HashMap<String, AttributeValue>,
+    k: &str,
+) -> Result<Option<T>, StoreError> {
+    match item.get(k) {
+        None => Ok(None),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("{k} is not a valid number"))),
+        Some(_) => Err(StoreError::Corrupt(format!("{k} is not a number"))),
+    }
+}
+
+fn get_s(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// Parse a breaker item. Probe leases and window buckets of other generations are
+/// leftovers that no condition ever counts, so they are dropped here.
+pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<Record, StoreError> {
+    let mut r = Record::new(name);
+    if let Some(st) = get_s(item, attr::STATE) {
+        r.state = State::parse(&st)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown state {st:?}")))?;
+    }
+    r.generation = get_n(item, attr::GEN)?.unwrap_or(0);
+    r.since_ms = get_n(item, attr::SINCE)?.unwrap_or(0);
+    r.failures = get_n(item, attr::FAILURES)?.unwrap_or(0);
+    r.successes = get_n(item, attr::SUCCESSES)?.unwrap_or(0);
+    r.open_until_ms = get_n(item, attr::OPEN_UNTIL)?.unwrap_or(0);
+    r.reopens = get_n(item, attr::REOPENS)?.unwrap_or(0);
+    r.episode = get_s(item, attr::EPISODE);
+    r.last_error = get_s(item, attr::LAST_ERROR);
+    let mut window: BTreeMap<i64, Counts> = BTreeMap::new();
+    for (k, v) in item {
+        if let Some(slot) = k.strip_prefix(attr::PROBE) {
+            let (Ok(slot), Ok(m)) = (slot.parse::<u32>(), v.as_m()) else {
+                continue;
+            };
+            let lease = Lease {
+                owner: get_s(m, attr::L_OWNER).unwrap_or_default(),
+                expires_ms: get_n(m, attr::L_EXP)?.unwrap_or(0),
+                generation: get_n(m, attr::L_GEN)?.unwrap_or(u64::MAX),
+            };
+            if lease.generation == r.generation {
+                r.probes.insert(slot, lease);
+            }
+        }
+        for (prefix, is_fail) in [(attr::WIN_CALLS, false), (attr::WIN_FAILS, true)] {
+            let Some((g, b)) = k.strip_prefix(prefix).and_then(|rest| rest.split_once('_')) else {
+                continue;
+            };
+            let (Ok(g), Ok(b)) = (g.parse::<u64>(), b.parse::<i64>()) else {
+                continue;
+            };
+            if g != r.generation {
+                continue;
+            }
+            let count: u32 = get_n(item, k)?.unwrap_or(0);
+            let c = window.entry(b).or_default();
+            if is_fail {
+                c.failures = count;
+            } else {
+                c.calls = count;
+            }
+        }
+    }
+    r.window = window;
+    Ok(r)
+}
+
+/// The condition that `expect` still holds. A never-written item reads as
+/// `Record::new`, so it also satisfies an expectation that `Record::new` satisfies.
+fn expect_condition(e: &mut Expr, name: &str, expect: &Expect) -> String {
+    let mut parts = vec![
+        format!("{} = {}", e.name(attr::GEN), e.value(n(expect.generation))),
+        format!(
+            "{} = {}",
+            e.name(attr::STATE),
+            e.value(s(expect.state.as_str()))
+        ),
+    ];
+    if let Some(m) = expect.min_failures {
+        parts.push(format!("{} >= {}", e.name(attr::FAILURES), e.value(n(m))));
+    }
+    if let Some(m) = expect.min_successes {
+        parts.push(format!("{} >= {}", e.name(attr::SUCCESSES), e.value(n(m))));
+    }
+    if let Some((slot, owner, now)) = &expect.lease {
+        parts.push(lease_held(e, *slot, owner, *now, expect.generation));
+    }
+    let cond = parts.join(" AND ");
+    if expect.holds(&Record::new(name)) {
+        format!("(attribute_not_exists({}) OR ({cond}))", e.name(attr::PK))
+    } else {
+        cond
+    }
+}
+
+fn lease_held(e: &mut Expr, slot: u32, owner: &str, now: i64, generation: u64) -> String {
+    let p = e.name(&format!("{}{slot}", attr::PROBE));
+    format!(
+        "{p}.{} = {} AND {p}.{} = {} AND {p}.{} >= {}",
+        e.name(attr::L_OWNER),
+        e.value(s(owner)),
+        e.name(attr::L_GEN),
+        e.value(n(generation)),
+        e.name(attr::L_EXP),
+        e.value(n(now)),
+    )
+}
+
+/// CLOSED in `generation` (a never-written item is CLOSED in generation 0).
+fn closed_condition(e: &mut Expr, name: &str, generation: u64) -> String {
+    let expect = Expect {
+        generation,
+        state: State::Closed,
+        min_failures: None,
+        min_successes: None,
+        lease: None,
+    };
+    expect_condition(e, name, &expect)
+}
+
+/// Make a counter write on a never-written item leave a well-formed record.
+fn init_fields(e: &mut Expr, sets: &mut Vec<String>) {
+    for (a, v) in [
+        (attr::STATE, s(State::Closed.as_str())),
+        (attr::GEN, n(0)),
+        (attr::SINCE, n(0)),
+    ] {
+        let nm = e.name(a);
+        sets.push(format!("{nm} = if_not_exists({nm}, {})", e.value(v)));
+    }
+}
+
+fn update_expression(sets: &[String], adds: &[String], removes: &[String]) -> String {
+    let mut out = Vec::new();
+    if !sets.is_empty() {
+        out.push(format!("SET {}", sets.join(", ")));
+    }
+    if !adds.is_empty() {
+        out.push(format!("ADD {}", adds.join(", ")));
+    }
+    if !removes.is_empty() {
+        out.push(format!("REMOVE {}", removes.join(", ")));
+    }
+    out.join(" ")
+}
+
+/// Build (update expression, condition) for an op.
+fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
+    let mut sets = Vec::new();
+    let mut adds = Vec::new();
+    let mut removes = Vec::new();
+    let cond = match op {
+        Op::Transition { expect, next } => {
+            let cond = expect_condition(e, name, expect);
+            for (a, v) in [
+                (attr::STATE, s(next.state.as_str())),
+                (attr::GEN, n(next.generation)),
+                (attr::SINCE, n(next.since_ms)),
+                (attr::FAILURES, n(next.failures)),
+                (attr::SUCCESSES, n(next.successes)),
+                (attr::OPEN_UNTIL, n(next.open_until_ms)),
+                (attr::REOPENS, n(next.reopens)),
+            ] {
+                sets.push(format!("{} = {}", e.name(a), e.value(v)));
+            }
+            for (a, v) in [
+                (attr::EPISODE, &next.episode),
+                (attr::LAST_ERROR, &next.last_error),
+            ] {
+                match v {
+                    Some(v) => sets.push(format!("{} = {}", e.name(a), e.value(s(v.clone())))),
+                    None => removes.push(e.name(a)),
+                }
+            }
+            for (slot, lease) in &next.probes {
+                let p = e.name(&format!("{}{slot}", attr::PROBE));
+                sets.push(format!("{p} = {}", e.value(lease_value(lease))));
+            }
+            cond
+        }
+        Op::CountFailure {
+            generation,
+            error,
+            bucket,
+            calls,
+            prune,
+        } => {
+            let cond = closed_condition(e, name, *generation);
+            init_fields(e, &mut sets);
+            sets.push(format!(
+                "{} = {}",
+                e.name(attr::LAST_ERROR),
+                e.value(s(error.clone()))
+            ));
+            adds.push(format!("{} {}", e.name(attr::FAILURES), e.value(n(1))));
+            if let Some(b) = bucket {
+                adds.push(format!(
+                    "{} {}",
+                    e.name(&win_attr(attr::WIN_CALLS, *generation, *b)),
+                    e.value(n(*calls))
+                ));
+                adds.push(format!(
+                    "{} {}",
+                    e.name(&win_attr(attr::WIN_FAILS, *generation, *b)),
+                    e.value(n(1))
+                ));
+            }
+            prune_buckets(e, &mut removes, *generation, prune);
+            cond
+        }
+        Op::CountCalls {
+            generation,
+            bucket,
+            calls,
+            prune,
+        } => {
+            let cond = closed_condition(e, name, *generation);
+            init_fields(e, &mut sets);
+            adds.push(format!(
+                "{} {}",
+                e.name(&win_attr(attr::WIN_CALLS, *generation, *bucket)),
+                e.value(n(*calls))
+            ));
+            prune_buckets(e, &mut removes, *generation, prune);
+            cond
+        }
+        Op::ResetFailures { generation } => {
+            let cond = closed_condition(e, name, *generation);
+            let f = e.name(attr::FAILURES);
+            sets.push(format!("{f} = {}", e.value(n(0))));
+            format!("{cond} AND {f} > {}", e.value(n(0)))
+        }
+        Op::AcquireProbe {
+            generation,
+            slot,
+            lease,
+            now,
+        } => {
+            let p = e.name(&format!("{}{slot}", attr::PROBE));
+            sets.push(format!("{p} = {}", e.value(lease_value(lease))));
+            format!(
+                "{} = {} AND {} = {} AND (attribute_not_exists({p}) OR {p}.{} < {} OR {p}.{} <> {})",
+                e.name(attr::STATE),
+                e.value(s(State::HalfOpen.as_str())),
+                e.name(attr::GEN),
+                e.value(n(*generation)),
+                e.name(attr::L_EXP),
+                e.value(n(*now)),
+                e.name(attr::L_GEN),
+                e.value(n(*generation)),
+            )
+        }
+        Op::ProbeSuccess {
+            generation,
+            slot,
+            owner,
+            now,
+        } => {
+            adds.push(format!("{} {}", e.name(attr::SUCCESSES), e.value(n(1))));
+            removes.push(e.name(&format!("{}{slot}", attr::PROBE)));
+            let held = lease_held(e, *slot, owner, *now, *generation);
+            format!(
+                "{} = {} AND {} = {} AND {held}",
+                e.name(attr::STATE),
+                e.value(s(State::HalfOpen.as_str())),
+                e.name(attr::GEN),
+                e.value(n(*generation)),
+            )
+        }
+    };
+    (update_expression(&sets, &adds, &removes), cond)
+}
+
+fn prune_buckets(e: &mut Expr, removes: &mut Vec<String>, generation: u64, prune: &[i64]) {
+    for b in prune {
+        removes.push(e.name(&win_attr(attr::WIN_CALLS, generation, *b)));
+        removes.push(e.name(&win_attr(attr::WIN_FAILS, generation, *b)));
+    }
+}
+
+#[async_trait]
+impl BreakerStore for DynamoBreakerStore {
+    async fn load(&self, name: &str) -> Result<Record, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(key(name)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify_sdk_error)?;
+        match out.item() {
+            Some(item) => from_item(name, item),
+            None => Ok(Record::new(name)),
+        }
+    }
+
+    async fn apply(&self, name: &str, op: &Op) -> Result<Applied, StoreError> {
+        let mut e = Expr::default();
+        let (update, cond) = plan(&mut e, name, op);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(key(name)))
+            .update_expression(update)
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.attributes() {
+                Some(item) => Ok(Applied::Won(from_item(name, item)?)),
+                None => Err(StoreError::Corrupt("update returned no attributes".into())),
+            },
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                let winner = match se.err() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item().map(|i| from_item(name, i))
+                    }
+                    _ => None,
+                };
+                Ok(Applied::Lost(
+                    winner.transpose()?.unwrap_or_else(|| Record::new(name)),
+                ))
+            }
+            Err(err) => Err(classify_sdk_error(err)),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("begins_with(#pk, :prefix)")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_values(":prefix", s(PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify_sdk_error)?;
+            for item in page.items() {
+                if let Some(name) =
+                    get_s(item, attr::PK).and_then(|pk| pk.strip_prefix(PREFIX).map(str::to_string))
+                {
+                    out.push(from_item(&name, item)?);
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}

@@ -1,0 +1,427 @@
+//! The per-instance breaker handle: cache → decide → write → effects.
+//!
+//! Reads come from an in-process cache no older than `cache_ttl_ms`. Writes happen only
+//! when the pure machine asks for one. When the store fails or is throttled, the call is
+//! never blocked: the instance runs the same machine on its own local view (the last
+//! record it saw, or a fresh CLOSED one) and does not touch the store again for
+//! `store_retry_ms`. Transitions made locally are not alerted: no instance won them.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::machine::{
+    step, CallResult, Decision, Event, Record, Rejection, Step, Ticket, Transition,
+};
+use super::policy::{Millis, Policy};
+use super::store::{Applied, BreakerStore, StoreError};
+use crate::clock::Clock;
+use crate::metrics;
+
+/// How the handle talks to its store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuardSettings {
+    /// Longest a cached record is trusted (default 1 s).
+    pub cache_ttl_ms: Millis,
+    /// Longest one store request may take.
+    pub store_timeout_ms: Millis,
+    /// After a store failure, how long to run on the local view before trying again.
+    pub store_retry_ms: Millis,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            cache_ttl_ms: 1_000,
+            store_timeout_ms: 250,
+            store_retry_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct View {
+    record: Option<Record>,
+    fetched_ms: Millis,
+    store_down_until: Millis,
+    unflushed_calls: u32,
+}
+
+/// What `admit` decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Admission {
+    Admitted(Ticket),
+    Rejected(Rejection),
+}
+
+/// What a guarded call produced.
+#[derive(Debug)]
+pub enum Guarded<T, E> {
+    Ok(T),
+    /// The breaker did not let the call through.
+    Rejected(Rejection),
+    /// The call failed; `counted` says whether the breaker counted it.
+    Failed {
+        error: E,
+        counted: bool,
+    },
+    /// The call did not finish before its deadline.
+    TimedOut,
+}
+
+pub struct Breaker {
+    name: String,
+    policy: Policy,
+    settings: GuardSettings,
+    store: Arc<dyn BreakerStore>,
+    clock: Arc<dyn Clock>,
+    instance: String,
+    seq: AtomicU64,
+    view: Mutex<View>,
+    transitions: Mutex<Vec<Transition>>,
+}
+
+const MAX_ROUNDS: usize = 4;
+
+impl Breaker {
+    pub fn new(
+        name: impl Into<String>,
+        policy: Policy,
+        settings: GuardSettings,
+        store: Arc<dyn BreakerStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Breaker {
+        Breaker {
+            name: name.into(),
+            policy,
+            settings,
+            store,
+            clock,
+            instance: instance_id(),
+            seq: AtomicU64::new(0),
+            view: Mutex::new(View {
+                record: None,
+                fetched_ms: 0,
+                store_down_until: 0,
+                unflushed_calls: 0,
+            }),
+            transitions: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Transitions this instance won since the last call, oldest first.
+    pub fn take_transitions(&self) -> Vec<Transition> {
+        self.transitions
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default()
+    }
+
+    /// The record as this instance sees it now (cached within the staleness bound).
+    pub async fn current(&self, deadline: Instant) -> Record {
+        let now = self.clock.now_ms();
+        let (cached, down) = {
+            let v = self.lock_view();
+            let fresh = v.record.clone().filter(|_| {
+                now - v.fetched_ms <= self.settings.cache_ttl_ms && now >= v.fetched_ms
+            });
+            (fresh, now < v.store_down_until)
+        };
+        if let Some(r) = cached {
+            return r;
+        }
+        if down {
+            return self.local_view();
+        }
+        match self
+            .with_timeout(deadline, self.store.load(&self.name))
+            .await
+        {
+            Ok(r) => {
+                self.remember(r.clone(), now);
+                r
+            }
+            Err(e) => {
+                self.store_failed("load", &e, now);
+                self.local_view()
+            }
+        }
+    }
+
+    /// Ask to pass. Probes in HALF_OPEN are admitted under a lease.
+    pub async fn admit(&self, deadline: Instant) -> Admission {
+        let owner = format!(
+            "{}:{}",
+            self.instance,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
+        let event = Event::Admit { owner };
+        match self.drive(&event, deadline).await {
+            Decision::Admit(t) => Admission::Admitted(t),
+            Decision::Reject(r) => Admission::Rejected(r),
+            // A lost race leaves the caller with the winner's state: not admitted.
+            _ => Admission::Rejected(Rejection::HalfOpenBusy),
+        }
+    }
+
+    /// Record how an admitted call ended.
+    pub async fn record(&self, ticket: Ticket, result: CallResult, deadline: Instant) -> Decision {
+        let unflushed = self.lock_view().unflushed_calls;
+        let event = Event::Outcome {
+            ticket,
+            result,
+            unflushed_calls: unflushed,
+        };
+        self.drive(&event, deadline).await
+    }
+
+    /// An operator command, applied to the store directly (no cache, no local fallback).
+    pub async fn command(&self, event: Event) -> Result<Option<Transition>, StoreError> {
+        for _ in 0..MAX_ROUNDS {
+            let now = self.clock.now_ms();
+            let view = self.store.load(&self.name).await?;
+            let s = step(&view, &event, now, &self.policy);
+            let Some(op) = &s.op else {
+                return Ok(None);
+            };
+            match self.store.apply(&self.name, op).await? {
+                Applied::Won(r) => {
+                    self.remember(r, now);
+                    if let Some(t) = &s.transition {
+                        self.won(t);
+                    }
+                    return Ok(s.transition);
+                }
+                Applied::Lost(r) => self.remember(r, now),
+            }
+        }
+        Err(StoreError::Unavailable("too much contention".into()))
+    }
+
+    /// Run `call` behind the breaker. `counts` says which errors are the dependency's
+    /// fault; the rest (a 404, a 401 being refreshed) pass through uncounted. The call
+    /// gets until `call_deadline`; recording its outcome may use up to `deadline`.
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        call_deadline: Instant,
+        deadline: Instant,
+        call: F,
+        counts: impl Fn(&E) -> bool,
+        describe: impl Fn(&E) -> String,
+    ) -> Guarded<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let ticket = match self.admit(deadline).await {
+            Admission::Admitted(t) => t,
+            Admission::Rejected(r) => return Guarded::Rejected(r),
+        };
+        let started = Instant::now();
+        let result = tokio::time::timeout_at(call_deadline, call()).await;
+        let latency_ms = started.elapsed().as_millis() as Millis;
+        match result {
+            Err(_) => {
+                let failure = CallResult::Failure {
+                    latency_ms,
+                    error: "timed out".into(),
+                };
+                self.record(ticket, failure, deadline).await;
+                Guarded::TimedOut
+            }
+            Ok(Ok(v)) => {
+                self.record(ticket, CallResult::Success { latency_ms }, deadline)
+                    .await;
+                Guarded::Ok(v)
+            }
+            Ok(Err(e)) if counts(&e) => {
+                let failure = CallResult::Failure {
+                    latency_ms,
+                    error: describe(&e),
+                };
+                self.record(ticket, failure, deadline).await;
+                Guarded::Failed {
+                    error: e,
+                    counted: true,
+                }
+            }
+            Ok(Err(e)) => {
+                // Not the dependency's fault: the admission is returned unused.
+                self.release_unused(&ticket, deadline).await;
+                Guarded::Failed {
+                    error: e,
+                    counted: false,
+                }
+            }
+        }
+    }
+
+    /// An uncounted error still means the dependency answered, so a probe that got one
+    /// counts as a success rather than holding its slot until the lease expires.
+    async fn release_unused(&self, ticket: &Ticket, deadline: Instant) {
+        if ticket.probe.is_some() {
+            let _ = self
+                .record(
+                    ticket.clone(),
+                    CallResult::Success { latency_ms: 0 },
+                    deadline,
+                )
+                .await;
+        }
+    }
+
+    async fn drive(&self, event: &Event, deadline: Instant) -> Decision {
+        let mut view = self.current(deadline).await;
+        let mut event = event.clone();
+        let mut first: Option<Decision> = None;
+        for _ in 0..MAX_ROUNDS {
+            let now = self.clock.now_ms();
+            let s = step(&view, &event, now, &self.policy);
+            let decision = first.clone().unwrap_or_else(|| s.decision.clone());
+            let Some(op) = s.op.clone() else {
+                self.after_step(&s, &event);
+                return decision;
+            };
+            let local = self.lock_view().store_down_until > now;
+            if local {
+                return self.apply_locally(s, decision, now);
+            }
+            match self
+                .with_timeout(deadline, self.store.apply(&self.name, &op))
+                .await
+            {
+                Ok(Applied::Won(rec)) => {
+                    self.remember(rec.clone(), now);
+                    self.after_step(&s, &event);
+                    if let Some(t) = &s.transition {
+                        self.won(t);
+                    }
+                    // A counter write may have crossed a threshold others pushed it to.
+                    if s.transition.is_none() && matches!(event, Event::Outcome { .. }) {
+                        first = Some(decision);
+                        event = Event::Evaluate;
+                        view = rec;
+                        continue;
+                    }
+                    return decision;
+                }
+                Ok(Applied::Lost(rec)) => {
+                    self.remember(rec.clone(), now);
+                    if matches!(event, Event::Evaluate) {
+                        return first.unwrap_or(Decision::Unchanged);
+                    }
+                    view = rec;
+                }
+                Err(e) => {
+                    self.store_failed(op.kind(), &e, now);
+                    return self.apply_locally(s, decision, now);
+                }
+            }
+        }
+        // Still contended after several rounds: take the freshest view's answer.
+        let s = step(&view, &event, self.clock.now_ms(), &self.policy);
+        match s.decision {
+            Decision::Admit(_) if s.op.is_some() => Decision::Reject(Rejection::HalfOpenBusy),
+            d => first.unwrap_or(d),
+        }
+    }
+
+    /// Track successes not yet written to a failure-rate window.
+    fn after_step(&self, s: &Step, event: &Event) {
+        if let Event::Outcome { result, .. } = event {
+            let mut v = self.lock_view();
+            match (&s.op, result) {
+                (Some(_), _) => v.unflushed_calls = 0,
+                (None, CallResult::Success { .. }) if s.decision == Decision::Recorded => {
+                    v.unflushed_calls = v.unflushed_calls.saturating_add(1)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn apply_locally(&self, s: Step, decision: Decision, now: Millis) -> Decision {
+        let mut v = self.lock_view();
+        if let Some(t) = &s.transition {
+            tracing::warn!(breaker = %self.name, transition = %t.label(), "transition on local view only: store unavailable");
+        }
+        v.record = Some(s.next);
+        v.fetched_ms = now;
+        decision
+    }
+
+    fn local_view(&self) -> Record {
+        self.lock_view()
+            .record
+            .clone()
+            .unwrap_or_else(|| Record::new(&self.name))
+    }
+
+    fn remember(&self, r: Record, now: Millis) {
+        let mut v = self.lock_view();
+        v.record = Some(r);
+        v.fetched_ms = now;
+        v.store_down_until = 0;
+    }
+
+    fn store_failed(&self, what: &str, e: &StoreError, now: Millis) {
+        tracing::warn!(breaker = %self.name, op = what, error = %e, "breaker store failed; using local view");
+        metrics::emit(
+            &[("Breaker", &self.name)],
+            &[metrics::count("BreakerStoreErrors", 1.0)],
+        );
+        let mut v = self.lock_view();
+        v.store_down_until = now + self.settings.store_retry_ms;
+        // A failed read is never cached: the local view keeps its old age.
+    }
+
+    fn won(&self, t: &Transition) {
+        tracing::info!(
+            breaker = %t.breaker,
+            transition = %t.label(),
+            generation = t.generation,
+            failures = t.failures,
+            "breaker transition won"
+        );
+        metrics::emit(
+            &[("Breaker", &t.breaker), ("Transition", &t.label())],
+            &[metrics::count("BreakerTransitions", 1.0)],
+        );
+        if let Ok(mut ts) = self.transitions.lock() {
+            ts.push(t.clone());
+        }
+    }
+
+    fn lock_view(&self) -> std::sync::MutexGuard<'_, View> {
+        // The view is plain data; a panic elsewhere cannot leave it half-written.
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        deadline: Instant,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let cap =
+            Instant::now() + Duration::from_millis(self.settings.store_timeout_ms.max(1) as u64);
+        match tokio::time::timeout_at(cap.min(deadline), fut).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+}
+
+fn instance_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

@@ -1,0 +1,640 @@
+//! The breaker as a pure state machine: `step(record, event, now, policy)` gives the
+//! next record, the one conditional write that makes it durable, and the effects the
+//! winner of that write acts on. No IO and no clock: callers pass `now`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::op::{Expect, Op};
+use super::policy::{Millis, Policy, TripPolicy};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    Closed,
+    Open,
+    HalfOpen,
+    ForcedOpen,
+    ForcedClosed,
+}
+
+impl State {
+    pub const ALL: [State; 5] = [
+        State::Closed,
+        State::Open,
+        State::HalfOpen,
+        State::ForcedOpen,
+        State::ForcedClosed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Open => "OPEN",
+            State::HalfOpen => "HALF_OPEN",
+            State::ForcedOpen => "FORCED_OPEN",
+            State::ForcedClosed => "FORCED_CLOSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// States in which the dependency is considered down (an incident is open).
+    pub fn is_degraded(self) -> bool {
+        matches!(self, State::Open | State::HalfOpen | State::ForcedOpen)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Permission to probe in HALF_OPEN, valid for one generation until `expires_ms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub owner: String,
+    pub expires_ms: Millis,
+    pub generation: u64,
+}
+
+/// Calls and failures seen in one window bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub calls: u32,
+    pub failures: u32,
+}
+
+/// The whole durable state of one breaker. Adapters map it to storage; nothing else
+/// knows its storage layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub name: String,
+    pub state: State,
+    /// Bumped by every transition; every write is conditional on it.
+    pub generation: u64,
+    pub since_ms: Millis,
+    /// CLOSED: consecutive failures so far. Elsewhere: the count when it opened.
+    pub failures: u32,
+    /// HALF_OPEN: probe successes in this generation.
+    pub successes: u32,
+    /// OPEN: the earliest time a probe may be admitted.
+    pub open_until_ms: Millis,
+    /// Reopenings from HALF_OPEN within the current episode (drives backoff).
+    pub reopens: u32,
+    /// Set from the start of an incident (CLOSED→OPEN or FORCED_OPEN) to its end.
+    pub episode: Option<String>,
+    pub last_error: Option<String>,
+    /// HALF_OPEN probe slots, by slot number.
+    pub probes: BTreeMap<u32, Lease>,
+    /// Failure-rate window of the current generation, by bucket number.
+    pub window: BTreeMap<i64, Counts>,
+}
+
+impl Record {
+    /// What a breaker that was never written looks like.
+    pub fn new(name: &str) -> Record {
+        Record {
+            name: name.to_string(),
+            state: State::Closed,
+            generation: 0,
+            since_ms: 0,
+            failures: 0,
+            successes: 0,
+            open_until_ms: 0,
+            reopens: 0,
+            episode: None,
+            last_error: None,
+            probes: BTreeMap::new(),
+            window: BTreeMap::new(),
+        }
+    }
+
+    /// Totals over the window buckets that are still inside the window at `now`.
+    pub fn window_totals(&self, policy: &Policy, now: Millis) -> Counts {
+        let Some(current) = policy.bucket_of(now) else {
+            return Counts::default();
+        };
+        let oldest = current - policy.window_buckets() + 1;
+        self.window
+            .range(oldest..=current)
+            .fold(Counts::default(), |acc, (_, c)| Counts {
+                calls: acc.calls.saturating_add(c.calls),
+                failures: acc.failures.saturating_add(c.failures),
+            })
+    }
+
+    /// Buckets too old to matter: a write may remove them on the way.
+    pub fn stale_buckets(&self, policy: &Policy, now: Millis) -> Vec<i64> {
+        let Some(current) = policy.bucket_of(now) else {
+            return self.window.keys().copied().collect();
+        };
+        let oldest = current - policy.window_buckets() + 1;
+        self.window.range(..oldest).map(|(b, _)| *b).collect()
+    }
+
+    /// The first slot a new probe may take: free, expired, or left from another generation.
+    pub fn free_probe_slot(&self, policy: &Policy, now: Millis) -> Option<u32> {
+        (0..policy.half_open_max_probes.max(1)).find(|slot| match self.probes.get(slot) {
+            None => true,
+            Some(l) => l.expires_ms < now || l.generation != self.generation,
+        })
+    }
+
+    /// Whether `lease` (slot, owner) is still held, live, in this generation at `now`.
+    pub fn holds_lease(&self, slot: u32, owner: &str, now: Millis) -> bool {
+        self.probes.get(&slot).is_some_and(|l| {
+            l.owner == owner && l.generation == self.generation && l.expires_ms >= now
+        })
+    }
+}
+
+/// What an admitted call carries until its outcome is recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub generation: u64,
+    pub state: State,
+    pub probe: Option<ProbeTicket>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeTicket {
+    pub slot: u32,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallResult {
+    Success { latency_ms: Millis },
+    Failure { latency_ms: Millis, error: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A call asks to pass. `owner` must be unique per admission (it names the probe lease).
+    Admit {
+        owner: String,
+    },
+    /// An admitted call ended. `unflushed_calls` are this instance's successes not yet
+    /// written to the failure-rate window.
+    Outcome {
+        ticket: Ticket,
+        result: CallResult,
+        unflushed_calls: u32,
+    },
+    /// Look at an authoritative record (just returned by a write) for a threshold crossed.
+    Evaluate,
+    ForceOpen {
+        by: String,
+    },
+    ForceClosed {
+        by: String,
+    },
+    Release {
+        by: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    Open,
+    HalfOpenBusy,
+    ForcedOpen,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Admit(Ticket),
+    Reject(Rejection),
+    /// The outcome was counted (or needed no write).
+    Recorded,
+    /// The outcome belongs to an older generation or an expired lease: ignored.
+    Stale,
+    /// Nothing to do (for example releasing a breaker that is not forced).
+    Unchanged,
+}
+
+/// A state change, handed to the one instance whose write made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub breaker: String,
+    pub from: State,
+    pub to: State,
+    pub generation: u64,
+    pub at_ms: Millis,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// The incident this transition opens, if any (send a trigger).
+    pub started_episode: Option<String>,
+    /// The incident this transition ends, if any (send a resolve).
+    pub ended_episode: Option<String>,
+}
+
+impl Transition {
+    pub fn label(&self) -> String {
+        format!("{}->{}", self.from, self.to)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub next: Record,
+    pub op: Option<Op>,
+    pub decision: Decision,
+    /// Effective only if `op` is applied.
+    pub transition: Option<Transition>,
+}
+
+impl Step {
+    fn stay(view: &Record, decision: Decision) -> Step {
+        Step {
+            next: view.clone(),
+            op: None,
+            decision,
+            transition: None,
+        }
+    }
+}
+
+const MAX_ERROR_LEN: usize = 512;
+
+fn clip(error: &str) -> String {
+    let mut end = error.len().min(MAX_ERROR_LEN);
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    error[..end].to_string()
+}
+
+/// One pure step of the breaker.
+pub fn step(view: &Record, event: &Event, now: Millis, policy: &Policy) -> Step {
+    match event {
+        Event::Admit { owner } => admit(view, owner, now, policy),
+        Event::Outcome {
+            ticket,
+            result,
+            unflushed_calls,
+        } => outcome(view, ticket, result, *unflushed_calls, now, policy),
+        Event::Evaluate => evaluate(view, now, policy),
+        Event::ForceOpen { by } => force(view, State::ForcedOpen, by, now),
+        Event::ForceClosed { by } => force(view, State::ForcedClosed, by, now),
+        Event::Release { by } => match view.state {
+            State::ForcedOpen | State::ForcedClosed => force(view, State::Closed, by, now),
+            _ => Step::stay(view, Decision::Unchanged),
+        },
+    }
+}
+
+fn admit(view: &Record, owner: &str, now: Millis, policy: &Policy) -> Step {
+    let normal = Ticket {
+        generation: view.generation,
+        state: view.state,
+        probe: None,
+    };
+    match view.state {
+        State::Closed | State::ForcedClosed => Step::stay(view, Decision::Admit(normal)),
+        State::ForcedOpen => Step::stay(view, Decision::Reject(Rejection::ForcedOpen)),
+        State::Open if now < view.open_until_ms => {
+            Step::stay(view, Decision::Reject(Rejection::Open))
+        }
+        State::Open => {
+            // The write that moves OPEN→HALF_OPEN also hands its winner the first probe.
+            let mut next = transitioned(view, State::HalfOpen, now);
+            let lease = Lease {
+                owner: owner.to_string(),
+                expires_ms: now + policy.probe_lease_ms,
+                generation: next.generation,
+            };
+            next.probes.insert(0, lease);
+            let ticket = probe_ticket(&next, 0, owner);
+            transition_step(view, next, Expect::of(view), Decision::Admit(ticket), now)
+        }
+        State::HalfOpen => match view.free_probe_slot(policy, now) {
+            None => Step::stay(view, Decision::Reject(Rejection::HalfOpenBusy)),
+            Some(slot) => {
+                let lease = Lease {
+                    owner: owner.to_string(),
+                    expires_ms: now + policy.probe_lease_ms,
+                    generation: view.generation,
+                };
+                let mut next = view.clone();
+                next.probes.insert(slot, lease.clone());
+                Step {
+                    decision: Decision::Admit(probe_ticket(&next, slot, owner)),
+                    next,
+                    op: Some(Op::AcquireProbe {
+                        generation: view.generation,
+                        slot,
+                        lease,
+                        now,
+                    }),
+                    transition: None,
+                }
+            }
+        },
+    }
+}
+
+fn probe_ticket(rec: &Record, slot: u32, owner: &str) -> Ticket {
+    Ticket {
+        generation: rec.generation,
+        state: State::HalfOpen,
+        probe: Some(ProbeTicket {
+            slot,
+            owner: owner.to_string(),
+        }),
+    }
+}
+
+fn outcome(
+    view: &Record,
+    ticket: &Ticket,
+    result: &CallResult,
+    unflushed_calls: u32,
+    now: Millis,
+    policy: &Policy,
+) -> Step {
+    if ticket.generation != view.generation || ticket.state != view.state {
+        return Step::stay(view, Decision::Stale);
+    }
+    let failure = match result {
+        CallResult::Failure { error, .. } => Some(clip(error)),
+        CallResult::Success { latency_ms } => policy
+            .slow_call_ms
+            .filter(|limit| latency_ms > limit)
+            .map(|limit| format!("slow call: {latency_ms} ms > {limit} ms")),
+    };
+    match (view.state, &ticket.probe) {
+        (State::HalfOpen, Some(probe)) => {
+            if !view.holds_lease(probe.slot, &probe.owner, now) {
+                return Step::stay(view, Decision::Stale);
+            }
+            let expect = Expect::of(view).with_lease(probe.slot, &probe.owner, now);
+            match failure {
+                Some(error) => reopen(view, expect, error, now, policy),
+                None if view.successes + 1 >= policy.success_threshold => {
+                    let expect = expect.with_min_successes(policy.success_threshold - 1);
+                    close(view, expect, now)
+                }
+                None => {
+                    let mut next = view.clone();
+                    next.successes += 1;
+                    next.probes.remove(&probe.slot);
+                    Step {
+                        next,
+                        op: Some(Op::ProbeSuccess {
+                            generation: view.generation,
+                            slot: probe.slot,
+                            owner: probe.owner.clone(),
+                            now,
+                        }),
+                        decision: Decision::Recorded,
+                        transition: None,
+                    }
+                }
+            }
+        }
+        (State::Closed, None) => match failure {
+            Some(error) => closed_failure(view, error, unflushed_calls, now, policy),
+            None => closed_success(view, unflushed_calls, now, policy),
+        },
+        // FORCED_CLOSED counts nothing; any other pairing is not a live ticket.
+        (State::ForcedClosed, None) => Step::stay(view, Decision::Recorded),
+        _ => Step::stay(view, Decision::Stale),
+    }
+}
+
+fn closed_failure(
+    view: &Record,
+    error: String,
+    unflushed_calls: u32,
+    now: Millis,
+    policy: &Policy,
+) -> Step {
+    let bucket = policy.bucket_of(now);
+    let mut next = view.clone();
+    next.failures = view.failures.saturating_add(1);
+    next.last_error = Some(error.clone());
+    if let Some(b) = bucket {
+        let c = next.window.entry(b).or_default();
+        c.calls = c.calls.saturating_add(unflushed_calls.saturating_add(1));
+        c.failures = c.failures.saturating_add(1);
+    }
+    // Consecutive policy: when this failure reaches the threshold, count it and trip in
+    // one write, conditional on the count the threshold needs.
+    if let TripPolicy::ConsecutiveFailures { threshold } = policy.trip {
+        if next.failures >= threshold {
+            let mut open = opened(view, &next, now, policy);
+            open.last_error = Some(error);
+            let expect = Expect::of(view).with_min_failures(threshold.saturating_sub(1));
+            return transition_step(view, open, expect, Decision::Recorded, now);
+        }
+    }
+    let prune = view.stale_buckets(policy, now);
+    for b in &prune {
+        next.window.remove(b);
+    }
+    Step {
+        next,
+        op: Some(Op::CountFailure {
+            generation: view.generation,
+            error,
+            bucket,
+            calls: unflushed_calls.saturating_add(1),
+            prune,
+        }),
+        decision: Decision::Recorded,
+        transition: None,
+    }
+}
+
+fn closed_success(view: &Record, unflushed_calls: u32, now: Millis, policy: &Policy) -> Step {
+    match policy.trip {
+        TripPolicy::ConsecutiveFailures { .. } if view.failures > 0 => {
+            let mut next = view.clone();
+            next.failures = 0;
+            Step {
+                next,
+                op: Some(Op::ResetFailures {
+                    generation: view.generation,
+                }),
+                decision: Decision::Recorded,
+                transition: None,
+            }
+        }
+        TripPolicy::FailureRate { .. } => {
+            // Successes only matter while the window holds failures; then they are
+            // flushed in batches so the healthy path stays write-free.
+            let totals = view.window_totals(policy, now);
+            let calls = unflushed_calls.saturating_add(1);
+            match policy.bucket_of(now) {
+                Some(bucket) if totals.failures > 0 && calls >= FLUSH_BATCH => {
+                    let mut next = view.clone();
+                    next.window.entry(bucket).or_default().calls += calls;
+                    let prune = view.stale_buckets(policy, now);
+                    for b in &prune {
+                        next.window.remove(b);
+                    }
+                    Step {
+                        next,
+                        op: Some(Op::CountCalls {
+                            generation: view.generation,
+                            bucket,
+                            calls,
+                            prune,
+                        }),
+                        decision: Decision::Recorded,
+                        transition: None,
+                    }
+                }
+                _ => Step::stay(view, Decision::Recorded),
+            }
+        }
+        TripPolicy::ConsecutiveFailures { .. } => Step::stay(view, Decision::Recorded),
+    }
+}
+
+/// Successes an instance keeps before it writes them to a window that holds failures.
+pub const FLUSH_BATCH: u32 = 10;
+
+fn evaluate(view: &Record, now: Millis, policy: &Policy) -> Step {
+    match view.state {
+        State::Closed => {
+            let trips = match policy.trip {
+                TripPolicy::ConsecutiveFailures { threshold } => view.failures >= threshold,
+                TripPolicy::FailureRate { .. } => {
+                    let t = view.window_totals(policy, now);
+                    policy.rate_trips(u64::from(t.calls), u64::from(t.failures))
+                }
+            };
+            if trips {
+                let open = opened(view, view, now, policy);
+                transition_step(view, open, Expect::of(view), Decision::Recorded, now)
+            } else {
+                Step::stay(view, Decision::Unchanged)
+            }
+        }
+        State::HalfOpen if view.successes >= policy.success_threshold => {
+            close(view, Expect::of(view), now)
+        }
+        _ => Step::stay(view, Decision::Unchanged),
+    }
+}
+
+fn force(view: &Record, to: State, by: &str, now: Millis) -> Step {
+    if view.state == to {
+        return Step::stay(view, Decision::Unchanged);
+    }
+    let mut next = transitioned(view, to, now);
+    next.last_error = Some(format!("{} by {}", to, clip(by)));
+    transition_step(view, next, Expect::of(view), Decision::Unchanged, now)
+}
+
+fn reopen(view: &Record, expect: Expect, error: String, now: Millis, policy: &Policy) -> Step {
+    let mut next = transitioned(view, State::Open, now);
+    next.reopens = view.reopens.saturating_add(1);
+    next.open_until_ms = now + policy.open_timeout_ms(next.reopens);
+    next.last_error = Some(error);
+    transition_step(view, next, expect, Decision::Recorded, now)
+}
+
+fn close(view: &Record, expect: Expect, now: Millis) -> Step {
+    let next = transitioned(view, State::Closed, now);
+    transition_step(view, next, expect, Decision::Recorded, now)
+}
+
+/// The OPEN record a CLOSED breaker trips to; `counted` carries the failure count.
+fn opened(view: &Record, counted: &Record, now: Millis, policy: &Policy) -> Record {
+    let mut next = transitioned(view, State::Open, now);
+    next.failures = counted.failures;
+    next.last_error = counted.last_error.clone();
+    next.open_until_ms = now + policy.open_timeout_ms(0);
+    next
+}
+
+/// The record after a transition: next generation, per-state counters cleared, and the
+/// episode carried, started or ended as the states require.
+fn transitioned(view: &Record, to: State, now: Millis) -> Record {
+    let generation = view.generation + 1;
+    let starts = to == State::ForcedOpen || (to == State::Open && view.state == State::Closed);
+    let episode = if starts {
+        Some(format!("{}/{}/{}", view.name, generation, now))
+    } else if to.is_degraded() {
+        view.episode.clone()
+    } else {
+        None
+    };
+    Record {
+        name: view.name.clone(),
+        state: to,
+        generation,
+        since_ms: now,
+        failures: if to == State::Closed {
+            0
+        } else {
+            view.failures
+        },
+        successes: 0,
+        open_until_ms: if to == State::Open {
+            view.open_until_ms
+        } else {
+            0
+        },
+        reopens: if to.is_degraded() && to != State::ForcedOpen {
+            view.reopens
+        } else {
+            0
+        },
+        episode,
+        last_error: if to == State::Closed {
+            None
+        } else {
+            view.last_error.clone()
+        },
+        probes: BTreeMap::new(),
+        window: BTreeMap::new(),
+    }
+}
+
+fn transition_step(
+    view: &Record,
+    next: Record,
+    expect: Expect,
+    decision: Decision,
+    now: Millis,
+) -> Step {
+    let started = next
+        .episode
+        .clone()
+        .filter(|e| view.episode.as_ref() != Some(e));
+    let ended = view
+        .episode
+        .clone()
+        .filter(|e| next.episode.as_ref() != Some(e));
+    let transition = Transition {
+        breaker: view.name.clone(),
+        from: view.state,
+        to: next.state,
+        generation: next.generation,
+        at_ms: now,
+        failures: next.failures,
+        last_error: next.last_error.clone(),
+        started_episode: started,
+        ended_episode: ended,
+    };
+    Step {
+        op: Some(Op::Transition {
+            expect,
+            next: next.clone(),
+        }),
+        next,
+        decision,
+        transition: Some(transition),
+    }
+}

@@ -1,0 +1,189 @@
+//! The conditional writes a breaker needs, and what each one means. `Op::apply` is the
+//! reference semantics: the in-memory store runs it, and the DynamoDB adapter is tested
+//! against it.
+
+use super::machine::{Lease, Record, State};
+use super::policy::Millis;
+
+/// What must still hold for a transition to apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expect {
+    pub generation: u64,
+    pub state: State,
+    pub min_failures: Option<u32>,
+    pub min_successes: Option<u32>,
+    /// A probe lease (slot, owner) that must still be held, live at `now`.
+    pub lease: Option<(u32, String, Millis)>,
+}
+
+impl Expect {
+    pub fn of(view: &Record) -> Expect {
+        Expect {
+            generation: view.generation,
+            state: view.state,
+            min_failures: None,
+            min_successes: None,
+            lease: None,
+        }
+    }
+    pub fn with_min_failures(mut self, n: u32) -> Expect {
+        self.min_failures = Some(n);
+        self
+    }
+    pub fn with_min_successes(mut self, n: u32) -> Expect {
+        self.min_successes = Some(n);
+        self
+    }
+    pub fn with_lease(mut self, slot: u32, owner: &str, now: Millis) -> Expect {
+        self.lease = Some((slot, owner.to_string(), now));
+        self
+    }
+
+    pub fn holds(&self, current: &Record) -> bool {
+        current.generation == self.generation
+            && current.state == self.state
+            && self.min_failures.is_none_or(|m| current.failures >= m)
+            && self.min_successes.is_none_or(|m| current.successes >= m)
+            && self
+                .lease
+                .as_ref()
+                .is_none_or(|(slot, owner, now)| current.holds_lease(*slot, owner, *now))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Replace the breaker's fields with `next` (generation + 1) if `expect` holds.
+    Transition { expect: Expect, next: Record },
+    /// CLOSED, this generation: add one failure (and window counts), remember the error.
+    CountFailure {
+        generation: u64,
+        error: String,
+        bucket: Option<i64>,
+        calls: u32,
+        prune: Vec<i64>,
+    },
+    /// CLOSED, this generation: add successful calls to the failure-rate window.
+    CountCalls {
+        generation: u64,
+        bucket: i64,
+        calls: u32,
+        prune: Vec<i64>,
+    },
+    /// CLOSED, this generation, with failures > 0: set failures to 0.
+    ResetFailures { generation: u64 },
+    /// HALF_OPEN, this generation, slot free or expired at `now`: take it.
+    AcquireProbe {
+        generation: u64,
+        slot: u32,
+        lease: Lease,
+        now: Millis,
+    },
+    /// HALF_OPEN, this generation, lease still held at `now`: add a success, free the slot.
+    ProbeSuccess {
+        generation: u64,
+        slot: u32,
+        owner: String,
+        now: Millis,
+    },
+}
+
+impl Op {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Transition { .. } => "transition",
+            Op::CountFailure { .. } => "count_failure",
+            Op::CountCalls { .. } => "count_calls",
+            Op::ResetFailures { .. } => "reset_failures",
+            Op::AcquireProbe { .. } => "acquire_probe",
+            Op::ProbeSuccess { .. } => "probe_success",
+        }
+    }
+
+    /// Apply to `current` atomically: the new record, or `None` when the condition fails.
+    pub fn apply(&self, current: &Record) -> Option<Record> {
+        let closed_at = |g: u64| current.state == State::Closed && current.generation == g;
+        let mut next = current.clone();
+        match self {
+            Op::Transition { expect, next: n } => {
+                if !expect.holds(current) {
+                    return None;
+                }
+                next = n.clone();
+            }
+            Op::CountFailure {
+                generation,
+                error,
+                bucket,
+                calls,
+                prune,
+            } => {
+                if !closed_at(*generation) {
+                    return None;
+                }
+                next.failures = next.failures.saturating_add(1);
+                next.last_error = Some(error.clone());
+                for b in prune {
+                    next.window.remove(b);
+                }
+                if let Some(b) = bucket {
+                    let c = next.window.entry(*b).or_default();
+                    c.calls = c.calls.saturating_add(*calls);
+                    c.failures = c.failures.saturating_add(1);
+                }
+            }
+            Op::CountCalls {
+                generation,
+                bucket,
+                calls,
+                prune,
+            } => {
+                if !closed_at(*generation) {
+                    return None;
+                }
+                for b in prune {
+                    next.window.remove(b);
+                }
+                let c = next.window.entry(*bucket).or_default();
+                c.calls = c.calls.saturating_add(*calls);
+            }
+            Op::ResetFailures { generation } => {
+                if !closed_at(*generation) || current.failures == 0 {
+                    return None;
+                }
+                next.failures = 0;
+            }
+            Op::AcquireProbe {
+                generation,
+                slot,
+                lease,
+                now,
+            } => {
+                let free = match current.probes.get(slot) {
+                    None => true,
+                    Some(l) => l.expires_ms < *now || l.generation != *generation,
+                };
+                if current.state != State::HalfOpen || current.generation != *generation || !free {
+                    return None;
+                }
+                next.probes.insert(*slot, lease.clone());
+            }
+            Op::ProbeSuccess {
+                generation,
+                slot,
+                owner,
+                now,
+            } => {
+                if current.state != State::HalfOpen
+                    || current.generation != *generation
+                    || !current.holds_lease(*slot, owner, *now)
+                {
+                    return None;
+                }
+                next.successes = next.successes.saturating_add(1);
+                next.probes.remove(slot);
+            }
+        }
+        Some(next)
+    }
+}

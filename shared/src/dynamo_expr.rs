@@ -1,0 +1,57 @@
+//! Small helpers shared by the DynamoDB adapters: expression placeholders and error
+//! classification.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::breaker::StoreError;
+
+/// Expression attribute names and values, with placeholders allocated on demand.
+#[derive(Default)]
+pub struct Expr {
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    /// The placeholder for attribute `attr` (reused if it was named before).
+    pub fn name(&mut self, attr: &str) -> String {
+        if let Some((k, _)) = self.names.iter().find(|(_, v)| v.as_str() == attr) {
+            return k.clone();
+        }
+        let k = format!("#a{}", self.names.len());
+        self.names.insert(k.clone(), attr.to_string());
+        k
+    }
+
+    pub fn value(&mut self, v: AttributeValue) -> String {
+        let k = format!(":v{}", self.values.len());
+        self.values.insert(k.clone(), v);
+        k
+    }
+}
+
+/// Throttling and capacity errors are `Throttled`; everything else that failed to reach
+/// an answer is `Unavailable`.
+pub fn classify_sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + Debug,
+    R: Debug,
+{
+    let code = err.code().unwrap_or_default().to_string();
+    let msg = err.message().unwrap_or_default().to_string();
+    match &err {
+        SdkError::TimeoutError(_) => StoreError::Timeout,
+        _ if code.contains("Throttl")
+            || code.contains("ProvisionedThroughputExceeded")
+            || code.contains("RequestLimitExceeded") =>
+        {
+            StoreError::Throttled(code)
+        }
+        SdkError::ServiceError(_) => StoreError::Unavailable(format!("{code}: {msg}")),
+        other => StoreError::Unavailable(format!("{other}")),
+    }
+}

@@ -1,0 +1,10 @@
+//! Failsoft: the domain, ports and adapters shared by the Lambda functions.
+
+pub mod aws;
+pub mod breaker;
+pub mod clock;
+pub mod config;
+pub mod dynamo_expr;
+pub mod logging;
+pub mod metrics;
+pub mod table;

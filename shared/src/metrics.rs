@@ -1,0 +1,96 @@
+//! CloudWatch metrics as Embedded Metric Format lines on stdout.
+
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+use crate::clock::{Clock, SystemClock};
+
+pub const DEFAULT_NAMESPACE: &str = "Failsoft";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+pub fn count(name: &'static str, value: f64) -> Metric {
+    Metric {
+        name,
+        value,
+        unit: "Count",
+    }
+}
+
+pub fn millis(name: &'static str, value: f64) -> Metric {
+    Metric {
+        name,
+        value,
+        unit: "Milliseconds",
+    }
+}
+
+fn namespace() -> String {
+    std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.to_string())
+}
+
+/// One EMF document: the dimension values as top-level keys, one dimension set.
+pub fn format(
+    namespace: &str,
+    timestamp_ms: i64,
+    dimensions: &[(&str, &str)],
+    metrics: &[Metric],
+) -> String {
+    let mut root = Map::new();
+    for (k, v) in dimensions {
+        root.insert((*k).to_string(), Value::String((*v).to_string()));
+    }
+    for m in metrics {
+        root.insert(m.name.to_string(), json!(m.value));
+    }
+    let dims: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+    let defs: Vec<Value> = metrics
+        .iter()
+        .map(|m| json!({"Name": m.name, "Unit": m.unit}))
+        .collect();
+    root.insert(
+        "_aws".to_string(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [dims], "Metrics": defs}]
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+/// Write one EMF line to stdout. Metrics are best effort: a closed stdout is ignored.
+pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
+    let line = format(&namespace(), SystemClock.now_ms(), dimensions, metrics);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_declares_its_metrics() {
+        let line = format(
+            "NS",
+            42,
+            &[("Breaker", "crm")],
+            &[count("Fallbacks", 2.0), millis("Latency", 7.5)],
+        );
+        let v: Value = serde_json::from_str(&line).unwrap_or_default();
+        assert_eq!(v["Breaker"], "crm");
+        assert_eq!(v["Fallbacks"], 2.0);
+        assert_eq!(v["_aws"]["Timestamp"], 42);
+        let cw = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "NS");
+        assert_eq!(cw["Dimensions"][0][0], "Breaker");
+        assert_eq!(cw["Metrics"][1]["Name"], "Latency");
+        assert_eq!(cw["Metrics"][1]["Unit"], "Milliseconds");
+    }
+}
