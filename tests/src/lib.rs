@@ -1,1 +1,189 @@
+//! Test kit: moto (serialised) found or started, SDK clients for it, a fresh state table
+//! per test made from `infra/template.yaml`, and a store that counts its requests.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{anyhow, bail, Context, Result};
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use failsoft::breaker::{Applied, BreakerStore, Op, Record, StoreError};
+use failsoft::table::TableSpec;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The venv holding moto and cargo-lambda: `FAILSOFT_VENV`, or a per-user cache.
+pub fn venv_dir() -> PathBuf {
+    if let Ok(v) = std::env::var("FAILSOFT_VENV") {
+        return PathBuf::from(v);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    PathBuf::from(home).join(".cache/failsoft/venv")
+}
+
+pub const PIP_PACKAGES: &[&str] = &["moto[server]>=5,<6", "cargo-lambda"];
+
+/// Create the venv and install what the tests need, if it is missing.
+pub fn ensure_venv() -> Result<PathBuf> {
+    let venv = venv_dir();
+    let python = venv.join("bin/python");
+    let has = |module: &str| {
+        Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if has("moto.moto_server.werkzeug_app") && venv.join("bin/cargo-lambda").exists() {
+        return Ok(venv);
+    }
+    if !python.exists() {
+        let ok = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()?
+            .success();
+        if !ok {
+            bail!("python3 -m venv {} failed", venv.display());
+        }
+    }
+    let ok = Command::new(&python)
+        .args(["-m", "pip", "install", "-q"])
+        .args(PIP_PACKAGES)
+        .status()?
+        .success();
+    if !ok {
+        bail!("pip install into {} failed", venv.display());
+    }
+    Ok(venv)
+}
+
+pub struct Moto {
+    pub url: String,
+    _child: Option<Child>,
+}
+
+static MOTO: OnceLock<std::result::Result<Moto, String>> = OnceLock::new();
+
+/// The moto server for this test process: `FAILSOFT_MOTO_URL` if set, else one started
+/// once (serialised) and stopped when this process exits.
+pub fn moto() -> Result<&'static Moto> {
+    MOTO.get_or_init(|| start_moto().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("moto: {e}"))
+}
+
+fn start_moto() -> Result<Moto> {
+    if let Ok(url) = std::env::var("FAILSOFT_MOTO_URL") {
+        return Ok(Moto { url, _child: None });
+    }
+    let venv = ensure_venv()?;
+    let script = workspace_root().join("tests/moto/serialised_moto.py");
+    let mut child = Command::new(venv.join("bin/python"))
+        .arg(&script)
+        .arg("0")
+        .arg("--parent-pid")
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting moto")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("moto has no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let port = line
+        .trim()
+        .strip_prefix("ready ")
+        .ok_or_else(|| anyhow!("moto did not start: {line:?}"))?;
+    Ok(Moto {
+        url: format!("http://127.0.0.1:{port}"),
+        _child: Some(child),
+    })
+}
+
+/// SDK config pointed at `url`, with dummy credentials.
+pub async fn sdk_config(url: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "failsoft-tests",
+        ))
+        .load()
+        .await
+}
+
+pub fn template_spec() -> Result<TableSpec> {
+    let yaml = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))?;
+    Ok(TableSpec::from_template(&yaml)?)
+}
+
+static TABLES: AtomicU64 = AtomicU64::new(0);
+
+/// A new, empty state table, made from the template.
+pub async fn fresh_table(url: &str) -> Result<(aws_sdk_dynamodb::Client, String)> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(url).await);
+    let name = format!(
+        "failsoft-test-{}-{}-{:x}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::SeqCst),
+        rand::random::<u32>()
+    );
+    template_spec()?.create(&client, &name).await?;
+    Ok((client, name))
+}
+
+/// A store decorator that counts reads and writes, for the benchmark and tests.
+pub struct CountingStore {
+    inner: Arc<dyn BreakerStore>,
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn BreakerStore>) -> CountingStore {
+        CountingStore {
+            inner,
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        }
+    }
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.reads.load(Ordering::SeqCst),
+            self.writes.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[async_trait]
+impl BreakerStore for CountingStore {
+    async fn load(&self, name: &str) -> std::result::Result<Record, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(name).await
+    }
+    async fn apply(&self, name: &str, op: &Op) -> std::result::Result<Applied, StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.apply(name, op).await
+    }
+    async fn list(&self) -> std::result::Result<Vec<Record>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.list().await
+    }
+}

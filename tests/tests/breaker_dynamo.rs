@@ -1,0 +1,341 @@
+//! The DynamoDB breaker store against moto over HTTP: the same semantics as the
+//! reference ops, and exactly-once transitions under 32–64 concurrent clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::breaker::{
+    step, Admission, Applied, Breaker, BreakerStore, CallResult, Decision, DynamoBreakerStore,
+    Event, GuardSettings, MemoryStore, Policy, Record, State, Ticket, TripPolicy,
+};
+use failsoft::clock::{Clock, ManualClock};
+use failsoft_tests::{fresh_table, moto, sdk_config};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+async fn store() -> anyhow::Result<(Arc<DynamoBreakerStore>, String)> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    Ok((
+        Arc::new(DynamoBreakerStore::new(client, table.clone())),
+        table,
+    ))
+}
+
+/// A store client of its own, as a separate Lambda instance would have.
+async fn own_store(table: &str) -> anyhow::Result<Arc<DynamoBreakerStore>> {
+    let conf = sdk_config(&moto()?.url).await;
+    Ok(Arc::new(DynamoBreakerStore::new(
+        aws_sdk_dynamodb::Client::new(&conf),
+        table,
+    )))
+}
+
+fn guard(store: Arc<dyn BreakerStore>, clock: Arc<ManualClock>, policy: Policy) -> Breaker {
+    // Generous store timeout: 64 requests queue behind moto's lock, and these tests are
+    // about correctness, not latency (a timeout would fall back to the local view).
+    let settings = GuardSettings {
+        store_timeout_ms: 30_000,
+        ..GuardSettings::default()
+    };
+    Breaker::new("crm", policy, settings, store, clock)
+}
+
+fn failure() -> CallResult {
+    CallResult::Failure {
+        latency_ms: 5,
+        error: "crm down".into(),
+    }
+}
+
+/// Random histories, including replays of stale steps, applied to both moto and the
+/// reference semantics: every write must win or lose alike and leave equal records.
+#[tokio::test]
+async fn dynamo_store_matches_reference_semantics() -> anyhow::Result<()> {
+    let (dynamo, _) = store().await?;
+    for seed in 0..4u64 {
+        let name = format!("diff-{seed}");
+        let memory = MemoryStore::new();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let policy = Policy {
+            trip: if seed % 2 == 0 {
+                TripPolicy::ConsecutiveFailures { threshold: 3 }
+            } else {
+                TripPolicy::FailureRate {
+                    rate: 0.5,
+                    min_calls: 4,
+                    window_ms: 60_000,
+                    buckets: 6,
+                }
+            },
+            half_open_max_probes: 2,
+            ..Policy::default()
+        };
+        let mut now = T0;
+        let mut tickets: Vec<Ticket> = Vec::new();
+        let mut old_views: Vec<Record> = vec![Record::new(&name)];
+        for i in 0..120 {
+            // Act on the current record or, sometimes, on an old view (a stale instance).
+            let view = if rng.random_bool(0.25) {
+                old_views[rng.random_range(0..old_views.len())].clone()
+            } else {
+                memory.get(&name)
+            };
+            let event = match rng.random_range(0..10) {
+                0..=3 => Event::Admit {
+                    owner: format!("o{i}"),
+                },
+                4..=7 if !tickets.is_empty() => {
+                    let t = tickets.remove(rng.random_range(0..tickets.len()));
+                    let result = if rng.random_bool(0.5) {
+                        CallResult::Success { latency_ms: 1 }
+                    } else {
+                        failure()
+                    };
+                    Event::Outcome {
+                        ticket: t,
+                        result,
+                        unflushed_calls: rng.random_range(0..15),
+                    }
+                }
+                8 => {
+                    now += [700, 11_000, 31_000][rng.random_range(0..3)];
+                    continue;
+                }
+                _ => Event::Evaluate,
+            };
+            let s = step(&view, &event, now, &policy);
+            if let Decision::Admit(t) = &s.decision {
+                tickets.push(t.clone());
+            }
+            let Some(op) = &s.op else { continue };
+            let want = memory.apply_now(&name, op)?;
+            let got = dynamo.apply(&name, op).await?;
+            assert_eq!(
+                matches!(want, Applied::Won(_)),
+                matches!(got, Applied::Won(_)),
+                "seed {seed} step {i}: {op:?}"
+            );
+            assert_eq!(want.record(), got.record(), "seed {seed} step {i}: {op:?}");
+            assert_eq!(
+                &dynamo.load(&name).await?,
+                want.record(),
+                "seed {seed} step {i}: read back"
+            );
+            old_views.push(want.record().clone());
+        }
+    }
+    Ok(())
+}
+
+/// 64 writers, each with its own client, count failures at once: none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_failure_count_is_lost_with_64_writers() -> anyhow::Result<()> {
+    let (_, table) = store().await?;
+    let clock = Arc::new(ManualClock::new(T0));
+    let policy = Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold: 100_000 },
+        ..Policy::default()
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let s = own_store(&table).await?;
+        let (clock, policy) = (clock.clone(), policy.clone());
+        tasks.push(tokio::spawn(async move {
+            let b = guard(s, clock, policy);
+            for _ in 0..3 {
+                if let Admission::Admitted(t) = b.admit(deadline()).await {
+                    b.record(t, failure(), deadline()).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let rec = own_store(&table).await?.load("crm").await?;
+    assert_eq!(rec.state, State::Closed);
+    assert_eq!(rec.failures, 64 * 3, "failure counts were lost");
+    Ok(())
+}
+
+/// Episode after episode, 32 instances race every step: each episode has exactly one
+/// CLOSED→OPEN, one probe per half-open window, and one HALF_OPEN→CLOSED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_one_winner_per_transition_across_32_instances() -> anyhow::Result<()> {
+    let (_, table) = store().await?;
+    let clock = Arc::new(ManualClock::new(T0));
+    let policy = Policy {
+        success_threshold: 1,
+        ..Policy::default()
+    };
+    let mut guards = Vec::new();
+    for _ in 0..32 {
+        guards.push(Arc::new(guard(
+            own_store(&table).await?,
+            clock.clone(),
+            policy.clone(),
+        )));
+    }
+    for episode in 0..3 {
+        // Everyone's call fails at once, twice over: 64 failures against a threshold of 5.
+        let outcomes = race(&guards, |b| async move {
+            let mut n = 0;
+            for _ in 0..2 {
+                if let Admission::Admitted(t) = b.admit(deadline()).await {
+                    b.record(t, failure(), deadline()).await;
+                    n += 1;
+                }
+            }
+            n
+        })
+        .await?;
+        assert!(outcomes.iter().sum::<i32>() >= 5);
+        assert_eq!(
+            won(&guards, State::Closed, State::Open),
+            1,
+            "episode {episode}: CLOSED->OPEN winners"
+        );
+
+        // While OPEN, nobody passes.
+        let admitted = race(&guards, |b| async move {
+            matches!(b.admit(deadline()).await, Admission::Admitted(_))
+        })
+        .await?;
+        assert_eq!(
+            admitted.iter().filter(|a| **a).count(),
+            0,
+            "episode {episode}: admitted while OPEN"
+        );
+
+        // Past the recovery timeout, all 32 ask at once: exactly one probe.
+        clock.advance(policy.recovery_timeout_ms + 1);
+        let tickets = race(&guards, |b| async move {
+            match b.admit(deadline()).await {
+                Admission::Admitted(t) => Some(t),
+                Admission::Rejected(_) => None,
+            }
+        })
+        .await?;
+        let probes: Vec<(usize, Ticket)> = tickets
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.map(|t| (i, t)))
+            .collect();
+        assert_eq!(
+            probes.len(),
+            1,
+            "episode {episode}: probes admitted in one half-open window"
+        );
+        assert_eq!(won(&guards, State::Open, State::HalfOpen), 1);
+
+        let (i, t) = probes
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no probe"))?;
+        guards[i]
+            .record(t, CallResult::Success { latency_ms: 3 }, deadline())
+            .await;
+        assert_eq!(won(&guards, State::HalfOpen, State::Closed), 1);
+        clock.advance(2_000); // past every cache
+        let rec = own_store(&table).await?.load("crm").await?;
+        assert_eq!(
+            (rec.state, rec.generation),
+            (State::Closed, 3 * (episode + 1))
+        );
+    }
+    Ok(())
+}
+
+/// A probe whose lease expired reports late: its result can neither close nor reopen
+/// the newer probe's window.
+#[tokio::test]
+async fn a_stale_probe_result_is_fenced_off() -> anyhow::Result<()> {
+    let (_, table) = store().await?;
+    let clock = Arc::new(ManualClock::new(T0));
+    let policy = Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold: 1 },
+        success_threshold: 1,
+        ..Policy::default()
+    };
+    let a = guard(own_store(&table).await?, clock.clone(), policy.clone());
+    let b = guard(own_store(&table).await?, clock.clone(), policy.clone());
+    let Admission::Admitted(t) = a.admit(deadline()).await else {
+        anyhow::bail!("closed refused")
+    };
+    a.record(t, failure(), deadline()).await;
+    clock.advance(policy.recovery_timeout_ms + 1);
+    let Admission::Admitted(old) = a.admit(deadline()).await else {
+        anyhow::bail!("no first probe")
+    };
+    assert!(old.probe.is_some());
+    clock.advance(policy.probe_lease_ms + 1);
+    let Admission::Admitted(new) = b.admit(deadline()).await else {
+        anyhow::bail!("no second probe")
+    };
+    assert!(new.probe.is_some());
+
+    // The old probe's success, and then its failure, change nothing.
+    assert_eq!(
+        a.record(
+            old.clone(),
+            CallResult::Success { latency_ms: 1 },
+            deadline()
+        )
+        .await,
+        Decision::Stale
+    );
+    assert_eq!(a.record(old, failure(), deadline()).await, Decision::Stale);
+    let rec = own_store(&table).await?.load("crm").await?;
+    assert_eq!(rec.state, State::HalfOpen);
+    assert!(rec.holds_lease(
+        new.probe.as_ref().map(|p| p.slot).unwrap_or(0),
+        &new.probe
+            .as_ref()
+            .map(|p| p.owner.clone())
+            .unwrap_or_default(),
+        clock.now_ms()
+    ));
+    assert!(a
+        .take_transitions()
+        .iter()
+        .all(|t| t.from != State::HalfOpen));
+
+    b.record(new, CallResult::Success { latency_ms: 1 }, deadline())
+        .await;
+    assert_eq!(
+        own_store(&table).await?.load("crm").await?.state,
+        State::Closed
+    );
+    Ok(())
+}
+
+async fn race<T, F, Fut>(guards: &[Arc<Breaker>], f: F) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(Arc<Breaker>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = guards.iter().map(|g| tokio::spawn(f(g.clone()))).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await?);
+    }
+    Ok(out)
+}
+
+/// How many instances won a `from → to` transition since last asked.
+fn won(guards: &[Arc<Breaker>], from: State, to: State) -> usize {
+    guards
+        .iter()
+        .flat_map(|g| g.take_transitions())
+        .filter(|t| t.from == from && t.to == to)
+        .count()
+}
