@@ -1,0 +1,235 @@
+//! The per-instance guard over the in-memory store, with time injected.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::breaker::{
+    Admission, Breaker, CallResult, GuardSettings, Guarded, MemoryStore, Policy, Rejection, State,
+    StoreError,
+};
+use failsoft::clock::ManualClock;
+use tokio::time::Instant;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn setup(policy: Policy) -> (Arc<MemoryStore>, Arc<ManualClock>, Breaker) {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(T0));
+    let b = Breaker::new(
+        "crm",
+        policy,
+        GuardSettings::default(),
+        store.clone(),
+        clock.clone(),
+    );
+    (store, clock, b)
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(5)
+}
+
+#[tokio::test]
+async fn healthy_calls_write_nothing_and_read_once_per_cache_period() {
+    let (store, clock, b) = setup(Policy::default());
+    for _ in 0..1_000 {
+        let r: Guarded<u32, String> = b
+            .call(
+                deadline(),
+                deadline(),
+                || async { Ok(7) },
+                |_: &String| true,
+                |e: &String| e.clone(),
+            )
+            .await;
+        assert!(matches!(r, Guarded::Ok(7)));
+        clock.advance(10); // 100 calls per second
+    }
+    assert_eq!(store.writes.load(Ordering::SeqCst), 0);
+    let reads = store.reads.load(Ordering::SeqCst);
+    assert!((9..=11).contains(&reads), "{reads} reads for 10 s of calls");
+}
+
+#[tokio::test]
+async fn failures_open_then_calls_are_refused_without_running() {
+    let (store, _clock, b) = setup(Policy::default());
+    for _ in 0..5 {
+        let r: Guarded<(), String> = b
+            .call(
+                deadline(),
+                deadline(),
+                || async { Err("500".to_string()) },
+                |_: &String| true,
+                |e: &String| e.clone(),
+            )
+            .await;
+        assert!(matches!(r, Guarded::Failed { counted: true, .. }));
+    }
+    assert_eq!(store.get("crm").state, State::Open);
+    assert_eq!(
+        store.writes.load(Ordering::SeqCst),
+        5,
+        "one write per failure, the trip included"
+    );
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let r: Guarded<(), String> = b
+        .call(
+            deadline(),
+            deadline(),
+            || async {
+                ran.store(true, Ordering::SeqCst);
+                Ok(())
+            },
+            |_: &String| true,
+            |e: &String| e.clone(),
+        )
+        .await;
+    assert!(matches!(r, Guarded::Rejected(Rejection::Open)));
+    assert!(!ran.load(Ordering::SeqCst));
+    let t = b.take_transitions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].from, t[0].to, t[0].failures),
+        (State::Closed, State::Open, 5)
+    );
+    assert!(t[0].started_episode.is_some());
+}
+
+#[tokio::test]
+async fn uncounted_errors_do_not_trip() {
+    let (store, _clock, b) = setup(Policy::default());
+    for _ in 0..10 {
+        let r: Guarded<(), u16> = b
+            .call(
+                deadline(),
+                deadline(),
+                || async { Err(404) },
+                |s| *s >= 500,
+                |s| s.to_string(),
+            )
+            .await;
+        assert!(matches!(r, Guarded::Failed { counted: false, .. }));
+    }
+    assert_eq!(store.get("crm").state, State::Closed);
+    assert_eq!(store.writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_hanging_call_times_out_and_counts() {
+    let (store, _clock, b) = setup(Policy::default());
+    let call_deadline = Instant::now() + Duration::from_millis(50);
+    let r: Guarded<(), String> = b
+        .call(
+            call_deadline,
+            deadline(),
+            std::future::pending::<Result<(), String>>,
+            |_: &String| true,
+            |e: &String| e.clone(),
+        )
+        .await;
+    assert!(matches!(r, Guarded::TimedOut));
+    assert_eq!(store.get("crm").failures, 1);
+    assert_eq!(store.get("crm").last_error.as_deref(), Some("timed out"));
+}
+
+#[tokio::test]
+async fn store_outage_never_blocks_and_runs_on_the_local_view() {
+    let (store, clock, b) = setup(Policy::default());
+    store.set_failing(Some(StoreError::Throttled("ThrottlingException".into())));
+    // Calls still pass while the store is down...
+    assert!(matches!(b.admit(deadline()).await, Admission::Admitted(_)));
+    // ...and the local view still protects the dependency.
+    for _ in 0..5 {
+        if let Admission::Admitted(t) = b.admit(deadline()).await {
+            b.record(
+                t,
+                CallResult::Failure {
+                    latency_ms: 1,
+                    error: "down".into(),
+                },
+                deadline(),
+            )
+            .await;
+        }
+        clock.advance(10);
+    }
+    assert_eq!(
+        b.admit(deadline()).await,
+        Admission::Rejected(Rejection::Open)
+    );
+    assert!(
+        b.take_transitions().is_empty(),
+        "a local transition is nobody's win: no alert"
+    );
+    assert_eq!(
+        store.get("crm").state,
+        State::Closed,
+        "nothing reached the store"
+    );
+
+    // The failed reads were not cached: once the retry pause passes, the store is read.
+    store.set_failing(None);
+    let reads = store.reads.load(Ordering::SeqCst);
+    clock.advance(1_500);
+    assert_eq!(b.current(deadline()).await.state, State::Closed);
+    assert_eq!(store.reads.load(Ordering::SeqCst), reads + 1);
+}
+
+#[tokio::test]
+async fn probe_successes_close_and_a_probe_failure_reopens_with_backoff() {
+    let policy = Policy {
+        backoff: Some(failsoft::breaker::Backoff {
+            multiplier: 2.0,
+            max_ms: 100_000,
+        }),
+        ..Policy::default()
+    };
+    let (store, clock, b) = setup(policy);
+    let fail = || CallResult::Failure {
+        latency_ms: 1,
+        error: "down".into(),
+    };
+    for _ in 0..5 {
+        if let Admission::Admitted(t) = b.admit(deadline()).await {
+            b.record(t, fail(), deadline()).await;
+        }
+    }
+    clock.advance(30_001);
+    let Admission::Admitted(probe) = b.admit(deadline()).await else {
+        panic!("no probe")
+    };
+    b.record(probe, fail(), deadline()).await;
+    let rec = store.get("crm");
+    assert_eq!((rec.state, rec.reopens), (State::Open, 1));
+    assert_eq!(
+        rec.open_until_ms - clock_now(&clock),
+        60_000,
+        "backed off to twice the timeout"
+    );
+    clock.advance(60_001);
+    for _ in 0..2 {
+        let Admission::Admitted(p) = b.admit(deadline()).await else {
+            panic!("no probe")
+        };
+        b.record(p, CallResult::Success { latency_ms: 1 }, deadline())
+            .await;
+    }
+    assert_eq!(store.get("crm").state, State::Closed);
+    let labels: Vec<String> = b.take_transitions().iter().map(|t| t.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CLOSED->OPEN",
+            "OPEN->HALF_OPEN",
+            "HALF_OPEN->OPEN",
+            "OPEN->HALF_OPEN",
+            "HALF_OPEN->CLOSED"
+        ]
+    );
+}
+
+fn clock_now(c: &ManualClock) -> i64 {
+    use failsoft::clock::Clock;
+    c.now_ms()
+}
