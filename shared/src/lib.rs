@@ -7,4 +7,6 @@ pub mod config;
 pub mod dynamo_expr;
 pub mod logging;
 pub mod metrics;
+pub mod service;
+pub mod status;
 pub mod table;

@@ -1,6 +1,7 @@
 //! CloudWatch metrics as Embedded Metric Format lines on stdout.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde_json::{json, Map, Value};
 
@@ -64,11 +65,33 @@ pub fn format(
     Value::Object(root).to_string()
 }
 
-/// Write one EMF line to stdout. Metrics are best effort: a closed stdout is ignored.
+/// Where EMF lines go: stdout in a Lambda (CloudWatch reads them there); a command-line
+/// tool whose stdout is its answer sends them to stderr instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sink {
+    Stdout = 0,
+    Stderr = 1,
+    Off = 2,
+}
+
+static SINK: AtomicU8 = AtomicU8::new(Sink::Stdout as u8);
+
+pub fn set_sink(sink: Sink) {
+    SINK.store(sink as u8, Ordering::Relaxed);
+}
+
+/// Write one EMF line. Metrics are best effort: a closed stream is ignored.
 pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
+    let sink = SINK.load(Ordering::Relaxed);
+    if sink == Sink::Off as u8 {
+        return;
+    }
     let line = format(&namespace(), SystemClock.now_ms(), dimensions, metrics);
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    let _ = if sink == Sink::Stderr as u8 {
+        writeln!(std::io::stderr().lock(), "{line}")
+    } else {
+        writeln!(std::io::stdout().lock(), "{line}")
+    };
 }
 
 #[cfg(test)]

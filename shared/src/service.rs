@@ -1,0 +1,45 @@
+//! What a function builds once per instance, from the environment.
+
+use std::sync::Arc;
+
+use crate::breaker::{Breaker, BreakerStore, DynamoBreakerStore, Record, StoreError};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{state_table, BreakerConfig, ConfigError, Env, ProcessEnv};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The shared parts every function uses: the state store and the clock.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn BreakerStore>,
+    pub clock: Arc<dyn Clock>,
+    pub table: String,
+}
+
+impl Services {
+    /// Build the SDK client once; `AWS_ENDPOINT_URL` and friends apply.
+    pub async fn from_env() -> Result<Services, InitError> {
+        let table = state_table(&ProcessEnv)?;
+        let config = crate::aws::sdk_config().await;
+        let store = DynamoBreakerStore::new(crate::aws::dynamodb(&config), table.clone());
+        Ok(Services {
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+            table,
+        })
+    }
+
+    /// The breaker guarding dependency `name`, configured from `BREAKER_<NAME>_*`.
+    pub fn breaker(&self, name: &str, env: &dyn Env) -> Result<Breaker, InitError> {
+        let c = BreakerConfig::from_env(name, env)?;
+        Ok(Breaker::new(name, c.policy, c.settings, self.store.clone(), self.clock.clone()))
+    }
+
+    pub async fn breakers(&self) -> Result<Vec<Record>, StoreError> {
+        self.store.list().await
+    }
+}
