@@ -11,7 +11,11 @@ use failsoft::service::Services;
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "failsoft", version, about = "Operate Failsoft's breakers and state table")]
+#[command(
+    name = "failsoft",
+    version,
+    about = "Operate Failsoft's breakers and state table"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,10 +75,12 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Breaker(cmd) => breaker(cmd).await,
         Command::Table(TableCmd::Create { name, template }) => {
-            let yaml = std::fs::read_to_string(&template).with_context(|| format!("reading {}", template.display()))?;
+            let yaml = std::fs::read_to_string(&template)
+                .with_context(|| format!("reading {}", template.display()))?;
             let spec = failsoft::table::TableSpec::from_template(&yaml)?;
             let config = failsoft::aws::sdk_config().await;
-            spec.create(&failsoft::aws::dynamodb(&config), &name).await?;
+            spec.create(&failsoft::aws::dynamodb(&config), &name)
+                .await?;
             println!("{}", json!({"created": name}));
             Ok(())
         }
@@ -113,7 +119,9 @@ async fn breaker(cmd: BreakerCmd) -> Result<()> {
     let after = services.store.load(&name).await?;
     println!(
         "{}",
-        serde_json::to_string_pretty(&json!({"transition": t.map(|t| t.label()), "breaker": summary(&after)}))?
+        serde_json::to_string_pretty(
+            &json!({"transition": t.map(|t| t.label()), "breaker": summary(&after)})
+        )?
     );
     Ok(())
 }

@@ -16,7 +16,11 @@ fn run(url: &str, table: &str, args: &[&str]) -> anyhow::Result<Value> {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("STATE_TABLE", table)
         .output()?;
-    anyhow::ensure!(out.status.success(), "failsoft {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "failsoft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
@@ -26,14 +30,25 @@ async fn operator_forces_and_releases_a_breaker() -> anyhow::Result<()> {
     let (client, table) = fresh_table(&m.url).await?;
     let store = DynamoBreakerStore::new(client, table.clone());
 
-    let v = run(&m.url, &table, &["breaker", "force-open", "crm", "--by", "maint-window"])?;
+    let v = run(
+        &m.url,
+        &table,
+        &["breaker", "force-open", "crm", "--by", "maint-window"],
+    )?;
     assert_eq!(v["transition"], "CLOSED->FORCED_OPEN");
     let rec = store.load("crm").await?;
     assert_eq!(rec.state, State::ForcedOpen);
-    assert!(rec.episode.is_some(), "a forced open is an episode of its own");
+    assert!(
+        rec.episode.is_some(),
+        "a forced open is an episode of its own"
+    );
 
     let v = run(&m.url, &table, &["breaker", "force-open", "crm"])?;
-    assert_eq!(v["transition"], Value::Null, "forcing again changes nothing");
+    assert_eq!(
+        v["transition"],
+        Value::Null,
+        "forcing again changes nothing"
+    );
 
     let v = run(&m.url, &table, &["breaker", "list"])?;
     assert_eq!(v[0]["name"], "crm");
@@ -47,9 +62,16 @@ async fn operator_forces_and_releases_a_breaker() -> anyhow::Result<()> {
     let v = run(&m.url, &table, &["breaker", "release", "crm"])?;
     assert_eq!(v["transition"], "FORCED_CLOSED->CLOSED");
     let v = run(&m.url, &table, &["breaker", "release", "crm"])?;
-    assert_eq!(v["transition"], Value::Null, "release of an unforced breaker is a no-op");
+    assert_eq!(
+        v["transition"],
+        Value::Null,
+        "release of an unforced breaker is a no-op"
+    );
     let rec = store.load("crm").await?;
-    assert_eq!((rec.state, rec.generation, rec.episode), (State::Closed, 3, None));
+    assert_eq!(
+        (rec.state, rec.generation, rec.episode),
+        (State::Closed, 3, None)
+    );
     Ok(())
 }
 
@@ -62,7 +84,15 @@ async fn table_create_uses_the_template() -> anyhow::Result<()> {
     let conf = failsoft_tests::sdk_config(&m.url).await;
     let client = aws_sdk_dynamodb::Client::new(&conf);
     let d = client.describe_table().table_name(&name).send().await?;
-    let keys: Vec<String> = d.table().map(|t| t.key_schema().iter().map(|k| k.attribute_name().to_string()).collect()).unwrap_or_default();
+    let keys: Vec<String> = d
+        .table()
+        .map(|t| {
+            t.key_schema()
+                .iter()
+                .map(|k| k.attribute_name().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     assert_eq!(keys, ["pk"]);
     Ok(())
 }

@@ -36,7 +36,13 @@ impl Services {
     /// The breaker guarding dependency `name`, configured from `BREAKER_<NAME>_*`.
     pub fn breaker(&self, name: &str, env: &dyn Env) -> Result<Breaker, InitError> {
         let c = BreakerConfig::from_env(name, env)?;
-        Ok(Breaker::new(name, c.policy, c.settings, self.store.clone(), self.clock.clone()))
+        Ok(Breaker::new(
+            name,
+            c.policy,
+            c.settings,
+            self.store.clone(),
+            self.clock.clone(),
+        ))
     }
 
     pub async fn breakers(&self) -> Result<Vec<Record>, StoreError> {

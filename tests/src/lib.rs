@@ -187,3 +187,110 @@ impl BreakerStore for CountingStore {
         self.inner.list().await
     }
 }
+
+/// A free TCP port on loopback (released for the caller to bind).
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Where the emulator builds the functions: beside the tests' own target dir.
+pub fn emulator_target_dir() -> PathBuf {
+    let base = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    base.join("emulator")
+}
+
+/// `cargo lambda watch`, the Lambda runtime emulator, running this workspace's functions
+/// against moto. Stopped (its whole process group) on drop.
+pub struct Emulator {
+    pub port: u16,
+    child: Child,
+}
+
+impl Emulator {
+    pub fn start(envs: &[(&str, &str)]) -> Result<Emulator> {
+        use std::os::unix::process::CommandExt;
+        let venv = ensure_venv()?;
+        let port = free_port()?;
+        let path = format!(
+            "{}:{}",
+            venv.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("cargo");
+        cmd.args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
+        .arg(port.to_string())
+        .current_dir(workspace_root())
+        .env("PATH", path)
+        // `cargo test` holds the build lock of its own target dir while tests run, so
+        // the emulator's `cargo run` builds into a directory of its own.
+        .env("CARGO_TARGET_DIR", emulator_target_dir())
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+        let child = cmd.spawn().context("starting cargo lambda watch")?;
+        let emu = Emulator { port, child };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(emu);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        bail!("cargo lambda watch did not listen on {port}")
+    }
+
+    /// Invoke `function` with `event` the way Lambda's Invoke API does.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let url = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
+            self.port
+        );
+        // The first invocation may compile the function.
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(900))
+            .build()?;
+        let resp = client.post(url).json(event).send().await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        if !status.is_success() {
+            bail!("{function} answered {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body).with_context(|| format!("{function} answered {body:?}"))?)
+    }
+
+    /// The environment functions need to reach moto and the table.
+    pub fn aws_env<'a>(moto_url: &'a str, table: &'a str) -> Vec<(&'static str, &'a str)> {
+        vec![
+            ("AWS_ENDPOINT_URL", moto_url),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("STATE_TABLE", table),
+        ]
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}

@@ -10,7 +10,10 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     failsoft::logging::init();
     let services = Services::from_env().await?;
-    let breakers = ["crm", "crm-auth"].map(|name| services.breaker(name, &ProcessEnv)).into_iter().collect::<Result<Vec<_>, _>>()?;
+    let breakers = ["crm", "crm-auth"]
+        .map(|name| services.breaker(name, &ProcessEnv))
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let breakers = &breakers;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(failsoft::status::report("crm-lookup", breakers).await)

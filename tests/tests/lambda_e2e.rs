@@ -1,0 +1,46 @@
+//! Every function binary runs under the Lambda runtime emulator against moto, and reads
+//! the same state table through `AWS_ENDPOINT_URL`.
+
+use failsoft::breaker::{Breaker, DynamoBreakerStore, Event, GuardSettings, Policy};
+use failsoft::clock::SystemClock;
+use failsoft_tests::{fresh_table, moto, Emulator};
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    // An operator holds the CRM breaker open; the functions must see it.
+    let store = Arc::new(DynamoBreakerStore::new(client, table.clone()));
+    let crm = Breaker::new(
+        "crm",
+        Policy::default(),
+        GuardSettings::default(),
+        store,
+        Arc::new(SystemClock),
+    );
+    crm.command(Event::ForceOpen { by: "e2e".into() }).await?;
+
+    let emu = Emulator::start(&Emulator::aws_env(&m.url, &table))?;
+    for (function, breaker) in [
+        ("crm-lookup", "crm"),
+        ("token-cache", "crm-auth"),
+        ("health-probe", "crm"),
+        ("queue-metrics", "genesys-analytics"),
+    ] {
+        let v = emu.invoke(function, &json!({})).await?;
+        assert_eq!(v["function"], function, "{v}");
+        let b = v["breakers"]
+            .as_array()
+            .and_then(|bs| bs.iter().find(|b| b["name"] == breaker).cloned())
+            .ok_or_else(|| anyhow::anyhow!("{function} did not report {breaker}: {v}"))?;
+        let expected = if breaker == "crm" {
+            "FORCED_OPEN"
+        } else {
+            "CLOSED"
+        };
+        assert_eq!(b["state"], expected, "{function}: {v}");
+    }
+    Ok(())
+}
