@@ -5,11 +5,14 @@ use std::sync::Arc;
 use crate::breaker::{Breaker, BreakerStore, DynamoBreakerStore, Record, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{state_table, BreakerConfig, ConfigError, Env, ProcessEnv};
+use crate::secrets::{SecretCache, SecretsManager};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
 
 /// The shared parts every function uses: the state store and the clock.
@@ -18,6 +21,8 @@ pub struct Services {
     pub store: Arc<dyn BreakerStore>,
     pub clock: Arc<dyn Clock>,
     pub table: String,
+    pub secrets: Arc<SecretCache>,
+    pub http: reqwest::Client,
 }
 
 impl Services {
@@ -26,10 +31,13 @@ impl Services {
         let table = state_table(&ProcessEnv)?;
         let config = crate::aws::sdk_config().await;
         let store = DynamoBreakerStore::new(crate::aws::dynamodb(&config), table.clone());
+        let secrets = SecretsManager(crate::aws::secretsmanager(&config));
         Ok(Services {
             store: Arc::new(store),
             clock: Arc::new(SystemClock),
             table,
+            secrets: Arc::new(SecretCache::new(Arc::new(secrets))),
+            http: crate::http::client().map_err(|e| InitError::Http(e.to_string()))?,
         })
     }
 

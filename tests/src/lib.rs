@@ -236,9 +236,19 @@ impl Emulator {
         // the emulator's `cargo run` builds into a directory of its own.
         .env("CARGO_TARGET_DIR", emulator_target_dir())
         .envs(envs.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .process_group(0);
+        // FAILSOFT_EMULATOR_LOG=path keeps the emulator's and functions' output.
+        match std::env::var("FAILSOFT_EMULATOR_LOG")
+            .ok()
+            .and_then(|p| std::fs::File::create(p).ok())
+        {
+            Some(f) => {
+                cmd.stdout(f.try_clone()?).stderr(f);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
         let child = cmd.spawn().context("starting cargo lambda watch")?;
         let emu = Emulator { port, child };
         for _ in 0..200 {
@@ -270,7 +280,7 @@ impl Emulator {
         if !status.is_success() {
             bail!("{function} answered {status}: {body}");
         }
-        Ok(serde_json::from_str(&body).with_context(|| format!("{function} answered {body:?}"))?)
+        serde_json::from_str(&body).with_context(|| format!("{function} answered {body:?}"))
     }
 
     /// The environment functions need to reach moto and the table.
@@ -292,5 +302,36 @@ impl Drop for Emulator {
             .args(["-s", "KILL", "--", &format!("-{pgid}")])
             .status();
         let _ = self.child.wait();
+    }
+}
+pub mod fake_http;
+pub mod fake_salesforce;
+
+/// Create a Secrets Manager secret holding `value` (as JSON) in moto.
+pub async fn create_secret(url: &str, name: &str, value: &serde_json::Value) -> Result<()> {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk_config(url).await);
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .map_err(|e| anyhow!("create_secret: {:?}", e.into_service_error()))?;
+    Ok(())
+}
+
+/// The output contract from the Data Action export, as a validator.
+pub fn crm_output_validator() -> Result<jsonschema_shim::Validator> {
+    jsonschema_shim::output_validator()
+}
+
+#[doc(hidden)]
+pub mod jsonschema_shim {
+    pub use jsonschema::Validator;
+    pub fn output_validator() -> anyhow::Result<Validator> {
+        let path = super::workspace_root().join("infra/genesys/crm-lookup.data-action.json");
+        let export: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let schema = &export["contract"]["output"]["successSchema"];
+        jsonschema::validator_for(schema).map_err(|e| anyhow::anyhow!("schema: {e}"))
     }
 }

@@ -22,9 +22,24 @@ async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
     );
     crm.command(Event::ForceOpen { by: "e2e".into() }).await?;
 
-    let emu = Emulator::start(&Emulator::aws_env(&m.url, &table))?;
+    let mut env = Emulator::aws_env(&m.url, &table);
+    env.push(("CRM_SECRET_ID", "never-read-for-a-withheld-number"));
+    let emu = Emulator::start(&env)?;
+    // crm-lookup answers a withheld number without touching the CRM or its secret; with
+    // the breaker forced open, a real number gets the circuit_open fallback.
+    let v = emu
+        .invoke("crm-lookup", &json!({"ani": "anonymous"}))
+        .await?;
+    assert_eq!(
+        (v["found"].as_bool(), v["dataActionFailed"].as_bool()),
+        (Some(false), Some(false)),
+        "{v}"
+    );
+    let v = emu
+        .invoke("crm-lookup", &json!({"ani": "tel:+13175550123"}))
+        .await?;
+    assert_eq!(v["degradedReason"], "circuit_open", "{v}");
     for (function, breaker) in [
-        ("crm-lookup", "crm"),
         ("token-cache", "crm-auth"),
         ("health-probe", "crm"),
         ("queue-metrics", "genesys-analytics"),

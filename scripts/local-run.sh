@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's main local job (until the outage drill lands): moto with the state table
+# made from the template, the four functions under the Lambda runtime emulator, an
+# operator forcing the CRM breaker open and releasing it, and each function's answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh
+source scripts/moto.sh
+export AWS_ENDPOINT_URL="$FAILSOFT_MOTO_URL" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export STATE_TABLE=failsoft-local RUST_LOG=warn
+cargo build -q --workspace --bins
+failsoft=${CARGO_TARGET_DIR:-target}/debug/failsoft
+"$failsoft" table create
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" >/tmp/failsoft-watch.log 2>&1 &
+watch_pid=$!
+trap 'kill -s KILL -- -$watch_pid 2>/dev/null; kill $FAILSOFT_MOTO_PID 2>/dev/null' EXIT
+until (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; do sleep 0.2; done
+invoke() { curl -sf -X POST "http://127.0.0.1:$port/2015-03-31/functions/$1/invocations" -d '{}'; echo; }
+for f in crm-lookup token-cache health-probe queue-metrics; do
+  echo "== $f"; invoke "$f"
+done
+echo "== operator: failsoft breaker force-open crm"
+"$failsoft" breaker force-open crm --by local-run | grep '"transition"'
+echo "== crm-lookup sees it"; invoke crm-lookup
+echo "== operator: failsoft breaker release crm"
+"$failsoft" breaker release crm --by local-run | grep '"transition"'
+"$failsoft" breaker list

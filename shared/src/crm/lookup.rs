@@ -1,0 +1,291 @@
+//! "Who is calling?": validate, normalise, look up behind the `crm` breaker, and always
+//! answer inside the deadline, with the real record or the fallback.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::phone::{normalise, Digits};
+use super::salesforce::{search, Contact, SalesforceConfig, MIN_ATTEMPT};
+use super::session::{AuthError, SessionSource};
+use crate::breaker::{Breaker, Guarded, Rejection};
+use crate::http::HttpError;
+use crate::logging::mask_ani;
+use crate::metrics;
+
+pub const MAX_ANI_LEN: usize = 256;
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    #[serde(rename = "")]
+    None,
+    CircuitOpen,
+    Timeout,
+    CrmError,
+    AuthUnavailable,
+    InvalidInput,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::None => "",
+            Reason::CircuitOpen => "circuit_open",
+            Reason::Timeout => "timeout",
+            Reason::CrmError => "crm_error",
+            Reason::AuthUnavailable => "auth_unavailable",
+            Reason::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+/// The Data Action's output contract: flat, every field always present.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub found: bool,
+    pub customer_name: String,
+    pub account_tier: String,
+    pub account_id: String,
+    pub contact_id: String,
+    pub data_action_failed: bool,
+    pub degraded_reason: Reason,
+}
+
+impl Answer {
+    pub fn unknown(failed: bool, reason: Reason) -> Answer {
+        Answer {
+            found: false,
+            customer_name: "Unknown".into(),
+            account_tier: "standard".into(),
+            account_id: String::new(),
+            contact_id: String::new(),
+            data_action_failed: failed,
+            degraded_reason: reason,
+        }
+    }
+    fn found(c: Contact) -> Answer {
+        Answer {
+            found: true,
+            customer_name: c.name,
+            account_tier: c.tier,
+            account_id: c.account_id,
+            contact_id: c.id,
+            data_action_failed: false,
+            degraded_reason: Reason::None,
+        }
+    }
+    /// The outcome name used in logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match (self.found, self.data_action_failed) {
+            (true, _) => "found",
+            (false, false) => "not_found",
+            (false, true) => self.degraded_reason.as_str(),
+        }
+    }
+}
+
+/// Why the input breaks the contract, for the warning log (never the input itself).
+fn invalid(event: &Value) -> Option<&'static str> {
+    let Some(obj) = event.as_object() else {
+        return Some("event is not an object");
+    };
+    if serde_json::to_vec(event)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
+        > MAX_EVENT_BYTES
+    {
+        return Some("event over 64 KiB");
+    }
+    match obj.get("ani") {
+        None | Some(Value::Null) => Some("ani missing"),
+        Some(Value::String(s)) if s.len() > MAX_ANI_LEN => Some("ani over 256 characters"),
+        Some(Value::String(_)) => match obj.get("conversationId") {
+            None | Some(Value::Null) | Some(Value::String(_)) => None,
+            Some(_) => Some("conversationId not a string"),
+        },
+        Some(_) => Some("ani not a string"),
+    }
+}
+
+#[derive(Debug)]
+enum LookupError {
+    Auth(AuthError),
+    Crm(HttpError),
+}
+
+/// For logs and the breaker's last error: no token, secret or caller data in it.
+fn describe(e: &LookupError) -> String {
+    match e {
+        LookupError::Crm(h) => format!("crm: {h}"),
+        LookupError::Auth(a) => format!("auth: {a}"),
+    }
+}
+
+pub struct CrmLookup {
+    pub breaker: Breaker,
+    pub sessions: SessionSource,
+    pub http: reqwest::Client,
+    pub salesforce: SalesforceConfig,
+    pub deadline: Duration,
+}
+
+/// Time kept back from the call for recording its outcome in the breaker.
+const RECORD_RESERVE: Duration = Duration::from_millis(150);
+
+impl CrmLookup {
+    /// Answer `event`; `hard_deadline` is the Lambda context's deadline, if known.
+    pub async fn answer(&self, event: &Value, hard_deadline: Option<Instant>) -> Answer {
+        let started = Instant::now();
+        let mut deadline = started + self.deadline;
+        if let Some(hard) = hard_deadline {
+            deadline = deadline.min(hard.checked_sub(Duration::from_millis(100)).unwrap_or(hard));
+        }
+        let ani = event.get("ani").and_then(Value::as_str).unwrap_or_default();
+        let answer = match invalid(event) {
+            Some(why) => {
+                tracing::warn!(why, "input breaks the contract");
+                Answer::unknown(true, Reason::InvalidInput)
+            }
+            None => match normalise(ani) {
+                Err(_) => Answer::unknown(false, Reason::None),
+                Ok(digits) => self.guarded(&digits, deadline).await,
+            },
+        };
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let state = self.breaker.current(deadline).await.state;
+        tracing::info!(
+            ani = %mask_ani(if ani.len() > MAX_ANI_LEN { "" } else { ani }),
+            outcome = answer.outcome(),
+            breaker = %state,
+            latency_ms,
+            "crm lookup"
+        );
+        metrics::emit(
+            &[("Function", "crm-lookup"), ("Outcome", answer.outcome())],
+            &[
+                metrics::count("Lookups", 1.0),
+                metrics::millis("LookupLatency", latency_ms as f64),
+            ],
+        );
+        if answer.data_action_failed {
+            metrics::emit(
+                &[("Function", "crm-lookup")],
+                &[metrics::count("Fallbacks", 1.0)],
+            );
+        }
+        answer
+    }
+
+    async fn guarded(&self, digits: &Digits, deadline: Instant) -> Answer {
+        let call_deadline = deadline.checked_sub(RECORD_RESERVE).unwrap_or(deadline);
+        let r = self
+            .breaker
+            .call(
+                call_deadline,
+                deadline,
+                || self.fetch(digits, call_deadline),
+                // An auth failure is the token service's, not the CRM's.
+                |e: &LookupError| matches!(e, LookupError::Crm(_)),
+                describe,
+            )
+            .await;
+        if let Guarded::Failed { error, counted } = &r {
+            tracing::warn!(error = %describe(error), counted, "crm lookup failed");
+        }
+        match r {
+            Guarded::Ok(Some(c)) => Answer::found(c),
+            Guarded::Ok(None) => Answer::unknown(false, Reason::None),
+            Guarded::Rejected(
+                Rejection::Open | Rejection::HalfOpenBusy | Rejection::ForcedOpen,
+            ) => Answer::unknown(true, Reason::CircuitOpen),
+            Guarded::TimedOut
+            | Guarded::Failed {
+                error: LookupError::Crm(HttpError::Timeout),
+                ..
+            } => Answer::unknown(true, Reason::Timeout),
+            Guarded::Failed {
+                error: LookupError::Auth(_),
+                ..
+            } => Answer::unknown(true, Reason::AuthUnavailable),
+            Guarded::Failed {
+                error: LookupError::Crm(_),
+                ..
+            } => Answer::unknown(true, Reason::CrmError),
+        }
+    }
+
+    /// One logical lookup: at most one retry, only for a retryable failure or a 401
+    /// (after a session refresh), and only while the budget allows another attempt.
+    async fn fetch(
+        &self,
+        digits: &Digits,
+        deadline: Instant,
+    ) -> Result<Option<Contact>, LookupError> {
+        let mut retried = false;
+        loop {
+            let session = self
+                .sessions
+                .get(deadline)
+                .await
+                .map_err(LookupError::Auth)?;
+            match search(&self.http, &session, digits, &self.salesforce, deadline).await {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    let unauthorized = e.status() == Some(401);
+                    if unauthorized {
+                        self.sessions.invalidate().await;
+                    }
+                    let room = deadline.saturating_duration_since(Instant::now()) >= MIN_ATTEMPT;
+                    if retried || !room || !(unauthorized || e.retryable()) {
+                        return Err(if unauthorized {
+                            LookupError::Auth(AuthError::Http(e))
+                        } else {
+                            LookupError::Crm(e)
+                        });
+                    }
+                    retried = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn contract_violations() {
+        assert!(invalid(&json!({"ani": "tel:+13175550123"})).is_none());
+        assert!(invalid(&json!({"ani": "", "conversationId": "c-1"})).is_none());
+        for bad in [
+            json!([1]),
+            json!("x"),
+            json!({"ani": 5}),
+            json!({}),
+            json!({"ani": "1".repeat(257)}),
+        ] {
+            assert!(invalid(&bad).is_some(), "{bad}");
+        }
+        assert!(invalid(&json!({"ani": "1", "pad": "x".repeat(70_000)})).is_some());
+    }
+
+    #[test]
+    fn fallback_shape() {
+        let v =
+            serde_json::to_value(Answer::unknown(true, Reason::CircuitOpen)).unwrap_or_default();
+        assert_eq!(
+            v,
+            json!({"found": false, "customerName": "Unknown", "accountTier": "standard", "accountId": "",
+                   "contactId": "", "dataActionFailed": true, "degradedReason": "circuit_open"})
+        );
+        let v = serde_json::to_value(Answer::unknown(false, Reason::None)).unwrap_or_default();
+        assert_eq!(v["degradedReason"], "");
+    }
+}

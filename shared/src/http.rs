@@ -1,0 +1,84 @@
+//! HTTP calls with a deadline, and the failures they can end in.
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("HTTP {status}")]
+    Status {
+        status: u16,
+        retry_after_s: Option<u64>,
+    },
+    #[error("unreadable answer: {0}")]
+    Garbage(String),
+}
+
+impl HttpError {
+    /// Worth one more attempt within the same deadline: the request never got an answer
+    /// or the server said it was briefly unavailable. 429 is not: retrying adds load.
+    pub fn retryable(&self) -> bool {
+        match self {
+            HttpError::Connect(_) => true,
+            HttpError::Status { status, .. } => matches!(status, 502..=504),
+            HttpError::Timeout | HttpError::Garbage(_) => false,
+        }
+    }
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn classify(e: reqwest::Error) -> HttpError {
+    if e.is_timeout() {
+        HttpError::Timeout
+    } else if e.is_decode() || e.is_body() {
+        HttpError::Garbage(e.to_string())
+    } else {
+        // Connection refused or reset, TLS failures: no (complete) answer.
+        HttpError::Connect(e.without_url().to_string())
+    }
+}
+
+/// Send, wait no later than `deadline`, and read a JSON body from a 2xx answer.
+pub async fn send_json(
+    req: reqwest::RequestBuilder,
+    deadline: Instant,
+) -> Result<Value, HttpError> {
+    let fut = async {
+        let resp = req.send().await.map_err(classify)?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let retry_after_s = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            return Err(HttpError::Status {
+                status,
+                retry_after_s,
+            });
+        }
+        let bytes = resp.bytes().await.map_err(classify)?;
+        serde_json::from_slice(&bytes).map_err(|e| HttpError::Garbage(e.to_string()))
+    };
+    tokio::time::timeout_at(deadline, fut)
+        .await
+        .unwrap_or(Err(HttpError::Timeout))
+}
+
+/// One HTTP client per instance: rustls, short connect timeout, no redirects.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_millis(800))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(50))
+        .build()
+}
