@@ -212,6 +212,14 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(envs: &[(&str, &str)]) -> Result<Emulator> {
+        let log = std::env::var("FAILSOFT_EMULATOR_LOG")
+            .ok()
+            .map(PathBuf::from);
+        Emulator::start_logged(envs, log)
+    }
+
+    /// Start, keeping the emulator's and functions' output in `log` if given.
+    pub fn start_logged(envs: &[(&str, &str)], log: Option<PathBuf>) -> Result<Emulator> {
         use std::os::unix::process::CommandExt;
         let venv = ensure_venv()?;
         let port = free_port()?;
@@ -237,11 +245,12 @@ impl Emulator {
         .env("CARGO_TARGET_DIR", emulator_target_dir())
         .envs(envs.iter().copied())
         .process_group(0);
+        // FAILSOFT_EMULATOR_RELEASE=1 runs optimised builds (the latency benchmark).
+        if std::env::var_os("FAILSOFT_EMULATOR_RELEASE").is_some() {
+            cmd.arg("--release");
+        }
         // FAILSOFT_EMULATOR_LOG=path keeps the emulator's and functions' output.
-        match std::env::var("FAILSOFT_EMULATOR_LOG")
-            .ok()
-            .and_then(|p| std::fs::File::create(p).ok())
-        {
+        match log.and_then(|p| std::fs::File::create(p).ok()) {
             Some(f) => {
                 cmd.stdout(f.try_clone()?).stderr(f);
             }
@@ -335,3 +344,4 @@ pub mod jsonschema_shim {
         jsonschema::validator_for(schema).map_err(|e| anyhow::anyhow!("schema: {e}"))
     }
 }
+pub mod crm_rig;

@@ -5,10 +5,8 @@
 use std::time::{Duration, Instant};
 
 use failsoft_tests::fake_http::{FakeServer, Fault};
-use failsoft_tests::fake_salesforce::{
-    self, contact, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH,
-};
-use failsoft_tests::{create_secret, crm_output_validator, fresh_table, moto, Emulator};
+use failsoft_tests::fake_salesforce::{self, API_PREFIX, TOKEN_PATH};
+use failsoft_tests::{crm_output_validator, crm_rig, Emulator};
 use serde_json::{json, Value};
 
 const DEADLINE_MS: u64 = 2_500;
@@ -18,66 +16,35 @@ const EMULATOR_SLACK_MS: u64 = 400;
 struct Rig {
     sf: FakeServer,
     emu: Emulator,
+    log: std::path::PathBuf,
     validator: jsonschema::Validator,
 }
 
 async fn rig(threshold: &str) -> anyhow::Result<Rig> {
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let sf = fake_salesforce::start(vec![
-        contact(
-            "003OLD",
-            "Pat Previous",
-            "13175550123",
-            "2025-01-01T00:00:00.000+0000",
-            Some("Gold"),
-        ),
-        contact(
-            "003PAT",
-            "Pat Platinum",
-            "3175550123",
-            "2026-06-01T00:00:00.000+0000",
-            Some("Platinum"),
-        ),
-        contact(
-            "003GLD",
-            "Gil Gold",
-            "13175550999",
-            "2026-01-01T00:00:00.000+0000",
-            Some("Gold"),
-        ),
-        contact(
-            "003STD",
-            "Sam Standard",
-            "13175550777",
-            "2026-01-01T00:00:00.000+0000",
-            None,
-        ),
-    ])
-    .await?;
-    let secret = format!("crm-{table}");
-    let creds = json!({"token_url": format!("{}{TOKEN_PATH}", sf.url), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
-    create_secret(&m.url, &secret, &creds).await?;
-    let mut env = Emulator::aws_env(&m.url, &table);
-    env.extend([
-        ("CRM_SECRET_ID", secret.as_str()),
-        ("CRM_TIER_MAP", "Platinum=vip,Gold=vip"),
-        ("LOOKUP_DEADLINE_MS", "2500"),
-        ("BREAKER_CRM_FAILURE_THRESHOLD", threshold),
-        ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "3600"),
-    ]);
-    let emu = Emulator::start(&env)?;
-    // The first invocation may build the function: it is not timed.
-    emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
-        .await?;
+    let r = crm_rig::start(&[("BREAKER_CRM_FAILURE_THRESHOLD", threshold)]).await?;
     Ok(Rig {
-        sf,
-        emu,
+        sf: r.sf,
+        emu: r.emu,
+        log: r.log,
         validator: crm_output_validator()?,
     })
 }
 
 impl Rig {
+    /// No token or client secret in anything the function logged, and no ANI unmasked.
+    fn assert_clean_logs(&self) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&self.log)?;
+        assert!(text.contains("crm lookup"), "no lookup log lines captured");
+        for secret in [
+            fake_salesforce::ACCESS_TOKEN,
+            fake_salesforce::CLIENT_SECRET,
+            "3175550123",
+        ] {
+            assert!(!text.contains(secret), "{secret:?} appears in the logs");
+        }
+        Ok(())
+    }
+
     /// Invoke, check the deadline and the output contract, return the answer.
     async fn ask(&self, event: Value) -> anyhow::Result<Value> {
         let t = Instant::now();
@@ -247,7 +214,48 @@ async fn answers_every_case_within_the_deadline() -> anyhow::Result<()> {
     assert_eq!(r.reason(PAT).await?, "auth_unavailable");
     r.sf.clear_faults();
     assert_eq!(r.ask(json!({"ani": PAT})).await?["found"], true);
-    Ok(())
+
+    // Injection attempts are refused before any query; every query Salesforce saw in this
+    // whole run holds quoted digit strings only.
+    let before = r.sf.count(API_PREFIX);
+    for ani in [
+        "3175550123' OR Name LIKE '%",
+        "{3175550123}",
+        "3175550123\\",
+        "sip:3175550123'@x",
+        "31755\"50123 OR *",
+    ] {
+        let v = r.ask(json!({"ani": ani})).await?;
+        assert_eq!(
+            (v["found"].as_bool(), v["dataActionFailed"].as_bool()),
+            (Some(false), Some(false)),
+            "{ani}"
+        );
+    }
+    assert_eq!(
+        r.sf.count(API_PREFIX),
+        before,
+        "an injection attempt reached Salesforce"
+    );
+    let queries: Vec<String> =
+        r.sf.requests()
+            .iter()
+            .filter_map(|q| q.param("q").map(str::to_string))
+            .collect();
+    assert!(queries.len() > 10);
+    for q in &queries {
+        let terms = fake_salesforce::find_terms(q);
+        assert!(
+            !terms.is_empty()
+                && terms
+                    .iter()
+                    .all(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())),
+            "{q}"
+        );
+        assert_eq!(q.matches('{').count(), 1, "{q}");
+        assert!(!q.contains('\'') && !q.contains('\\'), "{q}");
+    }
+    r.assert_clean_logs()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,5 +280,5 @@ async fn the_breaker_opens_and_then_the_crm_is_not_called() -> anyhow::Result<()
         calls,
         "the CRM was called while the breaker was open"
     );
-    Ok(())
+    r.assert_clean_logs()
 }

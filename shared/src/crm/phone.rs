@@ -49,16 +49,23 @@ const WITHHELD: &[&str] = &[
 /// `sip:+13175550123@host;user=phone`, `+1 (317) 555-0123`, `3175550123`, and the
 /// withheld forms (`anonymous`, `sip:anonymous@anonymous.invalid`, empty).
 pub fn normalise(ani: &str) -> Result<Digits, NoNumber> {
-    let mut s = ani.trim();
+    let s = ani.trim();
     let lower = s.to_ascii_lowercase();
-    for scheme in ["tel:", "sip:", "sips:"] {
-        if lower.starts_with(scheme) {
-            s = &s[scheme.len()..];
-            break;
-        }
-    }
-    // SIP: the user part only; parameters and headers go.
-    let s = s.split(['@', ';', '?']).next().unwrap_or_default().trim();
+    // URI forms keep only their number: a SIP user part (before `@`, `;` or `?`), a tel
+    // number (before its `;` parameters). A bare number keeps every character.
+    let s = if let Some(rest) = ["sip:", "sips:"]
+        .iter()
+        .find_map(|p| lower.starts_with(p).then(|| &s[p.len()..]))
+    {
+        rest.split(['@', ';', '?'])
+            .next()
+            .unwrap_or_default()
+            .trim()
+    } else if lower.starts_with("tel:") {
+        s[4..].split(';').next().unwrap_or_default().trim()
+    } else {
+        s
+    };
     if WITHHELD.contains(&s.to_ascii_lowercase().as_str()) {
         return Err(NoNumber::Withheld);
     }
@@ -92,6 +99,7 @@ mod tests {
             "sips:+13175550123@host",
             "+1 (317) 555-0123",
             "TEL:+1-317-555-0123",
+            "tel:+1-317-555-0123;ext=22",
             "13175550123",
         ] {
             assert_eq!(
