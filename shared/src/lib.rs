@@ -13,3 +13,4 @@ pub mod secrets;
 pub mod service;
 pub mod status;
 pub mod table;
+pub mod token;

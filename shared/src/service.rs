@@ -23,6 +23,7 @@ pub struct Services {
     pub table: String,
     pub secrets: Arc<SecretCache>,
     pub http: reqwest::Client,
+    pub tokens: Arc<dyn crate::token::TokenStore>,
 }
 
 impl Services {
@@ -30,7 +31,9 @@ impl Services {
     pub async fn from_env() -> Result<Services, InitError> {
         let table = state_table(&ProcessEnv)?;
         let config = crate::aws::sdk_config().await;
-        let store = DynamoBreakerStore::new(crate::aws::dynamodb(&config), table.clone());
+        let dynamo = crate::aws::dynamodb(&config);
+        let store = DynamoBreakerStore::new(dynamo.clone(), table.clone());
+        let tokens = crate::token::DynamoTokenStore::new(dynamo, table.clone());
         let secrets = SecretsManager(crate::aws::secretsmanager(&config));
         Ok(Services {
             store: Arc::new(store),
@@ -38,6 +41,7 @@ impl Services {
             table,
             secrets: Arc::new(SecretCache::new(Arc::new(secrets))),
             http: crate::http::client().map_err(|e| InitError::Http(e.to_string()))?,
+            tokens: Arc::new(tokens),
         })
     }
 
@@ -50,6 +54,24 @@ impl Services {
             c.settings,
             self.store.clone(),
             self.clock.clone(),
+        ))
+    }
+
+    /// The fleet-shared token cache for `provider`, behind its `<name>-auth` breaker.
+    pub fn token_cache(
+        &self,
+        provider: crate::token::Provider,
+        env: &dyn Env,
+    ) -> Result<crate::token::TokenCache, InitError> {
+        let breaker = self.breaker(&format!("{}-auth", provider.name()), env)?;
+        Ok(crate::token::TokenCache::new(
+            provider,
+            self.tokens.clone(),
+            breaker,
+            self.http.clone(),
+            self.secrets.clone(),
+            self.clock.clone(),
+            crate::token::TokenSettings::from_env(env)?,
         ))
     }
 

@@ -12,6 +12,8 @@ pub struct CrmRig {
     pub emu: Emulator,
     /// Everything the emulator and the function printed.
     pub log: std::path::PathBuf,
+    pub moto_url: String,
+    pub table: String,
 }
 
 /// Start the rig; `env` adds or overrides crm-lookup's environment.
@@ -65,7 +67,13 @@ pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<CrmRig> {
     // The first invocation may build the function.
     emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
         .await?;
-    Ok(CrmRig { sf, emu, log })
+    Ok(CrmRig {
+        sf,
+        emu,
+        log,
+        moto_url: m.url.clone(),
+        table,
+    })
 }
 
 impl CrmRig {

@@ -14,6 +14,8 @@ const DEADLINE_MS: u64 = 2_500;
 const EMULATOR_SLACK_MS: u64 = 400;
 
 struct Rig {
+    moto_url: String,
+    table: String,
     sf: FakeServer,
     emu: Emulator,
     log: std::path::PathBuf,
@@ -23,6 +25,8 @@ struct Rig {
 async fn rig(threshold: &str) -> anyhow::Result<Rig> {
     let r = crm_rig::start(&[("BREAKER_CRM_FAILURE_THRESHOLD", threshold)]).await?;
     Ok(Rig {
+        moto_url: r.moto_url,
+        table: r.table,
         sf: r.sf,
         emu: r.emu,
         log: r.log,
@@ -96,6 +100,22 @@ async fn answers_every_case_within_the_deadline() -> anyhow::Result<()> {
             "{ani}"
         );
     }
+    // One token for all those lookups, shared through the state table.
+    assert_eq!(r.sf.count(TOKEN_PATH), 1);
+    let conf = failsoft_tests::sdk_config(&r.moto_url).await;
+    let item = aws_sdk_dynamodb::Client::new(&conf)
+        .get_item()
+        .table_name(&r.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("token#crm".into()),
+        )
+        .send()
+        .await?;
+    assert!(
+        item.item().is_some_and(|i| i.contains_key("expires_ms")),
+        "no token#crm item"
+    );
     let v = r.ask(json!({"ani": "tel:+13175550777"})).await?;
     assert_eq!(
         (v["customerName"].as_str(), v["accountTier"].as_str()),

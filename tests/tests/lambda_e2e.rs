@@ -39,8 +39,25 @@ async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
         .invoke("crm-lookup", &json!({"ani": "tel:+13175550123"}))
         .await?;
     assert_eq!(v["degradedReason"], "circuit_open", "{v}");
+    // token-cache: the crm secret does not exist, so the answer is a typed, degraded
+    // error for that provider (and the function keeps running); genesys is not configured.
+    let v = emu.invoke("token-cache", &json!({})).await?;
+    let p = &v["providers"];
+    assert_eq!(p.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(
+        (p[0]["name"].as_str(), p[0]["degraded"].as_bool()),
+        (Some("crm"), Some(true)),
+        "{v}"
+    );
+    assert!(
+        p[0]["error"].as_str().is_some_and(|e| e.contains("secret")),
+        "{v}"
+    );
+    let v = emu
+        .invoke("token-cache", &json!({"provider": "genesys"}))
+        .await?;
+    assert_eq!(v, json!({"providers": []}));
     for (function, breaker) in [
-        ("token-cache", "crm-auth"),
         ("health-probe", "crm"),
         ("queue-metrics", "genesys-analytics"),
     ] {

@@ -8,12 +8,13 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::phone::{normalise, Digits};
+use super::salesforce::Session;
 use super::salesforce::{search, Contact, SalesforceConfig, MIN_ATTEMPT};
-use super::session::{AuthError, SessionSource};
 use crate::breaker::{Breaker, Guarded, Rejection};
 use crate::http::HttpError;
 use crate::logging::mask_ani;
 use crate::metrics;
+use crate::token::{TokenCache, TokenError};
 
 pub const MAX_ANI_LEN: usize = 256;
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -114,7 +115,7 @@ fn invalid(event: &Value) -> Option<&'static str> {
 
 #[derive(Debug)]
 enum LookupError {
-    Auth(AuthError),
+    Auth(TokenError),
     Crm(HttpError),
 }
 
@@ -128,7 +129,7 @@ fn describe(e: &LookupError) -> String {
 
 pub struct CrmLookup {
     pub breaker: Breaker,
-    pub sessions: SessionSource,
+    pub tokens: TokenCache,
     pub http: reqwest::Client,
     pub salesforce: SalesforceConfig,
     pub deadline: Duration,
@@ -228,22 +229,27 @@ impl CrmLookup {
     ) -> Result<Option<Contact>, LookupError> {
         let mut retried = false;
         loop {
-            let session = self
-                .sessions
-                .get(deadline)
-                .await
-                .map_err(LookupError::Auth)?;
+            let (token, _) = self.tokens.get(deadline).await.map_err(LookupError::Auth)?;
+            let session = Session {
+                access_token: token.access_token.clone(),
+                instance_url: token.instance_url.clone().unwrap_or_default(),
+            };
             match search(&self.http, &session, digits, &self.salesforce, deadline).await {
                 Ok(c) => return Ok(c),
                 Err(e) => {
                     let unauthorized = e.status() == Some(401);
                     if unauthorized {
-                        self.sessions.invalidate().await;
+                        // Not the CRM's failure: the token is dropped fleet-wide and the
+                        // one retry gets a new one.
+                        self.tokens.invalidate(&token, deadline).await;
                     }
                     let room = deadline.saturating_duration_since(Instant::now()) >= MIN_ATTEMPT;
                     if retried || !room || !(unauthorized || e.retryable()) {
                         return Err(if unauthorized {
-                            LookupError::Auth(AuthError::Http(e))
+                            LookupError::Auth(TokenError::Unavailable {
+                                provider: "crm",
+                                reason: "the CRM refused a fresh token (401)".into(),
+                            })
                         } else {
                             LookupError::Crm(e)
                         });

@@ -3,15 +3,13 @@
 pub mod lookup;
 pub mod phone;
 pub mod salesforce;
-pub mod session;
 
 use std::time::Duration;
 
-use crate::config::{parsed, required, ConfigError, Env};
+use crate::config::{parsed, ConfigError, Env};
 use crate::service::{InitError, Services};
 use lookup::CrmLookup;
 use salesforce::{FieldPath, SalesforceConfig, TierMap};
-use session::SessionSource;
 
 /// The crm-lookup knobs (variable, default, meaning), as documented in the README.
 pub const KNOBS: &[(&str, &str, &str)] = &[
@@ -36,11 +34,6 @@ pub const KNOBS: &[(&str, &str, &str)] = &[
         "CRM value → tier, e.g. Platinum=vip,Gold=vip; unmapped → standard",
     ),
     ("CRM_API_VERSION", "v61.0", "Salesforce REST API version"),
-    (
-        "CRM_SESSION_LIFETIME_S",
-        "1800",
-        "longest a Salesforce session is reused (it has no expires_in)",
-    ),
 ];
 
 pub fn from_env(services: &Services, env: &dyn Env) -> Result<CrmLookup, InitError> {
@@ -73,16 +66,16 @@ pub fn from_env(services: &Services, env: &dyn Env) -> Result<CrmLookup, InitErr
         )
         .into());
     }
-    let lifetime_s: u64 = parsed(env, "CRM_SESSION_LIFETIME_S", 1800)?;
-    let sessions = SessionSource::new(
-        services.http.clone(),
-        services.secrets.clone(),
-        required(env, "CRM_SECRET_ID")?,
-        Duration::from_secs(lifetime_s),
-    );
+    let provider = crate::token::providers_from_env(env)?
+        .into_iter()
+        .find(|p| p.name() == "crm")
+        .ok_or_else(|| ConfigError::Missing {
+            var: "CRM_SECRET_ID".into(),
+        })?;
+    let tokens = services.token_cache(provider, env)?;
     Ok(CrmLookup {
         breaker: services.breaker("crm", env)?,
-        sessions,
+        tokens,
         http: services.http.clone(),
         salesforce: SalesforceConfig {
             api_version,

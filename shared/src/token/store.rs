@@ -1,0 +1,252 @@
+//! The token item: the port and its DynamoDB adapter. Only this module knows the layout
+//! (`pk = "token#<provider>"`, see README).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use crate::breaker::{Millis, StoreError};
+use crate::dynamo_expr::classify_sdk_error;
+
+/// A token as the fleet shares it. Its Debug never shows the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    pub access_token: String,
+    /// Salesforce: the API base from the token response.
+    pub instance_url: Option<String>,
+    /// When the token really expires (epoch ms).
+    pub expires_ms: Millis,
+    /// When it was issued (epoch ms).
+    pub issued_ms: Millis,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("instance_url", &self.instance_url)
+            .field("expires_ms", &self.expires_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub token: Option<Token>,
+    pub fetched_ms: Millis,
+    /// Who holds the refresh lease, until when.
+    pub lease: Option<(String, Millis)>,
+    /// No request to the token endpoint before this (a 429's Retry-After, fleet-wide).
+    pub not_before_ms: Millis,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn load(&self, provider: &str) -> Result<TokenRecord, StoreError>;
+    /// Take the refresh lease if nobody holds a live one.
+    async fn try_lease(
+        &self,
+        provider: &str,
+        owner: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Store a fresh token and drop the lease, if `owner` still holds it.
+    async fn save(
+        &self,
+        provider: &str,
+        owner: &str,
+        token: &Token,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Drop `owner`'s lease; optionally hold every instance off until `not_before`.
+    async fn release(
+        &self,
+        provider: &str,
+        owner: &str,
+        not_before: Option<Millis>,
+    ) -> Result<(), StoreError>;
+    /// Mark `token` expired (a 401), unless a newer token has replaced it.
+    async fn invalidate(&self, provider: &str, token: &Token) -> Result<(), StoreError>;
+}
+
+pub struct DynamoTokenStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTokenStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoTokenStore {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+pub const PREFIX: &str = "token#";
+/// A token item outlives its token by this long before DynamoDB's TTL removes it.
+const TTL_GRACE_S: i64 = 86_400;
+
+fn key(provider: &str) -> AttributeValue {
+    AttributeValue::S(format!("{PREFIX}{provider}"))
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn num(item: &HashMap<String, AttributeValue>, k: &str) -> Millis {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+fn text(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn from_item(item: &HashMap<String, AttributeValue>) -> TokenRecord {
+    TokenRecord {
+        token: text(item, "token").map(|access_token| Token {
+            access_token,
+            instance_url: text(item, "instance_url"),
+            expires_ms: num(item, "expires_ms"),
+            issued_ms: num(item, "fetched_ms"),
+        }),
+        fetched_ms: num(item, "fetched_ms"),
+        lease: text(item, "lease_owner").map(|o| (o, num(item, "lease_exp"))),
+        not_before_ms: num(item, "not_before_ms"),
+    }
+}
+
+/// A failed condition is an answer here (`false`), not an error.
+fn condition_failed<R>(e: &SdkError<UpdateItemError, R>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if matches!(se.err(), UpdateItemError::ConditionalCheckFailedException(_)))
+}
+
+impl DynamoTokenStore {
+    async fn update(
+        &self,
+        provider: &str,
+        expr: &str,
+        cond: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", key(provider))
+            .update_expression(expr)
+            .condition_expression(cond);
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        if expr.contains("#t") || cond.contains("#t") {
+            // `token` is a DynamoDB reserved word.
+            req = req.expression_attribute_names("#t", "token");
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify_sdk_error(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoTokenStore {
+    async fn load(&self, provider: &str) -> Result<TokenRecord, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", key(provider))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify_sdk_error)?;
+        Ok(out.item().map(from_item).unwrap_or_default())
+    }
+
+    async fn try_lease(
+        &self,
+        provider: &str,
+        owner: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool, StoreError> {
+        self.update(
+            provider,
+            "SET lease_owner = :o, lease_exp = :u",
+            "attribute_not_exists(lease_exp) OR lease_exp < :now",
+            vec![
+                (":o", AttributeValue::S(owner.into())),
+                (":u", n(until)),
+                (":now", n(now)),
+            ],
+        )
+        .await
+    }
+
+    async fn save(
+        &self,
+        provider: &str,
+        owner: &str,
+        token: &Token,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let url = token.instance_url.clone().unwrap_or_default();
+        self.update(
+            provider,
+            "SET #t = :t, instance_url = :url, expires_ms = :e, fetched_ms = :now, expires_at = :ttl, not_before_ms = :zero \
+             REMOVE lease_owner, lease_exp",
+            "lease_owner = :o",
+            vec![
+                (":t", AttributeValue::S(token.access_token.clone())),
+                (":url", AttributeValue::S(url)),
+                (":e", n(token.expires_ms)),
+                (":now", n(now)),
+                (":ttl", n(token.expires_ms / 1000 + TTL_GRACE_S)),
+                (":zero", n(0)),
+                (":o", AttributeValue::S(owner.into())),
+            ],
+        )
+        .await
+    }
+
+    async fn release(
+        &self,
+        provider: &str,
+        owner: &str,
+        not_before: Option<Millis>,
+    ) -> Result<(), StoreError> {
+        let (expr, mut values) = match not_before {
+            Some(nb) => (
+                "SET not_before_ms = :nb REMOVE lease_owner, lease_exp",
+                vec![(":nb", n(nb))],
+            ),
+            None => ("REMOVE lease_owner, lease_exp", vec![]),
+        };
+        values.push((":o", AttributeValue::S(owner.into())));
+        self.update(provider, expr, "lease_owner = :o", values)
+            .await
+            .map(|_| ())
+    }
+
+    async fn invalidate(&self, provider: &str, token: &Token) -> Result<(), StoreError> {
+        self.update(
+            provider,
+            "SET expires_ms = :zero",
+            "#t = :t",
+            vec![
+                (":zero", n(0)),
+                (":t", AttributeValue::S(token.access_token.clone())),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}

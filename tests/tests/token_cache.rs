@@ -1,0 +1,314 @@
+//! The fleet token cache against moto and a fake token endpoint that counts requests.
+//! Time is injected: a 10-minute outage passes without waiting.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy, TripPolicy};
+use failsoft::clock::{Clock, ManualClock};
+use failsoft::secrets::{SecretCache, SecretsManager};
+use failsoft::token::{DynamoTokenStore, Provider, Source, TokenCache, TokenError, TokenSettings};
+use failsoft_tests::fake_http::{parse_form, FakeServer, Fault, Response};
+use failsoft_tests::{create_secret, fresh_table, moto, sdk_config};
+use serde_json::json;
+use tokio::time::Instant;
+
+const T0: i64 = 1_800_000_000_000;
+const MIN: i64 = 60_000;
+
+/// A token endpoint (Salesforce or Genesys shape) issuing `tok-1`, `tok-2`, ...
+async fn token_endpoint() -> anyhow::Result<FakeServer> {
+    let n = Arc::new(AtomicU64::new(0));
+    FakeServer::start(move |req, base| {
+        let form = parse_form(&req.body);
+        if !form.iter().any(|(k, v)| k == "grant_type" && v == "client_credentials") {
+            return Response::json(400, &json!({"error": "unsupported_grant_type"}));
+        }
+        let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+        Response::json(200, &json!({"access_token": format!("tok-{i}"), "instance_url": base, "token_type": "Bearer", "expires_in": 600}))
+    })
+    .await
+}
+
+struct World {
+    url: String,
+    table: String,
+    clock: Arc<ManualClock>,
+    endpoint: FakeServer,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let endpoint = token_endpoint().await?;
+    create_secret(
+        &m.url,
+        &format!("sf-{table}"),
+        &json!({"token_url": format!("{}/services/oauth2/token", endpoint.url), "client_id": "id", "client_secret": "s3cr3t-value"}),
+    )
+    .await?;
+    Ok(World {
+        url: m.url.clone(),
+        table,
+        clock: Arc::new(ManualClock::new(T0)),
+        endpoint,
+    })
+}
+
+impl World {
+    /// One instance's cache: its own clients, as a separate Lambda instance would have.
+    async fn cache(&self, provider: Provider) -> TokenCache {
+        let conf = sdk_config(&self.url).await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+        let policy = Policy {
+            trip: TripPolicy::ConsecutiveFailures { threshold: 3 },
+            recovery_timeout_ms: 60_000,
+            success_threshold: 1,
+            ..Policy::default()
+        };
+        let settings = GuardSettings {
+            store_timeout_ms: 30_000,
+            ..GuardSettings::default()
+        };
+        let breaker = Breaker::new(
+            format!("{}-auth", provider.name()),
+            policy,
+            settings,
+            Arc::new(DynamoBreakerStore::new(dynamo.clone(), &self.table)),
+            self.clock.clone(),
+        );
+        let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
+            aws_sdk_secretsmanager::Client::new(&conf),
+        ))));
+        TokenCache::new(
+            provider,
+            Arc::new(DynamoTokenStore::new(dynamo, &self.table)),
+            breaker,
+            reqwest::Client::new(),
+            secrets,
+            self.clock.clone(),
+            TokenSettings {
+                margin_ms: 15 * MIN,
+                lease_ms: 5_000,
+                poll_ms: 50,
+            },
+        )
+    }
+
+    fn salesforce(&self, lifetime_min: i64) -> Provider {
+        Provider::Salesforce {
+            secret_id: format!("sf-{}", self.table),
+            lifetime_ms: lifetime_min * MIN,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.endpoint.count("/")
+    }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(5)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_cold_instances_make_one_token_request() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.endpoint
+        .fault("/", Fault::Slow(Duration::from_millis(400)), None); // widen the race
+    let mut caches = Vec::new();
+    for _ in 0..32 {
+        caches.push(Arc::new(w.cache(w.salesforce(60)).await));
+    }
+    let handles: Vec<_> = caches
+        .iter()
+        .map(|c| {
+            let c = c.clone();
+            tokio::spawn(async move { c.get(deadline()).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for h in handles {
+        let (t, _) = h.await??;
+        tokens.push(t.access_token);
+    }
+    assert_eq!(w.requests(), 1, "token requests from 32 cold instances");
+    assert!(tokens.iter().all(|t| t == "tok-1"), "{tokens:?}");
+    // Warm calls need neither the endpoint nor the table.
+    for c in &caches {
+        assert_eq!(c.get(deadline()).await?.1, Source::Cache);
+    }
+    assert_eq!(w.requests(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_outage_is_served_from_cache_until_the_token_really_expires() -> anyhow::Result<()> {
+    let w = world().await?;
+    let a = w.cache(w.salesforce(60)).await;
+    let b = w.cache(w.salesforce(60)).await;
+    let (t, s) = a.get(deadline()).await?;
+    assert_eq!((t.access_token.as_str(), s), ("tok-1", Source::Refreshed));
+
+    // Into the refresh window (15 min before expiry), the endpoint goes down for 10 min.
+    w.clock.set(T0 + 45 * MIN + 1);
+    w.endpoint.fault("/", Fault::Status(503), None);
+    let before = w.requests();
+    for step in 0..20 {
+        for c in [&a, &b] {
+            let r = c.get(deadline()).await;
+            assert!(
+                matches!(&r, Ok((t, Source::Stale)) if t.access_token == "tok-1"),
+                "step {step}: {r:?}"
+            );
+        }
+        w.clock.advance(30_000);
+    }
+    // 3 failures open crm-auth; after that at most one probe a minute: no hammering.
+    let during = w.requests() - before;
+    assert!(
+        (3..=3 + 10).contains(&during),
+        "{during} token requests during a 10 min outage"
+    );
+
+    // Past the real expiry: a prompt, typed failure, not a wait for the deadline.
+    w.clock.set(T0 + 60 * MIN + 1);
+    let started = std::time::Instant::now();
+    let r = a.get(Instant::now() + Duration::from_secs(4)).await;
+    assert!(
+        matches!(
+            r,
+            Err(TokenError::Unavailable {
+                provider: "crm",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+
+    // The endpoint recovers: the next probe brings a new token.
+    w.endpoint.clear_faults();
+    w.clock.advance(61_000);
+    let (t, s) = b.get(deadline()).await?;
+    assert_eq!(s, Source::Refreshed);
+    assert_ne!(t.access_token, "tok-1");
+    Ok(())
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_by_every_instance() -> anyhow::Result<()> {
+    let w = world().await?;
+    let a = w.cache(w.salesforce(60)).await;
+    let b = w.cache(w.salesforce(60)).await;
+    w.endpoint
+        .fault("/", Fault::TooMany { retry_after_s: 120 }, Some(1));
+    assert!(a.get(deadline()).await.is_err());
+    assert_eq!(w.requests(), 1);
+    for at in [1_000, 30_000, 90_000, 119_000] {
+        w.clock.set(T0 + at);
+        for c in [&a, &b] {
+            let r = c.get(deadline()).await;
+            assert!(
+                matches!(&r, Err(TokenError::Unavailable { reason, .. }) if reason.contains("wait")),
+                "{r:?}"
+            );
+        }
+    }
+    assert_eq!(w.requests(), 1, "a request went out inside Retry-After");
+    w.clock.set(T0 + 121_000);
+    assert_eq!(b.get(deadline()).await?.1, Source::Refreshed);
+    assert_eq!(w.requests(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_token_is_dropped_fleet_wide_but_a_newer_one_is_kept() -> anyhow::Result<()> {
+    let w = world().await?;
+    let a = w.cache(w.salesforce(60)).await;
+    let b = w.cache(w.salesforce(60)).await;
+    let (t1, _) = a.get(deadline()).await?;
+    assert_eq!(b.get(deadline()).await?.0, t1);
+    a.invalidate(&t1, deadline()).await;
+    let (t2, s) = a.get(deadline()).await?;
+    assert_eq!((t2.access_token.as_str(), s), ("tok-2", Source::Refreshed));
+    // b's stale 401 for t1 arrives late: t2 stays.
+    b.invalidate(&t1, deadline()).await;
+    assert_eq!(b.get(deadline()).await?.0.access_token, "tok-2");
+    assert_eq!(w.requests(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_secret_degrades_and_the_next_call_tries_again() -> anyhow::Result<()> {
+    let w = world().await?;
+    let provider = Provider::Salesforce {
+        secret_id: format!("late-{}", w.table),
+        lifetime_ms: 60 * MIN,
+    };
+    let c = w.cache(provider).await;
+    let r = c.get(deadline()).await;
+    assert!(
+        matches!(&r, Err(TokenError::Unavailable { reason, .. }) if reason.contains("secret")),
+        "{r:?}"
+    );
+    assert_eq!(w.requests(), 0);
+    create_secret(
+        &w.url,
+        &format!("late-{}", w.table),
+        &json!({"token_url": format!("{}/services/oauth2/token", w.endpoint.url), "client_id": "id", "client_secret": "x"}),
+    )
+    .await?;
+    assert_eq!(c.get(deadline()).await?.1, Source::Refreshed);
+    Ok(())
+}
+
+#[tokio::test]
+async fn genesys_tokens_use_basic_auth_and_honour_expires_in() -> anyhow::Result<()> {
+    let w = world().await?;
+    let secret = format!("gc-{}", w.table);
+    create_secret(
+        &w.url,
+        &secret,
+        &json!({"client_id": "gc-id", "client_secret": "gc-secret"}),
+    )
+    .await?;
+    let c = w
+        .cache(Provider::Genesys {
+            secret_id: secret,
+            token_url: format!("{}/oauth/token", w.endpoint.url),
+        })
+        .await;
+    let (t, s) = c.get(deadline()).await?;
+    assert_eq!(s, Source::Refreshed);
+    assert_eq!(
+        t.expires_ms,
+        w.clock.now_ms() + 600_000,
+        "expires_in honoured"
+    );
+    let req = w
+        .endpoint
+        .requests()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no request"))?;
+    // base64("gc-id:gc-secret")
+    assert_eq!(
+        req.header("authorization"),
+        Some("Basic Z2MtaWQ6Z2Mtc2VjcmV0")
+    );
+    assert!(
+        !req.body.contains("gc-secret"),
+        "the secret went in the body"
+    );
+    // A 600 s token refreshes at half its life (the 15 min margin is capped).
+    w.clock.advance(299_000);
+    assert_eq!(c.get(deadline()).await?.1, Source::Cache);
+    w.clock.advance(2_000);
+    assert_eq!(c.get(deadline()).await?.1, Source::Refreshed);
+    Ok(())
+}
