@@ -312,3 +312,29 @@ async fn genesys_tokens_use_basic_auth_and_honour_expires_in() -> anyhow::Result
     assert_eq!(c.get(deadline()).await?.1, Source::Refreshed);
     Ok(())
 }
+
+/// The token-cache function under the emulator: refreshes on request, answers with
+/// expiry and source, and neither its answer nor its logs hold a token or secret.
+#[tokio::test]
+async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()> {
+    let w = world().await?;
+    let secret = format!("sf-{}", w.table);
+    let mut env = failsoft_tests::Emulator::aws_env(&w.url, &w.table);
+    env.push(("CRM_SECRET_ID", secret.as_str()));
+    let log = std::env::temp_dir().join(format!("failsoft-token-{}.log", w.table));
+    let emu = failsoft_tests::Emulator::start_logged(&env, Some(log.clone()))?;
+    let first = emu.invoke("token-cache", &json!({"provider": "crm"})).await?;
+    let p = &first["providers"][0];
+    assert_eq!((p["name"].as_str(), p["source"].as_str(), p["degraded"].as_bool()), (Some("crm"), Some("refreshed"), Some(false)), "{first}");
+    assert!(p["expiresAt"].as_str().is_some_and(|s| s.ends_with('Z') && s.len() == 24), "{first}");
+    // The scheduled run finds it fresh: no second request.
+    let second = emu.invoke("token-cache", &json!({"source": "aws.scheduler"})).await?;
+    assert_eq!(second["providers"][0]["source"], "cache", "{second}");
+    assert_eq!(w.requests(), 1);
+    let text = std::fs::read_to_string(&log)?;
+    for leaked in ["tok-1", "s3cr3t-value"] {
+        assert!(!first.to_string().contains(leaked) && !second.to_string().contains(leaked), "{leaked} in an answer");
+        assert!(!text.contains(leaked), "{leaked} in the logs");
+    }
+    Ok(())
+}
