@@ -1,5 +1,6 @@
 //! Failsoft: the domain, ports and adapters shared by the Lambda functions.
 
+pub mod alert;
 pub mod aws;
 pub mod breaker;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod dynamo_expr;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod probe;
 pub mod secrets;
 pub mod service;
 pub mod status;

@@ -62,6 +62,10 @@ pub async fn start(contacts: Vec<FakeContact>) -> anyhow::Result<FakeServer> {
                 "access_token": ACCESS_TOKEN, "instance_url": base, "id": format!("{base}/id/00D/005"),
                 "token_type": "Bearer", "issued_at": "1795800000000", "signature": "sig", "scope": "api"}));
         }
+        if req.path == API_PREFIX && req.method == "GET" {
+            // The versions list: what the health probe reads.
+            return Response::json(200, &json!([{"version": "61.0", "url": "/services/data/v61.0"}]));
+        }
         if req.path.starts_with(API_PREFIX) && req.path.ends_with("/search/") {
             if req.header("authorization") != Some(&format!("Bearer {ACCESS_TOKEN}")) {
                 return Response::json(401, &json!([{"errorCode": "INVALID_SESSION_ID"}]));

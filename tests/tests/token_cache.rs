@@ -323,17 +323,37 @@ async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()
     env.push(("CRM_SECRET_ID", secret.as_str()));
     let log = std::env::temp_dir().join(format!("failsoft-token-{}.log", w.table));
     let emu = failsoft_tests::Emulator::start_logged(&env, Some(log.clone()))?;
-    let first = emu.invoke("token-cache", &json!({"provider": "crm"})).await?;
+    let first = emu
+        .invoke("token-cache", &json!({"provider": "crm"}))
+        .await?;
     let p = &first["providers"][0];
-    assert_eq!((p["name"].as_str(), p["source"].as_str(), p["degraded"].as_bool()), (Some("crm"), Some("refreshed"), Some(false)), "{first}");
-    assert!(p["expiresAt"].as_str().is_some_and(|s| s.ends_with('Z') && s.len() == 24), "{first}");
+    assert_eq!(
+        (
+            p["name"].as_str(),
+            p["source"].as_str(),
+            p["degraded"].as_bool()
+        ),
+        (Some("crm"), Some("refreshed"), Some(false)),
+        "{first}"
+    );
+    assert!(
+        p["expiresAt"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z') && s.len() == 24),
+        "{first}"
+    );
     // The scheduled run finds it fresh: no second request.
-    let second = emu.invoke("token-cache", &json!({"source": "aws.scheduler"})).await?;
+    let second = emu
+        .invoke("token-cache", &json!({"source": "aws.scheduler"}))
+        .await?;
     assert_eq!(second["providers"][0]["source"], "cache", "{second}");
     assert_eq!(w.requests(), 1);
     let text = std::fs::read_to_string(&log)?;
     for leaked in ["tok-1", "s3cr3t-value"] {
-        assert!(!first.to_string().contains(leaked) && !second.to_string().contains(leaked), "{leaked} in an answer");
+        assert!(
+            !first.to_string().contains(leaked) && !second.to_string().contains(leaked),
+            "{leaked} in an answer"
+        );
         assert!(!text.contains(leaked), "{leaked} in the logs");
     }
     Ok(())

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::machine::{Counts, Lease, Record, State};
 use super::op::{Expect, Op};
+use super::outbox::{Action, Alert};
 use super::store::{Applied, BreakerStore, StoreError};
 use crate::dynamo_expr::{classify_sdk_error, Expr};
 
@@ -33,6 +34,10 @@ mod attr {
     /// `wc_<gen>_<bucket>` calls and `wf_<gen>_<bucket>` failures in a window bucket.
     pub const WIN_CALLS: &str = "wc_";
     pub const WIN_FAILS: &str = "wf_";
+    pub const REMINDED: &str = "reminded";
+    /// `alert_<id>`: an outbox entry, map {action, dedup, summary, failures, last_error,
+    /// created, attempts, next, claim_owner, claim_until}.
+    pub const ALERT: &str = "alert_";
     pub const L_OWNER: &str = "owner";
     pub const L_EXP: &str = "exp";
     pub const L_GEN: &str = "gen";
@@ -77,6 +82,45 @@ fn lease_value(l: &Lease) -> AttributeValue {
     ]))
 }
 
+fn alert_value(a: &Alert) -> AttributeValue {
+    let mut m = HashMap::from([
+        ("action".to_string(), s(a.action.as_str())),
+        ("dedup".to_string(), s(a.dedup_key.clone())),
+        ("summary".to_string(), s(a.summary.clone())),
+        ("failures".to_string(), n(a.failures)),
+        ("created".to_string(), n(a.created_ms)),
+        ("attempts".to_string(), n(a.attempts)),
+        ("next".to_string(), n(a.next_ms)),
+    ]);
+    if let Some(e) = &a.last_error {
+        m.insert("last_error".to_string(), s(e.clone()));
+    }
+    if let Some((o, u)) = &a.claim {
+        m.insert("claim_owner".to_string(), s(o.clone()));
+        m.insert("claim_until".to_string(), n(*u));
+    }
+    AttributeValue::M(m)
+}
+
+fn alert_from(id: &str, m: &HashMap<String, AttributeValue>) -> Result<Alert, StoreError> {
+    let action = get_s(m, "action")
+        .and_then(|a| Action::parse(&a))
+        .ok_or_else(|| StoreError::Corrupt(format!("alert {id} has no valid action")))?;
+    Ok(Alert {
+        id: id.to_string(),
+        action,
+        dedup_key: get_s(m, "dedup").unwrap_or_default(),
+        summary: get_s(m, "summary").unwrap_or_default(),
+        failures: get_n(m, "failures")?.unwrap_or(0),
+        last_error: get_s(m, "last_error"),
+        created_ms: get_n(m, "created")?.unwrap_or(0),
+        attempts: get_n(m, "attempts")?.unwrap_or(0),
+        next_ms: get_n(m, "next")?.unwrap_or(0),
+        claim: get_s(m, "claim_owner")
+            .map(|o| (o, get_n(m, "claim_until").ok().flatten().unwrap_or(0))),
+    })
+}
+
 fn get_n<T: std::str::FromStr>(
     item: &HashMap<String, AttributeValue>,
     k: &str,
@@ -111,8 +155,12 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     r.reopens = get_n(item, attr::REOPENS)?.unwrap_or(0);
     r.episode = get_s(item, attr::EPISODE);
     r.last_error = get_s(item, attr::LAST_ERROR);
+    r.reminded_ms = get_n(item, attr::REMINDED)?.unwrap_or(0);
     let mut window: BTreeMap<i64, Counts> = BTreeMap::new();
     for (k, v) in item {
+        if let (Some(id), Ok(m)) = (k.strip_prefix(attr::ALERT), v.as_m()) {
+            r.outbox.insert(id.to_string(), alert_from(id, m)?);
+        }
         if let Some(slot) = k.strip_prefix(attr::PROBE) {
             let (Ok(slot), Ok(m)) = (slot.parse::<u32>(), v.as_m()) else {
                 continue;
@@ -234,8 +282,21 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
     let mut adds = Vec::new();
     let mut removes = Vec::new();
     let cond = match op {
-        Op::Transition { expect, next } => {
+        Op::Transition {
+            expect,
+            next,
+            alerts,
+        } => {
             let cond = expect_condition(e, name, expect);
+            sets.push(format!(
+                "{} = {}",
+                e.name(attr::REMINDED),
+                e.value(n(next.reminded_ms))
+            ));
+            for a in alerts {
+                let p = e.name(&format!("{}{}", attr::ALERT, a.id));
+                sets.push(format!("{p} = {}", e.value(alert_value(a))));
+            }
             for (a, v) in [
                 (attr::STATE, s(next.state.as_str())),
                 (attr::GEN, n(next.generation)),
@@ -333,6 +394,65 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.name(attr::L_GEN),
                 e.value(n(*generation)),
             )
+        }
+        Op::Remind {
+            episode,
+            alert,
+            now,
+            every_ms,
+        } => {
+            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
+            let r = e.name(attr::REMINDED);
+            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
+            sets.push(format!("{r} = {}", e.value(n(*now))));
+            format!(
+                "{} = {} AND (attribute_not_exists({r}) OR {r} <= {})",
+                e.name(attr::EPISODE),
+                e.value(s(episode.clone())),
+                e.value(n(now - every_ms))
+            )
+        }
+        Op::ClaimAlert {
+            id,
+            owner,
+            now,
+            until,
+        } => {
+            let p = e.name(&format!("{}{id}", attr::ALERT));
+            let (co, cu) = (e.name("claim_owner"), e.name("claim_until"));
+            sets.push(format!("{p}.{co} = {}", e.value(s(owner.clone()))));
+            sets.push(format!("{p}.{cu} = {}", e.value(n(*until))));
+            format!(
+                "attribute_exists({p}) AND (attribute_not_exists({p}.{cu}) OR {p}.{cu} < {})",
+                e.value(n(*now))
+            )
+        }
+        Op::DropAlert { id, owner } => {
+            let p = e.name(&format!("{}{id}", attr::ALERT));
+            removes.push(p.clone());
+            format!(
+                "{p}.{} = {}",
+                e.name("claim_owner"),
+                e.value(s(owner.clone()))
+            )
+        }
+        Op::DeferAlert {
+            id,
+            owner,
+            attempts,
+            next_ms,
+        } => {
+            let p = e.name(&format!("{}{id}", attr::ALERT));
+            let (co, cu) = (e.name("claim_owner"), e.name("claim_until"));
+            sets.push(format!(
+                "{p}.{} = {}",
+                e.name("attempts"),
+                e.value(n(*attempts))
+            ));
+            sets.push(format!("{p}.{} = {}", e.name("next"), e.value(n(*next_ms))));
+            removes.push(format!("{p}.{co}"));
+            removes.push(format!("{p}.{cu}"));
+            format!("{p}.{co} = {}", e.value(s(owner.clone())))
         }
         Op::ProbeSuccess {
             generation,

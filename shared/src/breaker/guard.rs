@@ -399,6 +399,10 @@ impl Breaker {
             &[metrics::count("BreakerTransitions", 1.0)],
         );
         if let Ok(mut ts) = self.transitions.lock() {
+            // Bounded: a caller that never takes them must not grow without end.
+            if ts.len() >= 64 {
+                ts.remove(0);
+            }
             ts.push(t.clone());
         }
     }

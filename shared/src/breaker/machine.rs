@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::op::{Expect, Op};
+use super::outbox::{alerts_for, Alert};
 use super::policy::{Millis, Policy, TripPolicy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -94,6 +95,10 @@ pub struct Record {
     pub probes: BTreeMap<u32, Lease>,
     /// Failure-rate window of the current generation, by bucket number.
     pub window: BTreeMap<i64, Counts>,
+    /// When the open episode last alerted (its start, or its last reminder).
+    pub reminded_ms: Millis,
+    /// Alerts not yet delivered, by id.
+    pub outbox: BTreeMap<String, Alert>,
 }
 
 impl Record {
@@ -112,6 +117,8 @@ impl Record {
             last_error: None,
             probes: BTreeMap::new(),
             window: BTreeMap::new(),
+            reminded_ms: 0,
+            outbox: BTreeMap::new(),
         }
     }
 
@@ -599,6 +606,8 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         },
         probes: BTreeMap::new(),
         window: BTreeMap::new(),
+        reminded_ms: if starts { now } else { view.reminded_ms },
+        outbox: view.outbox.clone(),
     }
 }
 
@@ -628,10 +637,16 @@ fn transition_step(
         started_episode: started,
         ended_episode: ended,
     };
+    let alerts = alerts_for(&transition, &next);
+    let mut next = next;
+    for a in &alerts {
+        next.outbox.insert(a.id.clone(), a.clone());
+    }
     Step {
         op: Some(Op::Transition {
             expect,
             next: next.clone(),
+            alerts,
         }),
         next,
         decision,

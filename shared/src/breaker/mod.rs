@@ -6,6 +6,7 @@ pub mod guard;
 pub mod machine;
 pub mod memory;
 pub mod op;
+pub mod outbox;
 pub mod policy;
 pub mod store;
 
@@ -16,5 +17,6 @@ pub use machine::{
 };
 pub use memory::MemoryStore;
 pub use op::{Expect, Op};
+pub use outbox::{Action, Alert};
 pub use policy::{Backoff, Millis, Policy, TripPolicy};
 pub use store::{Applied, BreakerStore, StoreError};

@@ -3,6 +3,7 @@
 //! against it.
 
 use super::machine::{Lease, Record, State};
+use super::outbox::Alert;
 use super::policy::Millis;
 
 /// What must still hold for a transition to apply.
@@ -53,8 +54,36 @@ impl Expect {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    /// Replace the breaker's fields with `next` (generation + 1) if `expect` holds.
-    Transition { expect: Expect, next: Record },
+    /// Replace the breaker's fields with `next` (generation + 1) if `expect` holds, and
+    /// add `alerts` to the outbox (entries already there are left as they are).
+    Transition {
+        expect: Expect,
+        next: Record,
+        alerts: Vec<Alert>,
+    },
+    /// Add a reminder if the episode is still open and none was sent for `every_ms`.
+    Remind {
+        episode: String,
+        alert: Alert,
+        now: Millis,
+        every_ms: Millis,
+    },
+    /// Claim an outbox entry for sending, if nobody else holds a live claim.
+    ClaimAlert {
+        id: String,
+        owner: String,
+        now: Millis,
+        until: Millis,
+    },
+    /// Delivered (or refused for good): remove the entry, if `owner` still claims it.
+    DropAlert { id: String, owner: String },
+    /// Delivery failed: count the attempt, not before `next_ms`, and release the claim.
+    DeferAlert {
+        id: String,
+        owner: String,
+        attempts: u32,
+        next_ms: Millis,
+    },
     /// CLOSED, this generation: add one failure (and window counts), remember the error.
     CountFailure {
         generation: u64,
@@ -92,6 +121,10 @@ impl Op {
     pub fn kind(&self) -> &'static str {
         match self {
             Op::Transition { .. } => "transition",
+            Op::Remind { .. } => "remind",
+            Op::ClaimAlert { .. } => "claim_alert",
+            Op::DropAlert { .. } => "drop_alert",
+            Op::DeferAlert { .. } => "defer_alert",
             Op::CountFailure { .. } => "count_failure",
             Op::CountCalls { .. } => "count_calls",
             Op::ResetFailures { .. } => "reset_failures",
@@ -105,11 +138,64 @@ impl Op {
         let closed_at = |g: u64| current.state == State::Closed && current.generation == g;
         let mut next = current.clone();
         match self {
-            Op::Transition { expect, next: n } => {
+            Op::Transition {
+                expect,
+                next: n,
+                alerts,
+            } => {
                 if !expect.holds(current) {
                     return None;
                 }
                 next = n.clone();
+                next.outbox = current.outbox.clone();
+                for a in alerts {
+                    next.outbox.insert(a.id.clone(), a.clone());
+                }
+            }
+            Op::Remind {
+                episode,
+                alert,
+                now,
+                every_ms,
+            } => {
+                if current.episode.as_ref() != Some(episode) || current.reminded_ms > now - every_ms
+                {
+                    return None;
+                }
+                next.reminded_ms = *now;
+                next.outbox.insert(alert.id.clone(), alert.clone());
+            }
+            Op::ClaimAlert {
+                id,
+                owner,
+                now,
+                until,
+            } => {
+                let a = next.outbox.get_mut(id)?;
+                if a.claim.as_ref().is_some_and(|(_, u)| u >= now) {
+                    return None;
+                }
+                a.claim = Some((owner.clone(), *until));
+            }
+            Op::DropAlert { id, owner } => {
+                if current.outbox.get(id)?.claim.as_ref().map(|(o, _)| o) != Some(owner) {
+                    return None;
+                }
+                next.outbox.remove(id);
+            }
+            Op::DeferAlert {
+                id,
+                owner,
+                attempts,
+                next_ms,
+            } => {
+                let a = next.outbox.get_mut(id)?;
+                if a.claim.as_ref().map(|(o, _)| o) != Some(owner) {
+                    return None;
+                }
+                a.attempts = *attempts;
+                a.next_ms = *next_ms;
+                a.claim = None;
             }
             Op::CountFailure {
                 generation,

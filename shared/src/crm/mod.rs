@@ -73,7 +73,10 @@ pub fn from_env(services: &Services, env: &dyn Env) -> Result<CrmLookup, InitErr
             var: "CRM_SECRET_ID".into(),
         })?;
     let tokens = services.token_cache(provider, env)?;
+    let alerts =
+        crate::alert::PagerDuty::from_env(services, env).map(|pd| (pd, services.store.clone()));
     Ok(CrmLookup {
+        alerts,
         breaker: services.breaker("crm", env)?,
         tokens,
         http: services.http.clone(),

@@ -133,10 +133,26 @@ impl TokenCache {
         }
     }
 
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
     /// A usable token for a call that must finish by `deadline`.
     pub async fn get(&self, deadline: Instant) -> Result<(Token, Source), TokenError> {
+        self.obtain(deadline, false).await
+    }
+
+    /// For the health probe: while the `<provider>-auth` breaker is not CLOSED, refresh
+    /// even a fresh token, so the breaker sees the endpoint recover with no traffic.
+    pub async fn probe(&self, deadline: Instant) -> Result<(Token, Source), TokenError> {
+        let closed = self.breaker.current(deadline).await.state == crate::breaker::State::Closed;
+        self.obtain(deadline, !closed).await
+    }
+
+    async fn obtain(&self, deadline: Instant, force: bool) -> Result<(Token, Source), TokenError> {
         let now = self.clock.now_ms();
-        if let Some(t) = self.remembered().filter(|t| self.fresh(t, now)) {
+        let fresh = |t: &Token| !force && self.fresh(t, now);
+        if let Some(t) = self.remembered().filter(|t| fresh(t)) {
             return Ok((t, Source::Cache));
         }
         let rec = match self.load(deadline).await {
@@ -144,7 +160,7 @@ impl TokenCache {
             // The table is unreachable: single flight is lost, availability is not.
             Err(e) => return self.refresh(None, self.remembered(), deadline, &e).await,
         };
-        if let Some(t) = rec.token.clone().filter(|t| self.fresh(t, now)) {
+        if let Some(t) = rec.token.clone().filter(|t| fresh(t)) {
             self.remember(&t);
             return Ok((t, Source::Cache));
         }

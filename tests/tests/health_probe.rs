@@ -1,0 +1,395 @@
+//! The health probe and alerting, with moto, a fake CRM and a fake PagerDuty. Time is
+//! injected: recovery timeouts and reminder intervals pass without waiting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::alert::PagerDuty;
+use failsoft::breaker::{
+    Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Guarded, Policy, State,
+    TripPolicy,
+};
+use failsoft::clock::ManualClock;
+use failsoft::probe::{Check, Dependency, Prober};
+use failsoft::secrets::{SecretCache, SecretsManager};
+use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
+use failsoft_tests::fake_http::{FakeServer, Fault, Response};
+use failsoft_tests::fake_salesforce::{self, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH};
+use failsoft_tests::{create_secret, fresh_table, moto, sdk_config};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+const T0: i64 = 1_800_000_000_000;
+
+struct World {
+    url: String,
+    table: String,
+    clock: Arc<ManualClock>,
+    crm: FakeServer,
+    pd: FakeServer,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let crm = fake_salesforce::start(vec![]).await?;
+    let pd = FakeServer::start(|req, _| {
+        let ok =
+            serde_json::from_str::<Value>(&req.body).is_ok_and(|v| v["routing_key"] == "R0UTING");
+        if ok {
+            Response::json(
+                202,
+                &json!({"status": "success", "message": "Event processed"}),
+            )
+        } else {
+            Response::json(400, &json!({"status": "invalid event"}))
+        }
+    })
+    .await?;
+    create_secret(&m.url, &format!("crm-{table}"), &json!({"token_url": format!("{}{TOKEN_PATH}", crm.url), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})).await?;
+    create_secret(
+        &m.url,
+        &format!("pd-{table}"),
+        &json!({"routing_key": "R0UTING"}),
+    )
+    .await?;
+    Ok(World {
+        url: m.url.clone(),
+        table,
+        clock: Arc::new(ManualClock::new(T0)),
+        crm,
+        pd,
+    })
+}
+
+fn crm_policy(threshold: u32) -> Policy {
+    Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold },
+        ..Policy::default()
+    }
+}
+
+impl World {
+    async fn store(&self) -> Arc<dyn BreakerStore> {
+        let conf = sdk_config(&self.url).await;
+        Arc::new(DynamoBreakerStore::new(
+            aws_sdk_dynamodb::Client::new(&conf),
+            &self.table,
+        ))
+    }
+
+    async fn breaker(&self, name: &str, policy: Policy) -> Breaker {
+        let settings = GuardSettings {
+            store_timeout_ms: 30_000,
+            ..GuardSettings::default()
+        };
+        Breaker::new(
+            name,
+            policy,
+            settings,
+            self.store().await,
+            self.clock.clone(),
+        )
+    }
+
+    /// One health-probe instance (its own clients), probing the CRM API.
+    async fn prober(&self, threshold: u32) -> Prober {
+        let conf = sdk_config(&self.url).await;
+        let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
+            aws_sdk_secretsmanager::Client::new(&conf),
+        ))));
+        let tokens = Arc::new(TokenCache::new(
+            Provider::Salesforce {
+                secret_id: format!("crm-{}", self.table),
+                lifetime_ms: 3_600_000,
+            },
+            Arc::new(DynamoTokenStore::new(
+                aws_sdk_dynamodb::Client::new(&conf),
+                &self.table,
+            )),
+            self.breaker("crm-auth", crm_policy(3)).await,
+            reqwest::Client::new(),
+            secrets.clone(),
+            self.clock.clone(),
+            TokenSettings::default(),
+        ));
+        Prober {
+            dependencies: vec![Dependency {
+                breaker: self.breaker("crm", crm_policy(threshold)).await,
+                check: Check::Crm {
+                    tokens,
+                    path: API_PREFIX.into(),
+                },
+            }],
+            store: self.store().await,
+            http: reqwest::Client::new(),
+            pagerduty: Some(self.pagerduty(secrets)),
+            clock: self.clock.clone(),
+            timeout: Duration::from_secs(2),
+            reminder_ms: 3_600_000,
+            instance: format!("probe-{:x}", rand::random::<u64>()),
+        }
+    }
+
+    fn pagerduty(&self, secrets: Arc<SecretCache>) -> PagerDuty {
+        PagerDuty {
+            http: reqwest::Client::new(),
+            url: format!("{}/v2/enqueue", self.pd.url),
+            secrets,
+            secret_id: format!("pd-{}", self.table),
+        }
+    }
+
+    /// Events PagerDuty received: (event_action, dedup_key).
+    fn events(&self) -> Vec<(String, String)> {
+        self.pd
+            .requests()
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .map(|v| {
+                (
+                    v["event_action"].as_str().unwrap_or("").to_string(),
+                    v["dedup_key"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(20)
+}
+
+fn crm_row(out: &Value) -> Value {
+    out["dependencies"]
+        .as_array()
+        .and_then(|d| d.iter().find(|x| x["name"] == "crm").cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn the_probe_alone_closes_the_breaker_after_recovery() -> anyhow::Result<()> {
+    let w = world().await?;
+    let p = w.prober(5).await;
+    // 2 AM maintenance: the CRM fails; only the probe is running.
+    w.crm.fault(API_PREFIX, Fault::Status(503), None);
+    let mut transitions = Vec::new();
+    for _ in 0..5 {
+        let out = p.run(deadline()).await;
+        assert_eq!(crm_row(&out)["healthy"], false);
+        transitions.push(crm_row(&out)["transition"].clone());
+        w.clock.advance(60_000);
+    }
+    assert_eq!(
+        transitions.last(),
+        Some(&json!("CLOSED->OPEN")),
+        "{transitions:?}"
+    );
+    assert_eq!(
+        w.events().len(),
+        1,
+        "the trigger goes out in the run that opened it"
+    );
+
+    // Still down: the breaker goes HALF_OPEN on schedule, its probe fails, it reopens.
+    let out = p.run(deadline()).await;
+    assert_eq!(
+        (
+            crm_row(&out)["state"].as_str(),
+            crm_row(&out)["transition"].as_str()
+        ),
+        (Some("OPEN"), Some("OPEN->OPEN"))
+    );
+
+    // 4 AM: the CRM is back. No call arrives; the probe runs every minute.
+    w.crm.clear_faults();
+    w.clock.advance(60_000);
+    let out = p.run(deadline()).await;
+    let row = crm_row(&out);
+    assert_eq!(
+        (row["healthy"].as_bool(), row["state"].as_str()),
+        (Some(true), Some("CLOSED")),
+        "{out}"
+    );
+    assert_eq!(row["transition"], "OPEN->CLOSED");
+    assert_eq!(out["alerts"], json!({"sent": 1, "pending": 0}));
+    for _ in 0..3 {
+        w.clock.advance(60_000);
+        let out = p.run(deadline()).await;
+        assert_eq!(crm_row(&out)["transition"], Value::Null);
+    }
+    let ev = w.events();
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!((ev[0].0.as_str(), ev[1].0.as_str()), ("trigger", "resolve"));
+    assert_eq!(ev[0].1, ev[1].1, "one dedup_key per episode");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flapping_pagerduty_gets_the_alert_exactly_once() -> anyhow::Result<()> {
+    let w = world().await?;
+    let p = w.prober(1).await;
+    w.pd.fault("/", Fault::Status(500), Some(2));
+    w.crm.fault(API_PREFIX, Fault::Status(503), None);
+    let out = p.run(deadline()).await; // opens; delivery fails (500)
+    assert_eq!(out["alerts"], json!({"sent": 0, "pending": 1}));
+    w.clock.advance(60_000);
+    assert_eq!(p.run(deadline()).await["alerts"]["sent"], 0); // 500 again
+    w.pd.fault("/", Fault::TooMany { retry_after_s: 20 }, Some(1));
+    w.clock.advance(60_000);
+    assert_eq!(p.run(deadline()).await["alerts"]["sent"], 0); // 429
+    w.clock.advance(60_000);
+    let out = p.run(deadline()).await;
+    assert_eq!(out["alerts"], json!({"sent": 1, "pending": 0}), "{out}");
+    assert_eq!(w.pd.requests().len(), 4, "3 failed attempts and 1 accepted");
+    for _ in 0..2 {
+        w.clock.advance(60_000);
+        p.run(deadline()).await;
+    }
+    let triggers = w.events().iter().filter(|(a, _)| a == "trigger").count();
+    assert_eq!(triggers, 4, "nothing sent again after it was accepted");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> anyhow::Result<()> {
+    let w = world().await?;
+    let mut probers = Vec::new();
+    for _ in 0..16 {
+        probers.push(Arc::new(w.prober(5).await));
+    }
+    let mut lookups = Vec::new();
+    for _ in 0..16 {
+        lookups.push(Arc::new(w.breaker("crm", crm_policy(5)).await));
+    }
+    let conf = sdk_config(&w.url).await;
+    let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
+        aws_sdk_secretsmanager::Client::new(&conf),
+    ))));
+    let pd = Arc::new(w.pagerduty(secrets));
+    w.crm.fault(API_PREFIX, Fault::Status(503), None);
+    for episode in 0..2 {
+        // Everyone at the same moment: 16 probe runs and 16 failing lookups.
+        let mut tasks = Vec::new();
+        for p in &probers {
+            let p = p.clone();
+            tasks.push(tokio::spawn(async move {
+                p.run(deadline()).await;
+            }));
+        }
+        for (i, b) in lookups.iter().enumerate() {
+            let (b, pd, store) = (b.clone(), pd.clone(), w.store().await);
+            let clock = w.clock.clone();
+            tasks.push(tokio::spawn(async move {
+                let r: Guarded<(), String> = b
+                    .call(
+                        deadline(),
+                        deadline(),
+                        || async { Err("503".to_string()) },
+                        |_| true,
+                        String::clone,
+                    )
+                    .await;
+                drop(r);
+                if !b.take_transitions().is_empty() {
+                    use failsoft::clock::Clock;
+                    pd.deliver(
+                        store.as_ref(),
+                        "crm",
+                        &format!("lookup-{i}"),
+                        clock.now_ms(),
+                        deadline(),
+                    )
+                    .await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await?;
+        }
+        // Whatever is still pending goes out with the next runs.
+        probers[0].deliver_all(deadline()).await;
+        let triggers: Vec<_> = w
+            .events()
+            .into_iter()
+            .filter(|(a, _)| a == "trigger")
+            .collect();
+        assert_eq!(
+            triggers.len(),
+            episode + 1,
+            "episode {episode}: {triggers:?}"
+        );
+
+        // Recovery: 16 probes at once, past the timeout: one resolve.
+        w.crm.clear_faults();
+        w.clock.advance(31_000);
+        let mut tasks = Vec::new();
+        for p in &probers {
+            let p = p.clone();
+            tasks.push(tokio::spawn(async move { p.run(deadline()).await }));
+        }
+        for t in tasks {
+            t.await?;
+        }
+        probers[0].deliver_all(deadline()).await;
+        let resolves = w
+            .events()
+            .into_iter()
+            .filter(|(a, _)| a == "resolve")
+            .count();
+        assert_eq!(resolves, episode + 1, "episode {episode}");
+        assert_eq!(w.store().await.load("crm").await?.state, State::Closed);
+        w.crm.fault(API_PREFIX, Fault::Status(503), None);
+        w.clock.advance(2_000);
+    }
+    let ev = w.events();
+    let keys: std::collections::BTreeSet<_> = ev.iter().map(|(_, k)| k.clone()).collect();
+    assert_eq!(keys.len(), 2, "two episodes, two dedup keys: {ev:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_forced_open_breaker_stays_open_and_reminds() -> anyhow::Result<()> {
+    let w = world().await?;
+    let p = w.prober(5).await;
+    let op = w.breaker("crm", crm_policy(5)).await;
+    op.command(Event::ForceOpen {
+        by: "maintenance".into(),
+    })
+    .await?;
+    let out = p.run(deadline()).await;
+    let row = crm_row(&out);
+    assert_eq!(
+        (row["state"].as_str(), row["healthy"].as_bool()),
+        (Some("FORCED_OPEN"), Some(true)),
+        "{out}"
+    );
+    assert_eq!(
+        w.events().len(),
+        1,
+        "a forced open is an episode of its own"
+    );
+    for _ in 0..5 {
+        w.clock.advance(600_000);
+        let out = p.run(deadline()).await;
+        assert_eq!(crm_row(&out)["state"], "FORCED_OPEN");
+    }
+    // 50 minutes: no reminder yet; past the hour: one, on the same dedup_key.
+    assert_eq!(w.events().len(), 1);
+    w.clock.advance(600_001);
+    p.run(deadline()).await;
+    p.run(deadline()).await;
+    let ev = w.events();
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!((ev[1].0.as_str(), &ev[1].1), ("trigger", &ev[0].1));
+    op.command(Event::Release {
+        by: "maintenance".into(),
+    })
+    .await?;
+    p.run(deadline()).await;
+    assert_eq!(
+        w.events().last().map(|e| e.0.clone()),
+        Some("resolve".into())
+    );
+    Ok(())
+}
