@@ -1,0 +1,176 @@
+//! The SAM template: the tests' tables are the template's, and no IAM statement grants a
+//! `*` action, or a `*` resource beyond what CloudWatch metrics and logs need.
+
+use failsoft_tests::{fresh_table, moto, sdk_config, template_spec, workspace_root};
+use serde_yaml::Value;
+
+fn template() -> anyhow::Result<Value> {
+    Ok(serde_yaml::from_str(&std::fs::read_to_string(
+        workspace_root().join("infra/template.yaml"),
+    )?)?)
+}
+
+#[tokio::test]
+async fn the_tables_tests_create_are_the_templates() -> anyhow::Result<()> {
+    let spec = template_spec()?;
+    assert_eq!(spec.keys, [("pk".to_string(), "HASH".to_string())]);
+    assert_eq!(spec.billing_mode, "PAY_PER_REQUEST");
+    assert!(spec.sse && spec.point_in_time_recovery);
+    assert_eq!(spec.ttl_attribute.as_deref(), Some("expires_at"));
+
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let d = client.describe_table().table_name(&table).send().await?;
+    let t = d.table().ok_or_else(|| anyhow::anyhow!("no table"))?;
+    let keys: Vec<(String, String)> = t
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_string(),
+                k.key_type().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, spec.keys);
+    let attrs: Vec<(String, String)> = t
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_string(),
+                a.attribute_type().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(attrs, spec.attributes);
+    assert_eq!(
+        t.billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|b| b.as_str()),
+        Some("PAY_PER_REQUEST")
+    );
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await?;
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires_at")
+    );
+    let backups = client
+        .describe_continuous_backups()
+        .table_name(&table)
+        .send()
+        .await?;
+    let pitr = backups
+        .continuous_backups_description()
+        .and_then(|c| c.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .map(|s| s.as_str().to_string());
+    assert_eq!(pitr.as_deref(), Some("ENABLED"));
+    let _ = sdk_config; // the same client setup every test uses
+    Ok(())
+}
+
+/// Every IAM statement in the template, with where it sits.
+fn statements(t: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let Some(resources) = t.get("Resources").and_then(Value::as_mapping) else {
+        return out;
+    };
+    for (id, r) in resources {
+        let id = id.as_str().unwrap_or("?").to_string();
+        let props = r.get("Properties");
+        let policies = props
+            .and_then(|p| p.get("Policies"))
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        for p in policies {
+            let doc = p.get("PolicyDocument").unwrap_or(&p);
+            for s in doc
+                .get("Statement")
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default()
+            {
+                out.push((id.clone(), s));
+            }
+            assert!(
+                p.as_str().is_none(),
+                "{id}: managed policy template {p:?} grants more than it needs"
+            );
+        }
+    }
+    out
+}
+
+fn list(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Sequence(s)) => s.clone(),
+        Some(v) => vec![v.clone()],
+        None => vec![],
+    }
+}
+
+#[test]
+fn no_policy_grants_a_wildcard() -> anyhow::Result<()> {
+    let t = template()?;
+    let stmts = statements(&t);
+    assert!(stmts.len() >= 9, "found only {} statements", stmts.len());
+    for (id, s) in &stmts {
+        let actions: Vec<String> = list(s.get("Action"))
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        assert!(!actions.is_empty(), "{id}: a statement without actions");
+        for a in &actions {
+            assert!(
+                a != "*" && !a.ends_with(":*") && !a.contains('*'),
+                "{id}: wildcard action {a}"
+            );
+        }
+        for r in list(s.get("Resource")) {
+            if r.as_str() == Some("*") {
+                let metrics_or_logs = actions
+                    .iter()
+                    .all(|a| a.starts_with("logs:") || a.starts_with("cloudwatch:"));
+                assert!(metrics_or_logs, "{id}: Resource * for {actions:?}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn genesys_may_only_invoke_crm_lookup() -> anyhow::Result<()> {
+    let t = template()?;
+    let role = &t["Resources"]["GenesysInvokeRole"]["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["AWS"].as_str(),
+        Some("arn:aws:iam::765628985471:root")
+    );
+    assert!(
+        trust["Condition"]["StringEquals"]
+            .get("sts:ExternalId")
+            .is_some(),
+        "no ExternalId condition"
+    );
+    let stmts = statements(&t);
+    let genesys: Vec<_> = stmts
+        .iter()
+        .filter(|(id, _)| id == "GenesysInvokeRole")
+        .collect();
+    assert_eq!(genesys.len(), 1);
+    assert_eq!(
+        genesys[0].1["Action"].as_str(),
+        Some("lambda:InvokeFunction")
+    );
+    let resource = serde_yaml::to_string(&genesys[0].1["Resource"])?;
+    assert!(resource.contains("CrmLookupFunction.Arn"), "{resource}");
+    Ok(())
+}
