@@ -11,6 +11,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod queues;
 pub mod secrets;
 pub mod service;
 pub mod status;

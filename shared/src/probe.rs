@@ -137,8 +137,13 @@ impl Prober {
             (Some(f), Some(l)) => Value::String(format!("{}->{}", f.from, l.to)),
             _ => Value::Null,
         };
-        let state = b.current(deadline).await.state;
         let healthy = healthy.unwrap_or(false);
+        let note = Op::NoteProbe {
+            at: self.clock.now_ms(),
+            healthy,
+        };
+        let _ = tokio::time::timeout_at(deadline, self.store.apply(b.name(), &note)).await;
+        let state = b.current(deadline).await.state;
         metrics::emit(
             &[("Dependency", b.name())],
             &[

@@ -24,6 +24,7 @@ pub struct Services {
     pub secrets: Arc<SecretCache>,
     pub http: reqwest::Client,
     pub tokens: Arc<dyn crate::token::TokenStore>,
+    pub dynamo: aws_sdk_dynamodb::Client,
 }
 
 impl Services {
@@ -33,7 +34,7 @@ impl Services {
         let config = crate::aws::sdk_config().await;
         let dynamo = crate::aws::dynamodb(&config);
         let store = DynamoBreakerStore::new(dynamo.clone(), table.clone());
-        let tokens = crate::token::DynamoTokenStore::new(dynamo, table.clone());
+        let tokens = crate::token::DynamoTokenStore::new(dynamo.clone(), table.clone());
         let secrets = SecretsManager(crate::aws::secretsmanager(&config));
         Ok(Services {
             store: Arc::new(store),
@@ -42,6 +43,7 @@ impl Services {
             secrets: Arc::new(SecretCache::new(Arc::new(secrets))),
             http: crate::http::client().map_err(|e| InitError::Http(e.to_string()))?,
             tokens: Arc::new(tokens),
+            dynamo,
         })
     }
 

@@ -345,3 +345,42 @@ pub mod jsonschema_shim {
     }
 }
 pub mod crm_rig;
+
+/// Debian's Chromium, installed by the test setup if it is missing.
+pub fn chromium() -> Result<PathBuf> {
+    let bin = PathBuf::from("/usr/bin/chromium");
+    if !bin.exists() {
+        let ok = Command::new("sh")
+            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"])
+            .status()?
+            .success();
+        if !ok || !bin.exists() {
+            bail!("could not install chromium from Debian's packages");
+        }
+    }
+    Ok(bin)
+}
+
+/// Run headless Chromium on `url` with the flags this machine needs, plus `extra`.
+pub fn headless(url: &str, extra: &[&str]) -> Result<String> {
+    let profile =
+        std::env::temp_dir().join(format!("failsoft-chromium-{:x}", rand::random::<u32>()));
+    let out = Command::new(chromium()?)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()?;
+    let _ = std::fs::remove_dir_all(profile);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

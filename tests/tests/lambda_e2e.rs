@@ -1,5 +1,5 @@
-//! Every function binary runs under the Lambda runtime emulator against moto, and reads
-//! the same state table through `AWS_ENDPOINT_URL`.
+//! crm-lookup, token-cache and health-probe under the Lambda runtime emulator against
+//! moto, reading the same state table through `AWS_ENDPOINT_URL`.
 
 use failsoft::breaker::{Breaker, DynamoBreakerStore, Event, GuardSettings, Policy};
 use failsoft::clock::SystemClock;
@@ -81,8 +81,6 @@ async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
         json!({"sent": 0, "pending": 1}),
         "the forced-open trigger waits: no ALERT_SECRET_ID"
     );
-    // queue-metrics still reports its breakers (its own issue is not done).
-    let v = emu.invoke("queue-metrics", &json!({})).await?;
-    assert_eq!(v["function"], "queue-metrics", "{v}");
+    // queue-metrics runs under the emulator in board_browser.rs (it needs a Genesys secret).
     Ok(())
 }

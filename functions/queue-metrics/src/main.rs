@@ -1,7 +1,7 @@
-//! queue-metrics: for now it answers with the state of the breakers it depends on, read through
-//! the shared breaker code; its own behaviour lands with its issue.
+//! queue-metrics: supervisor queue metrics and the status board, behind a Function URL.
 
 use failsoft::config::ProcessEnv;
+use failsoft::queues::{board, board_ids, QueueMetrics};
 use failsoft::service::Services;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -10,13 +10,11 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     failsoft::logging::init();
     let services = Services::from_env().await?;
-    let breakers = ["genesys-analytics", "genesys-auth"]
-        .map(|name| services.breaker(name, &ProcessEnv))
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    let breakers = &breakers;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(failsoft::status::report("queue-metrics", breakers).await)
+    let metrics = QueueMetrics::from_env(&services, &ProcessEnv)?;
+    let ids = board_ids(&ProcessEnv);
+    let (metrics, ids, store) = (&metrics, &ids, &services.store);
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(board::handle(&ev.payload, metrics, store.as_ref(), ids).await)
     }))
     .await
 }

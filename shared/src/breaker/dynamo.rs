@@ -35,6 +35,8 @@ mod attr {
     pub const WIN_CALLS: &str = "wc_";
     pub const WIN_FAILS: &str = "wf_";
     pub const REMINDED: &str = "reminded";
+    pub const LAST_PROBE: &str = "last_probe";
+    pub const LAST_PROBE_OK: &str = "last_probe_ok";
     /// `alert_<id>`: an outbox entry, map {action, dedup, summary, failures, last_error,
     /// created, attempts, next, claim_owner, claim_until}.
     pub const ALERT: &str = "alert_";
@@ -156,6 +158,13 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     r.episode = get_s(item, attr::EPISODE);
     r.last_error = get_s(item, attr::LAST_ERROR);
     r.reminded_ms = get_n(item, attr::REMINDED)?.unwrap_or(0);
+    r.last_probe = match (
+        get_n(item, attr::LAST_PROBE)?,
+        item.get(attr::LAST_PROBE_OK),
+    ) {
+        (Some(at), Some(AttributeValue::Bool(ok))) => Some((at, *ok)),
+        _ => None,
+    };
     let mut window: BTreeMap<i64, Counts> = BTreeMap::new();
     for (k, v) in item {
         if let (Some(id), Ok(m)) = (k.strip_prefix(attr::ALERT), v.as_m()) {
@@ -394,6 +403,17 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.name(attr::L_GEN),
                 e.value(n(*generation)),
             )
+        }
+        Op::NoteProbe { at, healthy } => {
+            init_fields(e, &mut sets);
+            let lp = e.name(attr::LAST_PROBE);
+            sets.push(format!("{lp} = {}", e.value(n(*at))));
+            sets.push(format!(
+                "{} = {}",
+                e.name(attr::LAST_PROBE_OK),
+                e.value(AttributeValue::Bool(*healthy))
+            ));
+            format!("attribute_not_exists({lp}) OR {lp} <= {}", e.value(n(*at)))
         }
         Op::Remind {
             episode,

@@ -99,6 +99,8 @@ pub struct Record {
     pub reminded_ms: Millis,
     /// Alerts not yet delivered, by id.
     pub outbox: BTreeMap<String, Alert>,
+    /// The health probe's last check: (when, healthy).
+    pub last_probe: Option<(Millis, bool)>,
 }
 
 impl Record {
@@ -119,6 +121,7 @@ impl Record {
             window: BTreeMap::new(),
             reminded_ms: 0,
             outbox: BTreeMap::new(),
+            last_probe: None,
         }
     }
 
@@ -608,6 +611,7 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         window: BTreeMap::new(),
         reminded_ms: if starts { now } else { view.reminded_ms },
         outbox: view.outbox.clone(),
+        last_probe: view.last_probe,
     }
 }
 

@@ -77,6 +77,8 @@ pub enum Op {
     },
     /// Delivered (or refused for good): remove the entry, if `owner` still claims it.
     DropAlert { id: String, owner: String },
+    /// Note a health-probe result, unless a later one is already noted.
+    NoteProbe { at: Millis, healthy: bool },
     /// Delivery failed: count the attempt, not before `next_ms`, and release the claim.
     DeferAlert {
         id: String,
@@ -122,6 +124,7 @@ impl Op {
         match self {
             Op::Transition { .. } => "transition",
             Op::Remind { .. } => "remind",
+            Op::NoteProbe { .. } => "note_probe",
             Op::ClaimAlert { .. } => "claim_alert",
             Op::DropAlert { .. } => "drop_alert",
             Op::DeferAlert { .. } => "defer_alert",
@@ -148,9 +151,16 @@ impl Op {
                 }
                 next = n.clone();
                 next.outbox = current.outbox.clone();
+                next.last_probe = current.last_probe;
                 for a in alerts {
                     next.outbox.insert(a.id.clone(), a.clone());
                 }
+            }
+            Op::NoteProbe { at, healthy } => {
+                if current.last_probe.is_some_and(|(t, _)| t > *at) {
+                    return None;
+                }
+                next.last_probe = Some((*at, *healthy));
             }
             Op::Remind {
                 episode,

@@ -1,0 +1,251 @@
+//! Supervisor queue metrics: live from the Genesys analytics API behind the
+//! `genesys-analytics` breaker, cached in the state table with their fetch time, and
+//! served honestly stale (or zeroed) when the API is down.
+
+pub mod analytics;
+pub mod board;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::breaker::{Breaker, Guarded, Millis};
+use crate::clock::Clock;
+use crate::http::{self, HttpError};
+use crate::token::TokenCache;
+use analytics::Counts;
+use store::MetricsStore;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueView {
+    pub queue_id: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub is_degraded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_age_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded_message: Option<String>,
+    /// When the numbers were fetched (RFC 3339), if they ever were.
+    pub fetched_at: Option<String>,
+}
+
+pub const NO_DATA: &str = "Analytics API unavailable. Queue metrics cannot be displayed.";
+
+pub fn stale_message(age_ms: Millis) -> String {
+    let minutes = (age_ms as f64 / 60_000.0).round() as i64;
+    format!("Analytics API unavailable. Showing data from {minutes} minutes ago.")
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("no Genesys token: {0}")]
+    Auth(String),
+    #[error("analytics API: {0}")]
+    Api(HttpError),
+}
+
+pub struct QueueMetrics {
+    pub breaker: Breaker,
+    pub tokens: Arc<TokenCache>,
+    pub http: reqwest::Client,
+    pub api_url: String,
+    pub store: Arc<dyn MetricsStore>,
+    pub clock: Arc<dyn Clock>,
+    pub stale_tolerance_ms: Millis,
+    pub deadline: Duration,
+}
+
+impl QueueMetrics {
+    async fn live(
+        &self,
+        ids: &[String],
+        deadline: Instant,
+    ) -> Result<Vec<(String, Counts)>, FetchError> {
+        let (token, _) = self
+            .tokens
+            .get(deadline)
+            .await
+            .map_err(|e| FetchError::Auth(e.to_string()))?;
+        let url = format!(
+            "{}{}",
+            self.api_url.trim_end_matches('/'),
+            analytics::QUERY_PATH
+        );
+        let req = self
+            .http
+            .post(url)
+            .bearer_auth(&token.access_token)
+            .json(&analytics::query(ids));
+        let body = http::send_json(req, deadline)
+            .await
+            .map_err(FetchError::Api)?;
+        analytics::parse(&body, ids).ok_or(FetchError::Api(HttpError::Garbage("no results".into())))
+    }
+
+    /// Metrics for `ids`, fetched in one query; always within the deadline.
+    pub async fn get(&self, ids: &[String]) -> Vec<QueueView> {
+        let deadline = Instant::now() + self.deadline;
+        let call_deadline = deadline
+            .checked_sub(Duration::from_millis(300))
+            .unwrap_or(deadline);
+        let r = self
+            .breaker
+            .call(
+                call_deadline,
+                deadline,
+                || self.live(ids, call_deadline),
+                |e: &FetchError| matches!(e, FetchError::Api(_)),
+                |e: &FetchError| e.to_string(),
+            )
+            .await;
+        let now = self.clock.now_ms();
+        match r {
+            Guarded::Ok(live) => {
+                for (id, c) in &live {
+                    let _ = tokio::time::timeout_at(deadline, self.store.save(id, c, now)).await;
+                }
+                live.into_iter()
+                    .map(|(queue_id, counts)| QueueView {
+                        queue_id,
+                        counts,
+                        is_degraded: false,
+                        cache_age_seconds: None,
+                        degraded_message: None,
+                        fetched_at: Some(crate::clock::iso8601(now)),
+                    })
+                    .collect()
+            }
+            other => {
+                tracing::warn!(outcome = ?other.describe(), "analytics unavailable; serving cached metrics");
+                crate::metrics::emit(
+                    &[("Function", "queue-metrics")],
+                    &[crate::metrics::count("MetricsDegraded", 1.0)],
+                );
+                let mut out = Vec::new();
+                for id in ids {
+                    let cached = tokio::time::timeout_at(deadline, self.store.load(id))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten();
+                    out.push(self.degraded(id, cached, now));
+                }
+                out
+            }
+        }
+    }
+
+    fn degraded(&self, id: &str, cached: Option<(Counts, Millis)>, now: Millis) -> QueueView {
+        match cached.filter(|(_, at)| now - at <= self.stale_tolerance_ms) {
+            Some((counts, at)) => QueueView {
+                queue_id: id.to_string(),
+                counts,
+                is_degraded: true,
+                cache_age_seconds: Some((now - at) / 1000),
+                degraded_message: Some(stale_message(now - at)),
+                fetched_at: Some(crate::clock::iso8601(at)),
+            },
+            None => QueueView {
+                queue_id: id.to_string(),
+                counts: Counts::default(),
+                is_degraded: true,
+                cache_age_seconds: None,
+                degraded_message: Some(NO_DATA.to_string()),
+                fetched_at: None,
+            },
+        }
+    }
+}
+
+trait Describe {
+    fn describe(&self) -> String;
+}
+
+impl<T> Describe for Guarded<T, FetchError> {
+    fn describe(&self) -> String {
+        match self {
+            Guarded::Ok(_) => "ok".into(),
+            Guarded::Rejected(r) => format!("breaker {r:?}"),
+            Guarded::TimedOut => "timed out".into(),
+            Guarded::Failed { error, .. } => error.to_string(),
+        }
+    }
+}
+
+/// The queue-metrics knobs (variable, default, meaning), as documented in the README.
+pub const KNOBS: &[(&str, &str, &str)] = &[
+    (
+        "GENESYS_SECRET_ID",
+        "(required)",
+        "Genesys client credentials, for the analytics token",
+    ),
+    (
+        "GENESYS_API_URL",
+        "https://api.<GENESYS_ENVIRONMENT>",
+        "the Genesys API base",
+    ),
+    (
+        "METRICS_STALE_TOLERANCE_S",
+        "300",
+        "cached values older than this are not shown",
+    ),
+    ("METRICS_DEADLINE_MS", "2500", "every answer within this"),
+    (
+        "BOARD_QUEUE_IDS",
+        "(empty)",
+        "comma-separated queue ids shown on the status board",
+    ),
+];
+
+impl QueueMetrics {
+    pub fn from_env(
+        services: &crate::service::Services,
+        env: &dyn crate::config::Env,
+    ) -> Result<QueueMetrics, crate::service::InitError> {
+        use crate::config::{parsed, ConfigError};
+        let provider = crate::token::providers_from_env(env)?
+            .into_iter()
+            .find(|p| p.name() == "genesys")
+            .ok_or_else(|| ConfigError::Missing {
+                var: "GENESYS_SECRET_ID".into(),
+            })?;
+        let api_url = env.get("GENESYS_API_URL").unwrap_or_else(|| {
+            format!(
+                "https://api.{}",
+                env.get("GENESYS_ENVIRONMENT")
+                    .unwrap_or_else(|| "mypurecloud.com".into())
+            )
+        });
+        Ok(QueueMetrics {
+            breaker: services.breaker("genesys-analytics", env)?,
+            tokens: Arc::new(services.token_cache(provider, env)?),
+            http: services.http.clone(),
+            api_url,
+            store: Arc::new(store::DynamoMetricsStore {
+                client: services.dynamo.clone(),
+                table: services.table.clone(),
+            }),
+            clock: services.clock.clone(),
+            stale_tolerance_ms: parsed::<i64>(env, "METRICS_STALE_TOLERANCE_S", 300)?.max(0) * 1000,
+            deadline: Duration::from_millis(
+                parsed(env, "METRICS_DEADLINE_MS", 2_500u64)?.clamp(500, 25_000),
+            ),
+        })
+    }
+}
+
+/// `BOARD_QUEUE_IDS`, keeping only valid ids.
+pub fn board_ids(env: &dyn crate::config::Env) -> Vec<String> {
+    env.get("BOARD_QUEUE_IDS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| analytics::valid_queue_id(id))
+        .map(str::to_string)
+        .collect()
+}

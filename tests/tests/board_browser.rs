@@ -1,0 +1,113 @@
+//! The status board in headless Chromium, served by the real queue-metrics function
+//! under the emulator: banner and breaker rows in the DOM, polling, and a screenshot.
+
+use failsoft::breaker::{Breaker, DynamoBreakerStore, Event, GuardSettings, Policy};
+use failsoft::clock::SystemClock;
+use failsoft_tests::fake_http::{FakeServer, Fault, Response};
+use failsoft_tests::{create_secret, fresh_table, headless, moto, Emulator};
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<()> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let api = FakeServer::start(|req, _| {
+        if req.path == "/oauth/token" {
+            return Response::json(200, &json!({"access_token": "gc", "expires_in": 86400}));
+        }
+        Response::json(503, &json!({"message": "analytics down"}))
+    })
+    .await?;
+    api.fault("/api/", Fault::Status(503), None);
+    let secret = format!("gc-{table}");
+    create_secret(
+        &m.url,
+        &secret,
+        &json!({"client_id": "id", "client_secret": "s"}),
+    )
+    .await?;
+    // An operator holds the CRM breaker open; its name carries markup that must stay text.
+    let store = Arc::new(DynamoBreakerStore::new(client, table.clone()));
+    let crm = Breaker::new(
+        "crm",
+        Policy::default(),
+        GuardSettings::default(),
+        store,
+        Arc::new(SystemClock),
+    );
+    crm.command(Event::ForceOpen {
+        by: "<b>maint</b>".into(),
+    })
+    .await?;
+
+    let login = format!("{}/oauth/token", api.url);
+    let mut env = Emulator::aws_env(&m.url, &table);
+    env.extend([
+        ("GENESYS_SECRET_ID", secret.as_str()),
+        ("GENESYS_LOGIN_URL", login.as_str()),
+        ("GENESYS_API_URL", api.url.as_str()),
+        ("BOARD_QUEUE_IDS", "q-sales,q-support"),
+    ]);
+    let emu = Emulator::start(&env)?;
+    let base = format!("http://127.0.0.1:{}/lambda-url/queue-metrics/", emu.port);
+    // Build the function before the browser's clock starts.
+    reqwest::get(format!("{base}board.json"))
+        .await?
+        .error_for_status()?;
+
+    let dom = tokio::task::spawn_blocking({
+        let url = format!("{base}?refresh=1");
+        move || headless(&url, &["--virtual-time-budget=4500", "--dump-dom"])
+    })
+    .await??;
+    let banner = "Analytics API unavailable. Queue metrics cannot be displayed.";
+    assert!(
+        dom.contains(&format!(
+            "role=\"alert\" style=\"display: block;\">{banner}"
+        )),
+        "no banner:\n{dom}"
+    );
+    assert!(dom.contains("data-breaker=\"crm\""), "no crm row:\n{dom}");
+    assert!(
+        dom.contains("data-breaker=\"genesys-analytics\""),
+        "no analytics row:\n{dom}"
+    );
+    assert!(dom.contains("FORCED_OPEN"));
+    assert!(
+        dom.contains("&lt;b&gt;maint&lt;/b&gt;"),
+        "the operator's text was not escaped:\n{dom}"
+    );
+    assert!(!dom.contains("<b>maint</b>"));
+    assert!(dom.contains("q-support"));
+    let polls: u32 = dom
+        .split("data-polls=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        polls >= 3,
+        "polled {polls} times in 4.5 s at a 1 s interval"
+    );
+
+    let shot_dir = failsoft_tests::workspace_root().join("target/test-output");
+    std::fs::create_dir_all(&shot_dir)?;
+    let shot = shot_dir.join("status-board.png");
+    let _ = std::fs::remove_file(&shot);
+    let arg = format!("--screenshot={}", shot.display());
+    let url = base.clone();
+    tokio::task::spawn_blocking(move || {
+        headless(
+            &url,
+            &["--virtual-time-budget=3000", "--window-size=1100,700", &arg],
+        )
+    })
+    .await??;
+    let png = std::fs::read(&shot)?;
+    assert!(
+        png.len() > 1_000 && png.starts_with(b"\x89PNG"),
+        "no screenshot"
+    );
+    Ok(())
+}

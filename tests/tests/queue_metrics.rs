@@ -1,0 +1,284 @@
+//! queue-metrics with moto and a fake Genesys API: live, degraded with a cache, degraded
+//! with none, and the Function URL routes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy};
+use failsoft::clock::ManualClock;
+use failsoft::queues::store::DynamoMetricsStore;
+use failsoft::queues::{board, QueueMetrics, NO_DATA};
+use failsoft::secrets::{SecretCache, SecretsManager};
+use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
+use failsoft_tests::fake_http::{FakeServer, Fault, Response};
+use failsoft_tests::{create_secret, fresh_table, moto, sdk_config};
+use serde_json::{json, Value};
+
+const T0: i64 = 1_800_000_000_000;
+const QUERY: &str = "/api/v2/analytics/queues/observations/query";
+
+/// A fake Genesys: the token endpoint and queue observations (waiting = 3 × n for the
+/// n-th queue asked for).
+pub async fn fake_genesys() -> anyhow::Result<FakeServer> {
+    let queries = Arc::new(AtomicU64::new(0));
+    FakeServer::start(move |req, _| {
+        if req.path == "/oauth/token" {
+            return Response::json(
+                200,
+                &json!({"access_token": "gc-token", "token_type": "bearer", "expires_in": 86400}),
+            );
+        }
+        if req.path == QUERY && req.header("authorization") == Some("Bearer gc-token") {
+            queries.fetch_add(1, Ordering::SeqCst);
+            let body: Value = serde_json::from_str(&req.body).unwrap_or_default();
+            let ids: Vec<String> = body["filter"]["predicates"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|x| x["value"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let results: Vec<Value> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    json!({"group": {"queueId": id}, "data": [
+                    {"metric": "oWaiting", "stats": {"count": 3 * (i + 1)}},
+                    {"metric": "oOnQueueUsers", "qualifier": "IDLE", "stats": {"count": 2}},
+                    {"metric": "oOnQueueUsers", "qualifier": "INTERACTING", "stats": {"count": 7}},
+                    {"metric": "oInteracting", "stats": {"count": 5}}]})
+                })
+                .collect();
+            return Response::json(200, &json!({"results": results}));
+        }
+        Response::json(401, &json!({"message": "unauthorized"}))
+    })
+    .await
+}
+
+struct World {
+    api: FakeServer,
+    clock: Arc<ManualClock>,
+    metrics: QueueMetrics,
+    store: Arc<DynamoBreakerStore>,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let api = fake_genesys().await?;
+    let secret = format!("gc-{table}");
+    create_secret(
+        &m.url,
+        &secret,
+        &json!({"client_id": "id", "client_secret": "secret"}),
+    )
+    .await?;
+    let conf = sdk_config(&m.url).await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(DynamoBreakerStore::new(client.clone(), &table));
+    let settings = GuardSettings {
+        store_timeout_ms: 30_000,
+        ..GuardSettings::default()
+    };
+    let tokens = Arc::new(TokenCache::new(
+        Provider::Genesys {
+            secret_id: secret,
+            token_url: format!("{}/oauth/token", api.url),
+        },
+        Arc::new(DynamoTokenStore::new(client.clone(), &table)),
+        Breaker::new(
+            "genesys-auth",
+            Policy::default(),
+            settings.clone(),
+            store.clone(),
+            clock.clone(),
+        ),
+        reqwest::Client::new(),
+        Arc::new(SecretCache::new(Arc::new(SecretsManager(
+            aws_sdk_secretsmanager::Client::new(&conf),
+        )))),
+        clock.clone(),
+        TokenSettings::default(),
+    ));
+    let metrics = QueueMetrics {
+        breaker: Breaker::new(
+            "genesys-analytics",
+            Policy::default(),
+            settings,
+            store.clone(),
+            clock.clone(),
+        ),
+        tokens,
+        http: reqwest::Client::new(),
+        api_url: api.url.clone(),
+        store: Arc::new(DynamoMetricsStore { client, table }),
+        clock: clock.clone(),
+        stale_tolerance_ms: 300_000,
+        deadline: Duration::from_millis(1_500),
+    };
+    Ok(World {
+        api,
+        clock,
+        metrics,
+        store,
+    })
+}
+
+fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn live_then_cached_then_zeroed() -> anyhow::Result<()> {
+    let w = world().await?;
+    let live = w.metrics.get(&ids(&["q1", "q2"])).await;
+    assert_eq!(w.api.count(QUERY), 1, "several queues, one analytics query");
+    let v = serde_json::to_value(&live)?;
+    assert_eq!(v[0]["interactionsWaiting"], 3);
+    assert_eq!(v[1]["interactionsWaiting"], 6);
+    assert_eq!(
+        (
+            v[0]["agentsAvailable"].as_u64(),
+            v[0]["agentsInteracting"].as_u64()
+        ),
+        (Some(2), Some(5))
+    );
+    assert_eq!(v[0]["isDegraded"], false);
+    assert!(v[0].get("degradedMessage").is_none());
+
+    // Analytics goes down; 2 minutes later the cached values come back, labelled.
+    w.api.fault(QUERY, Fault::Status(503), None);
+    w.clock.advance(120_000);
+    let v = serde_json::to_value(w.metrics.get(&ids(&["q1", "q2", "q9"])).await)?;
+    assert_eq!(v[0]["interactionsWaiting"], 3);
+    assert_eq!(
+        (
+            v[0]["isDegraded"].as_bool(),
+            v[0]["cacheAgeSeconds"].as_i64()
+        ),
+        (Some(true), Some(120))
+    );
+    assert_eq!(
+        v[0]["degradedMessage"],
+        "Analytics API unavailable. Showing data from 2 minutes ago."
+    );
+    // q9 was never fetched: zeroed, with the no-data message.
+    assert_eq!(
+        (
+            v[2]["interactionsWaiting"].as_u64(),
+            v[2]["degradedMessage"].as_str()
+        ),
+        (Some(0), Some(NO_DATA))
+    );
+
+    // Past the stale tolerance (300 s): zeroed too.
+    w.clock.advance(181_000);
+    let v = serde_json::to_value(w.metrics.get(&ids(&["q1"])).await)?;
+    assert_eq!(
+        (
+            v[0]["interactionsWaiting"].as_u64(),
+            v[0]["degradedMessage"].as_str()
+        ),
+        (Some(0), Some(NO_DATA))
+    );
+    assert!(v[0].get("cacheAgeSeconds").is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hanging_api_still_answers_within_the_deadline() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.metrics.get(&ids(&["q1"])).await;
+    w.api.fault(QUERY, Fault::Hang, None);
+    let started = std::time::Instant::now();
+    let v = serde_json::to_value(w.metrics.get(&ids(&["q1"])).await)?;
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (
+            v[0]["isDegraded"].as_bool(),
+            v[0]["interactionsWaiting"].as_u64()
+        ),
+        (Some(true), Some(3))
+    );
+    Ok(())
+}
+
+fn url_event(path: &str, query: Option<&str>) -> Value {
+    let qs: Value = match query {
+        Some(q) => json!({"ids": q}),
+        None => json!({}),
+    };
+    json!({"version": "2.0", "rawPath": path, "rawQueryString": query.map(|q| format!("ids={q}")).unwrap_or_default(),
+           "queryStringParameters": qs, "requestContext": {"http": {"method": "GET", "path": path}}})
+}
+
+#[tokio::test]
+async fn function_url_routes() -> anyhow::Result<()> {
+    let w = world().await?;
+    let board_ids = ids(&["q1"]);
+    let store = w.store.as_ref();
+    let page = board::handle(&url_event("/", None), &w.metrics, store, &board_ids).await;
+    assert_eq!(page["statusCode"], 200);
+    assert!(page["headers"]["content-type"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("text/html")));
+    let html = page["body"].as_str().unwrap_or_default();
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains("src="),
+        "external assets"
+    );
+    assert!(!html.contains("innerHTML"), "values must go in as text");
+
+    let one = board::handle(
+        &url_event("/queues/q1", None),
+        &w.metrics,
+        store,
+        &board_ids,
+    )
+    .await;
+    let body: Value = serde_json::from_str(one["body"].as_str().unwrap_or("null"))?;
+    assert_eq!(body["queueId"], "q1");
+    let many = board::handle(
+        &url_event("/queues", Some("q1,q2,q3")),
+        &w.metrics,
+        store,
+        &board_ids,
+    )
+    .await;
+    let body: Value = serde_json::from_str(many["body"].as_str().unwrap_or("null"))?;
+    assert_eq!(body["queues"].as_array().map(Vec::len), Some(3));
+    for bad in [
+        url_event("/queues/<script>", None),
+        url_event("/queues", Some("q1,a'b")),
+        url_event("/queues", None),
+    ] {
+        assert_eq!(
+            board::handle(&bad, &w.metrics, store, &board_ids).await["statusCode"],
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        board::handle(&url_event("/nope", None), &w.metrics, store, &board_ids).await["statusCode"],
+        404
+    );
+    let data = board::handle(
+        &url_event("/board.json", None),
+        &w.metrics,
+        store,
+        &board_ids,
+    )
+    .await;
+    let body: Value = serde_json::from_str(data["body"].as_str().unwrap_or("null"))?;
+    assert_eq!(body["queues"][0]["queueId"], "q1");
+    assert_eq!(body["degradedMessage"], Value::Null);
+    assert!(body["breakers"].as_array().is_some());
+    Ok(())
+}
