@@ -204,7 +204,9 @@ async fn exactly_one_winner_per_transition_across_32_instances() -> anyhow::Resu
             "episode {episode}: CLOSED->OPEN winners"
         );
 
-        // While OPEN, nobody passes.
+        // An instance whose failures all landed before the trip may still hold a cached
+        // CLOSED view; within the staleness bound (1 s) every instance refuses.
+        clock.advance(1_001);
         let admitted = race(&guards, |b| async move {
             matches!(b.admit(deadline()).await, Admission::Admitted(_))
         })
