@@ -29,6 +29,18 @@ enum Command {
     /// The state table.
     #[command(subcommand)]
     Table(TableCmd),
+    /// Play outage scenarios against the real functions, locally (moto, fakes, emulator).
+    Drill {
+        /// Scenarios to run (default: all): crm-down, crm-slow, analytics-down.
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+        /// Print machine-readable results instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Where to write the Markdown report (with SVG timelines).
+        #[arg(long, default_value = "drill-output/report.md")]
+        report: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +86,28 @@ async fn main() -> Result<()> {
     failsoft::metrics::set_sink(failsoft::metrics::Sink::Stderr);
     match Cli::parse().command {
         Command::Breaker(cmd) => breaker(cmd).await,
+        Command::Drill {
+            scenarios,
+            json,
+            report,
+        } => {
+            let results =
+                failsoft_drill::run(&scenarios, &failsoft_drill::Options::default()).await?;
+            if let Some(dir) = report.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&report, failsoft_drill::report::markdown(&results))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                print!("{}", failsoft_drill::report::table(&results));
+                println!("report: {}", report.display());
+            }
+            if results.iter().any(|r| !r.passed) {
+                bail!("the drill found degraded behaviour that does not meet the guide");
+            }
+            Ok(())
+        }
         Command::Table(TableCmd::Create { name, template }) => {
             let yaml = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;

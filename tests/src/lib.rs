@@ -384,3 +384,4 @@ pub fn headless(url: &str, extra: &[&str]) -> Result<String> {
     let _ = std::fs::remove_dir_all(profile);
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+pub use reqwest;
