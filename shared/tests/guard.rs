@@ -233,3 +233,20 @@ fn clock_now(c: &ManualClock) -> i64 {
     use failsoft::clock::Clock;
     c.now_ms()
 }
+
+#[tokio::test]
+async fn a_spent_deadline_is_not_blamed_on_the_store() {
+    let (store, clock, b) = setup(Policy::default());
+    b.current(deadline()).await;
+    clock.advance(1_500); // the cached view is stale
+    let reads = store.reads.load(Ordering::SeqCst);
+    assert_eq!(b.current(Instant::now()).await.state, State::Closed);
+    assert_eq!(
+        store.reads.load(Ordering::SeqCst),
+        reads,
+        "no read with no time left"
+    );
+    // The store was not marked down: the next call with time reads it at once.
+    b.current(deadline()).await;
+    assert_eq!(store.reads.load(Ordering::SeqCst), reads + 1);
+}

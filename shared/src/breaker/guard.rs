@@ -141,7 +141,8 @@ impl Breaker {
         if let Some(r) = cached {
             return r;
         }
-        if down {
+        // No time left is the caller's problem, not the store's: no read, no blame.
+        if down || deadline <= Instant::now() {
             return self.local_view();
         }
         match self
