@@ -385,3 +385,22 @@ pub fn headless(url: &str, extra: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 pub use reqwest;
+
+/// An operator command (force open/closed, release) on breaker `name`, as the CLI does.
+pub async fn operator_command(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    name: &str,
+    event: failsoft::breaker::Event,
+) -> Result<Option<failsoft::breaker::Transition>> {
+    use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy};
+    let store = Arc::new(DynamoBreakerStore::new(client, table));
+    let b = Breaker::new(
+        name,
+        Policy::default(),
+        GuardSettings::default(),
+        store,
+        Arc::new(failsoft::clock::SystemClock),
+    );
+    Ok(b.command(event).await?)
+}

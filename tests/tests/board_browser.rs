@@ -1,12 +1,10 @@
 //! The status board in headless Chromium, served by the real queue-metrics function
 //! under the emulator: banner and breaker rows in the DOM, polling, and a screenshot.
 
-use failsoft::breaker::{Breaker, DynamoBreakerStore, Event, GuardSettings, Policy};
-use failsoft::clock::SystemClock;
+use failsoft::breaker::Event;
 use failsoft_tests::fake_http::{FakeServer, Fault, Response};
 use failsoft_tests::{create_secret, fresh_table, headless, moto, Emulator};
 use serde_json::json;
-use std::sync::Arc;
 
 #[tokio::test]
 async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<()> {
@@ -28,17 +26,14 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
     )
     .await?;
     // An operator holds the CRM breaker open; its name carries markup that must stay text.
-    let store = Arc::new(DynamoBreakerStore::new(client, table.clone()));
-    let crm = Breaker::new(
+    failsoft_tests::operator_command(
+        client,
+        &table,
         "crm",
-        Policy::default(),
-        GuardSettings::default(),
-        store,
-        Arc::new(SystemClock),
-    );
-    crm.command(Event::ForceOpen {
-        by: "<b>maint</b>".into(),
-    })
+        Event::ForceOpen {
+            by: "<b>maint</b>".into(),
+        },
+    )
     .await?;
 
     let login = format!("{}/oauth/token", api.url);

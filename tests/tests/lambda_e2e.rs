@@ -1,26 +1,17 @@
 //! crm-lookup, token-cache and health-probe under the Lambda runtime emulator against
 //! moto, reading the same state table through `AWS_ENDPOINT_URL`.
 
-use failsoft::breaker::{Breaker, DynamoBreakerStore, Event, GuardSettings, Policy};
-use failsoft::clock::SystemClock;
+use failsoft::breaker::Event;
 use failsoft_tests::{fresh_table, moto, Emulator};
 use serde_json::json;
-use std::sync::Arc;
 
 #[tokio::test]
 async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
     let m = moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     // An operator holds the CRM breaker open; the functions must see it.
-    let store = Arc::new(DynamoBreakerStore::new(client, table.clone()));
-    let crm = Breaker::new(
-        "crm",
-        Policy::default(),
-        GuardSettings::default(),
-        store,
-        Arc::new(SystemClock),
-    );
-    crm.command(Event::ForceOpen { by: "e2e".into() }).await?;
+    failsoft_tests::operator_command(client, &table, "crm", Event::ForceOpen { by: "e2e".into() })
+        .await?;
 
     let mut env = Emulator::aws_env(&m.url, &table);
     env.push(("CRM_SECRET_ID", "never-read-for-a-withheld-number"));
