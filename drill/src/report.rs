@@ -33,6 +33,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The names of the checks that failed.
+    pub fn failed_checks(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
     pub fn new(
         name: &str,
         guide: &str,
@@ -65,12 +74,7 @@ pub fn table(results: &[Scenario]) -> String {
         "scenario", "verdict", "calls"
     );
     for r in results {
-        let failed: Vec<&str> = r
-            .checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| c.name.as_str())
-            .collect();
+        let failed = r.failed_checks();
         let verdict = if r.passed { "PASS" } else { "FAIL" };
         let _ = writeln!(
             out,

@@ -37,12 +37,7 @@ async fn a_broken_fallback_fails_the_drill() -> anyhow::Result<()> {
     let results = run(&["crm-down".into()], &opts).await?;
     let r = &results[0];
     assert!(!r.passed, "the drill missed a breaker that never opens");
-    let failed: Vec<&str> = r
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.name.as_str())
-        .collect();
+    let failed = r.failed_checks();
     assert!(
         failed.contains(&"breaker opened") && failed.contains(&"on-call paged once"),
         "{failed:?}"
