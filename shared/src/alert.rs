@@ -19,12 +19,48 @@ pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// At most this many events per delivery run: PagerDuty allows about 120 a minute per key.
 pub const MAX_PER_RUN: usize = 20;
 const CLAIM_MS: Millis = 15_000;
+/// The first retry waits this long; each further failure doubles it, up to MAX_BACKOFF_MS.
+pub const DEFAULT_BACKOFF_MS: Millis = 10_000;
+const MAX_BACKOFF_MS: Millis = 300_000;
 
 pub struct PagerDuty {
     pub http: reqwest::Client,
     pub url: String,
     pub secrets: Arc<SecretCache>,
     pub secret_id: String,
+    pub runbooks: Runbooks,
+    pub backoff_ms: Millis,
+}
+
+/// The runbook each breaker's page links to, so the on-call engineer lands on the steps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Runbooks {
+    /// Where the runbook files are published, e.g. a repository's `infra/runbooks/` URL.
+    /// Empty: the page names the file in the repository instead of linking to it.
+    pub base_url: String,
+}
+
+impl Runbooks {
+    /// The runbook file for a breaker, as kept in `infra/runbooks/`.
+    pub fn file(breaker: &str) -> Option<&'static str> {
+        match breaker {
+            "crm" => Some("crm-outage.md"),
+            "genesys-api" => Some("regional-overflow.md"),
+            "genesys-analytics" => Some("analytics-outage.md"),
+            b if b.ends_with("-auth") => Some("token-outage.md"),
+            _ => None,
+        }
+    }
+
+    /// The runbook's URL, or its repository path when no base URL is configured.
+    pub fn for_breaker(&self, breaker: &str) -> Option<String> {
+        let file = Self::file(breaker)?;
+        Some(if self.base_url.is_empty() {
+            format!("infra/runbooks/{file}")
+        } else {
+            format!("{}/{file}", self.base_url.trim_end_matches('/'))
+        })
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -48,18 +84,25 @@ impl std::ops::AddAssign for Delivery {
     }
 }
 
-/// The Events API v2 body for an alert.
-pub fn event(routing_key: &str, breaker: &str, a: &Alert) -> Value {
+/// The Events API v2 body for an alert. A trigger names its runbook in `custom_details`
+/// and, when it is a URL, links to it.
+pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>) -> Value {
     match a.action {
         Action::Resolve => {
             json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": a.dedup_key})
         }
         Action::Trigger => {
             let summary: String = a.summary.chars().take(1024).collect();
+            let links: Vec<Value> = runbook
+                .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
+                .map(|href| json!({"href": href, "text": format!("Runbook: {breaker}")}))
+                .into_iter()
+                .collect();
             json!({
                 "routing_key": routing_key,
                 "event_action": "trigger",
                 "dedup_key": a.dedup_key,
+                "links": links,
                 "payload": {
                     "summary": summary,
                     "source": "failsoft",
@@ -69,7 +112,8 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert) -> Value {
                     "group": "failsoft",
                     "class": "circuit_breaker",
                     "custom_details": {"circuit": breaker, "failure_count": a.failures,
-                                       "last_error": a.last_error, "alert_id": a.id},
+                                       "last_error": a.last_error, "alert_id": a.id,
+                                       "runbook": runbook},
                 }
             })
         }
@@ -77,19 +121,45 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert) -> Value {
 }
 
 impl PagerDuty {
-    /// The sender configured by `ALERT_SECRET_ID` and `PAGERDUTY_EVENTS_URL`, if any.
+    /// The sender configured by `ALERT_SECRET_ID`, `PAGERDUTY_EVENTS_URL`,
+    /// `RUNBOOK_BASE_URL` and `ALERT_BACKOFF_S`, if any.
     pub fn from_env(
         services: &crate::service::Services,
         env: &dyn crate::config::Env,
-    ) -> Option<PagerDuty> {
-        env.get("ALERT_SECRET_ID").map(|secret_id| PagerDuty {
+    ) -> Result<Option<PagerDuty>, crate::config::ConfigError> {
+        let Some(secret_id) = env.get("ALERT_SECRET_ID") else {
+            return Ok(None);
+        };
+        let backoff_ms = crate::config::seconds_ms(
+            "ALERT_BACKOFF_S",
+            crate::config::parsed(env, "ALERT_BACKOFF_S", DEFAULT_BACKOFF_MS as f64 / 1000.0)?,
+        )?
+        .min(MAX_BACKOFF_MS);
+        Ok(Some(PagerDuty {
             http: services.http.clone(),
             url: env
                 .get("PAGERDUTY_EVENTS_URL")
                 .unwrap_or_else(|| DEFAULT_EVENTS_URL.into()),
             secrets: services.secrets.clone(),
             secret_id,
-        })
+            runbooks: Runbooks {
+                base_url: env.get("RUNBOOK_BASE_URL").unwrap_or_default(),
+            },
+            backoff_ms,
+        }))
+    }
+
+    /// How long to wait before the next attempt, after `attempts` failed ones; a longer
+    /// Retry-After wins.
+    fn retry_in(&self, attempts: u32, retry_after_s: Option<u64>) -> Millis {
+        let backoff = self
+            .backoff_ms
+            .saturating_mul(1 << attempts.min(10))
+            .min(MAX_BACKOFF_MS);
+        retry_after_s
+            .map(|s| (s as Millis).saturating_mul(1000))
+            .unwrap_or(0)
+            .max(backoff)
     }
 
     async fn send(&self, breaker: &str, a: &Alert, deadline: Instant) -> Sent {
@@ -107,7 +177,9 @@ impl PagerDuty {
                 }
             }
         };
-        let req = self.http.post(&self.url).json(&event(&key, breaker, a));
+        let runbook = self.runbooks.for_breaker(breaker);
+        let body = event(&key, breaker, a, runbook.as_deref());
+        let req = self.http.post(&self.url).json(&body);
         match http::send_json(req, deadline).await {
             Ok(_) => Sent::Accepted,
             // A 2xx with a body that is not JSON still means accepted.
@@ -175,19 +247,12 @@ impl PagerDuty {
                     id: a.id.clone(),
                     owner: owner.to_string(),
                 },
-                Sent::Retry { after_s, .. } => {
-                    let backoff = (10_000i64 << a.attempts.min(5)).min(300_000);
-                    let after = after_s
-                        .map(|s| s as Millis * 1000)
-                        .unwrap_or(0)
-                        .max(backoff);
-                    Op::DeferAlert {
-                        id: a.id.clone(),
-                        owner: owner.to_string(),
-                        attempts: a.attempts + 1,
-                        next_ms: now + after,
-                    }
-                }
+                Sent::Retry { after_s, .. } => Op::DeferAlert {
+                    id: a.id.clone(),
+                    owner: owner.to_string(),
+                    attempts: a.attempts + 1,
+                    next_ms: now + self.retry_in(a.attempts, *after_s),
+                },
             };
             let _ = store.apply(breaker, &op).await;
             match result {
@@ -218,5 +283,87 @@ impl PagerDuty {
             &[metrics::count("AlertsPending", f64::from(done.pending))],
         );
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::Action;
+    use crate::secrets::{SecretError, SecretSource};
+
+    struct NoSecrets;
+
+    #[async_trait::async_trait]
+    impl SecretSource for NoSecrets {
+        async fn secret_json(&self, id: &str) -> Result<Value, SecretError> {
+            Err(SecretError::Malformed { id: id.into() })
+        }
+    }
+
+    fn trigger() -> Alert {
+        Alert {
+            id: "3-trigger".into(),
+            action: Action::Trigger,
+            dedup_key: "genesys-api/3".into(),
+            summary: "genesys-api: circuit OPEN".into(),
+            failures: 5,
+            last_error: Some("HTTP 503".into()),
+            created_ms: 0,
+            attempts: 0,
+            next_ms: 0,
+            claim: None,
+        }
+    }
+
+    #[test]
+    fn a_region_page_links_the_overflow_runbook() {
+        let rb = Runbooks {
+            base_url: "https://wiki.example/failsoft/runbooks/".into(),
+        };
+        let url = rb.for_breaker("genesys-api");
+        let ev = event("k", "genesys-api", &trigger(), url.as_deref());
+        let want = "https://wiki.example/failsoft/runbooks/regional-overflow.md";
+        assert_eq!(ev["payload"]["custom_details"]["runbook"], want);
+        assert_eq!(ev["links"], json!([{"href": want, "text": "Runbook: genesys-api"}]));
+    }
+
+    #[test]
+    fn without_a_base_url_the_page_names_the_file_and_links_nothing() {
+        let rb = Runbooks::default();
+        let path = rb.for_breaker("crm-auth");
+        let ev = event("k", "crm-auth", &trigger(), path.as_deref());
+        assert_eq!(
+            ev["payload"]["custom_details"]["runbook"],
+            "infra/runbooks/token-outage.md"
+        );
+        assert_eq!(ev["links"], json!([]));
+        assert_eq!(rb.for_breaker("some-other"), None);
+    }
+
+    #[test]
+    fn every_linked_runbook_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/runbooks");
+        for b in ["crm", "crm-auth", "genesys-auth", "genesys-api", "genesys-analytics"] {
+            let file = Runbooks::file(b).map(|f| dir.join(f));
+            assert!(file.as_ref().is_some_and(|f| f.is_file()), "{b}: {file:?}");
+        }
+    }
+
+    #[test]
+    fn retries_back_off_doubling_and_a_longer_retry_after_wins() {
+        let pd = PagerDuty {
+            http: reqwest::Client::new(),
+            url: String::new(),
+            secrets: Arc::new(SecretCache::new(Arc::new(NoSecrets))),
+            secret_id: String::new(),
+            runbooks: Runbooks::default(),
+            backoff_ms: 1_000,
+        };
+        let waits: Vec<Millis> = (0..4).map(|n| pd.retry_in(n, None)).collect();
+        assert_eq!(waits, vec![1_000, 2_000, 4_000, 8_000]);
+        assert_eq!(pd.retry_in(0, Some(30)), 30_000);
+        assert_eq!(pd.retry_in(3, Some(1)), 8_000);
+        assert_eq!(pd.retry_in(40, None), MAX_BACKOFF_MS);
     }
 }

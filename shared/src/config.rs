@@ -69,6 +69,20 @@ fn positive<T: PartialOrd + Default + std::fmt::Display>(
     }
 }
 
+/// Seconds, fractions allowed (the drill compresses a minute-long schedule), as ms:
+/// above 0 and at most a day.
+pub fn seconds_ms(var: &str, s: f64) -> Result<Millis, ConfigError> {
+    if s > 0.0 && s <= 86_400.0 {
+        Ok(((s * 1000.0).ceil() as Millis).max(1))
+    } else {
+        Err(ConfigError::Invalid {
+            var: var.to_string(),
+            value: s.to_string(),
+            why: "must be above 0 and at most 86400".into(),
+        })
+    }
+}
+
 /// `BREAKER_<NAME>_<FIELD>`: NAME upper-cased with `-` turned into `_`.
 pub fn breaker_var(name: &str, field: &str) -> String {
     format!(
@@ -124,7 +138,7 @@ pub const KNOBS: &[(&str, &str, &str)] = &[
     (
         "RECOVERY_TIMEOUT_S",
         "30 (60 for `*-auth`)",
-        "time OPEN before a probe is admitted",
+        "time OPEN before a probe is admitted (fractions allowed)",
     ),
     (
         "SUCCESS_THRESHOLD",
@@ -226,10 +240,10 @@ impl BreakerConfig {
         let policy = Policy {
             trip,
             slow_call_ms,
-            recovery_timeout_ms: positive(
+            recovery_timeout_ms: seconds_ms(
                 &v("RECOVERY_TIMEOUT_S"),
-                parsed(env, &v("RECOVERY_TIMEOUT_S"), recovery_s as Millis)?,
-            )? * 1000,
+                parsed(env, &v("RECOVERY_TIMEOUT_S"), recovery_s as f64)?,
+            )?,
             success_threshold: positive(
                 &v("SUCCESS_THRESHOLD"),
                 parsed(env, &v("SUCCESS_THRESHOLD"), 2u32)?,
@@ -318,6 +332,11 @@ mod tests {
             ("BREAKER_CRM_FAILURE_THRESHOLD", "0"),
             ("BREAKER_CRM_FAILURE_THRESHOLD", "five"),
             ("BREAKER_CRM_POLICY", "sometimes"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "0"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "-1"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "NaN"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "inf"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "86401"),
         ];
         for (k, val) in bad {
             let r = BreakerConfig::from_env("crm", &env(&[(k, val)]));
@@ -326,5 +345,16 @@ mod tests {
                 "{k}={val} accepted"
             );
         }
+    }
+
+    #[test]
+    fn recovery_timeout_takes_fractions_of_a_second() {
+        let ms = |v: &str| {
+            BreakerConfig::from_env("crm", &env(&[("BREAKER_CRM_RECOVERY_TIMEOUT_S", v)]))
+                .map(|c| c.policy.recovery_timeout_ms)
+        };
+        assert_eq!(ms("0.25"), Ok(250));
+        assert_eq!(ms("45"), Ok(45_000));
+        assert_eq!(ms("0.0001"), Ok(1));
     }
 }

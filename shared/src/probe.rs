@@ -252,6 +252,16 @@ pub const KNOBS: &[(&str, &str, &str)] = &[
         "PagerDuty Events API v2 endpoint",
     ),
     (
+        "ALERT_BACKOFF_S",
+        "10",
+        "first retry of a failed delivery after this; doubles per failure, at most 300 s; a longer Retry-After wins",
+    ),
+    (
+        "RUNBOOK_BASE_URL",
+        "unset",
+        "where infra/runbooks/ is published; a trigger links its breaker's runbook (unset: names the file)",
+    ),
+    (
         "ALERT_REMINDER_S",
         "3600",
         "an episode still open this long alerts again (same dedup_key)",
@@ -302,7 +312,7 @@ impl Prober {
                 },
             });
         }
-        let pagerduty = PagerDuty::from_env(services, env);
+        let pagerduty = PagerDuty::from_env(services, env)?;
         Ok(Prober {
             dependencies,
             store: services.store.clone(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use failsoft::alert::PagerDuty;
+use failsoft::alert::{PagerDuty, Runbooks, DEFAULT_BACKOFF_MS};
 use failsoft::breaker::{
     Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Guarded, Policy, State,
     TripPolicy,
@@ -137,6 +137,10 @@ impl World {
             url: format!("{}/v2/enqueue", self.pd.url),
             secrets,
             secret_id: format!("pd-{}", self.table),
+            runbooks: Runbooks {
+                base_url: "https://runbooks.example/failsoft".into(),
+            },
+            backoff_ms: DEFAULT_BACKOFF_MS,
         }
     }
 
@@ -222,6 +226,10 @@ async fn the_probe_alone_closes_the_breaker_after_recovery() -> anyhow::Result<(
     assert_eq!(ev.len(), 2, "{ev:?}");
     assert_eq!((ev[0].0.as_str(), ev[1].0.as_str()), ("trigger", "resolve"));
     assert_eq!(ev[0].1, ev[1].1, "one dedup_key per episode");
+    let trigger: Value = serde_json::from_str(&w.pd.requests()[0].body)?;
+    let runbook = "https://runbooks.example/failsoft/crm-outage.md";
+    assert_eq!(trigger["payload"]["custom_details"]["runbook"], runbook);
+    assert_eq!(trigger["links"][0]["href"], runbook);
     Ok(())
 }
 

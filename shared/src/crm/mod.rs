@@ -74,7 +74,7 @@ pub fn from_env(services: &Services, env: &dyn Env) -> Result<CrmLookup, InitErr
         })?;
     let tokens = services.token_cache(provider, env)?;
     let alerts =
-        crate::alert::PagerDuty::from_env(services, env).map(|pd| (pd, services.store.clone()));
+        crate::alert::PagerDuty::from_env(services, env)?.map(|pd| (pd, services.store.clone()));
     Ok(CrmLookup {
         alerts,
         breaker: services.breaker("crm", env)?,
