@@ -1,15 +1,13 @@
-//! The drill itself: two scenarios pass on the real system, and a fault that breaks the
-//! fallback (a breaker that can never open) turns the verdict to FAIL.
+//! The drill itself: every scenario passes on the real system, and a fault that breaks
+//! the fallback (a breaker that can never open) turns the verdict to FAIL.
 
-use failsoft_drill::{run, Options};
+use failsoft_drill::{run, Options, SCENARIOS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_scenarios_pass() -> anyhow::Result<()> {
-    let results = run(
-        &["crm-down".into(), "analytics-down".into()],
-        &Options::default(),
-    )
-    .await?;
+async fn every_scenario_passes() -> anyhow::Result<()> {
+    let results = run(&[], &Options::default()).await?;
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, SCENARIOS);
     for r in &results {
         assert!(
             r.passed,
@@ -17,13 +15,13 @@ async fn two_scenarios_pass() -> anyhow::Result<()> {
             r.name,
             r.checks.iter().filter(|c| !c.passed).collect::<Vec<_>>()
         );
-        assert!(!r.timeline.is_empty());
+        assert!(!r.timeline.is_empty() && r.checks.len() >= 4, "{}", r.name);
     }
     let md = failsoft_drill::report::markdown(&results);
-    assert!(
-        md.contains("<svg") && md.contains("| crm-down | PASS |"),
-        "{md}"
-    );
+    for name in SCENARIOS {
+        assert!(md.contains(&format!("| {name} | PASS |")), "{md}");
+    }
+    assert_eq!(md.matches("<svg").count(), SCENARIOS.len());
     Ok(())
 }
 
@@ -47,5 +45,25 @@ async fn a_broken_fallback_fails_the_drill() -> anyhow::Result<()> {
         .checks
         .iter()
         .any(|c| c.name == "calls route without CRM context" && c.passed));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_that_cannot_close_fails_the_maintenance_drill() -> anyhow::Result<()> {
+    // Injected fault: an OPEN breaker waits an hour before it admits a probe, so at 4 AM
+    // nothing closes it and the morning starts degraded: the guide's edge case 1.
+    let opts = Options {
+        extra_env: vec![("BREAKER_CRM_RECOVERY_TIMEOUT_S".into(), "3600".into())],
+    };
+    let results = run(&["crm-maintenance".into()], &opts).await?;
+    let failed = results[0].failed_checks();
+    assert_eq!(
+        failed,
+        vec![
+            "probe alone closes it after the window",
+            "morning agents get CRM data",
+            "paged once, resolved once"
+        ]
+    );
     Ok(())
 }

@@ -325,7 +325,10 @@ mod tests {
         let ev = event("k", "genesys-api", &trigger(), url.as_deref());
         let want = "https://wiki.example/failsoft/runbooks/regional-overflow.md";
         assert_eq!(ev["payload"]["custom_details"]["runbook"], want);
-        assert_eq!(ev["links"], json!([{"href": want, "text": "Runbook: genesys-api"}]));
+        assert_eq!(
+            ev["links"],
+            json!([{"href": want, "text": "Runbook: genesys-api"}])
+        );
     }
 
     #[test]
@@ -344,7 +347,13 @@ mod tests {
     #[test]
     fn every_linked_runbook_exists() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/runbooks");
-        for b in ["crm", "crm-auth", "genesys-auth", "genesys-api", "genesys-analytics"] {
+        for b in [
+            "crm",
+            "crm-auth",
+            "genesys-auth",
+            "genesys-api",
+            "genesys-analytics",
+        ] {
             let file = Runbooks::file(b).map(|f| dir.join(f));
             assert!(file.as_ref().is_some_and(|f| f.is_file()), "{b}: {file:?}");
         }

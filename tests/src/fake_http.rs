@@ -13,9 +13,14 @@ pub enum Fault {
     Hang,
     Slow(Duration),
     Status(u16),
-    TooMany { retry_after_s: u64 },
+    TooMany {
+        retry_after_s: u64,
+    },
     Garbage,
     Reset,
+    /// The request is handled (its effects happen), then the connection is reset before
+    /// the answer: the client cannot tell whether it went through.
+    ResetAfterHandling,
 }
 
 #[derive(Clone, Debug)]
@@ -26,6 +31,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Request {
@@ -110,6 +117,18 @@ impl FakeServer {
                 fault,
                 remaining: times,
             });
+        }
+    }
+
+    /// Apply `faults` to the next requests under `prefix`, one each, in turn; then none.
+    pub fn faults_in_turn(&self, prefix: &str, faults: &[Fault]) {
+        if let Ok(mut s) = self.state.lock() {
+            s.faults.retain(|r| r.path_prefix != prefix);
+            s.faults.extend(faults.iter().map(|f| FaultRule {
+                path_prefix: prefix.into(),
+                fault: f.clone(),
+                remaining: Some(1),
+            }));
         }
     }
 
@@ -219,6 +238,7 @@ async fn serve(
         query: parse_form(query),
         headers,
         body,
+        at: std::time::Instant::now(),
     };
 
     let fault = {
@@ -240,12 +260,10 @@ async fn serve(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return Ok(());
         }
-        Some(Fault::Reset) => {
-            // SO_LINGER 0 makes close send RST.
-            let std_sock = sock.into_std()?;
-            socket2::SockRef::from(&std_sock).set_linger(Some(Duration::ZERO))?;
-            drop(std_sock);
-            return Ok(());
+        Some(Fault::Reset) => return reset(sock),
+        Some(Fault::ResetAfterHandling) => {
+            handler(&req, &base);
+            return reset(sock);
         }
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;
@@ -279,5 +297,13 @@ async fn serve(
     out.push_str(&resp.body);
     sock.write_all(out.as_bytes()).await?;
     sock.shutdown().await?;
+    Ok(())
+}
+
+/// Close with RST: SO_LINGER 0 makes close send it.
+fn reset(sock: TcpStream) -> anyhow::Result<()> {
+    let std_sock = sock.into_std()?;
+    socket2::SockRef::from(&std_sock).set_linger(Some(Duration::ZERO))?;
+    drop(std_sock);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! A fake Salesforce: the client-credentials token endpoint and SOSL phone search over
 //! a fixed set of contacts, on the fault-injecting server.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -50,8 +51,35 @@ pub fn find_terms(q: &str) -> Vec<String> {
 }
 
 pub async fn start(contacts: Vec<FakeContact>) -> anyhow::Result<FakeServer> {
+    Ok(start_with_sessions(contacts).await?.0)
+}
+
+/// The org's sessions: ending one makes the token issued for it fail with 401, the way a
+/// Salesforce session timeout does (Salesforce tokens carry no expiry of their own).
+#[derive(Clone, Default)]
+pub struct Sessions(Arc<AtomicU32>);
+
+impl Sessions {
+    pub fn end(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The token valid now: [`ACCESS_TOKEN`] for the first session.
+    pub fn token(&self) -> String {
+        match self.0.load(Ordering::SeqCst) {
+            0 => ACCESS_TOKEN.to_string(),
+            n => format!("{ACCESS_TOKEN}-{n}"),
+        }
+    }
+}
+
+pub async fn start_with_sessions(
+    contacts: Vec<FakeContact>,
+) -> anyhow::Result<(FakeServer, Sessions)> {
     let contacts = Arc::new(contacts);
-    FakeServer::start(move |req, base| {
+    let sessions = Sessions::default();
+    let current = sessions.clone();
+    let server = FakeServer::start(move |req, base| {
         if req.path == TOKEN_PATH && req.method == "POST" {
             let form = parse_form(&req.body);
             let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
@@ -59,7 +87,7 @@ pub async fn start(contacts: Vec<FakeContact>) -> anyhow::Result<FakeServer> {
                 return Response::json(400, &json!({"error": "invalid_client"}));
             }
             return Response::json(200, &json!({
-                "access_token": ACCESS_TOKEN, "instance_url": base, "id": format!("{base}/id/00D/005"),
+                "access_token": current.token(), "instance_url": base, "id": format!("{base}/id/00D/005"),
                 "token_type": "Bearer", "issued_at": "1795800000000", "signature": "sig", "scope": "api"}));
         }
         if req.path == API_PREFIX && req.method == "GET" {
@@ -67,7 +95,7 @@ pub async fn start(contacts: Vec<FakeContact>) -> anyhow::Result<FakeServer> {
             return Response::json(200, &json!([{"version": "61.0", "url": "/services/data/v61.0"}]));
         }
         if req.path.starts_with(API_PREFIX) && req.path.ends_with("/search/") {
-            if req.header("authorization") != Some(&format!("Bearer {ACCESS_TOKEN}")) {
+            if req.header("authorization") != Some(&format!("Bearer {}", current.token())) {
                 return Response::json(401, &json!([{"errorCode": "INVALID_SESSION_ID"}]));
             }
             let terms = find_terms(req.param("q").unwrap_or_default());
@@ -82,5 +110,6 @@ pub async fn start(contacts: Vec<FakeContact>) -> anyhow::Result<FakeServer> {
         }
         Response::json(404, &json!([{"errorCode": "NOT_FOUND"}]))
     })
-    .await
+    .await?;
+    Ok((server, sessions))
 }

@@ -314,6 +314,7 @@ impl Drop for Emulator {
     }
 }
 pub mod fake_http;
+pub mod fake_pagerduty;
 pub mod fake_salesforce;
 
 /// Create a Secrets Manager secret holding `value` (as JSON) in moto.

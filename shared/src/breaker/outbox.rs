@@ -78,6 +78,21 @@ impl Alert {
     }
 }
 
+/// What an open breaker means for the contact center, in the page's words.
+pub fn impact(breaker: &str) -> &'static str {
+    match breaker {
+        "crm" => "callers route without CRM context (dataActionFailed)",
+        "genesys-api" => {
+            "the Genesys region looks unhealthy; decide on overflow to the backup region"
+        }
+        "genesys-analytics" => "supervisor dashboards show cached or zeroed queue metrics",
+        b if b.ends_with("-auth") => {
+            "cached tokens serve until they expire, then the dependency's callers get the fallback"
+        }
+        _ => "callers get the fallback",
+    }
+}
+
 /// The alerts a transition owes: a trigger when it starts an episode, a resolve when it
 /// ends one. A reopening inside an episode owes nothing (the incident is already open).
 pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
@@ -96,13 +111,15 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
     if let Some(ep) = &t.started_episode {
         let summary = match t.to {
             super::State::ForcedOpen => format!(
-                "{}: forced OPEN by an operator; callers get the fallback",
-                t.breaker
+                "{}: forced OPEN by an operator; {}",
+                t.breaker,
+                impact(&t.breaker)
             ),
             _ => format!(
-                "{}: circuit OPEN after {} failures; callers get the fallback. Last error: {}",
+                "{}: circuit OPEN after {} failures; {}. Last error: {}",
                 t.breaker,
                 t.failures,
+                impact(&t.breaker),
                 t.last_error.as_deref().unwrap_or("none")
             ),
         };
@@ -126,8 +143,10 @@ pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<Alert> {
     }
     let minutes = (now - r.reminded_ms) / 60_000;
     let summary = format!(
-        "{}: still {} (episode {ep}, {minutes}+ min since the last alert); callers get the fallback",
-        r.name, r.state
+        "{}: still {} (episode {ep}, {minutes}+ min since the last alert); {}",
+        r.name,
+        r.state,
+        impact(&r.name)
     );
     Some(Alert::new(
         format!("{}-reminder-{now}", r.generation),

@@ -1,0 +1,8 @@
+//! One module per part of the guide's failure taxonomy.
+
+pub mod analytics;
+pub mod crm;
+pub mod flapping;
+pub mod maintenance;
+pub mod region;
+pub mod tokens;
