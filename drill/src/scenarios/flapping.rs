@@ -133,13 +133,20 @@ pub async fn pagerduty(opts: &Options) -> anyhow::Result<Scenario> {
         check(
             "one incident for the episode",
             incidents.len() == 1 && keys.len() == 1,
-            format!("{} incident(s); dedup keys used: {keys:?}", incidents.len()),
+            format!(
+                "{} incident(s) under {} dedup key(s); PagerDuty processed {} trigger event(s) for it (a reset hides an acceptance; the dedup_key absorbs the retry)",
+                incidents.len(),
+                keys.len(),
+                incidents.iter().map(|i| i.triggers).sum::<u32>()
+            ),
         ),
         check(
             "trigger and resolve both delivered",
             trigger_ticks.is_some() && resolve_ticks.is_some() && incidents.iter().all(|i| i.resolved),
             format!(
-                "outbox drained after {trigger_ticks:?} and {resolve_ticks:?} probe runs; resolved: {}",
+                "outbox drained after {} and {} probe runs; resolved: {}",
+                trigger_ticks.map_or("no".into(), |n| n.to_string()),
+                resolve_ticks.map_or("no".into(), |n| n.to_string()),
                 incidents.iter().all(|i| i.resolved)
             ),
         ),
