@@ -10,7 +10,7 @@ use crate::stage::{Stage, DEADLINE_MS, SLACK_MS};
 use crate::Options;
 
 pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
-    let st = Stage::new().await?;
+    let mut st = Stage::new().await?;
     let api = FakeServer::start(|req, _| {
         if req.path == "/oauth/token" {
             return Response::json(200, &json!({"access_token": "gc", "expires_in": 86400}));
@@ -29,10 +29,9 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
     let base = format!("http://127.0.0.1:{}/lambda-url/queue-metrics", emu.port);
     let http = reqwest_client()?;
     http.get(format!("{base}/queues/q-sales")).send().await?; // warm: may build
-    let started = Instant::now();
-    let mut obs = Vec::new();
+    st.start_clock();
     let get = |path: &'static str| {
-        let (http, base) = (http.clone(), base.clone());
+        let (http, base, st) = (http.clone(), base.clone(), &st);
         async move {
             let t = Instant::now();
             let v: Value = http
@@ -41,40 +40,28 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
                 .await?
                 .json()
                 .await?;
-            anyhow::Ok((v, t.elapsed().as_millis() as u64))
+            let latency_ms = t.elapsed().as_millis() as u64;
+            let answer = match v["degradedMessage"].as_str() {
+                Some(m) if v["isDegraded"] == true => m.to_string(),
+                _ => format!("live, waiting {}", v["interactionsWaiting"]),
+            };
+            let o = Observation {
+                t_ms: st.t_ms(),
+                what: format!("queue {}", path.trim_start_matches("/queues/")),
+                answer,
+                latency_ms,
+                dependency: "genesys-analytics".into(),
+                breaker: st.state("genesys-analytics").await,
+                alerts: st.pd.incidents().len(),
+            };
+            anyhow::Ok((v, latency_ms, o))
         }
     };
-    let (live, l1) = get("/queues/q-sales").await?;
-    obs.push(Observation {
-        t_ms: started.elapsed().as_millis() as u64,
-        what: "queue q-sales".into(),
-        answer: format!("live, waiting {}", live["interactionsWaiting"]),
-        latency_ms: l1,
-        dependency: "genesys-analytics".into(),
-        breaker: st.state("genesys-analytics").await,
-        alerts: 0,
-    });
+    let (live, l1, o1) = get("/queues/q-sales").await?;
     api.fault("/api/", Fault::Status(503), None);
-    let (cached, l2) = get("/queues/q-sales").await?;
-    obs.push(Observation {
-        t_ms: started.elapsed().as_millis() as u64,
-        what: "queue q-sales".into(),
-        answer: cached["degradedMessage"].as_str().unwrap_or("").into(),
-        latency_ms: l2,
-        dependency: "genesys-analytics".into(),
-        breaker: st.state("genesys-analytics").await,
-        alerts: 0,
-    });
-    let (none, l3) = get("/queues/q-never-seen").await?;
-    obs.push(Observation {
-        t_ms: started.elapsed().as_millis() as u64,
-        what: "queue q-never-seen".into(),
-        answer: none["degradedMessage"].as_str().unwrap_or("").into(),
-        latency_ms: l3,
-        dependency: "genesys-analytics".into(),
-        breaker: st.state("genesys-analytics").await,
-        alerts: 0,
-    });
+    let (cached, l2, o2) = get("/queues/q-sales").await?;
+    let (none, l3, o3) = get("/queues/q-never-seen").await?;
+    let obs = vec![o1, o2, o3];
     let checks = vec![
         check(
             "live data while healthy",
