@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use failsoft_tests::fake_http::{FakeServer, Fault, Response};
+use failsoft_tests::reqwest;
 use serde_json::{json, Value};
 
 use crate::report::{check, Observation, Scenario};
@@ -93,10 +94,8 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
     Ok(Scenario::new("analytics-down", "Guide: Genesys analytics API slow or down → show last-known values with their staleness, then \"data unavailable\".", checks, obs))
 }
 
-fn reqwest_client() -> anyhow::Result<reqwest_shim::Client> {
-    Ok(reqwest_shim::Client::builder()
+fn reqwest_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(900))
         .build()?)
 }
-
-use failsoft_tests::reqwest as reqwest_shim;
