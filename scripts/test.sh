@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+bash scripts/chromium.sh
 source scripts/moto.sh
 cargo test --workspace "$@"

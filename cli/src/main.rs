@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use failsoft::breaker::{Event, Record};
 use failsoft::config::ProcessEnv;
+use failsoft::dependency::Dependency;
 use failsoft::service::Services;
 use serde_json::json;
 
@@ -29,18 +30,6 @@ enum Command {
     /// The state table.
     #[command(subcommand)]
     Table(TableCmd),
-    /// Play outage scenarios against the real functions, locally (moto, fakes, emulator).
-    Drill {
-        /// Scenarios to run (default: all): crm-down, crm-slow, analytics-down.
-        #[arg(long = "scenario")]
-        scenarios: Vec<String>,
-        /// Print machine-readable results instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// Where to write the Markdown report (with SVG timelines).
-        #[arg(long, default_value = "drill-output/report.md")]
-        report: PathBuf,
-    },
 }
 
 #[derive(Subcommand)]
@@ -86,28 +75,6 @@ async fn main() -> Result<()> {
     failsoft::metrics::set_sink(failsoft::metrics::Sink::Stderr);
     match Cli::parse().command {
         Command::Breaker(cmd) => breaker(cmd).await,
-        Command::Drill {
-            scenarios,
-            json,
-            report,
-        } => {
-            let results =
-                failsoft_drill::run(&scenarios, &failsoft_drill::Options::default()).await?;
-            if let Some(dir) = report.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::write(&report, failsoft_drill::report::markdown(&results))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
-            } else {
-                print!("{}", failsoft_drill::report::table(&results));
-                println!("report: {}", report.display());
-            }
-            if results.iter().any(|r| !r.passed) {
-                bail!("the drill found degraded behaviour that does not meet the guide");
-            }
-            Ok(())
-        }
         Command::Table(TableCmd::Create { name, template }) => {
             let yaml = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;
@@ -129,10 +96,10 @@ fn summary(r: &Record) -> serde_json::Value {
 }
 
 async fn breaker(cmd: BreakerCmd) -> Result<()> {
-    let services = Services::from_env().await?;
+    let services = Services::from_env(&ProcessEnv).await?;
     let (name, event) = match cmd {
         BreakerCmd::List => {
-            let all: Vec<_> = services.breakers().await?.iter().map(summary).collect();
+            let all: Vec<_> = services.store.list().await?.iter().map(summary).collect();
             println!("{}", serde_json::to_string_pretty(&all)?);
             return Ok(());
         }
@@ -145,10 +112,11 @@ async fn breaker(cmd: BreakerCmd) -> Result<()> {
         BreakerCmd::ForceClosed { name, by } => (name, Event::ForceClosed { by }),
         BreakerCmd::Release { name, by } => (name, Event::Release { by }),
     };
-    if name.is_empty() || name.len() > 64 {
-        bail!("breaker name must be 1 to 64 characters");
-    }
-    let b = services.breaker(&name, &ProcessEnv)?;
+    let Some(dependency) = Dependency::parse(&name) else {
+        let known: Vec<&str> = Dependency::ALL.iter().map(|d| d.name()).collect();
+        bail!("unknown breaker {name:?}; known: {}", known.join(", "));
+    };
+    let b = services.breaker(dependency, &ProcessEnv)?;
     let t = b.command(event).await?;
     let after = services.store.load(&name).await?;
     println!(

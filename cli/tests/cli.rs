@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, State};
-use failsoft_tests::{fresh_table, moto, workspace_root};
+use failsoft_testkit::{fresh_table, moto, workspace_root};
 use serde_json::Value;
 
 fn run(url: &str, table: &str, args: &[&str]) -> anyhow::Result<Value> {
@@ -81,7 +81,7 @@ async fn table_create_uses_the_template() -> anyhow::Result<()> {
     let name = format!("cli-made-{:x}", std::process::id());
     let v = run(&m.url, &name, &["table", "create"])?;
     assert_eq!(v["created"], name);
-    let conf = failsoft_tests::sdk_config(&m.url).await;
+    let conf = failsoft_testkit::sdk_config(&m.url).await;
     let client = aws_sdk_dynamodb::Client::new(&conf);
     let d = client.describe_table().table_name(&name).send().await?;
     let keys: Vec<String> = d

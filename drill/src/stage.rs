@@ -6,12 +6,12 @@
 use std::time::Instant;
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
-use failsoft_tests::fake_http::FakeServer;
-use failsoft_tests::fake_pagerduty::{FakePagerDuty, Incident};
-use failsoft_tests::fake_salesforce::{
+use failsoft_testkit::fake_http::FakeServer;
+use failsoft_testkit::fake_pagerduty::{FakePagerDuty, Incident};
+use failsoft_testkit::fake_salesforce::{
     self, contact, Sessions, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH,
 };
-use failsoft_tests::{create_secret, fresh_table, moto, Emulator};
+use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
 use serde_json::{json, Value};
 
 use crate::report::{check, Check, Observation};

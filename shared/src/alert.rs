@@ -10,7 +10,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::breaker::{Action, Alert, Applied, BreakerStore, Millis, Op};
+use crate::breaker::{Action, Alert, Applied, BreakerStore, Op};
+use crate::clock::Millis;
+use crate::config::{parsed, seconds_ms, ConfigError, Env};
+use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
 use crate::metrics;
 use crate::secrets::{field, SecretCache};
@@ -41,20 +44,9 @@ pub struct Runbooks {
 }
 
 impl Runbooks {
-    /// The runbook file for a breaker, as kept in `infra/runbooks/`.
-    pub fn file(breaker: &str) -> Option<&'static str> {
-        match breaker {
-            "crm" => Some("crm-outage.md"),
-            "genesys-api" => Some("regional-overflow.md"),
-            "genesys-analytics" => Some("analytics-outage.md"),
-            b if b.ends_with("-auth") => Some("token-outage.md"),
-            _ => None,
-        }
-    }
-
     /// The runbook's URL, or its repository path when no base URL is configured.
     pub fn for_breaker(&self, breaker: &str) -> Option<String> {
-        let file = Self::file(breaker)?;
+        let file = Dependency::parse(breaker)?.runbook();
         Some(if self.base_url.is_empty() {
             format!("infra/runbooks/{file}")
         } else {
@@ -92,7 +84,12 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": a.dedup_key})
         }
         Action::Trigger => {
-            let summary: String = a.summary.chars().take(1024).collect();
+            // The breaker says what happened; the registry says what it means to people.
+            let summary = match Dependency::parse(breaker) {
+                Some(d) => format!("{}. Impact: {}", a.summary, d.impact()),
+                None => a.summary.clone(),
+            };
+            let summary: String = summary.chars().take(1024).collect();
             let links: Vec<Value> = runbook
                 .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
                 .map(|href| json!({"href": href, "text": format!("Runbook: {breaker}")}))
@@ -120,33 +117,51 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
     }
 }
 
-impl PagerDuty {
-    /// The sender configured by `ALERT_SECRET_ID`, `PAGERDUTY_EVENTS_URL`,
-    /// `RUNBOOK_BASE_URL` and `ALERT_BACKOFF_S`, if any.
-    pub fn from_env(
-        services: &crate::service::Services,
-        env: &dyn crate::config::Env,
-    ) -> Result<Option<PagerDuty>, crate::config::ConfigError> {
+/// Where and how pages go: `ALERT_SECRET_ID`, `PAGERDUTY_EVENTS_URL`,
+/// `RUNBOOK_BASE_URL` and `ALERT_BACKOFF_S`. None without `ALERT_SECRET_ID`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertConfig {
+    pub secret_id: String,
+    pub url: String,
+    pub runbooks: Runbooks,
+    pub backoff_ms: Millis,
+}
+
+impl AlertConfig {
+    pub fn from_env(env: &impl Env) -> Result<Option<AlertConfig>, ConfigError> {
+        let env: &dyn Env = env;
         let Some(secret_id) = env.get("ALERT_SECRET_ID") else {
             return Ok(None);
         };
-        let backoff_ms = crate::config::seconds_ms(
+        let backoff_ms = seconds_ms(
             "ALERT_BACKOFF_S",
-            crate::config::parsed(env, "ALERT_BACKOFF_S", DEFAULT_BACKOFF_MS as f64 / 1000.0)?,
+            parsed(env, "ALERT_BACKOFF_S", DEFAULT_BACKOFF_MS as f64 / 1000.0)?,
         )?
         .min(MAX_BACKOFF_MS);
-        Ok(Some(PagerDuty {
-            http: services.http.clone(),
+        Ok(Some(AlertConfig {
+            secret_id,
             url: env
                 .get("PAGERDUTY_EVENTS_URL")
                 .unwrap_or_else(|| DEFAULT_EVENTS_URL.into()),
-            secrets: services.secrets.clone(),
-            secret_id,
             runbooks: Runbooks {
                 base_url: env.get("RUNBOOK_BASE_URL").unwrap_or_default(),
             },
             backoff_ms,
         }))
+    }
+}
+
+impl PagerDuty {
+    /// The sender, with the instance's HTTP client and secret cache.
+    pub fn new(services: &crate::service::Services, config: AlertConfig) -> PagerDuty {
+        PagerDuty {
+            http: services.http.clone(),
+            url: config.url,
+            secrets: services.secrets.clone(),
+            secret_id: config.secret_id,
+            runbooks: config.runbooks,
+            backoff_ms: config.backoff_ms,
+        }
     }
 
     /// How long to wait before the next attempt, after `attempts` failed ones; a longer
@@ -345,18 +360,17 @@ mod tests {
     }
 
     #[test]
-    fn every_linked_runbook_exists() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/runbooks");
-        for b in [
-            "crm",
-            "crm-auth",
-            "genesys-auth",
-            "genesys-api",
-            "genesys-analytics",
-        ] {
-            let file = Runbooks::file(b).map(|f| dir.join(f));
-            assert!(file.as_ref().is_some_and(|f| f.is_file()), "{b}: {file:?}");
-        }
+    fn a_trigger_says_what_the_open_breaker_means() {
+        let ev = event("k", "genesys-api", &trigger(), None);
+        let summary = ev["payload"]["summary"].as_str().unwrap_or_default();
+        assert!(
+            summary.starts_with("genesys-api: circuit OPEN"),
+            "{summary}"
+        );
+        assert!(
+            summary.ends_with(Dependency::GenesysApi.impact()),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Wall-clock time as an injected dependency, so tests move time instead of sleeping.
 
+#[cfg(any(test, feature = "testkit"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::breaker::Millis;
+/// Milliseconds since the Unix epoch. Time is always passed in, never read in the core.
+pub type Millis = i64;
 
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> Millis;
@@ -22,10 +24,12 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to.
+/// A clock that moves only when told to. Test code only: behind the `testkit` feature.
+#[cfg(any(test, feature = "testkit"))]
 #[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);
 
+#[cfg(any(test, feature = "testkit"))]
 impl ManualClock {
     pub fn new(start_ms: Millis) -> ManualClock {
         ManualClock(AtomicI64::new(start_ms))
@@ -38,6 +42,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl Clock for ManualClock {
     fn now_ms(&self) -> Millis {
         self.0.load(Ordering::SeqCst)

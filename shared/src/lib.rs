@@ -1,4 +1,19 @@
 //! Failsoft: the domain, ports and adapters shared by the Lambda functions.
+//!
+//! Modules import downward only (`docs/architecture.md` has the map and the check):
+//! - what each function does, in the guide's words: [`crm`], [`token`], [`queues`],
+//!   [`health_check`], and [`alert`] (pages);
+//! - [`service`]: the clients a function builds once; [`dependency`]: the registry of
+//!   what is protected, with each one's breaker defaults, health check, runbook and
+//!   page text;
+//! - [`breaker`]: the generic distributed circuit breaker;
+//! - at the bottom: [`config`] (the only reader of the environment), [`store`] (the
+//!   neutral state-table error and DynamoDB helpers), [`clock`], [`http`], [`secrets`],
+//!   [`metrics`], [`logging`], [`aws`].
+//!
+//! Features: `testkit` adds the test doubles (`MemoryStore`, `ManualClock`); `table`
+//! adds the state table's definition read from the SAM template, for the operator CLI
+//! and the tests. Neither is in a Lambda's build.
 
 pub mod alert;
 pub mod aws;
@@ -6,14 +21,15 @@ pub mod breaker;
 pub mod clock;
 pub mod config;
 pub mod crm;
-pub mod dynamo_expr;
+pub mod dependency;
+pub mod health_check;
 pub mod http;
 pub mod logging;
 pub mod metrics;
-pub mod probe;
 pub mod queues;
 pub mod secrets;
 pub mod service;
-pub mod status;
+pub mod store;
+#[cfg(feature = "table")]
 pub mod table;
 pub mod token;

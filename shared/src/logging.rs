@@ -2,11 +2,18 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Install the JSON subscriber once; `RUST_LOG` (or `LOG_LEVEL`) sets the filter.
+use crate::config::{Env, ProcessEnv};
+
+/// The log filter: `RUST_LOG`, else `LOG_LEVEL`, else `info`.
+pub fn filter_from(env: &impl Env) -> String {
+    env.get("RUST_LOG")
+        .or_else(|| env.get("LOG_LEVEL"))
+        .unwrap_or_else(|| "info".to_string())
+}
+
+/// Install the JSON subscriber once.
 pub fn init() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("LOG_LEVEL"))
-        .unwrap_or_else(|_| "info".to_string());
+    let filter = filter_from(&ProcessEnv);
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(EnvFilter::new(filter))

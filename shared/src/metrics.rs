@@ -2,10 +2,12 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
 use crate::clock::{Clock, SystemClock};
+use crate::config::{Env, ProcessEnv};
 
 pub const DEFAULT_NAMESPACE: &str = "Failsoft";
 
@@ -32,8 +34,15 @@ pub fn millis(name: &'static str, value: f64) -> Metric {
     }
 }
 
-fn namespace() -> String {
-    std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.to_string())
+/// The CloudWatch namespace: `METRICS_NAMESPACE`, read once.
+fn namespace() -> &'static str {
+    static NAMESPACE: OnceLock<String> = OnceLock::new();
+    NAMESPACE.get_or_init(|| namespace_from(&ProcessEnv))
+}
+
+pub fn namespace_from(env: &impl Env) -> String {
+    env.get("METRICS_NAMESPACE")
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
 }
 
 /// One EMF document: the dimension values as top-level keys, one dimension set.
@@ -71,7 +80,6 @@ pub fn format(
 pub enum Sink {
     Stdout = 0,
     Stderr = 1,
-    Off = 2,
 }
 
 static SINK: AtomicU8 = AtomicU8::new(Sink::Stdout as u8);
@@ -83,10 +91,7 @@ pub fn set_sink(sink: Sink) {
 /// Write one EMF line. Metrics are best effort: a closed stream is ignored.
 pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
     let sink = SINK.load(Ordering::Relaxed);
-    if sink == Sink::Off as u8 {
-        return;
-    }
-    let line = format(&namespace(), SystemClock.now_ms(), dimensions, metrics);
+    let line = format(namespace(), SystemClock.now_ms(), dimensions, metrics);
     let _ = if sink == Sink::Stderr as u8 {
         writeln!(std::io::stderr().lock(), "{line}")
     } else {

@@ -1,11 +1,15 @@
-//! What a function builds once per instance, from the environment.
+//! What a function builds once per instance: the SDK clients, the state table's
+//! adapters, the secret cache, the HTTP client and the clock. Components take what they
+//! need from here, so no handler builds a client.
 
 use std::sync::Arc;
 
-use crate::breaker::{Breaker, BreakerStore, DynamoBreakerStore, Record, StoreError};
+use crate::breaker::{Breaker, BreakerStore, DynamoBreakerStore};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{state_table, BreakerConfig, ConfigError, Env, ProcessEnv};
+use crate::config::{required, ConfigError, Env};
+use crate::dependency::Dependency;
 use crate::secrets::{SecretCache, SecretsManager};
+use crate::token::{DynamoTokenStore, Provider, TokenCache, TokenConfig, TokenStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -15,7 +19,21 @@ pub enum InitError {
     Http(String),
 }
 
-/// The shared parts every function uses: the state store and the clock.
+/// Where the shared state lives: `STATE_TABLE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub table: String,
+}
+
+impl ServiceConfig {
+    pub fn from_env(env: &impl Env) -> Result<ServiceConfig, ConfigError> {
+        Ok(ServiceConfig {
+            table: required(env, "STATE_TABLE")?,
+        })
+    }
+}
+
+/// The shared parts every function uses.
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn BreakerStore>,
@@ -23,19 +41,19 @@ pub struct Services {
     pub table: String,
     pub secrets: Arc<SecretCache>,
     pub http: reqwest::Client,
-    pub tokens: Arc<dyn crate::token::TokenStore>,
+    pub tokens: Arc<dyn TokenStore>,
     pub dynamo: aws_sdk_dynamodb::Client,
 }
 
 impl Services {
-    /// Build the SDK client once; `AWS_ENDPOINT_URL` and friends apply.
-    pub async fn from_env() -> Result<Services, InitError> {
-        let table = state_table(&ProcessEnv)?;
-        let config = crate::aws::sdk_config().await;
-        let dynamo = crate::aws::dynamodb(&config);
+    /// Build the SDK clients once; `AWS_ENDPOINT_URL` and friends apply.
+    pub async fn build(config: &ServiceConfig) -> Result<Services, InitError> {
+        let sdk = crate::aws::sdk_config().await;
+        let dynamo = crate::aws::dynamodb(&sdk);
+        let table = config.table.clone();
         let store = DynamoBreakerStore::new(dynamo.clone(), table.clone());
-        let tokens = crate::token::DynamoTokenStore::new(dynamo.clone(), table.clone());
-        let secrets = SecretsManager(crate::aws::secretsmanager(&config));
+        let tokens = DynamoTokenStore::new(dynamo.clone(), table.clone());
+        let secrets = SecretsManager(crate::aws::secretsmanager(&sdk));
         Ok(Services {
             store: Arc::new(store),
             clock: Arc::new(SystemClock),
@@ -47,11 +65,16 @@ impl Services {
         })
     }
 
-    /// The breaker guarding dependency `name`, configured from `BREAKER_<NAME>_*`.
-    pub fn breaker(&self, name: &str, env: &dyn Env) -> Result<Breaker, InitError> {
-        let c = BreakerConfig::from_env(name, env)?;
+    /// `ServiceConfig::from_env` then `build`: what every `main` starts with.
+    pub async fn from_env(env: &impl Env) -> Result<Services, InitError> {
+        Services::build(&ServiceConfig::from_env(env)?).await
+    }
+
+    /// The breaker guarding `dependency`, configured from `BREAKER_<NAME>_*`.
+    pub fn breaker(&self, dependency: Dependency, env: &impl Env) -> Result<Breaker, InitError> {
+        let c = dependency.breaker_config(env)?;
         Ok(Breaker::new(
-            name,
+            dependency.name(),
             c.policy,
             c.settings,
             self.store.clone(),
@@ -62,22 +85,19 @@ impl Services {
     /// The fleet-shared token cache for `provider`, behind its `<name>-auth` breaker.
     pub fn token_cache(
         &self,
-        provider: crate::token::Provider,
-        env: &dyn Env,
-    ) -> Result<crate::token::TokenCache, InitError> {
-        let breaker = self.breaker(&format!("{}-auth", provider.name()), env)?;
-        Ok(crate::token::TokenCache::new(
+        provider: Provider,
+        config: &TokenConfig,
+        env: &impl Env,
+    ) -> Result<TokenCache, InitError> {
+        let breaker = self.breaker(provider.auth(), env)?;
+        Ok(TokenCache::new(
             provider,
             self.tokens.clone(),
             breaker,
             self.http.clone(),
             self.secrets.clone(),
             self.clock.clone(),
-            crate::token::TokenSettings::from_env(env)?,
+            config.settings.clone(),
         ))
-    }
-
-    pub async fn breakers(&self) -> Result<Vec<Record>, StoreError> {
-        self.store.list().await
     }
 }

@@ -5,13 +5,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::breaker::{
-    Admission, Breaker, CallResult, GuardSettings, Guarded, MemoryStore, Policy, Rejection, State,
-    StoreError,
+    Admission, Breaker, CallError, CallResult, Classify, GuardSettings, MemoryStore, Policy,
+    Rejection, State,
 };
 use failsoft::clock::ManualClock;
+use failsoft::store::StoreError;
 use tokio::time::Instant;
 
 const T0: i64 = 1_800_000_000_000;
+
+/// A dependency that answered with an error: counted.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Down(String);
+
+impl Classify for Down {
+    fn counts(&self) -> bool {
+        true
+    }
+}
+
+/// An HTTP status: only a 5xx is the dependency's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {0}")]
+struct Status(u16);
+
+impl Classify for Status {
+    fn counts(&self) -> bool {
+        self.0 >= 500
+    }
+}
 
 fn setup(policy: Policy) -> (Arc<MemoryStore>, Arc<ManualClock>, Breaker) {
     let store = Arc::new(MemoryStore::new());
@@ -34,16 +57,9 @@ fn deadline() -> Instant {
 async fn healthy_calls_write_nothing_and_read_once_per_cache_period() {
     let (store, clock, b) = setup(Policy::default());
     for _ in 0..1_000 {
-        let r: Guarded<u32, String> = b
-            .call(
-                deadline(),
-                deadline(),
-                || async { Ok(7) },
-                |_: &String| true,
-                |e: &String| e.clone(),
-            )
-            .await;
-        assert!(matches!(r, Guarded::Ok(7)));
+        let r: Result<u32, CallError<Down>> =
+            b.call(deadline(), deadline(), || async { Ok(7) }).await;
+        assert!(matches!(r, Ok(7)));
         clock.advance(10); // 100 calls per second
     }
     assert_eq!(store.writes.load(Ordering::SeqCst), 0);
@@ -55,16 +71,10 @@ async fn healthy_calls_write_nothing_and_read_once_per_cache_period() {
 async fn failures_open_then_calls_are_refused_without_running() {
     let (store, _clock, b) = setup(Policy::default());
     for _ in 0..5 {
-        let r: Guarded<(), String> = b
-            .call(
-                deadline(),
-                deadline(),
-                || async { Err("500".to_string()) },
-                |_: &String| true,
-                |e: &String| e.clone(),
-            )
+        let r: Result<(), CallError<Down>> = b
+            .call(deadline(), deadline(), || async { Err(Down("500".into())) })
             .await;
-        assert!(matches!(r, Guarded::Failed { counted: true, .. }));
+        assert!(matches!(r, Err(CallError::Failed(Down(_)))));
     }
     assert_eq!(store.get("crm").state, State::Open);
     assert_eq!(
@@ -73,19 +83,13 @@ async fn failures_open_then_calls_are_refused_without_running() {
         "one write per failure, the trip included"
     );
     let ran = std::sync::atomic::AtomicBool::new(false);
-    let r: Guarded<(), String> = b
-        .call(
-            deadline(),
-            deadline(),
-            || async {
-                ran.store(true, Ordering::SeqCst);
-                Ok(())
-            },
-            |_: &String| true,
-            |e: &String| e.clone(),
-        )
+    let r: Result<(), CallError<Down>> = b
+        .call(deadline(), deadline(), || async {
+            ran.store(true, Ordering::SeqCst);
+            Ok(())
+        })
         .await;
-    assert!(matches!(r, Guarded::Rejected(Rejection::Open)));
+    assert!(matches!(r, Err(CallError::Rejected(Rejection::Open))));
     assert!(!ran.load(Ordering::SeqCst));
     let t = b.take_transitions();
     assert_eq!(t.len(), 1);
@@ -100,16 +104,10 @@ async fn failures_open_then_calls_are_refused_without_running() {
 async fn uncounted_errors_do_not_trip() {
     let (store, _clock, b) = setup(Policy::default());
     for _ in 0..10 {
-        let r: Guarded<(), u16> = b
-            .call(
-                deadline(),
-                deadline(),
-                || async { Err(404) },
-                |s| *s >= 500,
-                |s| s.to_string(),
-            )
+        let r: Result<(), CallError<Status>> = b
+            .call(deadline(), deadline(), || async { Err(Status(404)) })
             .await;
-        assert!(matches!(r, Guarded::Failed { counted: false, .. }));
+        assert!(matches!(r, Err(CallError::Failed(Status(404)))));
     }
     assert_eq!(store.get("crm").state, State::Closed);
     assert_eq!(store.writes.load(Ordering::SeqCst), 0);
@@ -119,16 +117,14 @@ async fn uncounted_errors_do_not_trip() {
 async fn a_hanging_call_times_out_and_counts() {
     let (store, _clock, b) = setup(Policy::default());
     let call_deadline = Instant::now() + Duration::from_millis(50);
-    let r: Guarded<(), String> = b
+    let r: Result<(), CallError<Down>> = b
         .call(
             call_deadline,
             deadline(),
-            std::future::pending::<Result<(), String>>,
-            |_: &String| true,
-            |e: &String| e.clone(),
+            std::future::pending::<Result<(), Down>>,
         )
         .await;
-    assert!(matches!(r, Guarded::TimedOut));
+    assert!(matches!(r, Err(CallError::TimedOut)));
     assert_eq!(store.get("crm").failures, 1);
     assert_eq!(store.get("crm").last_error.as_deref(), Some("timed out"));
 }

@@ -54,8 +54,8 @@ fn policy() -> impl Strategy<Value = Policy> {
             slow_call_ms: Some(1_000),
             recovery_timeout_ms: 30_000,
             success_threshold: successes,
-            half_open_max_probes: probes,
-            probe_lease_ms: 10_000,
+            half_open_max_trials: probes,
+            trial_lease_ms: 10_000,
             backoff: None,
         }
     })
@@ -166,18 +166,18 @@ impl World {
     fn check_record(&self) -> Result<(), TestCaseError> {
         let r = self.store.get(NAME);
         let live = r
-            .probes
+            .trials
             .values()
             .filter(|l| l.generation == r.generation && l.expires_ms >= self.now)
             .count();
         prop_assert!(
-            live as u32 <= self.policy.half_open_max_probes,
+            live as u32 <= self.policy.half_open_max_trials,
             "too many live probe leases: {:?}",
             r
         );
         if r.state != State::HalfOpen {
             prop_assert!(
-                r.probes.values().all(|l| l.generation != r.generation),
+                r.trials.values().all(|l| l.generation != r.generation),
                 "probe lease outside HALF_OPEN"
             );
         }
@@ -195,21 +195,21 @@ impl World {
         );
         // Unfinished probes of this generation admitted within a lease time never exceed
         // the limit, whatever the store holds now.
-        let live_probes = self
+        let live_trials = self
             .tickets
             .iter()
             .flatten()
             .filter(|(t, at)| {
-                t.probe.is_some()
+                t.trial.is_some()
                     && t.generation == r.generation
-                    && self.now <= at + self.policy.probe_lease_ms
+                    && self.now <= at + self.policy.trial_lease_ms
             })
             .count();
         prop_assert!(
-            live_probes as u32 <= self.policy.half_open_max_probes,
+            live_trials as u32 <= self.policy.half_open_max_trials,
             "{} live probes admitted, limit {}",
-            live_probes,
-            self.policy.half_open_max_probes
+            live_trials,
+            self.policy.half_open_max_trials
         );
         Ok(())
     }
@@ -242,7 +242,7 @@ impl World {
                 let (t, _) = self.tickets[inst].remove(idx);
                 let before = self.store.get(NAME);
                 let lease_lost = t
-                    .probe
+                    .trial
                     .as_ref()
                     .is_some_and(|p| !before.holds_lease(p.slot, &p.owner, self.now));
                 let stale = t.generation != before.generation || lease_lost;
@@ -419,7 +419,7 @@ fn half_open_admits_one_probe_and_fences_late_results() {
     let Decision::Admit(old) = a.decision else {
         panic!("a was not admitted")
     };
-    let expired = later + policy.probe_lease_ms + 1;
+    let expired = later + policy.trial_lease_ms + 1;
     let d = step(
         &after_a,
         &Event::Admit { owner: "d".into() },

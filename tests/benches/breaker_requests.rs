@@ -1,7 +1,7 @@
 //! Breaker cost against moto (serialised): DynamoDB requests per guarded call in three
 //! regimes, and guarded-call latency beside an unguarded call in the same run.
 //!
-//! Run: `cargo bench -p failsoft-tests --bench breaker_requests` (moto is started as in
+//! Run: `cargo bench -p failsoft-testkit --bench breaker_requests` (moto is started as in
 //! the tests, or taken from FAILSOFT_MOTO_URL). Simulated time: 100 calls per second in
 //! one instance, the clock advanced 10 ms per call, so cache expiry happens as in
 //! production without the benchmark waiting for it.
@@ -9,9 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
-use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Guarded, Policy};
+use failsoft::breaker::{Breaker, CallError, DynamoBreakerStore, GuardSettings, Policy};
 use failsoft::clock::ManualClock;
-use failsoft_tests::{fresh_table, moto, CountingStore};
+use failsoft_testkit::Down;
+use failsoft_testkit::{fresh_table, moto, CountingStore};
 use tokio::time::Instant;
 
 const CALLS: usize = 3_000;
@@ -21,9 +22,9 @@ fn dl() -> Instant {
     Instant::now() + Duration::from_secs(5)
 }
 
-async fn dependency(ok: bool) -> Result<u64, String> {
+async fn dependency(ok: bool) -> Result<u64, Down> {
     // Stands in for the real call; cheap, so the breaker's own cost shows.
-    std::hint::black_box(if ok { Ok(1) } else { Err("503".to_string()) })
+    std::hint::black_box(if ok { Ok(1) } else { Err(Down("503".into())) })
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -59,9 +60,7 @@ async fn regime(url: &str, regime: &'static str, ok: bool, pre_open: bool) -> an
     );
     if pre_open {
         for _ in 0..5 {
-            let _: Guarded<u64, String> = b
-                .call(dl(), dl(), || dependency(false), |_| true, |e| e.clone())
-                .await;
+            let _: Result<u64, CallError<Down>> = b.call(dl(), dl(), || dependency(false)).await;
         }
     }
     let (r0, w0) = counting.counts();
@@ -69,11 +68,9 @@ async fn regime(url: &str, regime: &'static str, ok: bool, pre_open: bool) -> an
     let mut failures = 0;
     for _ in 0..CALLS {
         let t = StdInstant::now();
-        let r: Guarded<u64, String> = b
-            .call(dl(), dl(), || dependency(ok), |_| true, |e| e.clone())
-            .await;
+        let r: Result<u64, CallError<Down>> = b.call(dl(), dl(), || dependency(ok)).await;
         lat.push(t.elapsed().as_secs_f64() * 1e6);
-        if matches!(r, Guarded::Failed { .. } | Guarded::TimedOut) {
+        if matches!(r, Err(CallError::Failed(_) | CallError::TimedOut)) {
             failures += 1;
         }
         clock.advance(STEP_MS);

@@ -2,13 +2,13 @@
 //! healthy, CRM hanging before the breaker opens, and breaker open. Each figure is the
 //! client-side time of one Invoke request (emulator included).
 //!
-//! Run: `cargo bench -p failsoft-tests --bench crm_lookup_latency`
+//! Run: `cargo bench -p failsoft-testkit --bench crm_lookup_latency`
 
 use std::time::{Duration, Instant};
 
-use failsoft_tests::crm_rig;
-use failsoft_tests::fake_http::Fault;
-use failsoft_tests::fake_salesforce::API_PREFIX;
+use failsoft_testkit::crm_rig;
+use failsoft_testkit::fake_http::Fault;
+use failsoft_testkit::fake_salesforce::API_PREFIX;
 use serde_json::json;
 
 fn pct(sorted: &[f64], p: f64) -> f64 {

@@ -1,5 +1,7 @@
-//! Test kit: moto (serialised) found or started, SDK clients for it, a fresh state table
-//! per test made from `infra/template.yaml`, and a store that counts its requests.
+//! The test kit (`failsoft-testkit`, dev-only): moto (serialised) found or started, SDK
+//! clients for it, a fresh state table per test made from `infra/template.yaml`, a store
+//! that counts its requests, the Lambda emulator, and fake dependencies with fault
+//! injection. Nothing here ships: the functions and the operator CLI do not link it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,8 +13,21 @@ use anyhow::{anyhow, bail, Context, Result};
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use failsoft::breaker::{Applied, BreakerStore, Op, Record, StoreError};
+use failsoft::breaker::{Applied, BreakerStore, Op, Record};
+use failsoft::store::StoreError;
 use failsoft::table::TableSpec;
+
+/// A dependency that answered with an error, which its breaker counts: for tests that
+/// drive a breaker with calls of their own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Down(pub String);
+
+impl failsoft::breaker::Classify for Down {
+    fn counts(&self) -> bool {
+        true
+    }
+}
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -27,44 +42,17 @@ pub fn venv_dir() -> PathBuf {
     PathBuf::from(home).join(".cache/failsoft/venv")
 }
 
-pub const PIP_PACKAGES: &[&str] = &["moto[server]>=5,<6", "cargo-lambda"];
-
-/// Create the venv and install what the tests need, if it is missing.
+/// The venv that `scripts/venv.sh` sets up (moto, cargo-lambda). The kit installs
+/// nothing itself: a missing venv is an error that says which script makes it.
 pub fn ensure_venv() -> Result<PathBuf> {
     let venv = venv_dir();
-    let python = venv.join("bin/python");
-    let has = |module: &str| {
-        Command::new(&python)
-            .args(["-c", &format!("import {module}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if has("moto.moto_server.werkzeug_app") && venv.join("bin/cargo-lambda").exists() {
+    if venv.join("bin/python").exists() && venv.join("bin/cargo-lambda").exists() {
         return Ok(venv);
     }
-    if !python.exists() {
-        let ok = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()?
-            .success();
-        if !ok {
-            bail!("python3 -m venv {} failed", venv.display());
-        }
-    }
-    let ok = Command::new(&python)
-        .args(["-m", "pip", "install", "-q"])
-        .args(PIP_PACKAGES)
-        .status()?
-        .success();
-    if !ok {
-        bail!("pip install into {} failed", venv.display());
-    }
-    Ok(venv)
+    bail!(
+        "no tools venv at {}: run `source scripts/venv.sh` (scripts/test.sh does)",
+        venv.display()
+    )
 }
 
 pub struct Moto {
@@ -123,7 +111,7 @@ pub async fn sdk_config(url: &str) -> SdkConfig {
             "test",
             None,
             None,
-            "failsoft-tests",
+            "failsoft-testkit",
         ))
         .load()
         .await
@@ -347,17 +335,11 @@ pub mod jsonschema_shim {
 }
 pub mod crm_rig;
 
-/// Debian's Chromium, installed by the test setup if it is missing.
+/// Debian's Chromium, which `scripts/chromium.sh` installs (scripts/test.sh runs it).
 pub fn chromium() -> Result<PathBuf> {
     let bin = PathBuf::from("/usr/bin/chromium");
     if !bin.exists() {
-        let ok = Command::new("sh")
-            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"])
-            .status()?
-            .success();
-        if !ok || !bin.exists() {
-            bail!("could not install chromium from Debian's packages");
-        }
+        bail!("no {}: run `bash scripts/chromium.sh`", bin.display());
     }
     Ok(bin)
 }
@@ -385,7 +367,6 @@ pub fn headless(url: &str, extra: &[&str]) -> Result<String> {
     let _ = std::fs::remove_dir_all(profile);
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
-pub use reqwest;
 
 /// An operator command (force open/closed, release) on breaker `name`, as the CLI does.
 pub async fn operator_command(

@@ -2,8 +2,8 @@
 //! under the emulator: banner and breaker rows in the DOM, polling, and a screenshot.
 
 use failsoft::breaker::Event;
-use failsoft_tests::fake_http::{FakeServer, Fault, Response};
-use failsoft_tests::{create_secret, fresh_table, headless, moto, Emulator};
+use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::{create_secret, fresh_table, headless, moto, Emulator};
 use serde_json::json;
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
     )
     .await?;
     // An operator holds the CRM breaker open; its name carries markup that must stay text.
-    failsoft_tests::operator_command(
+    failsoft_testkit::operator_command(
         client,
         &table,
         "crm",
@@ -86,7 +86,7 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
         "polled {polls} times in 4.5 s at a 1 s interval"
     );
 
-    let shot_dir = failsoft_tests::workspace_root().join("target/test-output");
+    let shot_dir = failsoft_testkit::workspace_root().join("target/test-output");
     std::fs::create_dir_all(&shot_dir)?;
     let shot = shot_dir.join("status-board.png");
     let _ = std::fs::remove_file(&shot);

@@ -9,7 +9,7 @@ use failsoft::breaker::{
     Event, GuardSettings, MemoryStore, Policy, Record, State, Ticket, TripPolicy,
 };
 use failsoft::clock::{Clock, ManualClock};
-use failsoft_tests::{fresh_table, moto, sdk_config};
+use failsoft_testkit::{fresh_table, moto, sdk_config};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
@@ -75,7 +75,7 @@ async fn dynamo_store_matches_reference_semantics() -> anyhow::Result<()> {
                     buckets: 6,
                 }
             },
-            half_open_max_probes: 2,
+            half_open_max_trials: 2,
             ..Policy::default()
         };
         let mut now = T0;
@@ -277,12 +277,12 @@ async fn a_stale_probe_result_is_fenced_off() -> anyhow::Result<()> {
     let Admission::Admitted(old) = a.admit(deadline()).await else {
         anyhow::bail!("no first probe")
     };
-    assert!(old.probe.is_some());
-    clock.advance(policy.probe_lease_ms + 1);
+    assert!(old.trial.is_some());
+    clock.advance(policy.trial_lease_ms + 1);
     let Admission::Admitted(new) = b.admit(deadline()).await else {
         anyhow::bail!("no second probe")
     };
-    assert!(new.probe.is_some());
+    assert!(new.trial.is_some());
 
     // The old probe's success, and then its failure, change nothing.
     assert_eq!(
@@ -298,8 +298,8 @@ async fn a_stale_probe_result_is_fenced_off() -> anyhow::Result<()> {
     let rec = own_store(&table).await?.load("crm").await?;
     assert_eq!(rec.state, State::HalfOpen);
     assert!(rec.holds_lease(
-        new.probe.as_ref().map(|p| p.slot).unwrap_or(0),
-        &new.probe
+        new.trial.as_ref().map(|p| p.slot).unwrap_or(0),
+        &new.trial
             .as_ref()
             .map(|p| p.owner.clone())
             .unwrap_or_default(),

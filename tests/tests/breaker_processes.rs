@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, State};
-use failsoft_tests::{fresh_table, moto};
+use failsoft_testkit::{fresh_table, moto};
 use serde_json::Value;
 use tokio::process::Command;
 

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use failsoft_tests::fake_http::{FakeServer, Fault};
-use failsoft_tests::fake_salesforce::{self, API_PREFIX, TOKEN_PATH};
-use failsoft_tests::{crm_output_validator, crm_rig, Emulator};
+use failsoft_testkit::fake_http::{FakeServer, Fault};
+use failsoft_testkit::fake_salesforce::{self, API_PREFIX, TOKEN_PATH};
+use failsoft_testkit::{crm_output_validator, crm_rig, Emulator};
 use serde_json::{json, Value};
 
 const DEADLINE_MS: u64 = 2_500;
@@ -102,7 +102,7 @@ async fn answers_every_case_within_the_deadline() -> anyhow::Result<()> {
     }
     // One token for all those lookups, shared through the state table.
     assert_eq!(r.sf.count(TOKEN_PATH), 1);
-    let conf = failsoft_tests::sdk_config(&r.moto_url).await;
+    let conf = failsoft_testkit::sdk_config(&r.moto_url).await;
     let item = aws_sdk_dynamodb::Client::new(&conf)
         .get_item()
         .table_name(&r.table)

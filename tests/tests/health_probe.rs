@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use failsoft::alert::{PagerDuty, Runbooks, DEFAULT_BACKOFF_MS};
 use failsoft::breaker::{
-    Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Guarded, Policy, State,
+    Breaker, BreakerStore, CallError, DynamoBreakerStore, Event, GuardSettings, Policy, State,
     TripPolicy,
 };
 use failsoft::clock::ManualClock;
-use failsoft::probe::{Check, Dependency, Prober};
+use failsoft::health_check::{Check, HealthChecker, Target};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_tests::fake_http::{FakeServer, Fault, Response};
-use failsoft_tests::fake_salesforce::{self, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH};
-use failsoft_tests::{create_secret, fresh_table, moto, sdk_config};
+use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fake_salesforce::{self, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH};
+use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Down};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -93,7 +93,7 @@ impl World {
     }
 
     /// One health-probe instance (its own clients), probing the CRM API.
-    async fn prober(&self, threshold: u32) -> Prober {
+    async fn prober(&self, threshold: u32) -> HealthChecker {
         let conf = sdk_config(&self.url).await;
         let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
             aws_sdk_secretsmanager::Client::new(&conf),
@@ -113,8 +113,8 @@ impl World {
             self.clock.clone(),
             TokenSettings::default(),
         ));
-        Prober {
-            dependencies: vec![Dependency {
+        HealthChecker {
+            targets: vec![Target {
                 breaker: self.breaker("crm", crm_policy(threshold)).await,
                 check: Check::Crm {
                     tokens,
@@ -289,14 +289,8 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
             let (b, pd, store) = (b.clone(), pd.clone(), w.store().await);
             let clock = w.clock.clone();
             tasks.push(tokio::spawn(async move {
-                let r: Guarded<(), String> = b
-                    .call(
-                        deadline(),
-                        deadline(),
-                        || async { Err("503".to_string()) },
-                        |_| true,
-                        String::clone,
-                    )
+                let r: Result<(), CallError<Down>> = b
+                    .call(deadline(), deadline(), || async { Err(Down("503".into())) })
                     .await;
                 drop(r);
                 if !b.take_transitions().is_empty() {

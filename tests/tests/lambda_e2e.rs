@@ -2,7 +2,7 @@
 //! moto, reading the same state table through `AWS_ENDPOINT_URL`.
 
 use failsoft::breaker::Event;
-use failsoft_tests::{fresh_table, moto, Emulator};
+use failsoft_testkit::{fresh_table, moto, Emulator};
 use serde_json::json;
 
 #[tokio::test]
@@ -10,8 +10,13 @@ async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
     let m = moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     // An operator holds the CRM breaker open; the functions must see it.
-    failsoft_tests::operator_command(client, &table, "crm", Event::ForceOpen { by: "e2e".into() })
-        .await?;
+    failsoft_testkit::operator_command(
+        client,
+        &table,
+        "crm",
+        Event::ForceOpen { by: "e2e".into() },
+    )
+    .await?;
 
     let mut env = Emulator::aws_env(&m.url, &table);
     env.push(("CRM_SECRET_ID", "never-read-for-a-withheld-number"));

@@ -11,8 +11,9 @@ use failsoft::queues::store::DynamoMetricsStore;
 use failsoft::queues::{board, QueueMetrics, NO_DATA};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_tests::fake_http::{FakeServer, Fault, Response};
-use failsoft_tests::{create_secret, fresh_table, moto, sdk_config};
+use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config};
+use lambda_http::{Body, Request, Response as UrlResponse};
 use serde_json::{json, Value};
 
 const T0: i64 = 1_800_000_000_000;
@@ -210,13 +211,39 @@ async fn a_hanging_api_still_answers_within_the_deadline() -> anyhow::Result<()>
     Ok(())
 }
 
-fn url_event(path: &str, query: Option<&str>) -> Value {
+/// A Function URL event (payload 2.0), as Lambda delivers it, parsed the way the
+/// runtime parses it.
+fn url_event(path: &str, query: Option<&str>) -> Request {
     let qs: Value = match query {
         Some(q) => json!({"ids": q}),
         None => json!({}),
     };
-    json!({"version": "2.0", "rawPath": path, "rawQueryString": query.map(|q| format!("ids={q}")).unwrap_or_default(),
-           "queryStringParameters": qs, "requestContext": {"http": {"method": "GET", "path": path}}})
+    let event = json!({"version": "2.0", "routeKey": "$default", "rawPath": path,
+           "rawQueryString": query.map(|q| format!("ids={q}")).unwrap_or_default(),
+           "headers": {"host": "abc.lambda-url.us-east-1.on.aws"},
+           "queryStringParameters": qs, "isBase64Encoded": false,
+           "requestContext": {"accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+                              "domainPrefix": "abc", "requestId": "r", "routeKey": "$default", "stage": "$default",
+                              "time": "28/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+                              "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
+                                       "sourceIp": "127.0.0.1", "userAgent": "test"}}});
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_default()
+}
+
+/// (status, content type, body) of an answer.
+fn parts(r: &UrlResponse<Body>) -> (u16, String, String) {
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = match r.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        Body::Empty => String::new(),
+    };
+    (r.status().as_u16(), ct, body)
 }
 
 #[tokio::test]
@@ -225,11 +252,15 @@ async fn function_url_routes() -> anyhow::Result<()> {
     let board_ids = ids(&["q1"]);
     let store = w.store.as_ref();
     let page = board::handle(&url_event("/", None), &w.metrics, store, &board_ids).await;
-    assert_eq!(page["statusCode"], 200);
-    assert!(page["headers"]["content-type"]
-        .as_str()
-        .is_some_and(|c| c.starts_with("text/html")));
-    let html = page["body"].as_str().unwrap_or_default();
+    let (status, ct, html) = parts(&page);
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert_eq!(
+        page.headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
     assert!(
         !html.contains("http://") && !html.contains("https://") && !html.contains("src="),
         "external assets"
@@ -243,7 +274,7 @@ async fn function_url_routes() -> anyhow::Result<()> {
         &board_ids,
     )
     .await;
-    let body: Value = serde_json::from_str(one["body"].as_str().unwrap_or("null"))?;
+    let body: Value = serde_json::from_str(&parts(&one).2)?;
     assert_eq!(body["queueId"], "q1");
     let many = board::handle(
         &url_event("/queues", Some("q1,q2,q3")),
@@ -252,21 +283,22 @@ async fn function_url_routes() -> anyhow::Result<()> {
         &board_ids,
     )
     .await;
-    let body: Value = serde_json::from_str(many["body"].as_str().unwrap_or("null"))?;
+    let body: Value = serde_json::from_str(&parts(&many).2)?;
     assert_eq!(body["queues"].as_array().map(Vec::len), Some(3));
     for bad in [
         url_event("/queues/<script>", None),
         url_event("/queues", Some("q1,a'b")),
         url_event("/queues", None),
     ] {
+        let path = bad.uri().to_string();
         assert_eq!(
-            board::handle(&bad, &w.metrics, store, &board_ids).await["statusCode"],
+            parts(&board::handle(&bad, &w.metrics, store, &board_ids).await).0,
             400,
-            "{bad}"
+            "{path}"
         );
     }
     assert_eq!(
-        board::handle(&url_event("/nope", None), &w.metrics, store, &board_ids).await["statusCode"],
+        parts(&board::handle(&url_event("/nope", None), &w.metrics, store, &board_ids).await).0,
         404
     );
     let data = board::handle(
@@ -276,7 +308,7 @@ async fn function_url_routes() -> anyhow::Result<()> {
         &board_ids,
     )
     .await;
-    let body: Value = serde_json::from_str(data["body"].as_str().unwrap_or("null"))?;
+    let body: Value = serde_json::from_str(&parts(&data).2)?;
     assert_eq!(body["queues"][0]["queueId"], "q1");
     assert_eq!(body["degradedMessage"], Value::Null);
     assert!(body["breakers"].as_array().is_some());

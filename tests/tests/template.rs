@@ -1,7 +1,7 @@
 //! The SAM template: the tests' tables are the template's, and no IAM statement grants a
 //! `*` action, or a `*` resource beyond what CloudWatch metrics and logs need.
 
-use failsoft_tests::{fresh_table, moto, sdk_config, template_spec, workspace_root};
+use failsoft_testkit::{fresh_table, moto, sdk_config, template_spec, workspace_root};
 use serde_yaml::Value;
 
 fn template() -> anyhow::Result<Value> {

@@ -9,8 +9,8 @@ use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy, Trip
 use failsoft::clock::{Clock, ManualClock};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, Source, TokenCache, TokenError, TokenSettings};
-use failsoft_tests::fake_http::{parse_form, FakeServer, Fault, Response};
-use failsoft_tests::{create_secret, fresh_table, moto, sdk_config};
+use failsoft_testkit::fake_http::{parse_form, FakeServer, Fault, Response};
+use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -319,10 +319,10 @@ async fn genesys_tokens_use_basic_auth_and_honour_expires_in() -> anyhow::Result
 async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()> {
     let w = world().await?;
     let secret = format!("sf-{}", w.table);
-    let mut env = failsoft_tests::Emulator::aws_env(&w.url, &w.table);
+    let mut env = failsoft_testkit::Emulator::aws_env(&w.url, &w.table);
     env.push(("CRM_SECRET_ID", secret.as_str()));
     let log = std::env::temp_dir().join(format!("failsoft-token-{}.log", w.table));
-    let emu = failsoft_tests::Emulator::start_logged(&env, Some(log.clone()))?;
+    let emu = failsoft_testkit::Emulator::start_logged(&env, Some(log.clone()))?;
     let first = emu
         .invoke("token-cache", &json!({"provider": "crm"}))
         .await?;

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use failsoft_tests::fake_http::{FakeServer, Fault, Response};
-use failsoft_tests::reqwest;
+use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+
 use serde_json::{json, Value};
 
 use crate::report::{check, Observation, Scenario};

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use failsoft_tests::fake_http::Fault;
-use failsoft_tests::fake_pagerduty::EVENTS_PATH;
-use failsoft_tests::fake_salesforce::API_PREFIX;
-use failsoft_tests::Emulator;
+use failsoft_testkit::fake_http::Fault;
+use failsoft_testkit::fake_pagerduty::EVENTS_PATH;
+use failsoft_testkit::fake_salesforce::API_PREFIX;
+use failsoft_testkit::Emulator;
 
 use crate::report::{check, Observation, Scenario};
 use crate::stage::{within_deadline, Stage};

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use failsoft_tests::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
 use serde_json::json;
 
 use crate::report::{check, Observation, Scenario};

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use failsoft::clock::iso8601;
-use failsoft_tests::fake_http::{FakeServer, Fault, Response};
-use failsoft_tests::fake_salesforce::TOKEN_PATH;
+use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fake_salesforce::TOKEN_PATH;
 use serde_json::{json, Value};
 
 use crate::report::{check, Observation, Scenario};
@@ -34,7 +34,7 @@ struct Seen {
 
 struct Play<'a> {
     st: &'a Stage,
-    emu: &'a failsoft_tests::Emulator,
+    emu: &'a failsoft_testkit::Emulator,
 }
 
 impl Play<'_> {

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use failsoft::config::ProcessEnv;
+use failsoft::crm::lookup::CrmLookup;
 use failsoft::service::Services;
 use lambda_runtime::{service_fn, Context, Error, LambdaEvent};
 use serde_json::Value;
@@ -23,9 +24,8 @@ fn hard_deadline(ctx: &Context) -> Option<Instant> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     failsoft::logging::init();
-    let services = Services::from_env().await?;
-    let lookup = failsoft::crm::from_env(&services, &ProcessEnv)?;
-    let lookup = &lookup;
+    let services = Services::from_env(&ProcessEnv).await?;
+    let lookup = &CrmLookup::build(&services, &ProcessEnv)?;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         Ok::<_, Error>(lookup.answer(&ev.payload, hard_deadline(&ev.context)).await)
     }))

@@ -1,20 +1,19 @@
 //! queue-metrics: supervisor queue metrics and the status board, behind a Function URL.
 
 use failsoft::config::ProcessEnv;
-use failsoft::queues::{board, board_ids, QueueMetrics};
+use failsoft::queues::{board, MetricsConfig, QueueMetrics};
 use failsoft::service::Services;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     failsoft::logging::init();
-    let services = Services::from_env().await?;
-    let metrics = QueueMetrics::from_env(&services, &ProcessEnv)?;
-    let ids = board_ids(&ProcessEnv);
-    let (metrics, ids, store) = (&metrics, &ids, &services.store);
-    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(board::handle(&ev.payload, metrics, store.as_ref(), ids).await)
+    let services = Services::from_env(&ProcessEnv).await?;
+    let metrics = &QueueMetrics::build(&services, &ProcessEnv)?;
+    let ids = &MetricsConfig::from_env(&ProcessEnv)?.board_queue_ids;
+    let store = &services.store;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(board::handle(&req, metrics, store.as_ref(), ids).await)
     }))
     .await
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use failsoft::config::ProcessEnv;
 use failsoft::service::Services;
-use failsoft::token::{providers_from_env, refresh_report};
+use failsoft::token::{refresh_report, TokenConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -13,12 +13,13 @@ use tokio::time::Instant;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     failsoft::logging::init();
-    let services = Services::from_env().await?;
-    let caches = providers_from_env(&ProcessEnv)?
-        .into_iter()
-        .map(|p| services.token_cache(p, &ProcessEnv))
+    let services = Services::from_env(&ProcessEnv).await?;
+    let config = TokenConfig::from_env(&ProcessEnv)?;
+    let caches = &config
+        .providers
+        .iter()
+        .map(|p| services.token_cache(p.clone(), &config, &ProcessEnv))
         .collect::<Result<Vec<_>, _>>()?;
-    let caches = &caches;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let only = ev.payload.get("provider").and_then(Value::as_str);
         let deadline = Instant::now() + Duration::from_secs(10);

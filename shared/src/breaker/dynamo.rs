@@ -10,11 +10,10 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
-use super::machine::{Counts, Lease, Record, State};
 use super::op::{Expect, Op};
-use super::outbox::{Action, Alert};
-use super::store::{Applied, BreakerStore, StoreError};
-use crate::dynamo_expr::{classify_sdk_error, Expr};
+use super::record::{Action, Alert, Counts, Lease, Record, State};
+use super::store::{Applied, BreakerStore};
+use crate::store::{classify_sdk_error, Expr, StoreError};
 
 pub const PREFIX: &str = "breaker#";
 
@@ -29,14 +28,19 @@ mod attr {
     pub const REOPENS: &str = "reopens";
     pub const EPISODE: &str = "episode";
     pub const LAST_ERROR: &str = "last_error";
-    /// `probe_<slot>`: map {owner, exp, gen}.
-    pub const PROBE: &str = "probe_";
+    /// `trial_<slot>`: a half-open trial lease, map {owner, exp, gen}.
+    pub const TRIAL: &str = "trial_";
+    /// Before the trial/health-check renaming: still read, never written.
+    pub const LEGACY_TRIAL: &str = "probe_";
     /// `wc_<gen>_<bucket>` calls and `wf_<gen>_<bucket>` failures in a window bucket.
     pub const WIN_CALLS: &str = "wc_";
     pub const WIN_FAILS: &str = "wf_";
     pub const REMINDED: &str = "reminded";
-    pub const LAST_PROBE: &str = "last_probe";
-    pub const LAST_PROBE_OK: &str = "last_probe_ok";
+    pub const LAST_CHECK: &str = "last_check";
+    pub const LAST_CHECK_OK: &str = "last_check_ok";
+    /// Before the renaming; read when `last_check` is absent, removed by the next check.
+    pub const LEGACY_LAST_CHECK: &str = "last_probe";
+    pub const LEGACY_LAST_CHECK_OK: &str = "last_probe_ok";
     /// `alert_<id>`: an outbox entry, map {action, dedup, summary, failures, last_error,
     /// created, attempts, next, claim_owner, claim_until}.
     pub const ALERT: &str = "alert_";
@@ -158,19 +162,21 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     r.episode = get_s(item, attr::EPISODE);
     r.last_error = get_s(item, attr::LAST_ERROR);
     r.reminded_ms = get_n(item, attr::REMINDED)?.unwrap_or(0);
-    r.last_probe = match (
-        get_n(item, attr::LAST_PROBE)?,
-        item.get(attr::LAST_PROBE_OK),
-    ) {
-        (Some(at), Some(AttributeValue::Bool(ok))) => Some((at, *ok)),
+    let check = |at: &str, ok: &str| match (get_n(item, at), item.get(ok)) {
+        (Ok(Some(at)), Some(AttributeValue::Bool(ok))) => Some((at, *ok)),
         _ => None,
     };
+    r.last_check = check(attr::LAST_CHECK, attr::LAST_CHECK_OK)
+        .or_else(|| check(attr::LEGACY_LAST_CHECK, attr::LEGACY_LAST_CHECK_OK));
     let mut window: BTreeMap<i64, Counts> = BTreeMap::new();
     for (k, v) in item {
         if let (Some(id), Ok(m)) = (k.strip_prefix(attr::ALERT), v.as_m()) {
             r.outbox.insert(id.to_string(), alert_from(id, m)?);
         }
-        if let Some(slot) = k.strip_prefix(attr::PROBE) {
+        let slot = k
+            .strip_prefix(attr::TRIAL)
+            .or_else(|| k.strip_prefix(attr::LEGACY_TRIAL));
+        if let Some(slot) = slot {
             let (Ok(slot), Ok(m)) = (slot.parse::<u32>(), v.as_m()) else {
                 continue;
             };
@@ -179,8 +185,11 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
                 expires_ms: get_n(m, attr::L_EXP)?.unwrap_or(0),
                 generation: get_n(m, attr::L_GEN)?.unwrap_or(u64::MAX),
             };
-            if lease.generation == r.generation {
-                r.probes.insert(slot, lease);
+            // A current-name lease wins over a legacy one in the same slot.
+            if lease.generation == r.generation
+                && (k.starts_with(attr::TRIAL) || !r.trials.contains_key(&slot))
+            {
+                r.trials.insert(slot, lease);
             }
         }
         for (prefix, is_fail) in [(attr::WIN_CALLS, false), (attr::WIN_FAILS, true)] {
@@ -235,7 +244,7 @@ fn expect_condition(e: &mut Expr, name: &str, expect: &Expect) -> String {
 }
 
 fn lease_held(e: &mut Expr, slot: u32, owner: &str, now: i64, generation: u64) -> String {
-    let p = e.name(&format!("{}{slot}", attr::PROBE));
+    let p = e.name(&format!("{}{slot}", attr::TRIAL));
     format!(
         "{p}.{} = {} AND {p}.{} = {} AND {p}.{} >= {}",
         e.name(attr::L_OWNER),
@@ -326,8 +335,8 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                     None => removes.push(e.name(a)),
                 }
             }
-            for (slot, lease) in &next.probes {
-                let p = e.name(&format!("{}{slot}", attr::PROBE));
+            for (slot, lease) in &next.trials {
+                let p = e.name(&format!("{}{slot}", attr::TRIAL));
                 sets.push(format!("{p} = {}", e.value(lease_value(lease))));
             }
             cond
@@ -384,13 +393,13 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             sets.push(format!("{f} = {}", e.value(n(0))));
             format!("{cond} AND {f} > {}", e.value(n(0)))
         }
-        Op::AcquireProbe {
+        Op::AcquireTrial {
             generation,
             slot,
             lease,
             now,
         } => {
-            let p = e.name(&format!("{}{slot}", attr::PROBE));
+            let p = e.name(&format!("{}{slot}", attr::TRIAL));
             sets.push(format!("{p} = {}", e.value(lease_value(lease))));
             format!(
                 "{} = {} AND {} = {} AND (attribute_not_exists({p}) OR {p}.{} < {} OR {p}.{} <> {})",
@@ -404,15 +413,18 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.value(n(*generation)),
             )
         }
-        Op::NoteProbe { at, healthy } => {
+        Op::NoteHealthCheck { at, healthy } => {
             init_fields(e, &mut sets);
-            let lp = e.name(attr::LAST_PROBE);
+            let lp = e.name(attr::LAST_CHECK);
             sets.push(format!("{lp} = {}", e.value(n(*at))));
             sets.push(format!(
                 "{} = {}",
-                e.name(attr::LAST_PROBE_OK),
+                e.name(attr::LAST_CHECK_OK),
                 e.value(AttributeValue::Bool(*healthy))
             ));
+            // Migrate: the legacy attributes go with the first check written by this code.
+            removes.push(e.name(attr::LEGACY_LAST_CHECK));
+            removes.push(e.name(attr::LEGACY_LAST_CHECK_OK));
             format!("attribute_not_exists({lp}) OR {lp} <= {}", e.value(n(*at)))
         }
         Op::Remind {
@@ -474,14 +486,14 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             removes.push(format!("{p}.{cu}"));
             format!("{p}.{co} = {}", e.value(s(owner.clone())))
         }
-        Op::ProbeSuccess {
+        Op::TrialSuccess {
             generation,
             slot,
             owner,
             now,
         } => {
             adds.push(format!("{} {}", e.name(attr::SUCCESSES), e.value(n(1))));
-            removes.push(e.name(&format!("{}{slot}", attr::PROBE)));
+            removes.push(e.name(&format!("{}{slot}", attr::TRIAL)));
             let held = lease_held(e, *slot, owner, *now, *generation);
             format!(
                 "{} = {} AND {} = {} AND {held}",

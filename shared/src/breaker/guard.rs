@@ -13,34 +13,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::machine::{
-    step, CallResult, Decision, Event, Record, Rejection, Step, Ticket, Transition,
-};
-use super::policy::{Millis, Policy};
-use super::store::{Applied, BreakerStore, StoreError};
-use crate::clock::Clock;
+use super::machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket};
+use super::policy::{GuardSettings, Policy};
+use super::record::{Record, Transition};
+use super::store::{Applied, BreakerStore};
+use crate::clock::{Clock, Millis};
 use crate::metrics;
-
-/// How the handle talks to its store.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GuardSettings {
-    /// Longest a cached record is trusted (default 1 s).
-    pub cache_ttl_ms: Millis,
-    /// Longest one store request may take.
-    pub store_timeout_ms: Millis,
-    /// After a store failure, how long to run on the local view before trying again.
-    pub store_retry_ms: Millis,
-}
-
-impl Default for GuardSettings {
-    fn default() -> Self {
-        GuardSettings {
-            cache_ttl_ms: 1_000,
-            store_timeout_ms: 250,
-            store_retry_ms: 1_000,
-        }
-    }
-}
+use crate::store::StoreError;
 
 #[derive(Clone, Debug)]
 struct View {
@@ -57,19 +36,26 @@ pub enum Admission {
     Rejected(Rejection),
 }
 
-/// What a guarded call produced.
-#[derive(Debug)]
-pub enum Guarded<T, E> {
-    Ok(T),
+/// Which errors of a dependency call are the dependency's fault. Said once per error
+/// type, not by closures at every call site (the predicate of failsafe-rs and recloser).
+pub trait Classify: std::fmt::Display {
+    /// Whether the breaker counts this error as the dependency failing. An error that is
+    /// not the dependency's (a 404, a missing token) passes through uncounted.
+    fn counts(&self) -> bool;
+}
+
+/// Why a guarded call did not produce a value. Callers use `?` and map it once.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError<E> {
     /// The breaker did not let the call through.
+    #[error("breaker refused the call: {0:?}")]
     Rejected(Rejection),
-    /// The call failed; `counted` says whether the breaker counted it.
-    Failed {
-        error: E,
-        counted: bool,
-    },
-    /// The call did not finish before its deadline.
+    /// The call did not finish before its deadline (counted as a failure).
+    #[error("timed out")]
     TimedOut,
+    /// The call failed; `E::counts` said whether the breaker counted it.
+    #[error("{0}")]
+    Failed(E),
 }
 
 pub struct Breaker {
@@ -210,24 +196,23 @@ impl Breaker {
         Err(StoreError::Unavailable("too much contention".into()))
     }
 
-    /// Run `call` behind the breaker. `counts` says which errors are the dependency's
-    /// fault; the rest (a 404, a 401 being refreshed) pass through uncounted. The call
-    /// gets until `call_deadline`; recording its outcome may use up to `deadline`.
+    /// Run `call` behind the breaker. `E::counts` says which errors are the dependency's
+    /// fault. The call gets until `call_deadline`; recording its outcome may use up to
+    /// `deadline`.
     pub async fn call<T, E, F, Fut>(
         &self,
         call_deadline: Instant,
         deadline: Instant,
         call: F,
-        counts: impl Fn(&E) -> bool,
-        describe: impl Fn(&E) -> String,
-    ) -> Guarded<T, E>
+    ) -> Result<T, CallError<E>>
     where
+        E: Classify,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
         let ticket = match self.admit(deadline).await {
             Admission::Admitted(t) => t,
-            Admission::Rejected(r) => return Guarded::Rejected(r),
+            Admission::Rejected(r) => return Err(CallError::Rejected(r)),
         };
         let started = Instant::now();
         let result = tokio::time::timeout_at(call_deadline, call()).await;
@@ -239,39 +224,33 @@ impl Breaker {
                     error: "timed out".into(),
                 };
                 self.record(ticket, failure, deadline).await;
-                Guarded::TimedOut
+                Err(CallError::TimedOut)
             }
             Ok(Ok(v)) => {
                 self.record(ticket, CallResult::Success { latency_ms }, deadline)
                     .await;
-                Guarded::Ok(v)
+                Ok(v)
             }
-            Ok(Err(e)) if counts(&e) => {
+            Ok(Err(e)) if e.counts() => {
                 let failure = CallResult::Failure {
                     latency_ms,
-                    error: describe(&e),
+                    error: e.to_string(),
                 };
                 self.record(ticket, failure, deadline).await;
-                Guarded::Failed {
-                    error: e,
-                    counted: true,
-                }
+                Err(CallError::Failed(e))
             }
             Ok(Err(e)) => {
                 // Not the dependency's fault: the admission is returned unused.
                 self.release_unused(&ticket, deadline).await;
-                Guarded::Failed {
-                    error: e,
-                    counted: false,
-                }
+                Err(CallError::Failed(e))
             }
         }
     }
 
-    /// An uncounted error still means the dependency answered, so a probe that got one
+    /// An uncounted error still means the dependency answered, so a trial that got one
     /// counts as a success rather than holding its slot until the lease expires.
     async fn release_unused(&self, ticket: &Ticket, deadline: Instant) {
-        if ticket.probe.is_some() {
+        if ticket.trial.is_some() {
             let _ = self
                 .record(
                     ticket.clone(),

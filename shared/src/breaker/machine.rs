@@ -3,177 +3,25 @@
 //! winner of that write acts on. No IO and no clock: callers pass `now`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Serialize;
 
 use super::op::{Expect, Op};
-use super::outbox::{alerts_for, Alert};
-use super::policy::{Millis, Policy, TripPolicy};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum State {
-    Closed,
-    Open,
-    HalfOpen,
-    ForcedOpen,
-    ForcedClosed,
-}
-
-impl State {
-    pub const ALL: [State; 5] = [
-        State::Closed,
-        State::Open,
-        State::HalfOpen,
-        State::ForcedOpen,
-        State::ForcedClosed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Closed => "CLOSED",
-            State::Open => "OPEN",
-            State::HalfOpen => "HALF_OPEN",
-            State::ForcedOpen => "FORCED_OPEN",
-            State::ForcedClosed => "FORCED_CLOSED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// States in which the dependency is considered down (an incident is open).
-    pub fn is_degraded(self) -> bool {
-        matches!(self, State::Open | State::HalfOpen | State::ForcedOpen)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Permission to probe in HALF_OPEN, valid for one generation until `expires_ms`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Lease {
-    pub owner: String,
-    pub expires_ms: Millis,
-    pub generation: u64,
-}
-
-/// Calls and failures seen in one window bucket.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub calls: u32,
-    pub failures: u32,
-}
-
-/// The whole durable state of one breaker. Adapters map it to storage; nothing else
-/// knows its storage layout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Record {
-    pub name: String,
-    pub state: State,
-    /// Bumped by every transition; every write is conditional on it.
-    pub generation: u64,
-    pub since_ms: Millis,
-    /// CLOSED: consecutive failures so far. Elsewhere: the count when it opened.
-    pub failures: u32,
-    /// HALF_OPEN: probe successes in this generation.
-    pub successes: u32,
-    /// OPEN: the earliest time a probe may be admitted.
-    pub open_until_ms: Millis,
-    /// Reopenings from HALF_OPEN within the current episode (drives backoff).
-    pub reopens: u32,
-    /// Set from the start of an incident (CLOSED→OPEN or FORCED_OPEN) to its end.
-    pub episode: Option<String>,
-    pub last_error: Option<String>,
-    /// HALF_OPEN probe slots, by slot number.
-    pub probes: BTreeMap<u32, Lease>,
-    /// Failure-rate window of the current generation, by bucket number.
-    pub window: BTreeMap<i64, Counts>,
-    /// When the open episode last alerted (its start, or its last reminder).
-    pub reminded_ms: Millis,
-    /// Alerts not yet delivered, by id.
-    pub outbox: BTreeMap<String, Alert>,
-    /// The health probe's last check: (when, healthy).
-    pub last_probe: Option<(Millis, bool)>,
-}
-
-impl Record {
-    /// What a breaker that was never written looks like.
-    pub fn new(name: &str) -> Record {
-        Record {
-            name: name.to_string(),
-            state: State::Closed,
-            generation: 0,
-            since_ms: 0,
-            failures: 0,
-            successes: 0,
-            open_until_ms: 0,
-            reopens: 0,
-            episode: None,
-            last_error: None,
-            probes: BTreeMap::new(),
-            window: BTreeMap::new(),
-            reminded_ms: 0,
-            outbox: BTreeMap::new(),
-            last_probe: None,
-        }
-    }
-
-    /// Totals over the window buckets that are still inside the window at `now`.
-    pub fn window_totals(&self, policy: &Policy, now: Millis) -> Counts {
-        let Some(current) = policy.bucket_of(now) else {
-            return Counts::default();
-        };
-        let oldest = current - policy.window_buckets() + 1;
-        self.window
-            .range(oldest..=current)
-            .fold(Counts::default(), |acc, (_, c)| Counts {
-                calls: acc.calls.saturating_add(c.calls),
-                failures: acc.failures.saturating_add(c.failures),
-            })
-    }
-
-    /// Buckets too old to matter: a write may remove them on the way.
-    pub fn stale_buckets(&self, policy: &Policy, now: Millis) -> Vec<i64> {
-        let Some(current) = policy.bucket_of(now) else {
-            return self.window.keys().copied().collect();
-        };
-        let oldest = current - policy.window_buckets() + 1;
-        self.window.range(..oldest).map(|(b, _)| *b).collect()
-    }
-
-    /// The first slot a new probe may take: free, expired, or left from another generation.
-    pub fn free_probe_slot(&self, policy: &Policy, now: Millis) -> Option<u32> {
-        (0..policy.half_open_max_probes.max(1)).find(|slot| match self.probes.get(slot) {
-            None => true,
-            Some(l) => l.expires_ms < now || l.generation != self.generation,
-        })
-    }
-
-    /// Whether `lease` (slot, owner) is still held, live, in this generation at `now`.
-    pub fn holds_lease(&self, slot: u32, owner: &str, now: Millis) -> bool {
-        self.probes.get(&slot).is_some_and(|l| {
-            l.owner == owner && l.generation == self.generation && l.expires_ms >= now
-        })
-    }
-}
+use super::outbox::alerts_for;
+use super::policy::{Policy, TripPolicy};
+use super::record::{Lease, Record, State, Transition};
+use crate::clock::Millis;
 
 /// What an admitted call carries until its outcome is recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
     pub generation: u64,
     pub state: State,
-    pub probe: Option<ProbeTicket>,
+    pub trial: Option<TrialTicket>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProbeTicket {
+pub struct TrialTicket {
     pub slot: u32,
     pub owner: String,
 }
@@ -186,7 +34,7 @@ pub enum CallResult {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// A call asks to pass. `owner` must be unique per admission (it names the probe lease).
+    /// A call asks to pass. `owner` must be unique per admission (it names the trial lease).
     Admit {
         owner: String,
     },
@@ -228,28 +76,6 @@ pub enum Decision {
     Stale,
     /// Nothing to do (for example releasing a breaker that is not forced).
     Unchanged,
-}
-
-/// A state change, handed to the one instance whose write made it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Transition {
-    pub breaker: String,
-    pub from: State,
-    pub to: State,
-    pub generation: u64,
-    pub at_ms: Millis,
-    pub failures: u32,
-    pub last_error: Option<String>,
-    /// The incident this transition opens, if any (send a trigger).
-    pub started_episode: Option<String>,
-    /// The incident this transition ends, if any (send a resolve).
-    pub ended_episode: Option<String>,
-}
-
-impl Transition {
-    pub fn label(&self) -> String {
-        format!("{}->{}", self.from, self.to)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -305,7 +131,7 @@ fn admit(view: &Record, owner: &str, now: Millis, policy: &Policy) -> Step {
     let normal = Ticket {
         generation: view.generation,
         state: view.state,
-        probe: None,
+        trial: None,
     };
     match view.state {
         State::Closed | State::ForcedClosed => Step::stay(view, Decision::Admit(normal)),
@@ -314,31 +140,31 @@ fn admit(view: &Record, owner: &str, now: Millis, policy: &Policy) -> Step {
             Step::stay(view, Decision::Reject(Rejection::Open))
         }
         State::Open => {
-            // The write that moves OPEN→HALF_OPEN also hands its winner the first probe.
+            // The write that moves OPEN→HALF_OPEN also hands its winner the first trial.
             let mut next = transitioned(view, State::HalfOpen, now);
             let lease = Lease {
                 owner: owner.to_string(),
-                expires_ms: now + policy.probe_lease_ms,
+                expires_ms: now + policy.trial_lease_ms,
                 generation: next.generation,
             };
-            next.probes.insert(0, lease);
-            let ticket = probe_ticket(&next, 0, owner);
+            next.trials.insert(0, lease);
+            let ticket = trial_ticket(&next, 0, owner);
             transition_step(view, next, Expect::of(view), Decision::Admit(ticket), now)
         }
-        State::HalfOpen => match view.free_probe_slot(policy, now) {
+        State::HalfOpen => match view.free_trial_slot(policy, now) {
             None => Step::stay(view, Decision::Reject(Rejection::HalfOpenBusy)),
             Some(slot) => {
                 let lease = Lease {
                     owner: owner.to_string(),
-                    expires_ms: now + policy.probe_lease_ms,
+                    expires_ms: now + policy.trial_lease_ms,
                     generation: view.generation,
                 };
                 let mut next = view.clone();
-                next.probes.insert(slot, lease.clone());
+                next.trials.insert(slot, lease.clone());
                 Step {
-                    decision: Decision::Admit(probe_ticket(&next, slot, owner)),
+                    decision: Decision::Admit(trial_ticket(&next, slot, owner)),
                     next,
-                    op: Some(Op::AcquireProbe {
+                    op: Some(Op::AcquireTrial {
                         generation: view.generation,
                         slot,
                         lease,
@@ -351,11 +177,11 @@ fn admit(view: &Record, owner: &str, now: Millis, policy: &Policy) -> Step {
     }
 }
 
-fn probe_ticket(rec: &Record, slot: u32, owner: &str) -> Ticket {
+fn trial_ticket(rec: &Record, slot: u32, owner: &str) -> Ticket {
     Ticket {
         generation: rec.generation,
         state: State::HalfOpen,
-        probe: Some(ProbeTicket {
+        trial: Some(TrialTicket {
             slot,
             owner: owner.to_string(),
         }),
@@ -380,12 +206,12 @@ fn outcome(
             .filter(|limit| latency_ms > limit)
             .map(|limit| format!("slow call: {latency_ms} ms > {limit} ms")),
     };
-    match (view.state, &ticket.probe) {
-        (State::HalfOpen, Some(probe)) => {
-            if !view.holds_lease(probe.slot, &probe.owner, now) {
+    match (view.state, &ticket.trial) {
+        (State::HalfOpen, Some(trial)) => {
+            if !view.holds_lease(trial.slot, &trial.owner, now) {
                 return Step::stay(view, Decision::Stale);
             }
-            let expect = Expect::of(view).with_lease(probe.slot, &probe.owner, now);
+            let expect = Expect::of(view).with_lease(trial.slot, &trial.owner, now);
             match failure {
                 Some(error) => reopen(view, expect, error, now, policy),
                 None if view.successes + 1 >= policy.success_threshold => {
@@ -395,13 +221,13 @@ fn outcome(
                 None => {
                     let mut next = view.clone();
                     next.successes += 1;
-                    next.probes.remove(&probe.slot);
+                    next.trials.remove(&trial.slot);
                     Step {
                         next,
-                        op: Some(Op::ProbeSuccess {
+                        op: Some(Op::TrialSuccess {
                             generation: view.generation,
-                            slot: probe.slot,
-                            owner: probe.owner.clone(),
+                            slot: trial.slot,
+                            owner: trial.owner.clone(),
                             now,
                         }),
                         decision: Decision::Recorded,
@@ -607,11 +433,11 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         } else {
             view.last_error.clone()
         },
-        probes: BTreeMap::new(),
+        trials: BTreeMap::new(),
         window: BTreeMap::new(),
         reminded_ms: if starts { now } else { view.reminded_ms },
         outbox: view.outbox.clone(),
-        last_probe: view.last_probe,
+        last_check: view.last_check,
     }
 }
 

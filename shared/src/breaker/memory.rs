@@ -7,9 +7,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::machine::Record;
 use super::op::Op;
-use super::store::{Applied, BreakerStore, StoreError};
+use super::record::Record;
+use super::store::{Applied, BreakerStore};
+use crate::store::StoreError;
 
 #[derive(Default)]
 pub struct MemoryStore {

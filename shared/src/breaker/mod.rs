@@ -1,22 +1,32 @@
-//! The distributed circuit breaker: a pure machine, its conditional writes, the store
-//! port with its adapters, and the per-instance guard.
+//! The distributed circuit breaker, knowing nothing of contact centres.
+//!
+//! Layers, bottom up (each imports only those below it):
+//! - `record`: the data (states, record, trial leases, outbox entries, transitions);
+//! - `policy`: trip and recovery numbers, and `BreakerConfig` from the environment;
+//! - `outbox`: the alerts a transition owes; `op`: the conditional writes and their
+//!   reference semantics (`Op::apply`); `machine`: the pure `step`;
+//! - `store`: the port; `dynamo` and `memory`: its adapters;
+//! - `guard`: the per-instance handle, `Breaker::call → Result<T, CallError<E>>`.
 
-pub mod dynamo;
-pub mod guard;
+mod dynamo;
+mod guard;
 pub mod machine;
-pub mod memory;
+#[cfg(any(test, feature = "testkit"))]
+mod memory;
 pub mod op;
 pub mod outbox;
-pub mod policy;
-pub mod store;
+mod policy;
+mod record;
+mod store;
 
-pub use dynamo::DynamoBreakerStore;
-pub use guard::{Admission, Breaker, GuardSettings, Guarded};
-pub use machine::{
-    step, CallResult, Decision, Event, Record, Rejection, State, Step, Ticket, Transition,
-};
+pub use dynamo::{from_item, key, DynamoBreakerStore, PREFIX};
+pub use guard::{Admission, Breaker, CallError, Classify};
+pub use machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket, TrialTicket};
+#[cfg(any(test, feature = "testkit"))]
 pub use memory::MemoryStore;
 pub use op::{Expect, Op};
-pub use outbox::{Action, Alert};
-pub use policy::{Backoff, Millis, Policy, TripPolicy};
-pub use store::{Applied, BreakerStore, StoreError};
+pub use policy::{
+    breaker_var, Backoff, BreakerConfig, Defaults, GuardSettings, Policy, TripPolicy,
+};
+pub use record::{Action, Alert, Counts, Lease, Record, State, Transition};
+pub use store::{Applied, BreakerStore};

@@ -2,9 +2,8 @@
 //! reference semantics: the in-memory store runs it, and the DynamoDB adapter is tested
 //! against it.
 
-use super::machine::{Lease, Record, State};
-use super::outbox::Alert;
-use super::policy::Millis;
+use super::record::{Alert, Lease, Record, State};
+use crate::clock::Millis;
 
 /// What must still hold for a transition to apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +12,7 @@ pub struct Expect {
     pub state: State,
     pub min_failures: Option<u32>,
     pub min_successes: Option<u32>,
-    /// A probe lease (slot, owner) that must still be held, live at `now`.
+    /// A trial lease (slot, owner) that must still be held, live at `now`.
     pub lease: Option<(u32, String, Millis)>,
 }
 
@@ -77,8 +76,8 @@ pub enum Op {
     },
     /// Delivered (or refused for good): remove the entry, if `owner` still claims it.
     DropAlert { id: String, owner: String },
-    /// Note a health-probe result, unless a later one is already noted.
-    NoteProbe { at: Millis, healthy: bool },
+    /// Note a health check result, unless a later one is already noted.
+    NoteHealthCheck { at: Millis, healthy: bool },
     /// Delivery failed: count the attempt, not before `next_ms`, and release the claim.
     DeferAlert {
         id: String,
@@ -104,14 +103,14 @@ pub enum Op {
     /// CLOSED, this generation, with failures > 0: set failures to 0.
     ResetFailures { generation: u64 },
     /// HALF_OPEN, this generation, slot free or expired at `now`: take it.
-    AcquireProbe {
+    AcquireTrial {
         generation: u64,
         slot: u32,
         lease: Lease,
         now: Millis,
     },
     /// HALF_OPEN, this generation, lease still held at `now`: add a success, free the slot.
-    ProbeSuccess {
+    TrialSuccess {
         generation: u64,
         slot: u32,
         owner: String,
@@ -124,15 +123,15 @@ impl Op {
         match self {
             Op::Transition { .. } => "transition",
             Op::Remind { .. } => "remind",
-            Op::NoteProbe { .. } => "note_probe",
+            Op::NoteHealthCheck { .. } => "note_health_check",
             Op::ClaimAlert { .. } => "claim_alert",
             Op::DropAlert { .. } => "drop_alert",
             Op::DeferAlert { .. } => "defer_alert",
             Op::CountFailure { .. } => "count_failure",
             Op::CountCalls { .. } => "count_calls",
             Op::ResetFailures { .. } => "reset_failures",
-            Op::AcquireProbe { .. } => "acquire_probe",
-            Op::ProbeSuccess { .. } => "probe_success",
+            Op::AcquireTrial { .. } => "acquire_trial",
+            Op::TrialSuccess { .. } => "trial_success",
         }
     }
 
@@ -151,16 +150,16 @@ impl Op {
                 }
                 next = n.clone();
                 next.outbox = current.outbox.clone();
-                next.last_probe = current.last_probe;
+                next.last_check = current.last_check;
                 for a in alerts {
                     next.outbox.insert(a.id.clone(), a.clone());
                 }
             }
-            Op::NoteProbe { at, healthy } => {
-                if current.last_probe.is_some_and(|(t, _)| t > *at) {
+            Op::NoteHealthCheck { at, healthy } => {
+                if current.last_check.is_some_and(|(t, _)| t > *at) {
                     return None;
                 }
-                next.last_probe = Some((*at, *healthy));
+                next.last_check = Some((*at, *healthy));
             }
             Op::Remind {
                 episode,
@@ -249,22 +248,22 @@ impl Op {
                 }
                 next.failures = 0;
             }
-            Op::AcquireProbe {
+            Op::AcquireTrial {
                 generation,
                 slot,
                 lease,
                 now,
             } => {
-                let free = match current.probes.get(slot) {
+                let free = match current.trials.get(slot) {
                     None => true,
                     Some(l) => l.expires_ms < *now || l.generation != *generation,
                 };
                 if current.state != State::HalfOpen || current.generation != *generation || !free {
                     return None;
                 }
-                next.probes.insert(*slot, lease.clone());
+                next.trials.insert(*slot, lease.clone());
             }
-            Op::ProbeSuccess {
+            Op::TrialSuccess {
                 generation,
                 slot,
                 owner,
@@ -277,7 +276,7 @@ impl Op {
                     return None;
                 }
                 next.successes = next.successes.saturating_add(1);
-                next.probes.remove(slot);
+                next.trials.remove(slot);
             }
         }
         Some(next)

@@ -1,7 +1,7 @@
 //! Trip and recovery policies: pure numbers, no IO.
 
-/// Milliseconds since the Unix epoch. Time is always passed in, never read here.
-pub type Millis = i64;
+use crate::clock::Millis;
+use crate::config::{number, parsed, renamed, seconds_ms, ConfigError, Env};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TripPolicy {
@@ -30,9 +30,9 @@ pub struct Policy {
     pub slow_call_ms: Option<Millis>,
     pub recovery_timeout_ms: Millis,
     pub success_threshold: u32,
-    pub half_open_max_probes: u32,
-    /// How long a HALF_OPEN probe permission lasts; a result after it is fenced off.
-    pub probe_lease_ms: Millis,
+    pub half_open_max_trials: u32,
+    /// How long a HALF_OPEN trial permission lasts; a result after it is fenced off.
+    pub trial_lease_ms: Millis,
     pub backoff: Option<Backoff>,
 }
 
@@ -43,8 +43,8 @@ impl Default for Policy {
             slow_call_ms: None,
             recovery_timeout_ms: 30_000,
             success_threshold: 2,
-            half_open_max_probes: 1,
-            probe_lease_ms: 10_000,
+            half_open_max_trials: 1,
+            trial_lease_ms: 10_000,
             backoff: None,
         }
     }
@@ -98,6 +98,127 @@ impl Policy {
             TripPolicy::ConsecutiveFailures { .. } => 0,
         }
     }
+}
+
+/// How the handle talks to its store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuardSettings {
+    /// Longest a cached record is trusted (default 1 s).
+    pub cache_ttl_ms: Millis,
+    /// Longest one store request may take.
+    pub store_timeout_ms: Millis,
+    /// After a store failure, how long to run on the local view before trying again.
+    pub store_retry_ms: Millis,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            cache_ttl_ms: 1_000,
+            store_timeout_ms: 250,
+            store_retry_ms: 1_000,
+        }
+    }
+}
+
+/// The defaults a dependency's breaker starts from (the guide: 5 failures / 30 s for the
+/// CRM, 3 / 60 s for token services). The dependency registry supplies them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Defaults {
+    pub failure_threshold: u32,
+    pub recovery_timeout_s: f64,
+}
+
+/// A breaker's policy and guard settings, from `BREAKER_<NAME>_<FIELD>`.
+pub struct BreakerConfig {
+    pub policy: Policy,
+    pub settings: GuardSettings,
+}
+
+impl BreakerConfig {
+    /// Read breaker `name`'s variables over `defaults`. Every number has an upper bound.
+    pub fn from_env(
+        name: &str,
+        defaults: Defaults,
+        env: &impl Env,
+    ) -> Result<BreakerConfig, ConfigError> {
+        let env: &dyn Env = env;
+        let v = |f: &str| breaker_var(name, f);
+        let trip = match env.get(&v("POLICY")).as_deref().unwrap_or("consecutive") {
+            "consecutive" => TripPolicy::ConsecutiveFailures {
+                threshold: number(
+                    env,
+                    &v("FAILURE_THRESHOLD"),
+                    defaults.failure_threshold,
+                    1,
+                    10_000,
+                )?,
+            },
+            "rate" => {
+                let rate: f64 = parsed(env, &v("FAILURE_RATE"), 0.5)?;
+                if !(rate > 0.0 && rate <= 1.0) {
+                    return Err(ConfigError::Invalid {
+                        var: v("FAILURE_RATE"),
+                        value: rate.to_string(),
+                        why: "must be in (0, 1]".into(),
+                    });
+                }
+                TripPolicy::FailureRate {
+                    rate,
+                    min_calls: number(env, &v("MIN_CALLS"), 10u32, 1, 1_000_000)?,
+                    window_ms: number(env, &v("WINDOW_S"), 60i64, 1, 86_400)? * 1000,
+                    buckets: number(env, &v("WINDOW_BUCKETS"), 6u32, 1, 60)?,
+                }
+            }
+            other => {
+                return Err(ConfigError::Invalid {
+                    var: v("POLICY"),
+                    value: other.to_string(),
+                    why: "expected consecutive or rate".into(),
+                })
+            }
+        };
+        let slow_call_ms = match env.get(&v("SLOW_CALL_MS")) {
+            None => None,
+            Some(_) => Some(number(env, &v("SLOW_CALL_MS"), 0i64, 1, 600_000)?),
+        };
+        let backoff = match env.get(&v("BACKOFF_MULTIPLIER")) {
+            None => None,
+            Some(_) => Some(Backoff {
+                multiplier: number(env, &v("BACKOFF_MULTIPLIER"), 2.0f64, 1.0, 100.0)?,
+                max_ms: number(env, &v("BACKOFF_MAX_S"), 600i64, 1, 86_400)? * 1000,
+            }),
+        };
+        let max_trials = renamed(env, &v("HALF_OPEN_MAX_TRIALS"), &v("HALF_OPEN_MAX_PROBES"));
+        let trial_lease = renamed(env, &v("TRIAL_LEASE_MS"), &v("PROBE_LEASE_MS"));
+        let policy = Policy {
+            trip,
+            slow_call_ms,
+            recovery_timeout_ms: seconds_ms(
+                &v("RECOVERY_TIMEOUT_S"),
+                parsed(env, &v("RECOVERY_TIMEOUT_S"), defaults.recovery_timeout_s)?,
+            )?,
+            success_threshold: number(env, &v("SUCCESS_THRESHOLD"), 2u32, 1, 100)?,
+            half_open_max_trials: number(env, &max_trials, 1u32, 1, 100)?,
+            trial_lease_ms: number(env, &trial_lease, 10_000i64, 1, 600_000)?,
+            backoff,
+        };
+        let settings = GuardSettings {
+            cache_ttl_ms: number(env, &v("CACHE_TTL_MS"), 1_000i64, 0, 60_000)?,
+            store_timeout_ms: number(env, &v("STORE_TIMEOUT_MS"), 250i64, 1, 10_000)?,
+            store_retry_ms: number(env, &v("STORE_RETRY_MS"), 1_000i64, 0, 600_000)?,
+        };
+        Ok(BreakerConfig { policy, settings })
+    }
+}
+
+/// `BREAKER_<NAME>_<FIELD>`: NAME upper-cased with `-` turned into `_`.
+pub fn breaker_var(name: &str, field: &str) -> String {
+    format!(
+        "BREAKER_{}_{}",
+        name.to_ascii_uppercase().replace('-', "_"),
+        field
+    )
 }
 
 #[cfg(test)]

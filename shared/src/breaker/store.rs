@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::machine::Record;
 use super::op::Op;
+use super::record::Record;
+use crate::store::StoreError;
 
 /// The result of a conditional write that reached the store.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,18 +21,6 @@ impl Applied {
             Applied::Won(r) | Applied::Lost(r) => r,
         }
     }
-}
-
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    #[error("breaker store throttled: {0}")]
-    Throttled(String),
-    #[error("breaker store unavailable: {0}")]
-    Unavailable(String),
-    #[error("breaker store timed out")]
-    Timeout,
-    #[error("breaker item is malformed: {0}")]
-    Corrupt(String),
 }
 
 #[async_trait]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::phone::{normalise, Digits};
 use super::salesforce::Session;
 use super::salesforce::{search, Contact, SalesforceConfig, MIN_ATTEMPT};
-use crate::breaker::{Breaker, Guarded, Rejection};
+use crate::breaker::{Breaker, CallError, Classify};
 use crate::clock::Clock;
 use crate::http::HttpError;
 use crate::logging::mask_ani;
@@ -114,17 +114,20 @@ fn invalid(event: &Value) -> Option<&'static str> {
     }
 }
 
-#[derive(Debug)]
+/// Why one lookup failed. Its text goes to logs and the breaker's last error, so it holds
+/// no token, secret or caller data.
+#[derive(Debug, thiserror::Error)]
 enum LookupError {
+    #[error("auth: {0}")]
     Auth(TokenError),
+    #[error("crm: {0}")]
     Crm(HttpError),
 }
 
-/// For logs and the breaker's last error: no token, secret or caller data in it.
-fn describe(e: &LookupError) -> String {
-    match e {
-        LookupError::Crm(h) => format!("crm: {h}"),
-        LookupError::Auth(a) => format!("auth: {a}"),
+impl Classify for LookupError {
+    /// An auth failure is the token service's, not the CRM's.
+    fn counts(&self) -> bool {
+        matches!(self, LookupError::Crm(_))
     }
 }
 
@@ -221,37 +224,24 @@ impl CrmLookup {
         let call_deadline = deadline.checked_sub(RECORD_RESERVE).unwrap_or(deadline);
         let r = self
             .breaker
-            .call(
-                call_deadline,
-                deadline,
-                || self.fetch(digits, call_deadline),
-                // An auth failure is the token service's, not the CRM's.
-                |e: &LookupError| matches!(e, LookupError::Crm(_)),
-                describe,
-            )
+            .call(call_deadline, deadline, || {
+                self.fetch(digits, call_deadline)
+            })
             .await;
-        if let Guarded::Failed { error, counted } = &r {
-            tracing::warn!(error = %describe(error), counted, "crm lookup failed");
+        if let Err(CallError::Failed(error)) = &r {
+            tracing::warn!(%error, counted = error.counts(), "crm lookup failed");
         }
         match r {
-            Guarded::Ok(Some(c)) => Answer::found(c),
-            Guarded::Ok(None) => Answer::unknown(false, Reason::None),
-            Guarded::Rejected(
-                Rejection::Open | Rejection::HalfOpenBusy | Rejection::ForcedOpen,
-            ) => Answer::unknown(true, Reason::CircuitOpen),
-            Guarded::TimedOut
-            | Guarded::Failed {
-                error: LookupError::Crm(HttpError::Timeout),
-                ..
-            } => Answer::unknown(true, Reason::Timeout),
-            Guarded::Failed {
-                error: LookupError::Auth(_),
-                ..
-            } => Answer::unknown(true, Reason::AuthUnavailable),
-            Guarded::Failed {
-                error: LookupError::Crm(_),
-                ..
-            } => Answer::unknown(true, Reason::CrmError),
+            Ok(Some(c)) => Answer::found(c),
+            Ok(None) => Answer::unknown(false, Reason::None),
+            Err(CallError::Rejected(_)) => Answer::unknown(true, Reason::CircuitOpen),
+            Err(CallError::TimedOut | CallError::Failed(LookupError::Crm(HttpError::Timeout))) => {
+                Answer::unknown(true, Reason::Timeout)
+            }
+            Err(CallError::Failed(LookupError::Auth(_))) => {
+                Answer::unknown(true, Reason::AuthUnavailable)
+            }
+            Err(CallError::Failed(LookupError::Crm(_))) => Answer::unknown(true, Reason::CrmError),
         }
     }
 

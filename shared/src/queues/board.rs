@@ -1,5 +1,8 @@
-//! The queue-metrics Function URL: routes, the status board page and its data.
+//! The queue-metrics Function URL: routes, the status board page and its data. Routing,
+//! status codes and headers go through `lambda_http`'s typed request and response.
 
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 use super::analytics::valid_queue_id;
@@ -11,18 +14,23 @@ pub const PAGE: &str = include_str!("board.html");
 /// At most this many queues in one request (one analytics query).
 pub const MAX_QUEUES: usize = 50;
 
-fn respond(status: u16, content_type: &str, body: String) -> Value {
-    json!({
-        "statusCode": status,
-        "headers": {"content-type": content_type, "cache-control": "no-store", "x-content-type-options": "nosniff"},
-        "multiValueHeaders": {},
-        "cookies": [],
-        "isBase64Encoded": false,
-        "body": body,
-    })
+fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::Text(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    for (k, v) in [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        if let Ok(v) = header::HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    }
+    r
 }
 
-fn json_response(status: u16, v: &Value) -> Value {
+fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
     respond(status, "application/json", v.to_string())
 }
 
@@ -54,7 +62,7 @@ pub async fn board(
             .iter()
             .map(|r| {
                 json!({"name": r.name, "state": r.state, "since": iso8601(r.since_ms), "failures": r.failures,
-                       "lastProbe": r.last_probe.map(|(at, ok)| format!("{} ({})", iso8601(at), if ok { "healthy" } else { "failed" })),
+                       "lastCheck": r.last_check.map(|(at, ok)| format!("{} ({})", iso8601(at), if ok { "healthy" } else { "failed" })),
                        "lastError": r.last_error})
             })
             .collect(),
@@ -71,49 +79,42 @@ pub async fn board(
 
 /// Answer one Function URL request.
 pub async fn handle(
-    event: &Value,
+    req: &Request,
     metrics: &QueueMetrics,
     store: &dyn BreakerStore,
     board_ids: &[String],
-) -> Value {
-    let method = event
-        .pointer("/requestContext/http/method")
-        .and_then(Value::as_str)
-        .unwrap_or("GET");
-    let path = event.get("rawPath").and_then(Value::as_str).unwrap_or("/");
-    if method != "GET" {
-        return json_response(405, &json!({"error": "GET only"}));
+) -> Response<Body> {
+    if req.method() != Method::GET {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"error": "GET only"}),
+        );
     }
-    match path.trim_end_matches('/') {
-        "" => respond(200, "text/html; charset=utf-8", PAGE.to_string()),
-        "/board.json" => json_response(200, &board(metrics, store, board_ids).await),
+    match req.uri().path().trim_end_matches('/') {
+        "" => respond(StatusCode::OK, "text/html; charset=utf-8", PAGE.to_string()),
+        "/board.json" => json_response(StatusCode::OK, &board(metrics, store, board_ids).await),
         "/queues" => {
-            let raw = event
-                .get("rawQueryString")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let from_raw = raw
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("ids="))
-                .map(|v| v.replace("%2C", ","));
-            let list = event
-                .pointer("/queryStringParameters/ids")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or(from_raw)
-                .unwrap_or_default();
-            match ids_from(&list) {
-                Ok(ids) => json_response(200, &json!({"queues": metrics.get(&ids).await})),
-                Err(e) => json_response(400, &json!({"error": e})),
+            let params = req.query_string_parameters();
+            match ids_from(params.first("ids").unwrap_or_default()) {
+                Ok(ids) => {
+                    json_response(StatusCode::OK, &json!({"queues": metrics.get(&ids).await}))
+                }
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e})),
             }
         }
         p => match p.strip_prefix("/queues/") {
             Some(id) if valid_queue_id(id) => {
                 let v = metrics.get(&[id.to_string()]).await;
-                json_response(200, &serde_json::to_value(v.first()).unwrap_or(Value::Null))
+                json_response(
+                    StatusCode::OK,
+                    &serde_json::to_value(v.first()).unwrap_or(Value::Null),
+                )
             }
-            Some(_) => json_response(400, &json!({"error": "invalid queue id"})),
-            None => json_response(404, &json!({"error": "not found"})),
+            Some(_) => json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "invalid queue id"}),
+            ),
+            None => json_response(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
         },
     }
 }

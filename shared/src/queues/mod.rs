@@ -12,10 +12,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::breaker::{Breaker, Guarded, Millis};
-use crate::clock::Clock;
+use crate::breaker::{Breaker, Classify};
+use crate::clock::{Clock, Millis};
+use crate::config::{number, ConfigError, Env};
+use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
-use crate::token::TokenCache;
+use crate::service::{InitError, Services};
+use crate::token::{genesys_api_url, TokenCache, TokenConfig};
 use analytics::Counts;
 use store::MetricsStore;
 
@@ -47,6 +50,13 @@ enum FetchError {
     Auth(String),
     #[error("analytics API: {0}")]
     Api(HttpError),
+}
+
+impl Classify for FetchError {
+    /// A missing token is the token service's failure, not the analytics API's.
+    fn counts(&self) -> bool {
+        matches!(self, FetchError::Api(_))
+    }
 }
 
 pub struct QueueMetrics {
@@ -95,17 +105,11 @@ impl QueueMetrics {
             .unwrap_or(deadline);
         let r = self
             .breaker
-            .call(
-                call_deadline,
-                deadline,
-                || self.live(ids, call_deadline),
-                |e: &FetchError| matches!(e, FetchError::Api(_)),
-                |e: &FetchError| e.to_string(),
-            )
+            .call(call_deadline, deadline, || self.live(ids, call_deadline))
             .await;
         let now = self.clock.now_ms();
         match r {
-            Guarded::Ok(live) => {
+            Ok(live) => {
                 for (id, c) in &live {
                     let _ = tokio::time::timeout_at(deadline, self.store.save(id, c, now)).await;
                 }
@@ -120,8 +124,8 @@ impl QueueMetrics {
                     })
                     .collect()
             }
-            other => {
-                tracing::warn!(outcome = ?other.describe(), "analytics unavailable; serving cached metrics");
+            Err(why) => {
+                tracing::warn!(outcome = %why, "analytics unavailable; serving cached metrics");
                 crate::metrics::emit(
                     &[("Function", "queue-metrics")],
                     &[crate::metrics::count("MetricsDegraded", 1.0)],
@@ -162,90 +166,63 @@ impl QueueMetrics {
     }
 }
 
-trait Describe {
-    fn describe(&self) -> String;
+/// queue-metrics' own settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The Genesys API base: `GENESYS_API_URL`, or that of `GENESYS_ENVIRONMENT`.
+    pub api_url: String,
+    /// Cached values older than this are not shown.
+    pub stale_tolerance_ms: Millis,
+    /// Every answer within this.
+    pub deadline: Duration,
+    /// The queues the status board shows (`BOARD_QUEUE_IDS`, valid ids only).
+    pub board_queue_ids: Vec<String>,
 }
 
-impl<T> Describe for Guarded<T, FetchError> {
-    fn describe(&self) -> String {
-        match self {
-            Guarded::Ok(_) => "ok".into(),
-            Guarded::Rejected(r) => format!("breaker {r:?}"),
-            Guarded::TimedOut => "timed out".into(),
-            Guarded::Failed { error, .. } => error.to_string(),
-        }
+impl MetricsConfig {
+    pub fn from_env(env: &impl Env) -> Result<MetricsConfig, ConfigError> {
+        let env: &dyn Env = env;
+        Ok(MetricsConfig {
+            api_url: genesys_api_url(env)?,
+            stale_tolerance_ms: number(env, "METRICS_STALE_TOLERANCE_S", 300i64, 0, 86_400)? * 1000,
+            deadline: Duration::from_millis(number(
+                env,
+                "METRICS_DEADLINE_MS",
+                2_500u64,
+                500,
+                25_000,
+            )?),
+            board_queue_ids: env
+                .get("BOARD_QUEUE_IDS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|id| analytics::valid_queue_id(id))
+                .map(str::to_string)
+                .collect(),
+        })
     }
 }
 
-/// The queue-metrics knobs (variable, default, meaning), as documented in the README.
-pub const KNOBS: &[(&str, &str, &str)] = &[
-    (
-        "GENESYS_SECRET_ID",
-        "(required)",
-        "Genesys client credentials, for the analytics token",
-    ),
-    (
-        "GENESYS_API_URL",
-        "https://api.<GENESYS_ENVIRONMENT>",
-        "the Genesys API base",
-    ),
-    (
-        "METRICS_STALE_TOLERANCE_S",
-        "300",
-        "cached values older than this are not shown",
-    ),
-    ("METRICS_DEADLINE_MS", "2500", "every answer within this"),
-    (
-        "BOARD_QUEUE_IDS",
-        "(empty)",
-        "comma-separated queue ids shown on the status board",
-    ),
-];
-
 impl QueueMetrics {
-    pub fn from_env(
-        services: &crate::service::Services,
-        env: &dyn crate::config::Env,
-    ) -> Result<QueueMetrics, crate::service::InitError> {
-        use crate::config::{parsed, ConfigError};
-        let provider = crate::token::providers_from_env(env)?
-            .into_iter()
-            .find(|p| p.name() == "genesys")
-            .ok_or_else(|| ConfigError::Missing {
-                var: "GENESYS_SECRET_ID".into(),
-            })?;
-        let api_url = env.get("GENESYS_API_URL").unwrap_or_else(|| {
-            format!(
-                "https://api.{}",
-                env.get("GENESYS_ENVIRONMENT")
-                    .unwrap_or_else(|| "mypurecloud.com".into())
-            )
-        });
+    /// The metrics behind `genesys-analytics`, with the Genesys token behind
+    /// `genesys-auth`.
+    pub fn build(services: &Services, env: &impl Env) -> Result<QueueMetrics, InitError> {
+        let config = MetricsConfig::from_env(env)?;
+        let tokens = TokenConfig::from_env(env)?;
+        let provider = tokens.provider("genesys", "GENESYS_SECRET_ID")?;
         Ok(QueueMetrics {
-            breaker: services.breaker("genesys-analytics", env)?,
-            tokens: Arc::new(services.token_cache(provider, env)?),
+            breaker: services.breaker(Dependency::GenesysAnalytics, env)?,
+            tokens: Arc::new(services.token_cache(provider, &tokens, env)?),
             http: services.http.clone(),
-            api_url,
+            api_url: config.api_url,
             store: Arc::new(store::DynamoMetricsStore {
                 client: services.dynamo.clone(),
                 table: services.table.clone(),
             }),
             clock: services.clock.clone(),
-            stale_tolerance_ms: parsed::<i64>(env, "METRICS_STALE_TOLERANCE_S", 300)?.max(0) * 1000,
-            deadline: Duration::from_millis(
-                parsed(env, "METRICS_DEADLINE_MS", 2_500u64)?.clamp(500, 25_000),
-            ),
+            stale_tolerance_ms: config.stale_tolerance_ms,
+            deadline: config.deadline,
         })
     }
-}
-
-/// `BOARD_QUEUE_IDS`, keeping only valid ids.
-pub fn board_ids(env: &dyn crate::config::Env) -> Vec<String> {
-    env.get("BOARD_QUEUE_IDS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|id| analytics::valid_queue_id(id))
-        .map(str::to_string)
-        .collect()
 }

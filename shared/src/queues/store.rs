@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::analytics::Counts;
-use crate::breaker::{Millis, StoreError};
-use crate::dynamo_expr::classify_sdk_error;
+use crate::clock::Millis;
+use crate::store::{classify_sdk_error, StoreError};
 
 #[async_trait]
 pub trait MetricsStore: Send + Sync {

@@ -12,8 +12,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::breaker::{Breaker, Guarded, Millis};
-use crate::clock::Clock;
+use crate::breaker::{Breaker, CallError, State};
+use crate::clock::{Clock, Millis};
+use crate::config::{number, parsed, ConfigError, Env};
 use crate::metrics;
 use crate::secrets::SecretCache;
 pub use provider::{FetchError, Provider};
@@ -144,8 +145,8 @@ impl TokenCache {
 
     /// For the health probe: while the `<provider>-auth` breaker is not CLOSED, refresh
     /// even a fresh token, so the breaker sees the endpoint recover with no traffic.
-    pub async fn probe(&self, deadline: Instant) -> Result<(Token, Source), TokenError> {
-        let closed = self.breaker.current(deadline).await.state == crate::breaker::State::Closed;
+    pub async fn health_check(&self, deadline: Instant) -> Result<(Token, Source), TokenError> {
+        let closed = self.breaker.current(deadline).await.state == State::Closed;
         self.obtain(deadline, !closed).await
     }
 
@@ -243,19 +244,13 @@ impl TokenCache {
         let call_deadline = deadline.checked_sub(SAVE_RESERVE).unwrap_or(deadline);
         let r = self
             .breaker
-            .call(
-                call_deadline,
-                deadline,
-                || {
-                    self.provider
-                        .fetch(&self.http, &self.secrets, now, call_deadline)
-                },
-                FetchError::counts,
-                |e: &FetchError| e.to_string(),
-            )
+            .call(call_deadline, deadline, || {
+                self.provider
+                    .fetch(&self.http, &self.secrets, now, call_deadline)
+            })
             .await;
         let (outcome, not_before, reason) = match r {
-            Guarded::Ok(t) => {
+            Ok(t) => {
                 self.remember(&t);
                 if let Some(o) = owner {
                     let saved =
@@ -274,13 +269,13 @@ impl TokenCache {
                 );
                 return Ok((t, Source::Refreshed));
             }
-            Guarded::Rejected(r) => (
+            Err(CallError::Rejected(r)) => (
                 "rejected",
                 None,
-                format!("{}-auth breaker {r:?}", self.name()),
+                format!("{} breaker {r:?}", self.provider.auth()),
             ),
-            Guarded::TimedOut => ("timeout", None, "token endpoint timed out".to_string()),
-            Guarded::Failed { error, .. } => {
+            Err(CallError::TimedOut) => ("timeout", None, "token endpoint timed out".to_string()),
+            Err(CallError::Failed(error)) => {
                 let nb = error.retry_after_s().map(|s| now + (s as Millis) * 1000);
                 ("failed", nb, error.to_string())
             }
@@ -322,93 +317,88 @@ impl TokenCache {
     }
 }
 
-/// The token knobs (variable, default, meaning), as documented in the README.
-pub const KNOBS: &[(&str, &str, &str)] = &[
-    (
-        "TOKEN_REFRESH_MARGIN_S",
-        "600",
-        "refresh this long before expiry (at most half a token's life)",
-    ),
-    (
-        "TOKEN_LEASE_MS",
-        "5000",
-        "how long one instance's refresh lease lasts",
-    ),
-    (
-        "CRM_TOKEN_LIFETIME_S",
-        "1800",
-        "Salesforce token lifetime (it sends no expires_in; a 401 ends it sooner)",
-    ),
-    (
-        "GENESYS_SECRET_ID",
-        "unset",
-        "Secrets Manager secret {client_id, client_secret}; unset: no Genesys token",
-    ),
-    (
-        "GENESYS_ENVIRONMENT",
-        "mypurecloud.com",
-        "the org's environment; the token URL is https://login.<env>/oauth/token",
-    ),
-    (
-        "GENESYS_LOGIN_URL",
-        "unset",
-        "full token endpoint URL, overriding the one from GENESYS_ENVIRONMENT",
-    ),
-];
+/// The token settings and the providers this deployment has secrets for: `crm` with
+/// `CRM_SECRET_ID`, `genesys` with `GENESYS_SECRET_ID`.
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    pub settings: TokenSettings,
+    pub providers: Vec<Provider>,
+}
 
-impl TokenSettings {
-    pub fn from_env(
-        env: &dyn crate::config::Env,
-    ) -> Result<TokenSettings, crate::config::ConfigError> {
-        use crate::config::parsed;
-        Ok(TokenSettings {
-            margin_ms: parsed::<i64>(env, "TOKEN_REFRESH_MARGIN_S", 600)?.max(0) * 1000,
-            lease_ms: parsed::<i64>(env, "TOKEN_LEASE_MS", 5_000)?.max(100),
+impl TokenConfig {
+    pub fn from_env(env: &impl Env) -> Result<TokenConfig, ConfigError> {
+        let env: &dyn Env = env;
+        let settings = TokenSettings {
+            margin_ms: number(env, "TOKEN_REFRESH_MARGIN_S", 600i64, 0, 86_400)? * 1000,
+            lease_ms: number(env, "TOKEN_LEASE_MS", 5_000i64, 100, 60_000)?,
             poll_ms: 100,
+        };
+        let mut providers = Vec::new();
+        if let Some(secret_id) = env.get("CRM_SECRET_ID") {
+            let lifetime_s: i64 = number(env, "CRM_TOKEN_LIFETIME_S", 1_800, 60, 172_800)?;
+            providers.push(Provider::Salesforce {
+                secret_id,
+                lifetime_ms: lifetime_s * 1000,
+            });
+        }
+        if let Some(secret_id) = env.get("GENESYS_SECRET_ID") {
+            providers.push(Provider::Genesys {
+                secret_id,
+                token_url: genesys_login_url(env)?,
+            });
+        }
+        Ok(TokenConfig {
+            settings,
+            providers,
         })
+    }
+
+    /// The provider named `name`, or `Missing` naming the secret variable that enables it.
+    pub fn provider(&self, name: &str, var: &str) -> Result<Provider, ConfigError> {
+        self.providers
+            .iter()
+            .find(|p| p.name() == name)
+            .cloned()
+            .ok_or_else(|| ConfigError::Missing {
+                var: var.to_string(),
+            })
     }
 }
 
-/// The providers this deployment has secrets for: `crm` with `CRM_SECRET_ID`, `genesys`
-/// with `GENESYS_SECRET_ID`.
-pub fn providers_from_env(
-    env: &dyn crate::config::Env,
-) -> Result<Vec<Provider>, crate::config::ConfigError> {
-    use crate::config::parsed;
-    let mut out = Vec::new();
-    if let Some(secret_id) = env.get("CRM_SECRET_ID") {
-        let lifetime_s: i64 = parsed(env, "CRM_TOKEN_LIFETIME_S", 1_800)?;
-        out.push(Provider::Salesforce {
-            secret_id,
-            lifetime_ms: lifetime_s.max(60) * 1000,
+/// `GENESYS_LOGIN_URL`, or the token URL of `GENESYS_ENVIRONMENT`.
+fn genesys_login_url(env: &dyn Env) -> Result<String, ConfigError> {
+    if let Some(url) = env.get("GENESYS_LOGIN_URL") {
+        return Ok(url);
+    }
+    Ok(format!(
+        "https://login.{}/oauth/token",
+        genesys_environment(env)?
+    ))
+}
+
+/// `GENESYS_ENVIRONMENT` (default `mypurecloud.com`), checked to be a host suffix.
+pub fn genesys_environment(env: &dyn Env) -> Result<String, ConfigError> {
+    let e = parsed(env, "GENESYS_ENVIRONMENT", "mypurecloud.com".to_string())?;
+    if e.is_empty()
+        || !e
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(ConfigError::Invalid {
+            var: "GENESYS_ENVIRONMENT".into(),
+            value: e,
+            why: "expected a host suffix such as mypurecloud.com".into(),
         });
     }
-    if let Some(secret_id) = env.get("GENESYS_SECRET_ID") {
-        let token_url = match env.get("GENESYS_LOGIN_URL") {
-            Some(url) => url,
-            None => {
-                let e = env
-                    .get("GENESYS_ENVIRONMENT")
-                    .unwrap_or_else(|| "mypurecloud.com".into());
-                if !e
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-                {
-                    return Err(crate::config::ConfigError::Invalid {
-                        var: "GENESYS_ENVIRONMENT".into(),
-                        value: e,
-                        why: "expected a host suffix such as mypurecloud.com".into(),
-                    });
-                }
-                format!("https://login.{e}/oauth/token")
-            }
-        };
-        out.push(Provider::Genesys {
-            secret_id,
-            token_url,
-        });
+    Ok(e)
+}
+
+/// `GENESYS_API_URL`, or the API base of `GENESYS_ENVIRONMENT`.
+pub fn genesys_api_url(env: &dyn Env) -> Result<String, ConfigError> {
+    if let Some(url) = env.get("GENESYS_API_URL") {
+        return Ok(url);
     }
-    Ok(out)
+    Ok(format!("https://api.{}", genesys_environment(env)?))
 }
 
 /// The token-cache function's answer: each selected provider refreshed ahead of expiry

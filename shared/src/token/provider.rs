@@ -6,7 +6,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::store::Token;
-use crate::breaker::Millis;
+use crate::breaker::Classify;
+use crate::clock::Millis;
+use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
 use crate::secrets::{field, SecretCache, SecretError};
 
@@ -20,10 +22,10 @@ pub enum FetchError {
     Malformed,
 }
 
-impl FetchError {
+impl Classify for FetchError {
     /// The token service's own fault, which its breaker counts. Secrets and refused
     /// credentials (400/401/403) are configuration problems, not an outage.
-    pub fn counts(&self) -> bool {
+    fn counts(&self) -> bool {
         match self {
             FetchError::Http(HttpError::Status { status, .. }) => {
                 !matches!(status, 400 | 401 | 403)
@@ -32,6 +34,9 @@ impl FetchError {
             FetchError::Secret(_) => false,
         }
     }
+}
+
+impl FetchError {
     pub fn retry_after_s(&self) -> Option<u64> {
         match self {
             FetchError::Http(HttpError::Status {
@@ -65,6 +70,14 @@ impl Provider {
         match self {
             Provider::Salesforce { .. } => "crm",
             Provider::Genesys { .. } => "genesys",
+        }
+    }
+
+    /// The breaker of this provider's token endpoint.
+    pub fn auth(&self) -> Dependency {
+        match self {
+            Provider::Salesforce { .. } => Dependency::CrmAuth,
+            Provider::Genesys { .. } => Dependency::GenesysAuth,
         }
     }
 

@@ -9,8 +9,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use crate::breaker::{Millis, StoreError};
-use crate::dynamo_expr::classify_sdk_error;
+use crate::clock::Millis;
+use crate::store::classify_sdk_error;
+use crate::store::StoreError;
 
 /// A token as the fleet shares it. Its Debug never shows the token.
 #[derive(Clone, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use failsoft::breaker::{
     Admission, Breaker, CallResult, DynamoBreakerStore, GuardSettings, Policy, TripPolicy,
 };
 use failsoft::clock::ManualClock;
-use failsoft::config::{state_table, ProcessEnv};
+use failsoft::config::ProcessEnv;
+use failsoft::service::ServiceConfig;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -33,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let config = failsoft::aws::sdk_config().await;
     let store = Arc::new(DynamoBreakerStore::new(
         failsoft::aws::dynamodb(&config),
-        state_table(&ProcessEnv)?,
+        ServiceConfig::from_env(&ProcessEnv)?.table,
     ));
     let policy = Policy {
         trip: TripPolicy::ConsecutiveFailures { threshold },

@@ -1,5 +1,7 @@
-//! Small helpers shared by the DynamoDB adapters: expression placeholders and error
-//! classification.
+//! What every state-table adapter shares: the one neutral store error, expression
+//! placeholders, and the classification of SDK errors. The breaker, token, metrics and
+//! board adapters all report a failing table the same way, so a token log never says
+//! "breaker store".
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -7,7 +9,19 @@ use std::fmt::Debug;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::breaker::StoreError;
+/// The state table failed to answer. Neutral on purpose: the caller says what it was
+/// doing; this says only how the table failed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("state table throttled: {0}")]
+    Throttled(String),
+    #[error("state table unavailable: {0}")]
+    Unavailable(String),
+    #[error("state table timed out")]
+    Timeout,
+    #[error("state table item is malformed: {0}")]
+    Corrupt(String),
+}
 
 /// Expression attribute names and values, with placeholders allocated on demand.
 #[derive(Default)]

@@ -1,6 +1,7 @@
-//! The health probe: every dependency checked through the same breaker code the
-//! functions use, so OPEN and HALF_OPEN breakers move with no traffic at all; then
-//! reminders for long episodes, and delivery of every pending alert.
+//! The scheduled health check (the health-probe function): every dependency checked
+//! through the same breaker code the functions use, so OPEN and HALF_OPEN breakers move
+//! with no traffic at all; then reminders for long episodes, and delivery of every
+//! pending alert. The guide's edge case 1: no calls at 4 AM must not keep a breaker open.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +9,15 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::alert::{Delivery, PagerDuty};
-use crate::breaker::{outbox, Breaker, BreakerStore, Guarded, Millis, Op, State, Transition};
-use crate::clock::Clock;
+use crate::alert::{AlertConfig, Delivery, PagerDuty};
+use crate::breaker::{outbox, Breaker, BreakerStore, CallError, Classify, Op, State, Transition};
+use crate::clock::{Clock, Millis};
+use crate::config::{number, parsed, renamed, ConfigError, Env};
+use crate::dependency::{Dependency, HealthCheck};
 use crate::http::{self, HttpError};
 use crate::metrics;
-use crate::token::TokenCache;
+use crate::service::{InitError, Services};
+use crate::token::{genesys_api_url, TokenCache, TokenConfig};
 
 pub enum Check {
     /// GET `url`; healthy on 2xx.
@@ -27,13 +31,29 @@ pub enum Check {
     Token(Arc<TokenCache>),
 }
 
-pub struct Dependency {
+/// One dependency to check, with the breaker its result moves.
+pub struct Target {
     pub breaker: Breaker,
     pub check: Check,
 }
 
-pub struct Prober {
-    pub dependencies: Vec<Dependency>,
+/// Why a check failed. `reached` is false when the dependency itself was not reached
+/// (no token), so its breaker does not count it.
+#[derive(Debug, thiserror::Error)]
+#[error("{why}")]
+pub struct CheckError {
+    why: String,
+    reached: bool,
+}
+
+impl Classify for CheckError {
+    fn counts(&self) -> bool {
+        self.reached
+    }
+}
+
+pub struct HealthChecker {
+    pub targets: Vec<Target>,
     pub store: Arc<dyn BreakerStore>,
     pub http: reqwest::Client,
     pub pagerduty: Option<PagerDuty>,
@@ -43,10 +63,9 @@ pub struct Prober {
     pub instance: String,
 }
 
-impl Prober {
-    /// Err((why, counts)): `counts` is false when the dependency itself was not reached
-    /// (no token), so its breaker does not count it.
-    async fn check(&self, check: &Check, deadline: Instant) -> Result<(), (String, bool)> {
+impl HealthChecker {
+    async fn check(&self, check: &Check, deadline: Instant) -> Result<(), CheckError> {
+        let failed = |why: String, reached: bool| CheckError { why, reached };
         let get = |url: String, bearer: Option<String>| async move {
             let mut req = self.http.get(url);
             if let Some(b) = bearer {
@@ -55,7 +74,7 @@ impl Prober {
             match http::send_json(req, deadline).await {
                 // Health pages need not be JSON: any 2xx is healthy.
                 Ok(_) | Err(HttpError::Garbage(_)) => Ok(()),
-                Err(e) => Err((e.to_string(), true)),
+                Err(e) => Err(failed(e.to_string(), true)),
             }
         };
         match check {
@@ -64,7 +83,7 @@ impl Prober {
                 let (t, _) = tokens
                     .get(deadline)
                     .await
-                    .map_err(|e| (e.to_string(), false))?;
+                    .map_err(|e| failed(e.to_string(), false))?;
                 let base = t.instance_url.clone().unwrap_or_default();
                 get(
                     format!("{}{path}", base.trim_end_matches('/')),
@@ -73,16 +92,16 @@ impl Prober {
                 .await
             }
             Check::Token(tc) => tc
-                .probe(deadline)
+                .health_check(deadline)
                 .await
                 .map(|_| ())
-                .map_err(|e| (e.to_string(), true)),
+                .map_err(|e| failed(e.to_string(), true)),
         }
     }
 
-    /// Probe one dependency. While HALF_OPEN keeps succeeding it probes again, up to the
+    /// Check one dependency. While HALF_OPEN keeps succeeding it checks again, up to the
     /// success threshold, so a recovered dependency closes in one run.
-    async fn probe(&self, d: &Dependency, deadline: Instant) -> Value {
+    async fn check_one(&self, d: &Target, deadline: Instant) -> Value {
         let started = Instant::now();
         let b = match &d.check {
             Check::Token(tc) => tc.breaker(),
@@ -90,39 +109,29 @@ impl Prober {
         };
         let mut healthy = None;
         for _ in 0..=b.policy().success_threshold {
-            let probe_deadline = deadline.min(Instant::now() + self.timeout);
+            let check_deadline = deadline.min(Instant::now() + self.timeout);
             let r = match &d.check {
                 // The token cache guards its endpoint itself.
-                Check::Token(_) => match self.check(&d.check, probe_deadline).await {
-                    Ok(()) => Guarded::Ok(()),
-                    Err(e) => Guarded::Failed {
-                        error: e,
-                        counted: true,
-                    },
-                },
-                c => {
-                    let run = || self.check(c, probe_deadline);
-                    b.call(
-                        probe_deadline,
-                        deadline,
-                        run,
-                        |e: &(String, bool)| e.1,
-                        |e: &(String, bool)| e.0.clone(),
-                    )
+                Check::Token(_) => self
+                    .check(&d.check, check_deadline)
                     .await
+                    .map_err(CallError::Failed),
+                c => {
+                    b.call(check_deadline, deadline, || self.check(c, check_deadline))
+                        .await
                 }
             };
             match r {
-                Guarded::Ok(()) => healthy = Some(true),
-                Guarded::Rejected(_) => {
+                Ok(()) => healthy = Some(true),
+                Err(CallError::Rejected(_)) => {
                     // OPEN and not yet due, or forced: the breaker is left alone, but the
                     // report still says how the dependency is doing.
                     if healthy.is_none() {
-                        healthy = Some(self.check(&d.check, probe_deadline).await.is_ok());
+                        healthy = Some(self.check(&d.check, check_deadline).await.is_ok());
                     }
                     break;
                 }
-                Guarded::Failed { .. } | Guarded::TimedOut => {
+                Err(CallError::Failed(_) | CallError::TimedOut) => {
                     healthy = Some(false);
                     break;
                 }
@@ -138,7 +147,7 @@ impl Prober {
             _ => Value::Null,
         };
         let healthy = healthy.unwrap_or(false);
-        let note = Op::NoteProbe {
+        let note = Op::NoteHealthCheck {
             at: self.clock.now_ms(),
             healthy,
         };
@@ -207,8 +216,8 @@ impl Prober {
     /// One scheduled run: the contract's probe output.
     pub async fn run(&self, deadline: Instant) -> Value {
         let mut deps = Vec::new();
-        for d in &self.dependencies {
-            deps.push(self.probe(d, deadline).await);
+        for d in &self.targets {
+            deps.push(self.check_one(d, deadline).await);
         }
         self.remind().await;
         let delivered = self.deliver_all(deadline).await;
@@ -223,104 +232,88 @@ impl Prober {
     }
 }
 
-/// The probe knobs (variable, default, meaning), as documented in the README.
-pub const KNOBS: &[(&str, &str, &str)] = &[
-    ("PROBE_TIMEOUT_MS", "3000", "one probe request's timeout"),
-    (
-        "PROBE_CRM_PATH",
-        "/services/data/",
-        "probed on the CRM instance (with the crm token)",
-    ),
-    (
-        "GENESYS_API_URL",
-        "https://api.<GENESYS_ENVIRONMENT>",
-        "the Genesys API base of the org's region",
-    ),
-    (
-        "PROBE_GENESYS_API_PATH",
-        "/api/v2/health/check",
-        "probed on the Genesys API (breaker genesys-api)",
-    ),
-    (
-        "ALERT_SECRET_ID",
-        "unset",
-        "Secrets Manager secret {routing_key}; unset: alerts stay pending, logged as errors",
-    ),
-    (
-        "PAGERDUTY_EVENTS_URL",
-        "https://events.pagerduty.com/v2/enqueue",
-        "PagerDuty Events API v2 endpoint",
-    ),
-    (
-        "ALERT_BACKOFF_S",
-        "10",
-        "first retry of a failed delivery after this; doubles per failure, at most 300 s; a longer Retry-After wins",
-    ),
-    (
-        "RUNBOOK_BASE_URL",
-        "unset",
-        "where infra/runbooks/ is published; a trigger links its breaker's runbook (unset: names the file)",
-    ),
-    (
-        "ALERT_REMINDER_S",
-        "3600",
-        "an episode still open this long alerts again (same dedup_key)",
-    ),
-];
+/// The health check's own settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheckConfig {
+    /// One check request's timeout.
+    pub timeout: Duration,
+    /// Checked on the CRM instance, with the crm token.
+    pub crm_path: String,
+    /// The Genesys API to check (`GENESYS_API_URL` or `GENESYS_ENVIRONMENT`), if any.
+    pub genesys_api: Option<String>,
+    pub reminder_ms: Millis,
+}
 
-impl Prober {
-    /// Dependencies from what is configured: the CRM and its token endpoint with
-    /// `CRM_SECRET_ID`, the Genesys token endpoint with `GENESYS_SECRET_ID`, the Genesys API
-    /// with `GENESYS_ENVIRONMENT` or `GENESYS_API_URL`.
-    pub fn from_env(
-        services: &crate::service::Services,
-        env: &dyn crate::config::Env,
-    ) -> Result<Prober, crate::service::InitError> {
-        use crate::config::parsed;
-        let mut dependencies = Vec::new();
-        for provider in crate::token::providers_from_env(env)? {
-            let tokens = Arc::new(services.token_cache(provider.clone(), env)?);
-            if provider.name() == "crm" {
-                let path = env
-                    .get("PROBE_CRM_PATH")
-                    .unwrap_or_else(|| "/services/data/".into());
-                dependencies.push(Dependency {
-                    breaker: services.breaker("crm", env)?,
-                    check: Check::Crm {
-                        tokens: tokens.clone(),
-                        path,
+impl HealthCheckConfig {
+    pub fn from_env(env: &impl Env) -> Result<HealthCheckConfig, ConfigError> {
+        let env: &dyn Env = env;
+        let timeout = renamed(env, "HEALTH_CHECK_TIMEOUT_MS", "PROBE_TIMEOUT_MS");
+        let crm_path = renamed(env, "HEALTH_CHECK_CRM_PATH", "PROBE_CRM_PATH");
+        let api_path = renamed(
+            env,
+            "HEALTH_CHECK_GENESYS_API_PATH",
+            "PROBE_GENESYS_API_PATH",
+        );
+        let configured =
+            env.get("GENESYS_API_URL").is_some() || env.get("GENESYS_ENVIRONMENT").is_some();
+        let genesys_api = match configured {
+            false => None,
+            true => {
+                let base = genesys_api_url(env)?;
+                let path = parsed(env, &api_path, "/api/v2/health/check".to_string())?;
+                Some(format!("{}{path}", base.trim_end_matches('/')))
+            }
+        };
+        Ok(HealthCheckConfig {
+            timeout: Duration::from_millis(number(env, &timeout, 3_000u64, 100, 20_000)?),
+            crm_path: parsed(env, &crm_path, "/services/data/".to_string())?,
+            genesys_api,
+            reminder_ms: number(env, "ALERT_REMINDER_S", 3_600i64, 60, 604_800)? * 1000,
+        })
+    }
+}
+
+impl HealthChecker {
+    /// Targets from what is configured: the CRM and its token endpoint with
+    /// `CRM_SECRET_ID`, the Genesys token endpoint with `GENESYS_SECRET_ID`, the Genesys
+    /// API with `GENESYS_ENVIRONMENT` or `GENESYS_API_URL`.
+    pub fn build(services: &Services, env: &impl Env) -> Result<HealthChecker, InitError> {
+        let config = HealthCheckConfig::from_env(env)?;
+        let tokens = TokenConfig::from_env(env)?;
+        let mut targets = Vec::new();
+        for provider in &tokens.providers {
+            let cache = Arc::new(services.token_cache(provider.clone(), &tokens, env)?);
+            let auth = provider.auth();
+            for d in Dependency::ALL {
+                let check = match d.health_check() {
+                    HealthCheck::CrmInstance if auth == Dependency::CrmAuth => Check::Crm {
+                        tokens: cache.clone(),
+                        path: config.crm_path.clone(),
                     },
+                    HealthCheck::TokenEndpoint if d == auth => Check::Token(cache.clone()),
+                    _ => continue,
+                };
+                targets.push(Target {
+                    breaker: services.breaker(d, env)?,
+                    check,
                 });
             }
-            dependencies.push(Dependency {
-                breaker: services.breaker(&format!("{}-auth", provider.name()), env)?,
-                check: Check::Token(tokens),
+        }
+        if let Some(url) = &config.genesys_api {
+            targets.push(Target {
+                breaker: services.breaker(Dependency::GenesysApi, env)?,
+                check: Check::Http { url: url.clone() },
             });
         }
-        let api = env.get("GENESYS_API_URL").or_else(|| {
-            env.get("GENESYS_ENVIRONMENT")
-                .map(|e| format!("https://api.{e}"))
-        });
-        if let Some(base) = api {
-            let path = env
-                .get("PROBE_GENESYS_API_PATH")
-                .unwrap_or_else(|| "/api/v2/health/check".into());
-            dependencies.push(Dependency {
-                breaker: services.breaker("genesys-api", env)?,
-                check: Check::Http {
-                    url: format!("{}{path}", base.trim_end_matches('/')),
-                },
-            });
-        }
-        let pagerduty = PagerDuty::from_env(services, env)?;
-        Ok(Prober {
-            dependencies,
+        let pagerduty = AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c));
+        Ok(HealthChecker {
+            targets,
             store: services.store.clone(),
             http: services.http.clone(),
             pagerduty,
             clock: services.clock.clone(),
-            timeout: Duration::from_millis(parsed(env, "PROBE_TIMEOUT_MS", 3_000u64)?),
-            reminder_ms: parsed::<i64>(env, "ALERT_REMINDER_S", 3_600)?.max(60) * 1000,
+            timeout: config.timeout,
+            reminder_ms: config.reminder_ms,
             instance: format!("probe-{:016x}", rand::random::<u64>()),
         })
     }

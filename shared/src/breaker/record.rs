@@ -1,0 +1,258 @@
+//! The breaker's data: its states, its durable record, the trial leases, the outbox of
+//! alerts and the transition effect. Data only, at the bottom of the breaker: the machine,
+//! the ops and the adapters all build on it, and it imports none of them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::policy::Policy;
+use crate::clock::Millis;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    Closed,
+    Open,
+    HalfOpen,
+    ForcedOpen,
+    ForcedClosed,
+}
+
+impl State {
+    pub const ALL: [State; 5] = [
+        State::Closed,
+        State::Open,
+        State::HalfOpen,
+        State::ForcedOpen,
+        State::ForcedClosed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Open => "OPEN",
+            State::HalfOpen => "HALF_OPEN",
+            State::ForcedOpen => "FORCED_OPEN",
+            State::ForcedClosed => "FORCED_CLOSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// States in which the dependency is considered down (an incident is open).
+    pub fn is_degraded(self) -> bool {
+        matches!(self, State::Open | State::HalfOpen | State::ForcedOpen)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Permission to run a trial call in HALF_OPEN, valid for one generation until `expires_ms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub owner: String,
+    pub expires_ms: Millis,
+    pub generation: u64,
+}
+
+/// Calls and failures seen in one window bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub calls: u32,
+    pub failures: u32,
+}
+
+/// The whole durable state of one breaker. Adapters map it to storage; nothing else
+/// knows its storage layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub name: String,
+    pub state: State,
+    /// Bumped by every transition; every write is conditional on it.
+    pub generation: u64,
+    pub since_ms: Millis,
+    /// CLOSED: consecutive failures so far. Elsewhere: the count when it opened.
+    pub failures: u32,
+    /// HALF_OPEN: trial successes in this generation.
+    pub successes: u32,
+    /// OPEN: the earliest time a trial may be admitted.
+    pub open_until_ms: Millis,
+    /// Reopenings from HALF_OPEN within the current episode (drives backoff).
+    pub reopens: u32,
+    /// Set from the start of an incident (CLOSED→OPEN or FORCED_OPEN) to its end.
+    pub episode: Option<String>,
+    pub last_error: Option<String>,
+    /// HALF_OPEN trial slots, by slot number.
+    pub trials: BTreeMap<u32, Lease>,
+    /// Failure-rate window of the current generation, by bucket number.
+    pub window: BTreeMap<i64, Counts>,
+    /// When the open episode last alerted (its start, or its last reminder).
+    pub reminded_ms: Millis,
+    /// Alerts not yet delivered, by id.
+    pub outbox: BTreeMap<String, Alert>,
+    /// The last scheduled health check: (when, healthy).
+    pub last_check: Option<(Millis, bool)>,
+}
+
+impl Record {
+    /// What a breaker that was never written looks like.
+    pub fn new(name: &str) -> Record {
+        Record {
+            name: name.to_string(),
+            state: State::Closed,
+            generation: 0,
+            since_ms: 0,
+            failures: 0,
+            successes: 0,
+            open_until_ms: 0,
+            reopens: 0,
+            episode: None,
+            last_error: None,
+            trials: BTreeMap::new(),
+            window: BTreeMap::new(),
+            reminded_ms: 0,
+            outbox: BTreeMap::new(),
+            last_check: None,
+        }
+    }
+
+    /// Totals over the window buckets that are still inside the window at `now`.
+    pub fn window_totals(&self, policy: &Policy, now: Millis) -> Counts {
+        let Some(current) = policy.bucket_of(now) else {
+            return Counts::default();
+        };
+        let oldest = current - policy.window_buckets() + 1;
+        self.window
+            .range(oldest..=current)
+            .fold(Counts::default(), |acc, (_, c)| Counts {
+                calls: acc.calls.saturating_add(c.calls),
+                failures: acc.failures.saturating_add(c.failures),
+            })
+    }
+
+    /// Buckets too old to matter: a write may remove them on the way.
+    pub fn stale_buckets(&self, policy: &Policy, now: Millis) -> Vec<i64> {
+        let Some(current) = policy.bucket_of(now) else {
+            return self.window.keys().copied().collect();
+        };
+        let oldest = current - policy.window_buckets() + 1;
+        self.window.range(..oldest).map(|(b, _)| *b).collect()
+    }
+
+    /// The first slot a new trial may take: free, expired, or left from another generation.
+    pub fn free_trial_slot(&self, policy: &Policy, now: Millis) -> Option<u32> {
+        (0..policy.half_open_max_trials.max(1)).find(|slot| match self.trials.get(slot) {
+            None => true,
+            Some(l) => l.expires_ms < now || l.generation != self.generation,
+        })
+    }
+
+    /// Whether `lease` (slot, owner) is still held, live, in this generation at `now`.
+    pub fn holds_lease(&self, slot: u32, owner: &str, now: Millis) -> bool {
+        self.trials.get(&slot).is_some_and(|l| {
+            l.owner == owner && l.generation == self.generation && l.expires_ms >= now
+        })
+    }
+}
+
+/// A state change, handed to the one instance whose write made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub breaker: String,
+    pub from: State,
+    pub to: State,
+    pub generation: u64,
+    pub at_ms: Millis,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// The incident this transition opens, if any (send a trigger).
+    pub started_episode: Option<String>,
+    /// The incident this transition ends, if any (send a resolve).
+    pub ended_episode: Option<String>,
+}
+
+impl Transition {
+    pub fn label(&self) -> String {
+        format!("{}->{}", self.from, self.to)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Trigger,
+    Resolve,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Trigger => "trigger",
+            Action::Resolve => "resolve",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "trigger" => Some(Action::Trigger),
+            "resolve" => Some(Action::Resolve),
+            _ => None,
+        }
+    }
+}
+
+/// One alert in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// Unique within the breaker: `<generation>-<action>` or `<generation>-reminder-<ms>`.
+    pub id: String,
+    pub action: Action,
+    /// The episode: one PagerDuty incident from trigger to resolve.
+    pub dedup_key: String,
+    pub summary: String,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    pub created_ms: Millis,
+    pub attempts: u32,
+    /// Not before this (backoff after a failed delivery).
+    pub next_ms: Millis,
+    /// A sender's claim on it: (owner, until).
+    pub claim: Option<(String, Millis)>,
+}
+
+impl Alert {
+    pub fn new(
+        id: String,
+        action: Action,
+        dedup_key: &str,
+        summary: String,
+        r: &Record,
+        now: Millis,
+    ) -> Alert {
+        Alert {
+            id,
+            action,
+            dedup_key: dedup_key.to_string(),
+            summary,
+            failures: r.failures,
+            last_error: r.last_error.clone(),
+            created_ms: now,
+            attempts: 0,
+            next_ms: now,
+            claim: None,
+        }
+    }
+
+    pub fn claimed_by_other(&self, owner: &str, now: Millis) -> bool {
+        self.claim
+            .as_ref()
+            .is_some_and(|(o, until)| o != owner && *until >= now)
+    }
+}

@@ -1,0 +1,268 @@
+//! The registry of what Failsoft protects. Each dependency knows its breaker's name, its
+//! default policy, how it is health-checked, its runbook, and what an open breaker means
+//! to people. The generic breaker knows none of this; adding a dependency touches only
+//! this file (and the code that calls it).
+
+use std::fmt;
+
+use crate::breaker::{BreakerConfig, Defaults};
+use crate::config::{ConfigError, Env};
+
+/// A dependency with a breaker of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dependency {
+    /// Salesforce's REST API, behind crm-lookup.
+    Crm,
+    /// Salesforce's token endpoint.
+    CrmAuth,
+    /// Genesys Cloud's login (token) endpoint.
+    GenesysAuth,
+    /// The Genesys Cloud API of the org's region.
+    GenesysApi,
+    /// The Genesys analytics API, behind the supervisor metrics.
+    GenesysAnalytics,
+}
+
+/// How the scheduled health check reaches a dependency with no traffic at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// A GET on the CRM instance with the CRM's token.
+    CrmInstance,
+    /// A token request to the endpoint itself.
+    TokenEndpoint,
+    /// A GET on the regional API.
+    RegionalApi,
+    /// Not checked on a schedule: its callers' traffic moves the breaker.
+    ByTraffic,
+}
+
+impl Dependency {
+    pub const ALL: [Dependency; 5] = [
+        Dependency::Crm,
+        Dependency::CrmAuth,
+        Dependency::GenesysAuth,
+        Dependency::GenesysApi,
+        Dependency::GenesysAnalytics,
+    ];
+
+    /// The breaker's name: its key in the state table, its page's component and the
+    /// `BREAKER_<NAME>_*` variables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dependency::Crm => "crm",
+            Dependency::CrmAuth => "crm-auth",
+            Dependency::GenesysAuth => "genesys-auth",
+            Dependency::GenesysApi => "genesys-api",
+            Dependency::GenesysAnalytics => "genesys-analytics",
+        }
+    }
+
+    /// The dependency named `name`, if it is one Failsoft knows.
+    pub fn parse(name: &str) -> Option<Dependency> {
+        Dependency::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The guide's numbers: 5 failures / 30 s for an API, 3 / 60 s for a token service.
+    pub fn defaults(self) -> Defaults {
+        match self {
+            Dependency::CrmAuth | Dependency::GenesysAuth => Defaults {
+                failure_threshold: 3,
+                recovery_timeout_s: 60.0,
+            },
+            _ => Defaults {
+                failure_threshold: 5,
+                recovery_timeout_s: 30.0,
+            },
+        }
+    }
+
+    pub fn health_check(self) -> HealthCheck {
+        match self {
+            Dependency::Crm => HealthCheck::CrmInstance,
+            Dependency::CrmAuth | Dependency::GenesysAuth => HealthCheck::TokenEndpoint,
+            Dependency::GenesysApi => HealthCheck::RegionalApi,
+            Dependency::GenesysAnalytics => HealthCheck::ByTraffic,
+        }
+    }
+
+    /// The runbook file in `infra/runbooks/` that a page links to.
+    pub fn runbook(self) -> &'static str {
+        match self {
+            Dependency::Crm => "crm-outage.md",
+            Dependency::CrmAuth | Dependency::GenesysAuth => "token-outage.md",
+            Dependency::GenesysApi => "regional-overflow.md",
+            Dependency::GenesysAnalytics => "analytics-outage.md",
+        }
+    }
+
+    /// What an open breaker means for the contact centre, in the page's words.
+    pub fn impact(self) -> &'static str {
+        match self {
+            Dependency::Crm => "callers route without CRM context (dataActionFailed)",
+            Dependency::CrmAuth | Dependency::GenesysAuth => {
+                "cached tokens serve until they expire, then the dependency's callers get the fallback"
+            }
+            Dependency::GenesysApi => {
+                "the Genesys region looks unhealthy; decide on overflow to the backup region"
+            }
+            Dependency::GenesysAnalytics => {
+                "supervisor dashboards show cached or zeroed queue metrics"
+            }
+        }
+    }
+
+    /// What people get meanwhile, for the board and the operator's table.
+    pub fn fallback(self) -> &'static str {
+        match self {
+            Dependency::Crm => "agents get calls without CRM context and look callers up by hand",
+            Dependency::CrmAuth => "CRM lookups use the cached token until it expires",
+            Dependency::GenesysAuth => "Genesys calls use the cached token until it expires",
+            Dependency::GenesysApi => {
+                "overflow routing to the backup region is the on-call's decision"
+            }
+            Dependency::GenesysAnalytics => "queue metrics show last-known values, then none",
+        }
+    }
+
+    /// This dependency's breaker configuration: its defaults under `BREAKER_<NAME>_*`.
+    pub fn breaker_config(self, env: &impl Env) -> Result<BreakerConfig, ConfigError> {
+        BreakerConfig::from_env(self.name(), self.defaults(), env)
+    }
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::TripPolicy;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for d in Dependency::ALL {
+            assert_eq!(Dependency::parse(d.name()), Some(d));
+        }
+        assert_eq!(Dependency::parse("crn"), None);
+    }
+
+    #[test]
+    fn guide_defaults_per_dependency() {
+        let crm = Dependency::Crm.breaker_config(&env(&[])).map(|c| c.policy);
+        assert_eq!(
+            crm.as_ref().map(|p| p.trip.clone()),
+            Ok(TripPolicy::ConsecutiveFailures { threshold: 5 })
+        );
+        assert_eq!(crm.map(|p| p.recovery_timeout_ms), Ok(30_000));
+        let auth = Dependency::CrmAuth
+            .breaker_config(&env(&[]))
+            .map(|c| c.policy);
+        assert_eq!(
+            auth.as_ref().map(|p| p.trip.clone()),
+            Ok(TripPolicy::ConsecutiveFailures { threshold: 3 })
+        );
+        assert_eq!(auth.map(|p| p.recovery_timeout_ms), Ok(60_000));
+    }
+
+    #[test]
+    fn reads_named_variables() {
+        let e = env(&[
+            ("BREAKER_GENESYS_ANALYTICS_POLICY", "rate"),
+            ("BREAKER_GENESYS_ANALYTICS_MIN_CALLS", "20"),
+            ("BREAKER_GENESYS_ANALYTICS_SLOW_CALL_MS", "800"),
+            ("BREAKER_GENESYS_ANALYTICS_BACKOFF_MULTIPLIER", "2"),
+            ("BREAKER_GENESYS_ANALYTICS_CACHE_TTL_MS", "500"),
+        ]);
+        let c = Dependency::GenesysAnalytics.breaker_config(&e);
+        let Ok(c) = c else {
+            panic!("config failed: {:?}", c.err());
+        };
+        assert!(matches!(
+            c.policy.trip,
+            TripPolicy::FailureRate { min_calls: 20, .. }
+        ));
+        assert_eq!(c.policy.slow_call_ms, Some(800));
+        assert_eq!(c.policy.backoff.map(|b| b.max_ms), Some(600_000));
+        assert_eq!(c.settings.cache_ttl_ms, 500);
+    }
+
+    #[test]
+    fn old_trial_variable_names_still_work_and_new_ones_win() {
+        let trials = |pairs: &[(&str, &str)]| {
+            Dependency::Crm
+                .breaker_config(&env(pairs))
+                .map(|c| (c.policy.half_open_max_trials, c.policy.trial_lease_ms))
+        };
+        assert_eq!(trials(&[]), Ok((1, 10_000)));
+        assert_eq!(
+            trials(&[
+                ("BREAKER_CRM_HALF_OPEN_MAX_PROBES", "3"),
+                ("BREAKER_CRM_PROBE_LEASE_MS", "2000")
+            ]),
+            Ok((3, 2_000))
+        );
+        assert_eq!(
+            trials(&[
+                ("BREAKER_CRM_HALF_OPEN_MAX_PROBES", "3"),
+                ("BREAKER_CRM_HALF_OPEN_MAX_TRIALS", "2")
+            ]),
+            Ok((2, 10_000))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let bad = [
+            ("BREAKER_CRM_FAILURE_THRESHOLD", "0"),
+            ("BREAKER_CRM_FAILURE_THRESHOLD", "five"),
+            ("BREAKER_CRM_FAILURE_THRESHOLD", "4294967295"),
+            ("BREAKER_CRM_POLICY", "sometimes"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "0"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "-1"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "NaN"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "inf"),
+            ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "86401"),
+            ("BREAKER_CRM_STORE_TIMEOUT_MS", "9223372036854775807"),
+        ];
+        for (k, val) in bad {
+            let r = Dependency::Crm.breaker_config(&env(&[(k, val)]));
+            assert!(
+                matches!(r, Err(ConfigError::Invalid { .. })),
+                "{k}={val} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn recovery_timeout_takes_fractions_of_a_second() {
+        let ms = |v: &str| {
+            Dependency::Crm
+                .breaker_config(&env(&[("BREAKER_CRM_RECOVERY_TIMEOUT_S", v)]))
+                .map(|c| c.policy.recovery_timeout_ms)
+        };
+        assert_eq!(ms("0.25"), Ok(250));
+        assert_eq!(ms("45"), Ok(45_000));
+        assert_eq!(ms("0.0001"), Ok(1));
+    }
+
+    #[test]
+    fn every_runbook_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/runbooks");
+        for d in Dependency::ALL {
+            let file = dir.join(d.runbook());
+            assert!(file.is_file(), "{d}: {}", file.display());
+        }
+    }
+}
