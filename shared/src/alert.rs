@@ -256,7 +256,13 @@ impl PagerDuty {
             }
             attempts += 1;
             let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
-            let result = self.send(breaker, a, send_deadline).await;
+            // A trigger reports the count the record holds now: every failure counted
+            // by any instance before the trip.
+            let mut sent = a.clone();
+            if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
+                sent.failures = a.failures.max(rec.failures);
+            }
+            let result = self.send(breaker, &sent, send_deadline).await;
             let op = match &result {
                 Sent::Accepted | Sent::Refused(_) => Op::DropAlert {
                     id: a.id.clone(),

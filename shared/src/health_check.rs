@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::alert::{AlertConfig, Delivery, PagerDuty};
-use crate::breaker::{outbox, Breaker, BreakerStore, CallError, Classify, Op, State, Transition};
+use crate::breaker::{
+    outbox, Breaker, BreakerStore, CallError, Classify, Op, State, Transition, Verdict,
+};
 use crate::clock::{Clock, Millis};
 use crate::config::{number, parsed, renamed, ConfigError, Env};
 use crate::dependency::{Dependency, HealthCheck};
@@ -47,8 +49,12 @@ pub struct CheckError {
 }
 
 impl Classify for CheckError {
-    fn counts(&self) -> bool {
-        self.reached
+    fn verdict(&self) -> Verdict {
+        if self.reached {
+            Verdict::Failed
+        } else {
+            Verdict::NotReached
+        }
     }
 }
 

@@ -23,6 +23,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether a write that ended in this error may still have been applied: a request
+    /// that timed out or failed on the way may have reached the table. Throttling and a
+    /// malformed item are definite refusals.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, StoreError::Timeout | StoreError::Unavailable(_))
+    }
+}
+
 /// Expression attribute names and values, with placeholders allocated on demand.
 #[derive(Default)]
 pub struct Expr {

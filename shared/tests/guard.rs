@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::breaker::{
-    Admission, Breaker, CallError, CallResult, Classify, GuardSettings, MemoryStore, Policy,
-    Rejection, State,
+    Admission, Applied, Breaker, BreakerStore, CallError, CallResult, Classify, GuardSettings,
+    MemoryStore, Op, Policy, Record, Rejection, State, Verdict,
 };
 use failsoft::clock::ManualClock;
 use failsoft::store::StoreError;
@@ -20,8 +20,8 @@ const T0: i64 = 1_800_000_000_000;
 struct Down(String);
 
 impl Classify for Down {
-    fn counts(&self) -> bool {
-        true
+    fn verdict(&self) -> Verdict {
+        Verdict::Failed
     }
 }
 
@@ -31,8 +31,12 @@ impl Classify for Down {
 struct Status(u16);
 
 impl Classify for Status {
-    fn counts(&self) -> bool {
-        self.0 >= 500
+    fn verdict(&self) -> Verdict {
+        match self.0 {
+            500.. => Verdict::Failed,
+            0 => Verdict::NotReached,
+            _ => Verdict::Answered,
+        }
     }
 }
 
@@ -245,4 +249,200 @@ async fn a_spent_deadline_is_not_blamed_on_the_store() {
     // The store was not marked down: the next call with time reads it at once.
     b.current(deadline()).await;
     assert_eq!(store.reads.load(Ordering::SeqCst), reads + 1);
+}
+
+/// Finding: a trial whose error was not counted used to count as a success, so a
+/// breaker closed while the dependency was unreachable (a false recovery).
+#[tokio::test]
+async fn a_trial_that_never_reached_the_dependency_gives_its_lease_back_counting_nothing() {
+    let (store, clock, b) = setup(Policy::default());
+    for _ in 0..5 {
+        let _: Result<(), CallError<Down>> = b
+            .call(deadline(), deadline(), || async { Err(Down("503".into())) })
+            .await;
+    }
+    assert_eq!(store.get("crm").state, State::Open);
+    clock.advance(31_000);
+    for _ in 0..3 {
+        // No token: the dependency was never reached.
+        let r: Result<(), CallError<Status>> = b
+            .call(deadline(), deadline(), || async { Err(Status(0)) })
+            .await;
+        assert!(matches!(r, Err(CallError::Failed(Status(0)))));
+        let rec = store.get("crm");
+        assert_eq!(
+            (rec.state, rec.successes, rec.trials.len()),
+            (State::HalfOpen, 0, 0),
+            "neither a success nor a failure, and the lease is free again"
+        );
+        clock.advance(1_100);
+    }
+    // The next trial is admitted at once; an answer that refuses the request (a 404)
+    // still proves the dependency is up, and two successes close the breaker.
+    let ok: Result<(), CallError<Status>> =
+        b.call(deadline(), deadline(), || async { Ok(()) }).await;
+    assert!(ok.is_ok());
+    assert_eq!(store.get("crm").successes, 1);
+    clock.advance(1_100);
+    let answered: Result<(), CallError<Status>> = b
+        .call(deadline(), deadline(), || async { Err(Status(404)) })
+        .await;
+    assert!(matches!(answered, Err(CallError::Failed(Status(404)))));
+    assert_eq!(store.get("crm").state, State::Closed);
+}
+
+/// A store whose writes are applied at once but answered only after `write_delay`
+/// (longer than the guard's store timeout), as a throttled or stalled DynamoDB does;
+/// reads answer at once unless `reads_fail`.
+struct StalledWrites {
+    inner: MemoryStore,
+    write_delay: Duration,
+    apply: bool,
+    reads_fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl BreakerStore for StalledWrites {
+    async fn load(&self, name: &str) -> Result<Record, StoreError> {
+        if self.reads_fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Timeout);
+        }
+        self.inner.load(name).await
+    }
+    async fn apply(&self, name: &str, op: &Op) -> Result<Applied, StoreError> {
+        let r = if self.apply {
+            self.inner.apply_now(name, op)
+        } else {
+            Ok(Applied::Lost(self.inner.get(name)))
+        };
+        tokio::time::sleep(self.write_delay).await;
+        r
+    }
+    async fn list(&self) -> Result<Vec<Record>, StoreError> {
+        self.inner.list().await
+    }
+}
+
+fn stalled(apply: bool) -> (Arc<StalledWrites>, Arc<ManualClock>, Breaker) {
+    let store = Arc::new(StalledWrites {
+        inner: MemoryStore::new(),
+        write_delay: Duration::from_millis(400),
+        apply,
+        reads_fail: false.into(),
+    });
+    let clock = Arc::new(ManualClock::new(T0));
+    let b = Breaker::new(
+        "crm",
+        Policy::default(),
+        GuardSettings::default(),
+        store.clone(),
+        clock.clone(),
+    );
+    (store, clock, b)
+}
+
+/// Finding: a write that outlived the store timeout was taken as won, so no instance
+/// learned that the breaker had opened in the store, and trials were granted on
+/// elections nobody knew the result of. The re-read tells the truth.
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_write_that_was_applied_is_learned_by_reading_again() {
+    let (store, clock, b) = stalled(true);
+    for _ in 0..5 {
+        let _: Result<(), CallError<Down>> = b
+            .call(deadline(), deadline(), || async { Err(Down("503".into())) })
+            .await;
+        // Past the local pause that a store failure starts.
+        clock.advance(1_100);
+    }
+    let stored = store.inner.get("crm");
+    assert_eq!((stored.state, stored.failures), (State::Open, 5));
+    let won = b.take_transitions();
+    assert_eq!(
+        won.iter().map(|t| (t.from, t.to)).collect::<Vec<_>>(),
+        vec![(State::Closed, State::Open)],
+        "the instance learns that its timed-out write opened the breaker"
+    );
+    // The OPEN→HALF_OPEN election times out too, but was won: exactly one trial.
+    clock.advance(31_000);
+    let first = b.admit(deadline()).await;
+    assert!(
+        matches!(first, Admission::Admitted(ref t) if t.trial.is_some()),
+        "{first:?}"
+    );
+    assert_eq!(store.inner.get("crm").trials.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_trial_is_granted_on_an_election_whose_result_is_unknown() {
+    // Writes time out and, once the instance has seen the OPEN record, reads fail too:
+    // the outcome of the election cannot be learned.
+    let (store, clock, b) = stalled(true);
+    let rec = Record {
+        state: State::Open,
+        generation: 1,
+        open_until_ms: T0,
+        ..Record::new("crm")
+    };
+    store
+        .inner
+        .apply_now(
+            "crm",
+            &Op::Transition {
+                expect: failsoft::breaker::Expect::of(&Record::new("crm")),
+                next: rec,
+                alerts: vec![],
+                count_failure: false,
+            },
+        )
+        .ok();
+    assert_eq!(b.current(deadline()).await.state, State::Open);
+    store.reads_fail.store(true, Ordering::SeqCst);
+    clock.advance(1_000);
+    let a = b.admit(deadline()).await;
+    assert_eq!(a, Admission::Rejected(Rejection::HalfOpenBusy));
+}
+
+/// Finding: the tripping write set the stored count back to the threshold, hiding the
+/// failures other instances had counted meanwhile.
+#[test]
+fn the_open_record_carries_every_failure_counted() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    let failure = |view: &Record| {
+        failsoft::breaker::step(
+            view,
+            &failsoft::breaker::Event::Outcome {
+                ticket: failsoft::breaker::Ticket {
+                    generation: 0,
+                    state: State::Closed,
+                    trial: None,
+                },
+                result: CallResult::Failure {
+                    latency_ms: 1,
+                    error: "503".into(),
+                },
+                unflushed_calls: 0,
+            },
+            T0,
+            &policy,
+        )
+    };
+    // Four failures counted; this instance reads that view.
+    for _ in 0..4 {
+        let op = failure(&Record::new("crm")).op;
+        op.map(|op| store.apply_now("crm", &op));
+    }
+    let view = store.get("crm");
+    // Meanwhile two instances with older views count two more.
+    for _ in 0..2 {
+        let op = failure(&Record::new("crm")).op;
+        op.map(|op| store.apply_now("crm", &op));
+    }
+    // This instance's fifth failure trips the breaker.
+    let trip = failure(&view);
+    assert!(trip.transition.is_some());
+    let applied = trip.op.map(|op| store.apply_now("crm", &op));
+    assert!(matches!(applied, Some(Ok(Applied::Won(_)))));
+    let rec = store.get("crm");
+    assert_eq!((rec.state, rec.failures), (State::Open, 7));
 }

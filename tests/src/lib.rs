@@ -24,8 +24,8 @@ use failsoft::table::TableSpec;
 pub struct Down(pub String);
 
 impl failsoft::breaker::Classify for Down {
-    fn counts(&self) -> bool {
-        true
+    fn verdict(&self) -> failsoft::breaker::Verdict {
+        failsoft::breaker::Verdict::Failed
     }
 }
 

@@ -109,6 +109,9 @@ async fn dynamo_store_matches_reference_semantics() -> anyhow::Result<()> {
                     now += [700, 11_000, 31_000][rng.random_range(0..3)];
                     continue;
                 }
+                9 if !tickets.is_empty() && rng.random_bool(0.5) => Event::Abandon {
+                    ticket: tickets.remove(rng.random_range(0..tickets.len())),
+                },
                 _ => Event::Evaluate,
             };
             let s = step(&view, &event, now, &policy);

@@ -94,13 +94,19 @@ impl World {
 
     /// One health-probe instance (its own clients), probing the CRM API.
     async fn prober(&self, threshold: u32) -> HealthChecker {
+        self.prober_with_secret(threshold, &format!("crm-{}", self.table))
+            .await
+    }
+
+    /// The same, reading the CRM credentials from secret `crm_secret`.
+    async fn prober_with_secret(&self, threshold: u32, crm_secret: &str) -> HealthChecker {
         let conf = sdk_config(&self.url).await;
         let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
             aws_sdk_secretsmanager::Client::new(&conf),
         ))));
         let tokens = Arc::new(TokenCache::new(
             Provider::Salesforce {
-                secret_id: format!("crm-{}", self.table),
+                secret_id: crm_secret.to_string(),
                 lifetime_ms: 3_600_000,
             },
             Arc::new(DynamoTokenStore::new(
@@ -230,6 +236,34 @@ async fn the_probe_alone_closes_the_breaker_after_recovery() -> anyhow::Result<(
     let runbook = "https://runbooks.example/failsoft/crm-outage.md";
     assert_eq!(trigger["payload"]["custom_details"]["runbook"], runbook);
     assert_eq!(trigger["links"][0]["href"], runbook);
+    Ok(())
+}
+
+/// Finding: with the CRM down and its secret missing, the health check took `crm`
+/// OPEN → HALF_OPEN → CLOSED while reporting it unhealthy, and PagerDuty got a resolve.
+/// A check that never reached the CRM (no token) must count for nothing.
+#[tokio::test]
+async fn a_check_that_never_reached_the_crm_never_closes_its_breaker() -> anyhow::Result<()> {
+    let w = world().await?;
+    let p = w.prober_with_secret(5, "no-such-secret").await;
+    let lookup = w.breaker("crm", crm_policy(5)).await;
+    for _ in 0..5 {
+        let _: Result<(), CallError<Down>> = lookup
+            .call(deadline(), deadline(), || async { Err(Down("503".into())) })
+            .await;
+    }
+    p.deliver_all(deadline()).await;
+    assert_eq!(w.events().len(), 1, "the trigger");
+    for _ in 0..4 {
+        w.clock.advance(60_000);
+        let out = p.run(deadline()).await;
+        let row = crm_row(&out);
+        assert_eq!(row["healthy"], false, "{out}");
+        assert_ne!(row["state"], "CLOSED", "{out}");
+    }
+    let rec = w.store().await.load("crm").await?;
+    assert_eq!((rec.state, rec.successes), (State::HalfOpen, 0));
+    assert_eq!(w.events().len(), 1, "no resolve: {:?}", w.events());
     Ok(())
 }
 

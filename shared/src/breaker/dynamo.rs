@@ -304,6 +304,7 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             expect,
             next,
             alerts,
+            count_failure,
         } => {
             let cond = expect_condition(e, name, expect);
             sets.push(format!(
@@ -319,12 +320,18 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 (attr::STATE, s(next.state.as_str())),
                 (attr::GEN, n(next.generation)),
                 (attr::SINCE, n(next.since_ms)),
-                (attr::FAILURES, n(next.failures)),
                 (attr::SUCCESSES, n(next.successes)),
                 (attr::OPEN_UNTIL, n(next.open_until_ms)),
                 (attr::REOPENS, n(next.reopens)),
             ] {
                 sets.push(format!("{} = {}", e.name(a), e.value(v)));
+            }
+            let f = e.name(attr::FAILURES);
+            if *count_failure {
+                let (zero, one) = (e.value(n(0)), e.value(n(1)));
+                sets.push(format!("{f} = if_not_exists({f}, {zero}) + {one}"));
+            } else {
+                sets.push(format!("{f} = {}", e.value(n(next.failures))));
             }
             for (a, v) in [
                 (attr::EPISODE, &next.episode),
@@ -485,6 +492,25 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             removes.push(format!("{p}.{co}"));
             removes.push(format!("{p}.{cu}"));
             format!("{p}.{co} = {}", e.value(s(owner.clone())))
+        }
+        Op::ReleaseTrial {
+            generation,
+            slot,
+            owner,
+        } => {
+            let p = e.name(&format!("{}{slot}", attr::TRIAL));
+            removes.push(p.clone());
+            format!(
+                "{} = {} AND {} = {} AND {p}.{} = {} AND {p}.{} = {}",
+                e.name(attr::STATE),
+                e.value(s(State::HalfOpen.as_str())),
+                e.name(attr::GEN),
+                e.value(n(*generation)),
+                e.name(attr::L_OWNER),
+                e.value(s(owner.clone())),
+                e.name(attr::L_GEN),
+                e.value(n(*generation)),
+            )
         }
         Op::TrialSuccess {
             generation,

@@ -14,12 +14,23 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket};
+use super::op::Op;
 use super::policy::{GuardSettings, Policy};
 use super::record::{Record, Transition};
 use super::store::{Applied, BreakerStore};
 use crate::clock::{Clock, Millis};
 use crate::metrics;
 use crate::store::StoreError;
+
+/// What a re-read says about a write whose outcome was unknown.
+enum Learned {
+    /// Applied or not, for certain.
+    Known(Applied),
+    /// The store answered, but the record cannot tell (a counter, a later transition).
+    Unclear(Record),
+    /// The store did not answer the read either.
+    Unknown,
+}
 
 #[derive(Clone, Debug)]
 struct View {
@@ -36,12 +47,29 @@ pub enum Admission {
     Rejected(Rejection),
 }
 
+/// What an error of a dependency call says about the dependency. Only what reached the
+/// dependency speaks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The dependency failed: a failure for its breaker.
+    Failed,
+    /// The dependency answered, refusing this request (a 404, refused credentials): it
+    /// is up, so this is a success for its breaker.
+    Answered,
+    /// The dependency was never reached (no token, no secret): says nothing about it.
+    /// A half-open trial that ends so gives its lease back, counting nothing.
+    NotReached,
+}
+
 /// Which errors of a dependency call are the dependency's fault. Said once per error
 /// type, not by closures at every call site (the predicate of failsafe-rs and recloser).
 pub trait Classify: std::fmt::Display {
-    /// Whether the breaker counts this error as the dependency failing. An error that is
-    /// not the dependency's (a 404, a missing token) passes through uncounted.
-    fn counts(&self) -> bool;
+    fn verdict(&self) -> Verdict;
+
+    /// Whether the breaker counts this error as the dependency failing.
+    fn counts(&self) -> bool {
+        self.verdict() == Verdict::Failed
+    }
 }
 
 /// Why a guarded call did not produce a value. Callers use `?` and map it once.
@@ -231,33 +259,23 @@ impl Breaker {
                     .await;
                 Ok(v)
             }
-            Ok(Err(e)) if e.counts() => {
-                let failure = CallResult::Failure {
-                    latency_ms,
-                    error: e.to_string(),
-                };
-                self.record(ticket, failure, deadline).await;
-                Err(CallError::Failed(e))
-            }
             Ok(Err(e)) => {
-                // Not the dependency's fault: the admission is returned unused.
-                self.release_unused(&ticket, deadline).await;
+                match e.verdict() {
+                    Verdict::Failed => {
+                        let error = e.to_string();
+                        let failure = CallResult::Failure { latency_ms, error };
+                        self.record(ticket, failure, deadline).await;
+                    }
+                    Verdict::Answered => {
+                        let success = CallResult::Success { latency_ms };
+                        self.record(ticket, success, deadline).await;
+                    }
+                    Verdict::NotReached => {
+                        self.drive(&Event::Abandon { ticket }, deadline).await;
+                    }
+                }
                 Err(CallError::Failed(e))
             }
-        }
-    }
-
-    /// An uncounted error still means the dependency answered, so a trial that got one
-    /// counts as a success rather than holding its slot until the lease expires.
-    async fn release_unused(&self, ticket: &Ticket, deadline: Instant) {
-        if ticket.trial.is_some() {
-            let _ = self
-                .record(
-                    ticket.clone(),
-                    CallResult::Success { latency_ms: 0 },
-                    deadline,
-                )
-                .await;
         }
     }
 
@@ -277,10 +295,33 @@ impl Breaker {
             if local {
                 return self.apply_locally(s, decision, now);
             }
-            match self
+            let written = self
                 .with_timeout(deadline, self.store.apply(&self.name, &op))
-                .await
-            {
+                .await;
+            let written = match written {
+                Err(e) if e.outcome_unknown() => {
+                    self.store_failed(op.kind(), &e, now);
+                    match self.learn_outcome(&op, deadline).await {
+                        Learned::Known(applied) => Ok(applied),
+                        // The count may or may not be in; the record read is the truth now.
+                        Learned::Unclear(rec) if s.transition.is_none() => {
+                            self.remember(rec.clone(), now);
+                            if matches!(event, Event::Outcome { .. }) {
+                                first = Some(decision);
+                                event = Event::Evaluate;
+                                view = rec;
+                                continue;
+                            }
+                            return decision;
+                        }
+                        // A later transition hides ours: not ours to claim.
+                        Learned::Unclear(rec) => Ok(Applied::Lost(rec)),
+                        Learned::Unknown => return self.unknown_outcome(s, decision, now),
+                    }
+                }
+                other => other,
+            };
+            match written {
                 Ok(Applied::Won(rec)) => {
                     self.remember(rec.clone(), now);
                     self.after_step(&s, &event);
@@ -314,6 +355,31 @@ impl Breaker {
         match s.decision {
             Decision::Admit(_) if s.op.is_some() => Decision::Reject(Rejection::HalfOpenBusy),
             d => first.unwrap_or(d),
+        }
+    }
+
+    /// A write timed out: read the record again, within the deadline, to learn whether
+    /// it was applied. An unknown outcome is never taken as a win.
+    async fn learn_outcome(&self, op: &Op, deadline: Instant) -> Learned {
+        match self
+            .with_timeout(deadline, self.store.load(&self.name))
+            .await
+        {
+            Ok(rec) => match op.took_effect(&rec) {
+                Some(true) => Learned::Known(Applied::Won(rec)),
+                Some(false) => Learned::Known(Applied::Lost(rec)),
+                None => Learned::Unclear(rec),
+            },
+            Err(_) => Learned::Unknown,
+        }
+    }
+
+    /// Neither the write nor a read answered. No trial is granted on an election whose
+    /// result is unknown; anything else goes on on the local view, claiming nothing.
+    fn unknown_outcome(&self, s: Step, decision: Decision, now: Millis) -> Decision {
+        match &decision {
+            Decision::Admit(t) if t.trial.is_some() => Decision::Reject(Rejection::HalfOpenBusy),
+            _ => self.apply_locally(s, decision, now),
         }
     }
 

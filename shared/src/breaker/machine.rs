@@ -45,6 +45,11 @@ pub enum Event {
         result: CallResult,
         unflushed_calls: u32,
     },
+    /// An admitted call never reached the dependency: a trial gives its lease back,
+    /// counting neither a success nor a failure.
+    Abandon {
+        ticket: Ticket,
+    },
     /// Look at an authoritative record (just returned by a write) for a threshold crossed.
     Evaluate,
     ForceOpen {
@@ -117,6 +122,7 @@ pub fn step(view: &Record, event: &Event, now: Millis, policy: &Policy) -> Step 
             result,
             unflushed_calls,
         } => outcome(view, ticket, result, *unflushed_calls, now, policy),
+        Event::Abandon { ticket } => abandon(view, ticket),
         Event::Evaluate => evaluate(view, now, policy),
         Event::ForceOpen { by } => force(view, State::ForcedOpen, by, now),
         Event::ForceClosed { by } => force(view, State::ForcedClosed, by, now),
@@ -246,6 +252,33 @@ fn outcome(
     }
 }
 
+fn abandon(view: &Record, ticket: &Ticket) -> Step {
+    let held = ticket.generation == view.generation
+        && view.state == State::HalfOpen
+        && ticket.trial.as_ref().is_some_and(|t| {
+            view.trials
+                .get(&t.slot)
+                .is_some_and(|l| l.owner == t.owner && l.generation == view.generation)
+        });
+    match (&ticket.trial, held) {
+        (Some(t), true) => {
+            let mut next = view.clone();
+            next.trials.remove(&t.slot);
+            Step {
+                next,
+                op: Some(Op::ReleaseTrial {
+                    generation: view.generation,
+                    slot: t.slot,
+                    owner: t.owner.clone(),
+                }),
+                decision: Decision::Recorded,
+                transition: None,
+            }
+        }
+        _ => Step::stay(view, Decision::Unchanged),
+    }
+}
+
 fn closed_failure(
     view: &Record,
     error: String,
@@ -269,7 +302,12 @@ fn closed_failure(
             let mut open = opened(view, &next, now, policy);
             open.last_error = Some(error);
             let expect = Expect::of(view).with_min_failures(threshold.saturating_sub(1));
-            return transition_step(view, open, expect, Decision::Recorded, now);
+            let mut s = transition_step(view, open, expect, Decision::Recorded, now);
+            // Others may have counted since this view: the stored count is the truth.
+            if let Some(Op::Transition { count_failure, .. }) = &mut s.op {
+                *count_failure = true;
+            }
+            return s;
         }
     }
     let prune = view.stale_buckets(policy, now);
@@ -477,6 +515,7 @@ fn transition_step(
             expect,
             next: next.clone(),
             alerts,
+            count_failure: false,
         }),
         next,
         decision,

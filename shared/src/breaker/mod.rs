@@ -20,7 +20,7 @@ mod record;
 mod store;
 
 pub use dynamo::{from_item, key, DynamoBreakerStore, PREFIX};
-pub use guard::{Admission, Breaker, CallError, Classify};
+pub use guard::{Admission, Breaker, CallError, Classify, Verdict};
 pub use machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket, TrialTicket};
 #[cfg(any(test, feature = "testkit"))]
 pub use memory::MemoryStore;

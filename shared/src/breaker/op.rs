@@ -54,11 +54,14 @@ impl Expect {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// Replace the breaker's fields with `next` (generation + 1) if `expect` holds, and
-    /// add `alerts` to the outbox (entries already there are left as they are).
+    /// add `alerts` to the outbox (entries already there are left as they are). With
+    /// `count_failure`, the stored failure count gains one instead of taking `next`'s,
+    /// so the OPEN record carries every failure counted, by whichever instance.
     Transition {
         expect: Expect,
         next: Record,
         alerts: Vec<Alert>,
+        count_failure: bool,
     },
     /// Add a reminder if the episode is still open and none was sent for `every_ms`.
     Remind {
@@ -109,6 +112,13 @@ pub enum Op {
         lease: Lease,
         now: Millis,
     },
+    /// HALF_OPEN, this generation, the lease still `owner`'s: free the slot, counting
+    /// nothing (the trial never reached the dependency).
+    ReleaseTrial {
+        generation: u64,
+        slot: u32,
+        owner: String,
+    },
     /// HALF_OPEN, this generation, lease still held at `now`: add a success, free the slot.
     TrialSuccess {
         generation: u64,
@@ -119,6 +129,34 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether this op is visible in `rec`, a record read after a write whose outcome
+    /// was unknown: `Some(true)` it was applied, `Some(false)` it was not, `None` the
+    /// record cannot tell (a counter, or a later transition that hides ours).
+    pub fn took_effect(&self, rec: &Record) -> Option<bool> {
+        match self {
+            Op::Transition { next, .. } => match rec.generation.cmp(&next.generation) {
+                std::cmp::Ordering::Less => Some(false),
+                std::cmp::Ordering::Equal => Some(
+                    rec.state == next.state
+                        && rec.since_ms == next.since_ms
+                        && rec.episode == next.episode
+                        && rec.trials == next.trials,
+                ),
+                std::cmp::Ordering::Greater => None,
+            },
+            Op::AcquireTrial {
+                generation,
+                slot,
+                lease,
+                ..
+            } => Some(
+                rec.generation == *generation
+                    && rec.trials.get(slot).is_some_and(|l| l.owner == lease.owner),
+            ),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Op::Transition { .. } => "transition",
@@ -132,6 +170,7 @@ impl Op {
             Op::ResetFailures { .. } => "reset_failures",
             Op::AcquireTrial { .. } => "acquire_trial",
             Op::TrialSuccess { .. } => "trial_success",
+            Op::ReleaseTrial { .. } => "release_trial",
         }
     }
 
@@ -144,11 +183,15 @@ impl Op {
                 expect,
                 next: n,
                 alerts,
+                count_failure,
             } => {
                 if !expect.holds(current) {
                     return None;
                 }
                 next = n.clone();
+                if *count_failure {
+                    next.failures = current.failures.saturating_add(1);
+                }
                 next.outbox = current.outbox.clone();
                 next.last_check = current.last_check;
                 for a in alerts {
@@ -262,6 +305,20 @@ impl Op {
                     return None;
                 }
                 next.trials.insert(*slot, lease.clone());
+            }
+            Op::ReleaseTrial {
+                generation,
+                slot,
+                owner,
+            } => {
+                let mine = current
+                    .trials
+                    .get(slot)
+                    .is_some_and(|l| &l.owner == owner && l.generation == *generation);
+                if current.state != State::HalfOpen || current.generation != *generation || !mine {
+                    return None;
+                }
+                next.trials.remove(slot);
             }
             Op::TrialSuccess {
                 generation,

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::phone::{normalise, Digits};
 use super::salesforce::Session;
 use super::salesforce::{search, Contact, SalesforceConfig, MIN_ATTEMPT};
-use crate::breaker::{Breaker, CallError, Classify};
+use crate::breaker::{Breaker, CallError, Classify, Verdict};
 use crate::clock::Clock;
 use crate::http::HttpError;
 use crate::logging::mask_ani;
@@ -125,9 +125,13 @@ enum LookupError {
 }
 
 impl Classify for LookupError {
-    /// An auth failure is the token service's, not the CRM's.
-    fn counts(&self) -> bool {
-        matches!(self, LookupError::Crm(_))
+    /// Without a token the CRM was never reached: an auth failure is the token
+    /// service's, and says nothing about the CRM.
+    fn verdict(&self) -> Verdict {
+        match self {
+            LookupError::Crm(_) => Verdict::Failed,
+            LookupError::Auth(_) => Verdict::NotReached,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::breaker::{Breaker, Classify};
+use crate::breaker::{Breaker, Classify, Verdict};
 use crate::clock::{Clock, Millis};
 use crate::config::{number, ConfigError, Env};
 use crate::dependency::Dependency;
@@ -53,9 +53,12 @@ enum FetchError {
 }
 
 impl Classify for FetchError {
-    /// A missing token is the token service's failure, not the analytics API's.
-    fn counts(&self) -> bool {
-        matches!(self, FetchError::Api(_))
+    /// Without a token the analytics API was never reached.
+    fn verdict(&self) -> Verdict {
+        match self {
+            FetchError::Api(_) => Verdict::Failed,
+            FetchError::Auth(_) => Verdict::NotReached,
+        }
     }
 }
 

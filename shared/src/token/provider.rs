@@ -6,7 +6,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::store::Token;
-use crate::breaker::Classify;
+use crate::breaker::{Classify, Verdict};
 use crate::clock::Millis;
 use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
@@ -23,15 +23,17 @@ pub enum FetchError {
 }
 
 impl Classify for FetchError {
-    /// The token service's own fault, which its breaker counts. Secrets and refused
-    /// credentials (400/401/403) are configuration problems, not an outage.
-    fn counts(&self) -> bool {
+    /// Refused credentials (400/401/403) are a configuration problem of an endpoint that
+    /// answered; a secret that cannot be read never reached the endpoint.
+    fn verdict(&self) -> Verdict {
         match self {
-            FetchError::Http(HttpError::Status { status, .. }) => {
-                !matches!(status, 400 | 401 | 403)
+            FetchError::Http(HttpError::Status { status, .. })
+                if matches!(status, 400 | 401 | 403) =>
+            {
+                Verdict::Answered
             }
-            FetchError::Http(_) | FetchError::Malformed => true,
-            FetchError::Secret(_) => false,
+            FetchError::Http(_) | FetchError::Malformed => Verdict::Failed,
+            FetchError::Secret(_) => Verdict::NotReached,
         }
     }
 }
