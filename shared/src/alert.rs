@@ -83,6 +83,23 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
         Action::Resolve => {
             json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": a.dedup_key})
         }
+        // Pages that could not be delivered as themselves: one low-urgency event, so a
+        // PagerDuty outage becomes one line, not N incidents, and nothing is silently lost.
+        Action::Summary => json!({
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": a.dedup_key,
+            "payload": {
+                "summary": a.summary.chars().take(1024).collect::<String>(),
+                "source": "failsoft",
+                "severity": "warning",
+                "timestamp": crate::clock::iso8601(a.created_ms),
+                "component": breaker,
+                "group": "failsoft",
+                "class": "paging_backlog",
+                "custom_details": {"circuit": breaker, "undelivered": a.failures, "alert_id": a.id},
+            }
+        }),
         Action::Trigger => {
             // The breaker says what happened; the registry says what it means to people.
             let summary = match Dependency::parse(breaker) {

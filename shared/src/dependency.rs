@@ -228,6 +228,7 @@ mod tests {
             ("BREAKER_CRM_FAILURE_THRESHOLD", "0"),
             ("BREAKER_CRM_FAILURE_THRESHOLD", "five"),
             ("BREAKER_CRM_FAILURE_THRESHOLD", "4294967295"),
+            ("BREAKER_CRM_FAILURE_THRESHOLD", "1000001"),
             ("BREAKER_CRM_POLICY", "sometimes"),
             ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "0"),
             ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "-1"),

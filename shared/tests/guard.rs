@@ -389,9 +389,12 @@ async fn no_trial_is_granted_on_an_election_whose_result_is_unknown() {
             "crm",
             &Op::Transition {
                 expect: failsoft::breaker::Expect::of(&Record::new("crm")),
-                next: rec,
+                next: Box::new(rec),
                 alerts: vec![],
                 count_failure: false,
+                drop_alerts: vec![],
+                clear_window: vec![],
+                clear_trials: vec![],
             },
         )
         .ok();

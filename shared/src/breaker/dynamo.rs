@@ -145,6 +145,66 @@ fn get_s(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
     item.get(k).and_then(|v| v.as_s().ok()).cloned()
 }
 
+/// The item a record is stored as: the layout `plan` writes, attribute by attribute.
+/// Used to state and test the largest item the design allows.
+pub fn to_item(r: &Record) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        (attr::PK.to_string(), s(key(&r.name))),
+        (attr::STATE.to_string(), s(r.state.as_str())),
+        (attr::GEN.to_string(), n(r.generation)),
+        (attr::SINCE.to_string(), n(r.since_ms)),
+        (attr::FAILURES.to_string(), n(r.failures)),
+        (attr::SUCCESSES.to_string(), n(r.successes)),
+        (attr::OPEN_UNTIL.to_string(), n(r.open_until_ms)),
+        (attr::REOPENS.to_string(), n(r.reopens)),
+        (attr::REMINDED.to_string(), n(r.reminded_ms)),
+    ]);
+    for (k, v) in [
+        (attr::EPISODE, &r.episode),
+        (attr::LAST_ERROR, &r.last_error),
+    ] {
+        if let Some(v) = v {
+            item.insert(k.to_string(), s(v.clone()));
+        }
+    }
+    if let Some((at, ok)) = r.last_check {
+        item.insert(attr::LAST_CHECK.to_string(), n(at));
+        item.insert(attr::LAST_CHECK_OK.to_string(), AttributeValue::Bool(ok));
+    }
+    for (slot, lease) in &r.trials {
+        item.insert(format!("{}{slot}", attr::TRIAL), lease_value(lease));
+    }
+    for (b, c) in &r.window {
+        item.insert(win_attr(attr::WIN_CALLS, r.generation, *b), n(c.calls));
+        if c.failures > 0 {
+            item.insert(win_attr(attr::WIN_FAILS, r.generation, *b), n(c.failures));
+        }
+    }
+    for a in r.outbox.values() {
+        item.insert(format!("{}{}", attr::ALERT, a.id), alert_value(a));
+    }
+    item
+}
+
+/// An item's size as DynamoDB counts it, rounded up: attribute names plus values
+/// (strings by UTF-8 length, numbers by at most 21 bytes, maps with 3 bytes of overhead
+/// plus 1 per element).
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| k.len() + value(v) + 1).sum::<usize>()
+            }
+            AttributeValue::L(l) => 3 + l.iter().map(|v| value(v) + 1).sum::<usize>(),
+            _ => 400 * 1024,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
 /// Parse a breaker item. Probe leases and window buckets of other generations are
 /// leftovers that no condition ever counts, so they are dropped here.
 pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<Record, StoreError> {
@@ -235,6 +295,15 @@ fn expect_condition(e: &mut Expr, name: &str, expect: &Expect) -> String {
     if let Some((slot, owner, now)) = &expect.lease {
         parts.push(lease_held(e, *slot, owner, *now, expect.generation));
     }
+    let (ids, at) = &expect.unclaimed;
+    for id in ids {
+        let p = e.name(&format!("{}{id}", attr::ALERT));
+        let cu = e.name("claim_until");
+        parts.push(format!(
+            "attribute_exists({p}) AND (attribute_not_exists({p}.{cu}) OR {p}.{cu} < {})",
+            e.value(n(*at))
+        ));
+    }
     let cond = parts.join(" AND ");
     if expect.holds(&Record::new(name)) {
         format!("(attribute_not_exists({}) OR ({cond}))", e.name(attr::PK))
@@ -264,6 +333,7 @@ fn closed_condition(e: &mut Expr, name: &str, generation: u64) -> String {
         min_failures: None,
         min_successes: None,
         lease: None,
+        unclaimed: (Vec::new(), 0),
     };
     expect_condition(e, name, &expect)
 }
@@ -305,8 +375,19 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             next,
             alerts,
             count_failure,
+            drop_alerts,
+            clear_window,
+            clear_trials,
         } => {
             let cond = expect_condition(e, name, expect);
+            for slot in clear_trials {
+                removes.push(e.name(&format!("{}{slot}", attr::TRIAL)));
+                removes.push(e.name(&format!("{}{slot}", attr::LEGACY_TRIAL)));
+            }
+            for id in drop_alerts {
+                removes.push(e.name(&format!("{}{id}", attr::ALERT)));
+            }
+            prune_buckets(e, &mut removes, expect.generation, clear_window);
             sets.push(format!(
                 "{} = {}",
                 e.name(attr::REMINDED),

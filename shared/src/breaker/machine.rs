@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::op::{Expect, Op};
-use super::outbox::alerts_for;
+use super::outbox::{alerts_for, compact, SUMMARY_ID};
 use super::policy::{Policy, TripPolicy};
-use super::record::{Lease, Record, State, Transition};
+use super::record::{self, Lease, Record, State, Transition};
 use crate::clock::Millis;
 
 /// What an admitted call carries until its outcome is recorded.
@@ -106,11 +106,7 @@ impl Step {
 const MAX_ERROR_LEN: usize = 512;
 
 fn clip(error: &str) -> String {
-    let mut end = error.len().min(MAX_ERROR_LEN);
-    while !error.is_char_boundary(end) {
-        end -= 1;
-    }
-    error[..end].to_string()
+    record::clip(error, MAX_ERROR_LEN).to_string()
 }
 
 /// One pure step of the breaker.
@@ -124,10 +120,10 @@ pub fn step(view: &Record, event: &Event, now: Millis, policy: &Policy) -> Step 
         } => outcome(view, ticket, result, *unflushed_calls, now, policy),
         Event::Abandon { ticket } => abandon(view, ticket),
         Event::Evaluate => evaluate(view, now, policy),
-        Event::ForceOpen { by } => force(view, State::ForcedOpen, by, now),
-        Event::ForceClosed { by } => force(view, State::ForcedClosed, by, now),
+        Event::ForceOpen { by } => force(view, State::ForcedOpen, by, now, policy),
+        Event::ForceClosed { by } => force(view, State::ForcedClosed, by, now, policy),
         Event::Release { by } => match view.state {
-            State::ForcedOpen | State::ForcedClosed => force(view, State::Closed, by, now),
+            State::ForcedOpen | State::ForcedClosed => force(view, State::Closed, by, now, policy),
             _ => Step::stay(view, Decision::Unchanged),
         },
     }
@@ -155,7 +151,14 @@ fn admit(view: &Record, owner: &str, now: Millis, policy: &Policy) -> Step {
             };
             next.trials.insert(0, lease);
             let ticket = trial_ticket(&next, 0, owner);
-            transition_step(view, next, Expect::of(view), Decision::Admit(ticket), now)
+            transition_step(
+                view,
+                next,
+                Expect::of(view),
+                Decision::Admit(ticket),
+                now,
+                policy,
+            )
         }
         State::HalfOpen => match view.free_trial_slot(policy, now) {
             None => Step::stay(view, Decision::Reject(Rejection::HalfOpenBusy)),
@@ -222,7 +225,7 @@ fn outcome(
                 Some(error) => reopen(view, expect, error, now, policy),
                 None if view.successes + 1 >= policy.success_threshold => {
                     let expect = expect.with_min_successes(policy.success_threshold - 1);
-                    close(view, expect, now)
+                    close(view, expect, now, policy)
                 }
                 None => {
                     let mut next = view.clone();
@@ -302,7 +305,7 @@ fn closed_failure(
             let mut open = opened(view, &next, now, policy);
             open.last_error = Some(error);
             let expect = Expect::of(view).with_min_failures(threshold.saturating_sub(1));
-            let mut s = transition_step(view, open, expect, Decision::Recorded, now);
+            let mut s = transition_step(view, open, expect, Decision::Recorded, now, policy);
             // Others may have counted since this view: the stored count is the truth.
             if let Some(Op::Transition { count_failure, .. }) = &mut s.op {
                 *count_failure = true;
@@ -389,25 +392,39 @@ fn evaluate(view: &Record, now: Millis, policy: &Policy) -> Step {
             };
             if trips {
                 let open = opened(view, view, now, policy);
-                transition_step(view, open, Expect::of(view), Decision::Recorded, now)
+                transition_step(
+                    view,
+                    open,
+                    Expect::of(view),
+                    Decision::Recorded,
+                    now,
+                    policy,
+                )
             } else {
                 Step::stay(view, Decision::Unchanged)
             }
         }
         State::HalfOpen if view.successes >= policy.success_threshold => {
-            close(view, Expect::of(view), now)
+            close(view, Expect::of(view), now, policy)
         }
         _ => Step::stay(view, Decision::Unchanged),
     }
 }
 
-fn force(view: &Record, to: State, by: &str, now: Millis) -> Step {
+fn force(view: &Record, to: State, by: &str, now: Millis, policy: &Policy) -> Step {
     if view.state == to {
         return Step::stay(view, Decision::Unchanged);
     }
     let mut next = transitioned(view, to, now);
     next.last_error = Some(format!("{} by {}", to, clip(by)));
-    transition_step(view, next, Expect::of(view), Decision::Unchanged, now)
+    transition_step(
+        view,
+        next,
+        Expect::of(view),
+        Decision::Unchanged,
+        now,
+        policy,
+    )
 }
 
 fn reopen(view: &Record, expect: Expect, error: String, now: Millis, policy: &Policy) -> Step {
@@ -415,12 +432,12 @@ fn reopen(view: &Record, expect: Expect, error: String, now: Millis, policy: &Po
     next.reopens = view.reopens.saturating_add(1);
     next.open_until_ms = now + policy.open_timeout_ms(next.reopens);
     next.last_error = Some(error);
-    transition_step(view, next, expect, Decision::Recorded, now)
+    transition_step(view, next, expect, Decision::Recorded, now, policy)
 }
 
-fn close(view: &Record, expect: Expect, now: Millis) -> Step {
+fn close(view: &Record, expect: Expect, now: Millis, policy: &Policy) -> Step {
     let next = transitioned(view, State::Closed, now);
-    transition_step(view, next, expect, Decision::Recorded, now)
+    transition_step(view, next, expect, Decision::Recorded, now, policy)
 }
 
 /// The OPEN record a CLOSED breaker trips to; `counted` carries the failure count.
@@ -485,6 +502,7 @@ fn transition_step(
     expect: Expect,
     decision: Decision,
     now: Millis,
+    policy: &Policy,
 ) -> Step {
     let started = next
         .episode
@@ -505,17 +523,56 @@ fn transition_step(
         started_episode: started,
         ended_episode: ended,
     };
-    let alerts = alerts_for(&transition, &next);
+    let mut alerts = alerts_for(&transition, &next);
+    let folded = compact(
+        &view.name,
+        &view.outbox,
+        &alerts,
+        next.episode.as_deref(),
+        now,
+    );
+    let mut unclaimed = folded.drop.clone();
+    if view.outbox.contains_key(SUMMARY_ID) && folded.summary.is_some() {
+        unclaimed.push(SUMMARY_ID.to_string());
+    }
+    let expect = if unclaimed.is_empty() {
+        expect
+    } else {
+        expect.with_unclaimed(unclaimed, now)
+    };
+    // PagerDuty never heard of a folded episode: no resolve for it.
+    alerts.retain(|a| !folded.episodes.contains(&a.dedup_key));
+    alerts.extend(folded.summary);
     let mut next = next;
+    for id in &folded.drop {
+        next.outbox.remove(id);
+    }
     for a in &alerts {
         next.outbox.insert(a.id.clone(), a.clone());
     }
+    // The old generation's window goes with it: buckets this view knows, and the
+    // recent ones others may have written since it was read.
+    let mut clear_window: Vec<i64> = view.window.keys().copied().collect();
+    if let Some(current) = policy.bucket_of(now) {
+        clear_window.extend(current - policy.window_buckets()..=current);
+    }
+    clear_window.sort_unstable();
+    clear_window.dedup();
+    let clear_trials: Vec<u32> = (0..policy.half_open_max_trials.max(1))
+        .chain(view.trials.keys().copied())
+        .filter(|slot| !next.trials.contains_key(slot))
+        .collect::<std::collections::BTreeSet<u32>>()
+        .into_iter()
+        .collect();
     Step {
         op: Some(Op::Transition {
             expect,
-            next: next.clone(),
+            next: Box::new(next.clone()),
             alerts,
             count_failure: false,
+            drop_alerts: folded.drop,
+            clear_window,
+            clear_trials,
         }),
         next,
         decision,

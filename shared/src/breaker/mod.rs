@@ -19,7 +19,7 @@ mod policy;
 mod record;
 mod store;
 
-pub use dynamo::{from_item, key, DynamoBreakerStore, PREFIX};
+pub use dynamo::{from_item, item_size, key, to_item, DynamoBreakerStore, PREFIX};
 pub use guard::{Admission, Breaker, CallError, Classify, Verdict};
 pub use machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket, TrialTicket};
 #[cfg(any(test, feature = "testkit"))]

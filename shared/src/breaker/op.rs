@@ -14,6 +14,9 @@ pub struct Expect {
     pub min_successes: Option<u32>,
     /// A trial lease (slot, owner) that must still be held, live at `now`.
     pub lease: Option<(u32, String, Millis)>,
+    /// Outbox entries that must still be there with no live claim at `.1`: the ones a
+    /// transition folds into the summary (a sender may have delivered them meanwhile).
+    pub unclaimed: (Vec<String>, Millis),
 }
 
 impl Expect {
@@ -24,6 +27,7 @@ impl Expect {
             min_failures: None,
             min_successes: None,
             lease: None,
+            unclaimed: (Vec::new(), 0),
         }
     }
     pub fn with_min_failures(mut self, n: u32) -> Expect {
@@ -39,8 +43,21 @@ impl Expect {
         self
     }
 
+    pub fn with_unclaimed(mut self, ids: Vec<String>, now: Millis) -> Expect {
+        self.unclaimed = (ids, now);
+        self
+    }
+
     pub fn holds(&self, current: &Record) -> bool {
-        current.generation == self.generation
+        let (ids, at) = &self.unclaimed;
+        let unclaimed = ids.iter().all(|id| {
+            current
+                .outbox
+                .get(id)
+                .is_some_and(|a| a.claim.as_ref().is_none_or(|(_, until)| until < at))
+        });
+        unclaimed
+            && current.generation == self.generation
             && current.state == self.state
             && self.min_failures.is_none_or(|m| current.failures >= m)
             && self.min_successes.is_none_or(|m| current.successes >= m)
@@ -57,11 +74,17 @@ pub enum Op {
     /// add `alerts` to the outbox (entries already there are left as they are). With
     /// `count_failure`, the stored failure count gains one instead of taking `next`'s,
     /// so the OPEN record carries every failure counted, by whichever instance.
+    /// `drop_alerts` leave the outbox (folded into a summary among `alerts`), and the
+    /// failure-rate window buckets `clear_window` of the old generation are removed, as
+    /// are the trial slots `clear_trials` (leases of the old generation).
     Transition {
         expect: Expect,
-        next: Record,
+        next: Box<Record>,
         alerts: Vec<Alert>,
         count_failure: bool,
+        drop_alerts: Vec<String>,
+        clear_window: Vec<i64>,
+        clear_trials: Vec<u32>,
     },
     /// Add a reminder if the episode is still open and none was sent for `every_ms`.
     Remind {
@@ -184,15 +207,21 @@ impl Op {
                 next: n,
                 alerts,
                 count_failure,
+                drop_alerts,
+                clear_window: _,
+                clear_trials: _,
             } => {
                 if !expect.holds(current) {
                     return None;
                 }
-                next = n.clone();
+                next = (**n).clone();
                 if *count_failure {
                     next.failures = current.failures.saturating_add(1);
                 }
                 next.outbox = current.outbox.clone();
+                for id in drop_alerts {
+                    next.outbox.remove(id);
+                }
                 next.last_check = current.last_check;
                 for a in alerts {
                     next.outbox.insert(a.id.clone(), a.clone());

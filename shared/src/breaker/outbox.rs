@@ -2,8 +2,23 @@
 //! and its alert are written in one conditional write. The text here is generic: what an
 //! open breaker means to people is the dependency registry's to say, at delivery.
 
-use super::record::{Action, Alert, Record, State, Transition};
-use crate::clock::Millis;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::record::{clip, Action, Alert, Record, State, Transition};
+use crate::clock::{iso8601, Millis};
+
+/// At most this many entries wait in a breaker's outbox; beyond it the oldest resolves
+/// are folded into the summary.
+pub const MAX_ENTRIES: usize = 6;
+/// An entry undelivered this long, or after this many attempts, is folded into the
+/// summary: it can no longer help the on-call engineer as itself.
+pub const MAX_AGE_MS: Millis = 24 * 3_600_000;
+pub const MAX_ATTEMPTS: u32 = 50;
+/// The id of the one reminder slot and of the one summary entry.
+pub const REMINDER_ID: &str = "reminder";
+pub const SUMMARY_ID: &str = "summary";
+/// Summaries and reminders stay short, whatever they count.
+const MAX_TEXT: usize = 300;
 
 /// The alerts a transition owes: a trigger when it starts an episode, a resolve when it
 /// ends one. A reopening inside an episode owes nothing (the incident is already open).
@@ -27,7 +42,7 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
                 "{}: circuit OPEN after {} failures. Last error: {}",
                 t.breaker,
                 t.failures,
-                t.last_error.as_deref().unwrap_or("none")
+                clip(t.last_error.as_deref().unwrap_or("none"), 160)
             ),
         };
         out.push(Alert::new(
@@ -54,11 +69,118 @@ pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<Alert> {
         r.name, r.state
     );
     Some(Alert::new(
-        format!("{}-reminder-{now}", r.generation),
+        REMINDER_ID.to_string(),
         Action::Trigger,
         ep,
         summary,
         r,
         now,
     ))
+}
+
+/// What a transition does to the outbox beyond adding its own alerts, so that the
+/// breaker item never grows with episodes, reminders or failed deliveries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Compaction {
+    /// Entries folded away (each present and unclaimed in the view).
+    pub drop: Vec<String>,
+    /// The summary entry, new or updated, when anything was folded.
+    pub summary: Option<Alert>,
+    /// Episodes folded whole: their resolve is owed to nobody.
+    pub episodes: BTreeSet<String>,
+}
+
+/// Fold what cannot help as itself into one summary entry: every entry of an episode
+/// that ended before its trigger got through (the on-call never heard of it; now it is
+/// over), entries past their age or attempts, and the oldest resolves beyond the cap.
+/// Claimed entries are being sent and are left alone. `adding` are the alerts the
+/// transition writes; `open_episode` is the episode after it.
+pub fn compact(
+    breaker: &str,
+    outbox: &BTreeMap<String, Alert>,
+    adding: &[Alert],
+    open_episode: Option<&str>,
+    now: Millis,
+) -> Compaction {
+    let free = |a: &Alert| a.claim.as_ref().is_none_or(|(_, until)| *until < now);
+    let undelivered_triggers: BTreeSet<&str> = outbox
+        .values()
+        .filter(|a| a.action == Action::Trigger && a.id != REMINDER_ID)
+        .map(|a| a.dedup_key.as_str())
+        .collect();
+    let mut drop: Vec<String> = Vec::new();
+    let (mut episodes, mut stale, mut unresolved) = (BTreeSet::new(), 0u32, 0u32);
+    let mut first = Millis::MAX;
+    for a in outbox.values().filter(|a| a.id != SUMMARY_ID && free(a)) {
+        let ended = open_episode != Some(a.dedup_key.as_str());
+        if ended && undelivered_triggers.contains(a.dedup_key.as_str()) {
+            episodes.insert(a.dedup_key.clone());
+        } else if a.created_ms < now - MAX_AGE_MS || a.attempts >= MAX_ATTEMPTS {
+            stale += 1;
+        } else if ended && a.id == REMINDER_ID {
+            // A reminder of an episode that is over: nothing left to remind of.
+        } else {
+            continue;
+        }
+        first = first.min(a.created_ms);
+        drop.push(a.id.clone());
+    }
+    // Over the cap: the oldest resolves go; their incidents are named in the summary.
+    let kept = outbox.len() - drop.len() + adding.len() + 1;
+    if kept > MAX_ENTRIES {
+        let mut resolves: Vec<&Alert> = outbox
+            .values()
+            .filter(|a| a.action == Action::Resolve && free(a) && !drop.contains(&a.id))
+            .collect();
+        resolves.sort_by_key(|a| (a.created_ms, a.id.clone()));
+        for a in resolves.into_iter().take(kept - MAX_ENTRIES) {
+            unresolved += 1;
+            first = first.min(a.created_ms);
+            drop.push(a.id.clone());
+        }
+    }
+    // A summary being sent is left alone: the folding waits for the next transition.
+    let summary_busy = outbox.get(SUMMARY_ID).is_some_and(|a| !free(a));
+    if drop.is_empty() || summary_busy {
+        return Compaction::default();
+    }
+    let previous = outbox.get(SUMMARY_ID);
+    let (mut total, since) = match previous {
+        Some(p) => (p.failures, p.created_ms.min(first)),
+        None => (0, first),
+    };
+    total = total.saturating_add(episodes.len() as u32 + stale + unresolved);
+    let mut text = format!(
+        "{breaker}: {total} page(s) could not be delivered as themselves since {}",
+        iso8601(since)
+    );
+    if !episodes.is_empty() {
+        text.push_str(&format!(
+            "; {} episode(s) began and ended before paging got through",
+            episodes.len()
+        ));
+    }
+    if unresolved > 0 {
+        text.push_str(&format!(
+            "; {unresolved} incident(s) may need resolving by hand"
+        ));
+    }
+    text.truncate(MAX_TEXT);
+    let summary = Alert {
+        id: SUMMARY_ID.to_string(),
+        action: Action::Summary,
+        dedup_key: format!("{breaker}/summary/{since}"),
+        summary: text,
+        failures: total,
+        last_error: None,
+        created_ms: since,
+        attempts: 0,
+        next_ms: now,
+        claim: None,
+    };
+    Compaction {
+        drop,
+        summary: Some(summary),
+        episodes,
+    }
 }

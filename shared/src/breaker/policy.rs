@@ -151,7 +151,7 @@ impl BreakerConfig {
                     &v("FAILURE_THRESHOLD"),
                     defaults.failure_threshold,
                     1,
-                    10_000,
+                    1_000_000,
                 )?,
             },
             "rate" => {

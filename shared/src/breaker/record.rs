@@ -70,6 +70,15 @@ pub struct Counts {
     pub failures: u32,
 }
 
+/// At most `max` bytes of `s`, cut at a character boundary (never inside a character).
+pub fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The whole durable state of one breaker. Adapters map it to storage; nothing else
 /// knows its storage layout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -190,6 +199,8 @@ impl Transition {
 pub enum Action {
     Trigger,
     Resolve,
+    /// What could not be delivered in time, folded into one low-urgency event.
+    Summary,
 }
 
 impl Action {
@@ -197,12 +208,14 @@ impl Action {
         match self {
             Action::Trigger => "trigger",
             Action::Resolve => "resolve",
+            Action::Summary => "summary",
         }
     }
     pub fn parse(s: &str) -> Option<Action> {
         match s {
             "trigger" => Some(Action::Trigger),
             "resolve" => Some(Action::Resolve),
+            "summary" => Some(Action::Summary),
             _ => None,
         }
     }
@@ -211,7 +224,8 @@ impl Action {
 /// One alert in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Alert {
-    /// Unique within the breaker: `<generation>-<action>` or `<generation>-reminder-<ms>`.
+    /// Unique within the breaker: `<generation>-<action>`, `reminder` (one slot: a newer
+    /// reminder replaces an undelivered one) or `summary`.
     pub id: String,
     pub action: Action,
     /// The episode: one PagerDuty incident from trigger to resolve.
@@ -242,7 +256,8 @@ impl Alert {
             dedup_key: dedup_key.to_string(),
             summary,
             failures: r.failures,
-            last_error: r.last_error.clone(),
+            // The page carries the start of the error; the record keeps up to 512 bytes.
+            last_error: r.last_error.as_deref().map(|e| clip(e, 256).to_string()),
             created_ms: now,
             attempts: 0,
             next_ms: now,

@@ -27,11 +27,10 @@ impl Classify for FetchError {
     /// answered; a secret that cannot be read never reached the endpoint.
     fn verdict(&self) -> Verdict {
         match self {
-            FetchError::Http(HttpError::Status { status, .. })
-                if matches!(status, 400 | 401 | 403) =>
-            {
-                Verdict::Answered
-            }
+            FetchError::Http(HttpError::Status {
+                status: 400 | 401 | 403,
+                ..
+            }) => Verdict::Answered,
             FetchError::Http(_) | FetchError::Malformed => Verdict::Failed,
             FetchError::Secret(_) => Verdict::NotReached,
         }

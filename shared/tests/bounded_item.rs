@@ -1,0 +1,197 @@
+//! The breaker item stays bounded: 10,000 random episodes with PagerDuty down (every
+//! delivery fails, so nothing ever leaves the outbox by being sent) never take the item
+//! past 8 KB. Pure: the machine and the reference semantics, with time injected; the
+//! size is the DynamoDB item the adapter writes (`to_item`, checked against moto by the
+//! differential test).
+
+use failsoft::breaker::{
+    item_size, outbox, step, to_item, Applied, CallResult, Decision, Event, MemoryStore, Op,
+    Policy, Record, TripPolicy,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const NAME: &str = "crm";
+const LIMIT: usize = 8 * 1024;
+
+thread_local! {
+    /// The largest item seen after any write of this thread's run.
+    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Apply one write and note the item's size after it.
+fn apply(store: &MemoryStore, op: &Op) -> Option<Applied> {
+    let r = store.apply_now(NAME, op).ok();
+    let size = item_size(&to_item(&store.get(NAME)));
+    LARGEST.with(|l| l.set(l.get().max(size)));
+    r
+}
+
+fn policy(rate: bool) -> Policy {
+    Policy {
+        trip: if rate {
+            TripPolicy::FailureRate {
+                rate: 0.5,
+                min_calls: 4,
+                window_ms: 60_000,
+                buckets: 6,
+            }
+        } else {
+            TripPolicy::ConsecutiveFailures { threshold: 3 }
+        },
+        half_open_max_trials: 2,
+        ..Policy::default()
+    }
+}
+
+/// Drive one instance's event through the store, as the guard would (no cache).
+fn drive(store: &MemoryStore, event: &Event, now: i64, policy: &Policy) -> Decision {
+    let view = store.get(NAME);
+    let s = step(&view, event, now, policy);
+    if let Some(op) = &s.op {
+        if let Some(Applied::Won(rec)) = apply(store, op) {
+            if s.transition.is_none() && matches!(event, Event::Outcome { .. }) {
+                let e = step(&rec, &Event::Evaluate, now, policy);
+                if let Some(op) = &e.op {
+                    apply(store, op);
+                }
+            }
+        }
+    }
+    s.decision
+}
+
+/// A delivery run with PagerDuty down: every due entry is claimed, fails, is deferred.
+fn failed_delivery(store: &MemoryStore, now: i64, owner: &str) {
+    for a in store.get(NAME).outbox.values() {
+        let claim = Op::ClaimAlert {
+            id: a.id.clone(),
+            owner: owner.into(),
+            now,
+            until: now + 15_000,
+        };
+        if matches!(apply(store, &claim), Some(Applied::Won(_))) {
+            apply(
+                store,
+                &Op::DeferAlert {
+                    id: a.id.clone(),
+                    owner: owner.into(),
+                    attempts: a.attempts + 1,
+                    next_ms: now + 10_000,
+                },
+            );
+        }
+    }
+}
+
+/// One episode: trip, some half-open trials, reminders and failed deliveries, recover
+/// (or, sometimes, an operator forces it open and releases it).
+fn episode(store: &MemoryStore, policy: &Policy, now: &mut i64, seed: u64, i: u64) {
+    let fail = |t| Event::Outcome {
+        ticket: t,
+        result: CallResult::Failure {
+            latency_ms: 5,
+            error: "HTTP 503 ".repeat(60),
+        },
+        unflushed_calls: (seed % 7) as u32,
+    };
+    let ok = |t| Event::Outcome {
+        ticket: t,
+        result: CallResult::Success { latency_ms: 5 },
+        unflushed_calls: 0,
+    };
+    if seed.is_multiple_of(13) {
+        drive(store, &Event::ForceOpen { by: "op".into() }, *now, policy);
+        *now += 3_600_000;
+        failed_delivery(store, *now, "probe");
+        drive(store, &Event::Release { by: "op".into() }, *now, policy);
+        *now += 1_000;
+        return;
+    }
+    for _ in 0..12 {
+        if let Decision::Admit(t) = drive(
+            store,
+            &Event::Admit {
+                owner: format!("a{i}"),
+            },
+            *now,
+            policy,
+        ) {
+            drive(store, &fail(t), *now, policy);
+        }
+        *now += 700;
+    }
+    failed_delivery(store, *now, "lookup");
+    for round in 0..(1 + seed % 4) {
+        *now += 31_000 + (seed % 3) as i64 * 40_000;
+        if let Some(alert) = outbox::reminder(&store.get(NAME), *now, 60_000) {
+            let ep = store.get(NAME).episode.unwrap_or_default();
+            apply(
+                store,
+                &Op::Remind {
+                    episode: ep,
+                    alert,
+                    now: *now,
+                    every_ms: 60_000,
+                },
+            );
+        }
+        failed_delivery(store, *now, "probe");
+        let owner = format!("t{i}-{round}");
+        if let Decision::Admit(t) = drive(store, &Event::Admit { owner }, *now, policy) {
+            let last = round == seed % 4;
+            drive(store, &if last { ok(t) } else { fail(t) }, *now, policy);
+        }
+    }
+    for k in 0..3 {
+        if let Decision::Admit(t) = drive(
+            store,
+            &Event::Admit {
+                owner: format!("c{i}-{k}"),
+            },
+            *now,
+            policy,
+        ) {
+            drive(store, &ok(t), *now, policy);
+        }
+        *now += 500;
+    }
+}
+
+#[test]
+fn ten_thousand_episodes_with_pagerduty_down_stay_under_8_kb() {
+    // Two runs of 5,000 episodes: the consecutive policy and the failure-rate policy.
+    for (run, rate) in [(0u64, false), (1, true)] {
+        let mut rng = StdRng::seed_from_u64(run);
+        let store = MemoryStore::new();
+        let policy = policy(rate);
+        let mut now = 1_800_000_000_000i64;
+        LARGEST.with(|l| l.set(0));
+        for i in 0..5_000u64 {
+            episode(&store, &policy, &mut now, rng.random(), i);
+            let largest = LARGEST.with(|l| l.get());
+            let rec = store.get(NAME);
+            assert!(
+                largest < LIMIT,
+                "run {run}, episode {i}: {largest} bytes, outbox {:?}",
+                rec.outbox.keys().collect::<Vec<_>>()
+            );
+        }
+        let largest = LARGEST.with(|l| l.get());
+        let rec = store.get(NAME);
+        assert!(rec.outbox.len() <= outbox::MAX_ENTRIES);
+        let summary = rec.outbox.get(outbox::SUMMARY_ID);
+        assert!(
+            summary.is_some_and(|s| s.failures > 1_000),
+            "the backlog is summarised: {summary:?}"
+        );
+        eprintln!("run {run}: largest item over 5,000 episodes: {largest} bytes");
+    }
+}
+
+#[test]
+fn a_fresh_record_round_trips_through_the_item_layout() {
+    let r = Record::new(NAME);
+    let item = to_item(&r);
+    assert_eq!(failsoft::breaker::from_item(NAME, &item).ok(), Some(r));
+}
