@@ -263,6 +263,12 @@ impl Emulator {
         function: &str,
         event: &serde_json::Value,
     ) -> Result<serde_json::Value> {
+        self.invoke_raw(function, event.to_string().into_bytes())
+            .await
+    }
+
+    /// Invoke `function` with exactly these bytes as the payload, readable or not.
+    pub async fn invoke_raw(&self, function: &str, body: Vec<u8>) -> Result<serde_json::Value> {
         let url = format!(
             "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
             self.port
@@ -271,7 +277,12 @@ impl Emulator {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(900))
             .build()?;
-        let resp = client.post(url).json(event).send().await?;
+        let resp = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
         let status = resp.status();
         let body = resp.text().await?;
         if !status.is_success() {

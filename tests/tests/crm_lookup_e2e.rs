@@ -169,6 +169,25 @@ async fn answers_every_case_within_the_deadline() -> anyhow::Result<()> {
         let v = r.ask(bad.clone()).await?;
         assert!(degraded(&v, "invalid_input"), "{bad}: {v}");
     }
+    // Bytes serde cannot take still get an answer, not a function error (finding 6).
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for raw in [
+        deep.as_str(),
+        r#"{"ani": "\ud800"}"#,
+        r#"{"ani": "+1317555"#,
+        "",
+    ] {
+        let t = Instant::now();
+        let v = r
+            .emu
+            .invoke_raw("crm-lookup", raw.as_bytes().to_vec())
+            .await?;
+        assert!(
+            t.elapsed() < Duration::from_millis(DEADLINE_MS + EMULATOR_SLACK_MS),
+            "{raw:.40}"
+        );
+        assert!(degraded(&v, "invalid_input"), "{raw:.40}: {v}");
+    }
 
     // Faults. Each is followed by a healthy lookup, which also resets the failure count.
     let cases: Vec<(Fault, Option<u32>, &str, usize)> = vec![

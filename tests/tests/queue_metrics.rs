@@ -8,7 +8,7 @@ use std::time::Duration;
 use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy};
 use failsoft::clock::ManualClock;
 use failsoft::queues::store::DynamoMetricsStore;
-use failsoft::queues::{board, QueueMetrics, NO_DATA};
+use failsoft::queues::{board, QueueMetrics, NO_DATA, UNKNOWN_QUEUE};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
 use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
@@ -41,8 +41,10 @@ pub async fn fake_genesys() -> anyhow::Result<FakeServer> {
                         .collect()
                 })
                 .unwrap_or_default();
+            // Queues this org does not have are absent from the answer.
             let results: Vec<Value> = ids
                 .iter()
+                .filter(|id| !id.starts_with("unknown-"))
                 .enumerate()
                 .map(|(i, id)| {
                     json!({"group": {"queueId": id}, "data": [
@@ -130,6 +132,42 @@ async fn world() -> anyhow::Result<World> {
 
 fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn repeated_and_unknown_queues_are_neither_doubled_nor_zeros_marked_live(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    let v = serde_json::to_value(w.metrics.get(&ids(&["q1", "q1", "unknown-x"])).await)?;
+    let rows = v.as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 2, "each queue once: {v}");
+    let q = w
+        .api
+        .requests()
+        .last()
+        .map(|r| r.body.clone())
+        .unwrap_or_default();
+    let query: Value = serde_json::from_str(&q)?;
+    assert_eq!(
+        query["filter"]["predicates"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        (rows[0]["queueId"].as_str(), rows[0]["isDegraded"].as_bool()),
+        (Some("q1"), Some(false))
+    );
+    assert_eq!(
+        (
+            rows[1]["isDegraded"].as_bool(),
+            rows[1]["degradedMessage"].as_str()
+        ),
+        (Some(true), Some(UNKNOWN_QUEUE)),
+        "a queue the answer lacks is unknown, not zero and live"
+    );
+    // Only what the answer contained was cached: no caller can create items.
+    assert!(w.metrics.store.load("unknown-x").await?.is_none());
+    assert!(w.metrics.store.load("q1").await?.is_some());
+    Ok(())
 }
 
 #[tokio::test]

@@ -174,3 +174,16 @@ fn genesys_may_only_invoke_crm_lookup() -> anyhow::Result<()> {
     assert!(resource.contains("CrmLookupFunction.Arn"), "{resource}");
     Ok(())
 }
+
+/// Genesys enforces the guide's 3 s budget on the action itself, and the function
+/// answers before it (LOOKUP_DEADLINE_MS defaults to 2.5 s).
+#[test]
+fn the_data_action_export_sets_the_guides_timeout() -> anyhow::Result<()> {
+    let path = failsoft_testkit::workspace_root().join("infra/genesys/crm-lookup.data-action.json");
+    let export: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    assert_eq!(export["config"]["timeoutSeconds"], 3);
+    let env = |_: &str| None::<String>;
+    let crm = failsoft::crm::CrmConfig::from_env(&env)?;
+    assert!(crm.deadline < std::time::Duration::from_secs(3));
+    Ok(())
+}

@@ -3,10 +3,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use failsoft::config::ProcessEnv;
-use failsoft::crm::lookup::CrmLookup;
+use failsoft::crm::lookup::{CrmLookup, Incoming};
 use failsoft::service::Services;
 use lambda_runtime::{service_fn, Context, Error, LambdaEvent};
-use serde_json::Value;
 use tokio::time::Instant;
 
 /// The invocation's own deadline (epoch ms in the context) as an Instant. Lambda sends
@@ -26,8 +25,9 @@ async fn main() -> Result<(), Error> {
     failsoft::logging::init();
     let services = Services::from_env(&ProcessEnv).await?;
     let lookup = &CrmLookup::build(&services, &ProcessEnv)?;
-    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(lookup.answer(&ev.payload, hard_deadline(&ev.context)).await)
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Incoming>| async move {
+        let answer = lookup.answer_incoming(&ev.payload, hard_deadline(&ev.context));
+        Ok::<_, Error>(answer.await)
     }))
     .await
 }

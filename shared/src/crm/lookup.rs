@@ -91,6 +91,25 @@ impl Answer {
     }
 }
 
+/// The Data Action's event as it arrived: JSON, or why it could not be read. Reading
+/// never fails, so an event serde cannot take (nesting past its limit, a lone
+/// surrogate, a truncated or empty body) still gets `invalid_input` inside the
+/// deadline, not a function error that Architect would take as a Failure.
+#[derive(Debug)]
+pub enum Incoming {
+    Json(Value),
+    Unreadable(String),
+}
+
+impl<'de> serde::Deserialize<'de> for Incoming {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Incoming, D::Error> {
+        Ok(match <Value as serde::Deserialize>::deserialize(d) {
+            Ok(v) => Incoming::Json(v),
+            Err(e) => Incoming::Unreadable(e.to_string()),
+        })
+    }
+}
+
 /// Why the input breaks the contract, for the warning log (never the input itself).
 fn invalid(event: &Value) -> Option<&'static str> {
     let Some(obj) = event.as_object() else {
@@ -152,6 +171,22 @@ pub struct CrmLookup {
 const RECORD_RESERVE: Duration = Duration::from_millis(150);
 
 impl CrmLookup {
+    /// Answer an event as it arrived, readable or not.
+    pub async fn answer_incoming(
+        &self,
+        event: &Incoming,
+        hard_deadline: Option<Instant>,
+    ) -> Answer {
+        match event {
+            Incoming::Json(v) => self.answer(v, hard_deadline).await,
+            Incoming::Unreadable(why) => {
+                // serde's message names a position, never the content.
+                tracing::warn!(why = %why, "event is not readable JSON");
+                self.answer(&Value::Null, hard_deadline).await
+            }
+        }
+    }
+
     /// Answer `event`; `hard_deadline` is the Lambda context's deadline, if known.
     pub async fn answer(&self, event: &Value, hard_deadline: Option<Instant>) -> Answer {
         let started = Instant::now();
@@ -309,6 +344,27 @@ mod tests {
             assert!(invalid(&bad).is_some(), "{bad}");
         }
         assert!(invalid(&json!({"ani": "1", "pad": "x".repeat(70_000)})).is_some());
+    }
+
+    /// As lambda_runtime 0.14 reads a payload: one value from the bytes, no end check.
+    fn read(raw: &[u8]) -> Result<Incoming, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        <Incoming as serde::Deserialize>::deserialize(&mut de)
+    }
+
+    #[test]
+    fn unreadable_events_are_read_as_such() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for raw in [
+            deep.as_str(),
+            r#"{"ani": "\ud800"}"#,
+            r#"{"ani": "+1317"#,
+            "",
+        ] {
+            let r = read(raw.as_bytes());
+            assert!(matches!(r, Ok(Incoming::Unreadable(_))), "{raw:.30}: {r:?}");
+        }
+        assert!(matches!(read(br#"{"ani": "1"}"#), Ok(Incoming::Json(_))));
     }
 
     #[test]

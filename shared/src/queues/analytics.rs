@@ -31,19 +31,19 @@ pub struct Counts {
 /// Counts per queue id from an observations answer. `oWaiting` → waiting,
 /// `oOnQueueUsers` with qualifier IDLE → available, `oInteracting` → interacting.
 /// A queue the answer does not mention has all zeros.
-pub fn parse(body: &Value, ids: &[String]) -> Option<Vec<(String, Counts)>> {
+/// The counts of each of `ids`, in order; `None` for a queue the answer does not
+/// contain (unknown, or not visible to this client): never zeros presented as live.
+pub fn parse(body: &Value, ids: &[String]) -> Option<Vec<(String, Option<Counts>)>> {
     let results = body.get("results")?.as_array()?;
-    let mut out: Vec<(String, Counts)> = ids
-        .iter()
-        .map(|id| (id.clone(), Counts::default()))
-        .collect();
+    let mut out: Vec<(String, Option<Counts>)> = ids.iter().map(|id| (id.clone(), None)).collect();
     for r in results {
         let Some(qid) = r.pointer("/group/queueId").and_then(Value::as_str) else {
             continue;
         };
-        let Some((_, c)) = out.iter_mut().find(|(id, _)| id == qid) else {
+        let Some((_, slot)) = out.iter_mut().find(|(id, _)| id == qid) else {
             continue;
         };
+        let c = slot.get_or_insert_with(Counts::default);
         for d in r
             .get("data")
             .and_then(Value::as_array)
@@ -89,14 +89,14 @@ mod tests {
         let got = parse(&body, &ids).unwrap_or_default();
         assert_eq!(
             got[0].1,
-            Counts {
+            Some(Counts {
                 interactions_waiting: 4,
                 agents_available: 2,
                 agents_interacting: 6
-            }
+            })
         );
-        assert_eq!(got[1].1.interactions_waiting, 1);
-        assert_eq!(got[2].1, Counts::default());
+        assert_eq!(got[1].1.as_ref().map(|c| c.interactions_waiting), Some(1));
+        assert_eq!(got[2].1, None, "absent from the answer: unknown, not zero");
         assert!(parse(&json!({"nope": 1}), &ids).is_none());
         assert_eq!(
             query(&ids)["filter"]["predicates"].as_array().map(Vec::len),

@@ -38,6 +38,8 @@ pub struct QueueView {
 }
 
 pub const NO_DATA: &str = "Analytics API unavailable. Queue metrics cannot be displayed.";
+/// A queue the analytics answer does not contain: unknown, or not visible to this client.
+pub const UNKNOWN_QUEUE: &str = "Queue not found in the analytics answer.";
 
 pub fn stale_message(age_ms: Millis) -> String {
     let minutes = (age_ms as f64 / 60_000.0).round() as i64;
@@ -78,7 +80,7 @@ impl QueueMetrics {
         &self,
         ids: &[String],
         deadline: Instant,
-    ) -> Result<Vec<(String, Counts)>, FetchError> {
+    ) -> Result<Vec<(String, Option<Counts>)>, FetchError> {
         let (token, _) = self
             .tokens
             .get(deadline)
@@ -100,8 +102,16 @@ impl QueueMetrics {
         analytics::parse(&body, ids).ok_or(FetchError::Api(HttpError::Garbage("no results".into())))
     }
 
-    /// Metrics for `ids`, fetched in one query; always within the deadline.
+    /// Metrics for `ids` (each once, in order), fetched in one query; always within the
+    /// deadline.
     pub async fn get(&self, ids: &[String]) -> Vec<QueueView> {
+        let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(id.clone());
+            }
+        }
+        let ids = unique.as_slice();
         let deadline = Instant::now() + self.deadline;
         let call_deadline = deadline
             .checked_sub(Duration::from_millis(300))
@@ -113,17 +123,31 @@ impl QueueMetrics {
         let now = self.clock.now_ms();
         match r {
             Ok(live) => {
+                // Only queues the answer contains are cached: no caller can create items.
                 for (id, c) in &live {
-                    let _ = tokio::time::timeout_at(deadline, self.store.save(id, c, now)).await;
+                    if let Some(c) = c {
+                        let _ =
+                            tokio::time::timeout_at(deadline, self.store.save(id, c, now)).await;
+                    }
                 }
                 live.into_iter()
-                    .map(|(queue_id, counts)| QueueView {
-                        queue_id,
-                        counts,
-                        is_degraded: false,
-                        cache_age_seconds: None,
-                        degraded_message: None,
-                        fetched_at: Some(crate::clock::iso8601(now)),
+                    .map(|(queue_id, counts)| match counts {
+                        Some(counts) => QueueView {
+                            queue_id,
+                            counts,
+                            is_degraded: false,
+                            cache_age_seconds: None,
+                            degraded_message: None,
+                            fetched_at: Some(crate::clock::iso8601(now)),
+                        },
+                        None => QueueView {
+                            queue_id,
+                            counts: Counts::default(),
+                            is_degraded: true,
+                            cache_age_seconds: None,
+                            degraded_message: Some(UNKNOWN_QUEUE.to_string()),
+                            fetched_at: None,
+                        },
                     })
                     .collect()
             }
