@@ -26,8 +26,8 @@ echo "== token-cache"; invoke token-cache
 echo "== health-probe"; invoke health-probe
 echo "== queue-metrics board data"; curl -sf "http://127.0.0.1:$port/lambda-url/queue-metrics/board.json"; echo
 echo "== operator: failsoft breaker force-open crm"
-"$failsoft" breaker force-open crm --by local-run | grep '"transition"'
+"$failsoft" breaker force-open crm --by local-run --yes
 echo "== crm-lookup sees it"; invoke crm-lookup '{"ani":"tel:+13175550123"}'
 echo "== operator: failsoft breaker release crm"
-"$failsoft" breaker release crm --by local-run | grep '"transition"'
+"$failsoft" breaker release crm --by local-run --yes
 "$failsoft" breaker list

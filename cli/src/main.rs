@@ -34,28 +34,37 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BreakerCmd {
-    /// Every breaker in the table.
-    List,
-    /// One breaker's whole record.
-    Show { name: String },
-    /// Hold a breaker OPEN (a maintenance window): calls get the fallback, probes stop.
-    ForceOpen {
-        name: String,
-        #[arg(long, env = "USER", default_value = "operator")]
-        by: String,
+    /// Every breaker: state, for how long, failures, episode, last health check.
+    List {
+        #[arg(long)]
+        json: bool,
     },
+    /// One breaker's whole record, pending alerts included.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold a breaker OPEN (a maintenance window): calls get the fallback, checks stop.
+    ForceOpen(Force),
     /// Hold a breaker CLOSED (manual override): every call goes through, nothing counts.
-    ForceClosed {
-        name: String,
-        #[arg(long, env = "USER", default_value = "operator")]
-        by: String,
-    },
+    ForceClosed(Force),
     /// End a forced state: the breaker returns to CLOSED.
-    Release {
-        name: String,
-        #[arg(long, env = "USER", default_value = "operator")]
-        by: String,
-    },
+    Release(Force),
+}
+
+/// What every command that changes a breaker takes.
+#[derive(clap::Args)]
+struct Force {
+    /// A breaker the dependency registry knows.
+    name: String,
+    #[arg(long, env = "USER", default_value = "operator")]
+    by: String,
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long)]
+    yes: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -72,7 +81,8 @@ enum TableCmd {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    failsoft::metrics::set_sink(failsoft::metrics::Sink::Stderr);
+    // The operator's terminal is no place for EMF lines: CloudWatch never reads them here.
+    failsoft::metrics::set_sink(failsoft::metrics::Sink::Off);
     match Cli::parse().command {
         Command::Breaker(cmd) => breaker(cmd).await,
         Command::Table(TableCmd::Create { name, template }) => {
@@ -88,42 +98,157 @@ async fn main() -> Result<()> {
     }
 }
 
+/// The registry's dependency of that name; anything else is refused, so a typo never
+/// creates a breaker (and pages for it).
+fn known(name: &str) -> Result<Dependency> {
+    match Dependency::parse(name) {
+        Some(d) => Ok(d),
+        None => {
+            let known: Vec<&str> = Dependency::ALL.iter().map(|d| d.name()).collect();
+            bail!("unknown breaker {name:?}; known: {}", known.join(", "))
+        }
+    }
+}
+
 fn summary(r: &Record) -> serde_json::Value {
     json!({
         "name": r.name, "state": r.state, "generation": r.generation, "since_ms": r.since_ms,
         "failures": r.failures, "episode": r.episode, "last_error": r.last_error,
+        "pending_alerts": r.outbox.len(),
     })
+}
+
+/// "3 min ago", "2 h ago": how long a state has lasted, for people.
+fn ago(now: i64, then: i64) -> String {
+    if then <= 0 {
+        return "—".into();
+    }
+    let s = (now - then).max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s ago"),
+        60..=3_599 => format!("{} min ago", s / 60),
+        3_600..=172_799 => format!("{} h ago", s / 3_600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// The table people read: one line per breaker.
+fn table(records: &[Record], now: i64) -> String {
+    let mut out = format!(
+        "{:<18} {:<13} {:<14} {:>8} {:<9} {}\n",
+        "BREAKER", "STATE", "SINCE", "FAILURES", "ALERTS", "LAST HEALTH CHECK"
+    );
+    for r in records {
+        let check = match r.last_check {
+            Some((at, ok)) => format!(
+                "{} ({})",
+                ago(now, at),
+                if ok { "healthy" } else { "failed" }
+            ),
+            None => "—".into(),
+        };
+        out.push_str(&format!(
+            "{:<18} {:<13} {:<14} {:>8} {:<9} {}\n",
+            r.name,
+            r.state.as_str(),
+            ago(now, r.since_ms),
+            r.failures,
+            format!("{} pending", r.outbox.len()),
+            check
+        ));
+    }
+    out
+}
+
+/// Ask on the terminal; `--yes` skips it. No terminal and no `--yes`: refuse.
+fn confirm(what: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    eprint!("{what}\nType yes to go on: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("not confirmed; nothing changed (use --yes in scripts)");
+    }
+    Ok(())
 }
 
 async fn breaker(cmd: BreakerCmd) -> Result<()> {
     let services = Services::from_env(&ProcessEnv).await?;
-    let (name, event) = match cmd {
-        BreakerCmd::List => {
-            let all: Vec<_> = services.store.list().await?.iter().map(summary).collect();
-            println!("{}", serde_json::to_string_pretty(&all)?);
+    let now = failsoft::clock::Clock::now_ms(&failsoft::clock::SystemClock);
+    let (force, event) = match cmd {
+        BreakerCmd::List { json } => {
+            let all = services.store.list().await?;
+            if json {
+                let v: Vec<_> = all.iter().map(summary).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", table(&all, now));
+            }
             return Ok(());
         }
-        BreakerCmd::Show { name } => {
+        BreakerCmd::Show { name, json } => {
+            known(&name)?;
             let r = services.store.load(&name).await?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", table(std::slice::from_ref(&r), now));
+                if let Some(e) = &r.last_error {
+                    println!("last error: {e}");
+                }
+                for a in r.outbox.values() {
+                    println!(
+                        "pending alert {}: {} {} (attempts {})",
+                        a.id,
+                        a.action.as_str(),
+                        a.dedup_key,
+                        a.attempts
+                    );
+                }
+            }
             return Ok(());
         }
-        BreakerCmd::ForceOpen { name, by } => (name, Event::ForceOpen { by }),
-        BreakerCmd::ForceClosed { name, by } => (name, Event::ForceClosed { by }),
-        BreakerCmd::Release { name, by } => (name, Event::Release { by }),
+        BreakerCmd::ForceOpen(f) => {
+            let e = Event::ForceOpen { by: f.by.clone() };
+            (f, e)
+        }
+        BreakerCmd::ForceClosed(f) => {
+            let e = Event::ForceClosed { by: f.by.clone() };
+            (f, e)
+        }
+        BreakerCmd::Release(f) => {
+            let e = Event::Release { by: f.by.clone() };
+            (f, e)
+        }
     };
-    let Some(dependency) = Dependency::parse(&name) else {
-        let known: Vec<&str> = Dependency::ALL.iter().map(|d| d.name()).collect();
-        bail!("unknown breaker {name:?}; known: {}", known.join(", "));
+    let dependency = known(&force.name)?;
+    let before = services.store.load(&force.name).await?;
+    let what = match &event {
+        Event::ForceOpen { .. } => format!(
+            "Force {} OPEN (now {}): {}; the on-call is paged.",
+            force.name, before.state, dependency.fallback()
+        ),
+        Event::ForceClosed { .. } => format!(
+            "Force {} CLOSED (now {}): every call goes through and nothing is counted; an open incident is resolved.",
+            force.name, before.state
+        ),
+        _ => format!("Release {} (now {}) to CLOSED.", force.name, before.state),
     };
+    confirm(&what, force.yes)?;
     let b = services.breaker(dependency, &ProcessEnv)?;
     let t = b.command(event).await?;
-    let after = services.store.load(&name).await?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(
-            &json!({"transition": t.map(|t| t.label()), "breaker": summary(&after)})
-        )?
-    );
+    let after = services.store.load(&force.name).await?;
+    if force.json {
+        let v = json!({"transition": t.map(|t| t.label()), "breaker": summary(&after)});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match t {
+            Some(t) => println!("{}: {}", force.name, t.label()),
+            None => println!("{}: unchanged ({})", force.name, after.state),
+        }
+        print!("{}", table(std::slice::from_ref(&after), now));
+    }
     Ok(())
 }

@@ -6,8 +6,9 @@ use failsoft::breaker::{BreakerStore, DynamoBreakerStore, State};
 use failsoft_testkit::{fresh_table, moto, workspace_root};
 use serde_json::Value;
 
-fn run(url: &str, table: &str, args: &[&str]) -> anyhow::Result<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_failsoft"))
+/// Run `failsoft` with `args`, no terminal on stdin; the raw output.
+fn failsoft(url: &str, table: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_failsoft"))
         .args(args)
         .current_dir(workspace_root())
         .env("AWS_ENDPOINT_URL", url)
@@ -15,7 +16,23 @@ fn run(url: &str, table: &str, args: &[&str]) -> anyhow::Result<Value> {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("STATE_TABLE", table)
-        .output()?;
+        .stdin(std::process::Stdio::null())
+        .output()?)
+}
+
+/// Run a command for scripts (`--json`, and `--yes` where it changes something).
+fn run(url: &str, table: &str, args: &[&str]) -> anyhow::Result<Value> {
+    let mut args = args.to_vec();
+    if args[0] == "breaker" {
+        args.push("--json");
+    }
+    if args
+        .get(1)
+        .is_some_and(|a| ["force-open", "force-closed", "release"].contains(a))
+    {
+        args.push("--yes");
+    }
+    let out = failsoft(url, table, &args)?;
     anyhow::ensure!(
         out.status.success(),
         "failsoft {args:?}: {}",
@@ -94,5 +111,50 @@ async fn table_create_uses_the_template() -> anyhow::Result<()> {
         })
         .unwrap_or_default();
     assert_eq!(keys, ["pk"]);
+    Ok(())
+}
+
+/// Finding: a typo created and paged a breaker, force-closed ran unasked, and `show` of
+/// an unknown name printed an invented CLOSED record.
+#[tokio::test]
+async fn destructive_commands_confirm_and_unknown_names_are_refused() -> anyhow::Result<()> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let store = DynamoBreakerStore::new(client, table.clone());
+    for args in [
+        &["breaker", "force-open", "crn", "--yes"][..],
+        &["breaker", "show", "does-not-exist"][..],
+        &["breaker", "release", "crm-aut", "--yes"][..],
+    ] {
+        let out = failsoft(&m.url, &table, args)?;
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("unknown breaker") && err.contains("crm-auth"),
+            "{err}"
+        );
+    }
+    assert!(store.list().await?.is_empty(), "nothing was created");
+    // Without --yes and with no one to answer, nothing changes.
+    let out = failsoft(&m.url, &table, &["breaker", "force-closed", "crm"])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not confirmed"));
+    assert_eq!(store.load("crm").await?.state, State::Closed);
+    assert!(store.list().await?.is_empty());
+    // People get a table with ages, not epoch milliseconds, and no EMF lines.
+    let out = failsoft(&m.url, &table, &["breaker", "force-open", "crm", "--yes"])?;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CLOSED->FORCED_OPEN") && text.contains("s ago"),
+        "{text}"
+    );
+    assert!(!text.contains("_aws") && !String::from_utf8_lossy(&out.stderr).contains("_aws"));
+    let out = failsoft(&m.url, &table, &["breaker", "list"])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FORCED_OPEN") && text.contains("1 pending"),
+        "{text}"
+    );
     Ok(())
 }

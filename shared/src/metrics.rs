@@ -80,6 +80,8 @@ pub fn format(
 pub enum Sink {
     Stdout = 0,
     Stderr = 1,
+    /// Nowhere: an operator's terminal.
+    Off = 2,
 }
 
 static SINK: AtomicU8 = AtomicU8::new(Sink::Stdout as u8);
@@ -91,6 +93,9 @@ pub fn set_sink(sink: Sink) {
 /// Write one EMF line. Metrics are best effort: a closed stream is ignored.
 pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
     let sink = SINK.load(Ordering::Relaxed);
+    if sink == Sink::Off as u8 {
+        return;
+    }
     let line = format(namespace(), SystemClock.now_ms(), dimensions, metrics);
     let _ = if sink == Sink::Stderr as u8 {
         writeln!(std::io::stderr().lock(), "{line}")

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy};
+use failsoft::breaker::{Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy};
 use failsoft::clock::ManualClock;
 use failsoft::queues::store::DynamoMetricsStore;
 use failsoft::queues::{board, QueueMetrics, NO_DATA, UNKNOWN_QUEUE};
@@ -350,5 +350,28 @@ async fn function_url_routes() -> anyhow::Result<()> {
     assert_eq!(body["queues"][0]["queueId"], "q1");
     assert_eq!(body["degradedMessage"], Value::Null);
     assert!(body["breakers"].as_array().is_some());
+    // A breaker that never moved shows no invented 1970 date.
+    let note = failsoft::breaker::Op::NoteHealthCheck {
+        at: 1_800_000_000_000,
+        healthy: true,
+    };
+    w.store.apply("genesys-api", &note).await?;
+    let data = board::handle(
+        &url_event("/board.json", None),
+        &w.metrics,
+        store,
+        &board_ids,
+    )
+    .await;
+    let body: Value = serde_json::from_str(&parts(&data).2)?;
+    let row = body["breakers"]
+        .as_array()
+        .and_then(|b| b.iter().find(|r| r["name"] == "genesys-api").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        (row["state"].as_str(), &row["since"]),
+        (Some("CLOSED"), &Value::Null),
+        "{row}"
+    );
     Ok(())
 }

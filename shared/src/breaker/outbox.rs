@@ -14,6 +14,8 @@ pub const MAX_ENTRIES: usize = 6;
 /// summary: it can no longer help the on-call engineer as itself.
 pub const MAX_AGE_MS: Millis = 24 * 3_600_000;
 pub const MAX_ATTEMPTS: u32 = 50;
+/// A trigger that waited this long for its first delivery is not waiting for a sender.
+pub const FOLD_AFTER_MS: Millis = 15 * 60_000;
 /// The id of the one reminder slot and of the one summary entry.
 pub const REMINDER_ID: &str = "reminder";
 pub const SUMMARY_ID: &str = "summary";
@@ -91,10 +93,11 @@ pub struct Compaction {
 }
 
 /// Fold what cannot help as itself into one summary entry: every entry of an episode
-/// that ended before its trigger got through (the on-call never heard of it; now it is
-/// over), entries past their age or attempts, and the oldest resolves beyond the cap.
-/// Claimed entries are being sent and are left alone. `adding` are the alerts the
-/// transition writes; `open_episode` is the episode after it.
+/// that ended while its trigger could not get through (delivery was tried and failed, or
+/// it waited past `FOLD_AFTER_MS`: the on-call never heard of it, and it is over),
+/// entries past their age or attempts, and, beyond the cap, the oldest ended episodes
+/// and then the oldest resolves. Claimed entries are being sent and are left alone.
+/// `adding` are the alerts the transition writes; `open_episode` is the episode after it.
 pub fn compact(
     breaker: &str,
     outbox: &BTreeMap<String, Alert>,
@@ -103,18 +106,38 @@ pub fn compact(
     now: Millis,
 ) -> Compaction {
     let free = |a: &Alert| a.claim.as_ref().is_none_or(|(_, until)| *until < now);
-    let undelivered_triggers: BTreeSet<&str> = outbox
+    // Ended episodes whose trigger is still waiting, with that trigger.
+    let waiting: BTreeMap<&str, &Alert> = outbox
         .values()
         .filter(|a| a.action == Action::Trigger && a.id != REMINDER_ID)
-        .map(|a| a.dedup_key.as_str())
+        .filter(|a| open_episode != Some(a.dedup_key.as_str()))
+        .map(|a| (a.dedup_key.as_str(), a))
         .collect();
+    let undeliverable = |t: &Alert| t.attempts > 0 || t.created_ms < now - FOLD_AFTER_MS;
+    let mut episodes: BTreeSet<String> = waiting
+        .iter()
+        .filter(|(_, t)| undeliverable(t))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    // Over the cap: the oldest ended episodes go whole, whatever their attempts.
+    let mut by_age: Vec<&&Alert> = waiting.values().collect();
+    by_age.sort_by_key(|t| (t.created_ms, t.id.clone()));
+    for t in by_age {
+        let folded: usize = outbox
+            .values()
+            .filter(|a| episodes.contains(&a.dedup_key))
+            .count();
+        if outbox.len() - folded + adding.len() < MAX_ENTRIES {
+            break;
+        }
+        episodes.insert(t.dedup_key.clone());
+    }
     let mut drop: Vec<String> = Vec::new();
-    let (mut episodes, mut stale, mut unresolved) = (BTreeSet::new(), 0u32, 0u32);
+    let (mut stale, mut unresolved) = (0u32, 0u32);
     let mut first = Millis::MAX;
     for a in outbox.values().filter(|a| a.id != SUMMARY_ID && free(a)) {
         let ended = open_episode != Some(a.dedup_key.as_str());
-        if ended && undelivered_triggers.contains(a.dedup_key.as_str()) {
-            episodes.insert(a.dedup_key.clone());
+        if episodes.contains(&a.dedup_key) {
         } else if a.created_ms < now - MAX_AGE_MS || a.attempts >= MAX_ATTEMPTS {
             stale += 1;
         } else if ended && a.id == REMINDER_ID {
@@ -125,7 +148,19 @@ pub fn compact(
         first = first.min(a.created_ms);
         drop.push(a.id.clone());
     }
-    // Over the cap: the oldest resolves go; their incidents are named in the summary.
+    // A claimed entry of a folded episode stays; so does the episode's resolve.
+    let claimed: BTreeSet<&str> = outbox
+        .values()
+        .filter(|a| !free(a))
+        .map(|a| a.dedup_key.as_str())
+        .collect();
+    episodes.retain(|e| !claimed.contains(e.as_str()));
+    drop.retain(|id| {
+        outbox
+            .get(id)
+            .is_none_or(|a| !claimed.contains(a.dedup_key.as_str()) || a.id == REMINDER_ID)
+    });
+    // Still over the cap: the oldest resolves go; their incidents are named.
     let kept = outbox.len() - drop.len() + adding.len() + 1;
     if kept > MAX_ENTRIES {
         let mut resolves: Vec<&Alert> = outbox
@@ -182,5 +217,66 @@ pub fn compact(
         drop,
         summary: Some(summary),
         episodes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(episode: &str, created_ms: Millis, attempts: u32) -> Alert {
+        Alert {
+            id: format!("{episode}-trigger"),
+            action: Action::Trigger,
+            dedup_key: episode.to_string(),
+            summary: "crm: circuit OPEN".into(),
+            failures: 5,
+            last_error: None,
+            created_ms,
+            attempts,
+            next_ms: created_ms,
+            claim: None,
+        }
+    }
+
+    fn outbox(entries: Vec<Alert>) -> BTreeMap<String, Alert> {
+        entries.into_iter().map(|a| (a.id.clone(), a)).collect()
+    }
+
+    const NOW: Millis = 1_800_000_000_000;
+
+    #[test]
+    fn a_trigger_not_yet_tried_keeps_its_episode_whole() {
+        // Ended a minute after it began, before any sender ran: trigger, then resolve.
+        let ob = outbox(vec![trigger("crm/1", NOW - 60_000, 0)]);
+        let c = compact("crm", &ob, &[], None, NOW);
+        assert_eq!(c, Compaction::default());
+    }
+
+    #[test]
+    fn an_episode_whose_trigger_could_not_get_through_is_summarised() {
+        let ob = outbox(vec![
+            trigger("crm/1", NOW - 60_000, 3),
+            trigger("crm/2", NOW - FOLD_AFTER_MS - 1, 0),
+            trigger("crm/3", NOW - 1_000, 1),
+        ]);
+        let c = compact("crm", &ob, &[], Some("crm/3"), NOW);
+        assert_eq!(c.drop, vec!["crm/1-trigger", "crm/2-trigger"]);
+        assert_eq!(c.episodes.len(), 2);
+        let s = c.summary.unwrap_or_else(|| trigger("none", 0, 0));
+        assert_eq!((s.action, s.failures), (Action::Summary, 2));
+        assert!(
+            s.summary.contains("2 episode(s) began and ended"),
+            "{}",
+            s.summary
+        );
+    }
+
+    #[test]
+    fn a_claimed_entry_is_never_folded() {
+        let mut t = trigger("crm/1", NOW - 60_000, 3);
+        t.claim = Some(("sender".into(), NOW + 10_000));
+        let c = compact("crm", &outbox(vec![t]), &[], None, NOW);
+        assert!(c.drop.is_empty() && c.episodes.is_empty());
     }
 }

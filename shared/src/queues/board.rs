@@ -61,7 +61,7 @@ pub async fn board(
         Ok(all) => all
             .iter()
             .map(|r| {
-                json!({"name": r.name, "state": r.state, "since": iso8601(r.since_ms), "failures": r.failures,
+                json!({"name": r.name, "state": r.state, "since": (r.since_ms > 0).then(|| iso8601(r.since_ms)), "failures": r.failures,
                        "lastCheck": r.last_check.map(|(at, ok)| format!("{} ({})", iso8601(at), if ok { "healthy" } else { "failed" })),
                        "lastError": r.last_error})
             })
