@@ -17,6 +17,7 @@ use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
 use crate::metrics;
 use crate::secrets::{field, SecretCache};
+use crate::store::request_deadline;
 
 pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// At most this many events per delivery run: PagerDuty allows about 120 a minute per key.
@@ -240,10 +241,11 @@ impl PagerDuty {
         now: Millis,
         deadline: Instant,
     ) -> Delivery {
-        let rec = match tokio::time::timeout_at(deadline, store.load(breaker)).await {
-            Ok(Ok(r)) => r,
-            _ => return Delivery::default(),
-        };
+        let rec =
+            match tokio::time::timeout_at(request_deadline(deadline), store.load(breaker)).await {
+                Ok(Ok(r)) => r,
+                _ => return Delivery::default(),
+            };
         let mut entries: Vec<&Alert> = rec.outbox.values().collect();
         entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         let mut blocked: HashSet<&str> = HashSet::new();
@@ -266,7 +268,10 @@ impl PagerDuty {
                 now,
                 until: now + CLAIM_MS,
             };
-            if !matches!(store.apply(breaker, &claim).await, Ok(Applied::Won(_))) {
+            let claimed =
+                tokio::time::timeout_at(request_deadline(deadline), store.apply(breaker, &claim))
+                    .await;
+            if !matches!(claimed, Ok(Ok(Applied::Won(_)))) {
                 blocked.insert(&a.dedup_key);
                 done.pending += 1;
                 continue;
@@ -292,7 +297,10 @@ impl PagerDuty {
                     next_ms: now + self.retry_in(a.attempts, *after_s),
                 },
             };
-            let _ = store.apply(breaker, &op).await;
+            // The outcome is recorded even past the caller's deadline, but never waits
+            // on a slow table for longer than one request.
+            let until = tokio::time::Instant::now() + crate::store::REQUEST_TIMEOUT;
+            let _ = tokio::time::timeout_at(until, store.apply(breaker, &op)).await;
             match result {
                 Sent::Accepted => {
                     done.sent += 1;

@@ -23,6 +23,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// How long one state-table request may take where no breaker's `STORE_TIMEOUT_MS`
+/// applies (alert delivery): the breaker's default.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// When a state-table request must end: the caller's deadline or `REQUEST_TIMEOUT`.
+pub fn request_deadline(deadline: tokio::time::Instant) -> tokio::time::Instant {
+    deadline.min(tokio::time::Instant::now() + REQUEST_TIMEOUT)
+}
+
 impl StoreError {
     /// Whether a write that ended in this error may still have been applied: a request
     /// that timed out or failed on the way may have reached the table. Throttling and a

@@ -358,3 +358,51 @@ async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// Finding 2: with DynamoDB accepting requests and never answering, a cold instance spent
+/// its whole budget on the token item and answered auth_unavailable, though the token
+/// endpoint was healthy. Each state-table request now costs at most the store timeout.
+#[tokio::test]
+async fn a_hanging_state_table_costs_only_the_store_timeout() -> anyhow::Result<()> {
+    let w = world().await?;
+    let table = FakeServer::start(|_, _| Response::json(200, &json!({}))).await?;
+    table.fault("/", Fault::Hang, None);
+    let conf = sdk_config(&w.url).await;
+    let hanging = aws_sdk_dynamodb::Client::new(&sdk_config(&table.url).await);
+    let breaker = Breaker::new(
+        "crm-auth",
+        Policy::default(),
+        GuardSettings::default(),
+        Arc::new(DynamoBreakerStore::new(hanging.clone(), &w.table)),
+        w.clock.clone(),
+    );
+    let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
+        aws_sdk_secretsmanager::Client::new(&conf),
+    ))));
+    let cache = TokenCache::new(
+        w.salesforce(60),
+        Arc::new(DynamoTokenStore::new(hanging, &w.table)),
+        breaker,
+        reqwest::Client::new(),
+        secrets,
+        w.clock.clone(),
+        TokenSettings::default(),
+    );
+    let budget = Duration::from_millis(2_500);
+    let started = Instant::now();
+    let got = cache.get(Instant::now() + budget).await;
+    let took = started.elapsed();
+    assert!(matches!(got, Ok((_, Source::Refreshed))), "{got:?}");
+    assert!(
+        took < Duration::from_millis(1_500),
+        "took {took:?} of {budget:?}"
+    );
+    // Past its refresh point, the token still in memory is refreshed the same way.
+    w.clock.advance(55 * MIN);
+    let started = Instant::now();
+    let got = cache.get(Instant::now() + budget).await;
+    assert!(got.is_ok(), "{got:?}");
+    assert!(started.elapsed() < Duration::from_millis(1_500));
+    assert!(table.count("/") >= 2, "the table was asked");
+    Ok(())
+}

@@ -134,6 +134,14 @@ impl Breaker {
         &self.policy
     }
 
+    /// When a state-table request made for this breaker's dependency must end: the
+    /// caller's deadline or the store timeout, whichever comes first. A slow table costs
+    /// a caller at most this, and is never blamed on the dependency.
+    pub fn store_deadline(&self, deadline: Instant) -> Instant {
+        let cap = Duration::from_millis(self.settings.store_timeout_ms.max(1) as u64);
+        deadline.min(Instant::now() + cap)
+    }
+
     /// Transitions this instance won since the last call, oldest first.
     pub fn take_transitions(&self) -> Vec<Transition> {
         self.transitions

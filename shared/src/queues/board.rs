@@ -57,8 +57,11 @@ pub async fn board(
     store: &dyn BreakerStore,
     queue_ids: &[String],
 ) -> Value {
-    let breakers: Vec<Value> = match store.list().await {
-        Ok(all) => all
+    let until = metrics
+        .breaker
+        .store_deadline(tokio::time::Instant::now() + metrics.deadline);
+    let breakers: Vec<Value> = match tokio::time::timeout_at(until, store.list()).await {
+        Ok(Ok(all)) => all
             .iter()
             .map(|r| {
                 json!({"name": r.name, "state": r.state, "since": (r.since_ms > 0).then(|| iso8601(r.since_ms)), "failures": r.failures,
@@ -66,7 +69,7 @@ pub async fn board(
                        "lastError": r.last_error})
             })
             .collect(),
-        Err(_) => vec![],
+        _ => vec![],
     };
     let queues = if queue_ids.is_empty() {
         vec![]

@@ -126,8 +126,11 @@ impl QueueMetrics {
                 // Only queues the answer contains are cached: no caller can create items.
                 for (id, c) in &live {
                     if let Some(c) = c {
-                        let _ =
-                            tokio::time::timeout_at(deadline, self.store.save(id, c, now)).await;
+                        let _ = tokio::time::timeout_at(
+                            self.breaker.store_deadline(deadline),
+                            self.store.save(id, c, now),
+                        )
+                        .await;
                     }
                 }
                 live.into_iter()
@@ -159,7 +162,8 @@ impl QueueMetrics {
                 );
                 let mut out = Vec::new();
                 for id in ids {
-                    let cached = tokio::time::timeout_at(deadline, self.store.load(id))
+                    let until = self.breaker.store_deadline(deadline);
+                    let cached = tokio::time::timeout_at(until, self.store.load(id))
                         .await
                         .ok()
                         .and_then(Result::ok)

@@ -180,18 +180,29 @@ impl TokenCache {
             self.seq.fetch_add(1, Ordering::Relaxed)
         );
         let until = now + self.settings.lease_ms;
-        match self.store.try_lease(self.name(), &owner, now, until).await {
-            Ok(true) => self.refresh(Some(&owner), valid, deadline, "").await,
-            Ok(false) => match valid {
+        let lease = tokio::time::timeout_at(
+            self.breaker.store_deadline(deadline),
+            self.store.try_lease(self.name(), &owner, now, until),
+        )
+        .await;
+        match lease {
+            Ok(Ok(true)) => self.refresh(Some(&owner), valid, deadline, "").await,
+            Ok(Ok(false)) => match valid {
                 Some(t) => Ok((t, Source::Stale)),
                 None => self.wait_for_winner(rec.fetched_ms, deadline).await,
             },
-            Err(e) => self.refresh(None, valid, deadline, &e.to_string()).await,
+            Ok(Err(e)) => self.refresh(None, valid, deadline, &e.to_string()).await,
+            // The lease's outcome is unknown: refresh without claiming it.
+            Err(_) => {
+                self.refresh(None, valid, deadline, "state table timed out")
+                    .await
+            }
         }
     }
 
     async fn load(&self, deadline: Instant) -> Result<TokenRecord, String> {
-        match tokio::time::timeout_at(deadline, self.store.load(self.name())).await {
+        let until = self.breaker.store_deadline(deadline);
+        match tokio::time::timeout_at(until, self.store.load(self.name())).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("state table timed out".into()),
@@ -253,8 +264,9 @@ impl TokenCache {
             Ok(t) => {
                 self.remember(&t);
                 if let Some(o) = owner {
+                    let until = self.breaker.store_deadline(deadline);
                     let saved =
-                        tokio::time::timeout_at(deadline, self.store.save(self.name(), o, &t, now))
+                        tokio::time::timeout_at(until, self.store.save(self.name(), o, &t, now))
                             .await;
                     if !matches!(saved, Ok(Ok(true))) {
                         tracing::warn!(
@@ -286,9 +298,9 @@ impl TokenCache {
             &[metrics::count("TokenRefreshFailures", 1.0)],
         );
         if let Some(o) = owner {
-            let _ =
-                tokio::time::timeout_at(deadline, self.store.release(self.name(), o, not_before))
-                    .await;
+            let until = self.breaker.store_deadline(deadline);
+            let _ = tokio::time::timeout_at(until, self.store.release(self.name(), o, not_before))
+                .await;
         }
         self.fallback(valid, reason)
     }
@@ -313,7 +325,8 @@ impl TokenCache {
                 *m = None;
             }
         }
-        let _ = tokio::time::timeout_at(deadline, self.store.invalidate(self.name(), token)).await;
+        let until = self.breaker.store_deadline(deadline);
+        let _ = tokio::time::timeout_at(until, self.store.invalidate(self.name(), token)).await;
     }
 }
 
