@@ -1,13 +1,17 @@
-//! Secrets Manager JSON secrets, read once per instance. A failed read is not cached:
-//! the next call tries again. Secret values never appear in errors or logs.
+//! Secrets Manager JSON secrets, cached per instance with a TTL; failed reads are cached
+//! briefly. Secret values never appear in errors or logs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use std::time::Duration;
 use tokio::sync::Mutex;
+
 use tokio::time::Instant;
+
+use crate::clock::{Clock, Millis, SystemClock};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum SecretError {
@@ -52,28 +56,64 @@ impl SecretSource for SecretsManager {
     }
 }
 
+/// Secrets read per instance, each kept for `ttl` (a fixed secret is picked up without
+/// recycling the instance), and a failed read kept for `retry_after`, so a Secrets
+/// Manager that hangs costs one call in that window, not every call its whole budget.
 pub struct SecretCache {
     source: Arc<dyn SecretSource>,
-    cache: Mutex<HashMap<String, Value>>,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<HashMap<String, (Result<Value, SecretError>, Millis)>>,
 }
+
+/// How long a secret is trusted before it is read again.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// How long a failed read is remembered.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Longest one Secrets Manager request may take, inside the caller's deadline.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(1_000);
 
 impl SecretCache {
     pub fn new(source: Arc<dyn SecretSource>) -> SecretCache {
+        SecretCache::with_clock(source, Arc::new(SystemClock))
+    }
+
+    /// The cache on an injected clock, so tests move time instead of sleeping.
+    pub fn with_clock(source: Arc<dyn SecretSource>, clock: Arc<dyn Clock>) -> SecretCache {
         SecretCache {
             source,
+            clock,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
     pub async fn get(&self, id: &str, deadline: Instant) -> Result<Value, SecretError> {
-        if let Some(v) = self.cache.lock().await.get(id) {
-            return Ok(v.clone());
+        let now = self.clock.now_ms();
+        if let Some((r, at)) = self.cache.lock().await.get(id) {
+            let keep = if r.is_ok() {
+                DEFAULT_TTL
+            } else {
+                DEFAULT_RETRY_AFTER
+            };
+            if now >= *at && now - at < keep.as_millis() as Millis {
+                return r.clone();
+            }
         }
-        let v = tokio::time::timeout_at(deadline, self.source.secret_json(id))
+        let until = deadline.min(Instant::now() + REQUEST_TIMEOUT);
+        let r = match tokio::time::timeout_at(until, self.source.secret_json(id)).await {
+            Ok(r) => r,
+            Err(_) => Err(SecretError::Timeout { id: id.to_string() }),
+        };
+        self.cache
+            .lock()
             .await
-            .map_err(|_| SecretError::Timeout { id: id.to_string() })??;
-        self.cache.lock().await.insert(id.to_string(), v.clone());
-        Ok(v)
+            .insert(id.to_string(), (r.clone(), now));
+        r
+    }
+
+    /// Forget `id`: the next `get` reads it again (a malformed secret, or credentials a
+    /// token endpoint refused, may have been fixed).
+    pub async fn invalidate(&self, id: &str) {
+        self.cache.lock().await.remove(id);
     }
 }
 

@@ -78,9 +78,10 @@ impl World {
             Arc::new(DynamoBreakerStore::new(dynamo.clone(), &self.table)),
             self.clock.clone(),
         );
-        let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
-            aws_sdk_secretsmanager::Client::new(&conf),
-        ))));
+        let secrets = Arc::new(SecretCache::with_clock(
+            Arc::new(SecretsManager(aws_sdk_secretsmanager::Client::new(&conf))),
+            self.clock.clone(),
+        ));
         TokenCache::new(
             provider,
             Arc::new(DynamoTokenStore::new(dynamo, &self.table)),
@@ -245,7 +246,8 @@ async fn a_refused_token_is_dropped_fleet_wide_but_a_newer_one_is_kept() -> anyh
 }
 
 #[tokio::test]
-async fn a_missing_secret_degrades_and_the_next_call_tries_again() -> anyhow::Result<()> {
+async fn a_missing_secret_degrades_and_a_call_after_the_retry_pause_tries_again(
+) -> anyhow::Result<()> {
     let w = world().await?;
     let provider = Provider::Salesforce {
         secret_id: format!("late-{}", w.table),
@@ -264,7 +266,65 @@ async fn a_missing_secret_degrades_and_the_next_call_tries_again() -> anyhow::Re
         &json!({"token_url": format!("{}/services/oauth2/token", w.endpoint.url), "client_id": "id", "client_secret": "x"}),
     )
     .await?;
+    // The failed read is remembered for a few seconds: a hanging Secrets Manager costs
+    // one call in that window, not every call.
+    assert!(c.get(deadline()).await.is_err());
+    w.clock.advance(6_000);
     assert_eq!(c.get(deadline()).await?.1, Source::Refreshed);
+    Ok(())
+}
+
+/// Finding 4: a hanging Secrets Manager made every call take its whole budget and answer
+/// auth_unavailable, with every breaker CLOSED. Now one request costs at most 1 s, the
+/// failure is remembered briefly, and it counts against the token service's breaker.
+#[tokio::test]
+async fn a_hanging_secrets_manager_is_bounded_remembered_and_blamed_on_auth() -> anyhow::Result<()>
+{
+    use failsoft::breaker::BreakerStore;
+    let w = world().await?;
+    let sm = FakeServer::start(|_, _| Response::json(200, &json!({}))).await?;
+    sm.fault("/", Fault::Hang, None);
+    let conf = sdk_config(&w.url).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+    let breaker = Breaker::new(
+        "crm-auth",
+        Policy::default(),
+        GuardSettings::default(),
+        Arc::new(DynamoBreakerStore::new(dynamo.clone(), &w.table)),
+        w.clock.clone(),
+    );
+    let hanging = aws_sdk_secretsmanager::Client::new(&sdk_config(&sm.url).await);
+    let secrets = SecretCache::with_clock(Arc::new(SecretsManager(hanging)), w.clock.clone());
+    let cache = TokenCache::new(
+        w.salesforce(60),
+        Arc::new(DynamoTokenStore::new(dynamo.clone(), &w.table)),
+        breaker,
+        reqwest::Client::new(),
+        Arc::new(secrets),
+        w.clock.clone(),
+        TokenSettings::default(),
+    );
+    let budget = Duration::from_millis(2_500);
+    let t = Instant::now();
+    assert!(cache.get(Instant::now() + budget).await.is_err());
+    assert!(
+        t.elapsed() < Duration::from_millis(1_600),
+        "{:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    assert!(cache.get(Instant::now() + budget).await.is_err());
+    assert!(
+        t.elapsed() < Duration::from_millis(300),
+        "remembered: {:?}",
+        t.elapsed()
+    );
+    let store = DynamoBreakerStore::new(dynamo, &w.table);
+    assert_eq!(
+        store.load("crm-auth").await?.failures,
+        2,
+        "counted against crm-auth"
+    );
     Ok(())
 }
 

@@ -32,7 +32,12 @@ impl Classify for FetchError {
                 ..
             }) => Verdict::Answered,
             FetchError::Http(_) | FetchError::Malformed => Verdict::Failed,
-            FetchError::Secret(_) => Verdict::NotReached,
+            // Secrets Manager down is an auth outage: the token cannot be had.
+            FetchError::Secret(SecretError::Unavailable { .. } | SecretError::Timeout { .. }) => {
+                Verdict::Failed
+            }
+            // A malformed secret is a configuration fault: logged, not an outage.
+            FetchError::Secret(SecretError::Malformed { .. }) => Verdict::NotReached,
         }
     }
 }
@@ -82,7 +87,39 @@ impl Provider {
         }
     }
 
+    /// A token from the endpoint. Credentials the endpoint refuses (400/401), or a
+    /// malformed secret, are read again from Secrets Manager next time.
     pub async fn fetch(
+        &self,
+        http_client: &reqwest::Client,
+        secrets: &Arc<SecretCache>,
+        now: Millis,
+        deadline: Instant,
+    ) -> Result<Token, FetchError> {
+        let r = self.fetch_once(http_client, secrets, now, deadline).await;
+        let reread = matches!(
+            &r,
+            Err(FetchError::Secret(SecretError::Malformed { .. })
+                | FetchError::Http(HttpError::Status {
+                    status: 400 | 401,
+                    ..
+                }))
+        );
+        if reread {
+            secrets.invalidate(self.secret_id()).await;
+        }
+        r
+    }
+
+    fn secret_id(&self) -> &str {
+        match self {
+            Provider::Salesforce { secret_id, .. } | Provider::Genesys { secret_id, .. } => {
+                secret_id
+            }
+        }
+    }
+
+    async fn fetch_once(
         &self,
         http_client: &reqwest::Client,
         secrets: &Arc<SecretCache>,
