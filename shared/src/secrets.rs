@@ -62,8 +62,11 @@ impl SecretSource for SecretsManager {
 pub struct SecretCache {
     source: Arc<dyn SecretSource>,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, (Result<Value, SecretError>, Millis)>>,
+    cache: Mutex<HashMap<String, Remembered>>,
 }
+
+/// A read's result and when it was made.
+type Remembered = (Result<Value, SecretError>, Millis);
 
 /// How long a secret is trusted before it is read again.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
