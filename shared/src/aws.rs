@@ -11,6 +11,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 /// of a few seconds, and the breaker's guard caps each request further.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .timeout_config(
             TimeoutConfig::builder()
@@ -21,6 +22,15 @@ pub async fn sdk_config() -> SdkConfig {
         )
         .load()
         .await
+}
+
+/// The SDK's HTTP client: rustls with ring, the same TLS stack and crypto provider as
+/// reqwest, so a binary carries one of each (not ring and aws-lc-rs, rustls 0.21 and 0.23).
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {

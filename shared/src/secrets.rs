@@ -15,8 +15,13 @@ use crate::clock::{Clock, Millis, SystemClock};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum SecretError {
+    /// Secrets Manager did not answer, or failed: an outage.
     #[error("secret {id} could not be read: {why}")]
     Unavailable { id: String, why: String },
+    /// Secrets Manager answered no (missing, access denied, cannot decrypt): a
+    /// configuration fault, not an outage.
+    #[error("secret {id} was refused: {why}")]
+    Refused { id: String, why: String },
     #[error("secret {id} is not the expected JSON object")]
     Malformed { id: String },
     #[error("secret {id} timed out")]
@@ -41,9 +46,14 @@ impl SecretSource for SecretsManager {
             .await
             .map_err(|e| {
                 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-                SecretError::Unavailable {
-                    id: id.to_string(),
-                    why: e.code().unwrap_or("network").to_string(),
+                let (id, why) = (id.to_string(), e.code().unwrap_or("network").to_string());
+                match why.as_str() {
+                    "ResourceNotFoundException"
+                    | "AccessDeniedException"
+                    | "DecryptionFailure"
+                    | "InvalidRequestException"
+                    | "InvalidParameterException" => SecretError::Refused { id, why },
+                    _ => SecretError::Unavailable { id, why },
                 }
             })?;
         let text = out

@@ -104,6 +104,7 @@ fn start_moto() -> Result<Moto> {
 /// SDK config pointed at `url`, with dummy credentials.
 pub async fn sdk_config(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(failsoft::aws::http_client())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(

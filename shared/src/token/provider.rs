@@ -36,8 +36,11 @@ impl Classify for FetchError {
             FetchError::Secret(SecretError::Unavailable { .. } | SecretError::Timeout { .. }) => {
                 Verdict::Failed
             }
-            // A malformed secret is a configuration fault: logged, not an outage.
-            FetchError::Secret(SecretError::Malformed { .. }) => Verdict::NotReached,
+            // A malformed, missing or forbidden secret is a configuration fault: logged,
+            // not an outage.
+            FetchError::Secret(SecretError::Malformed { .. } | SecretError::Refused { .. }) => {
+                Verdict::NotReached
+            }
         }
     }
 }
@@ -99,11 +102,13 @@ impl Provider {
         let r = self.fetch_once(http_client, secrets, now, deadline).await;
         let reread = matches!(
             &r,
-            Err(FetchError::Secret(SecretError::Malformed { .. })
-                | FetchError::Http(HttpError::Status {
-                    status: 400 | 401,
-                    ..
-                }))
+            Err(
+                FetchError::Secret(SecretError::Malformed { .. } | SecretError::Refused { .. })
+                    | FetchError::Http(HttpError::Status {
+                        status: 400 | 401,
+                        ..
+                    })
+            )
         );
         if reread {
             secrets.invalidate(self.secret_id()).await;
