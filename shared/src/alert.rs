@@ -316,6 +316,7 @@ impl PagerDuty {
                         &[("Breaker", breaker)],
                         &[metrics::count("AlertsRejected", 1.0)],
                     );
+                    metrics::emit(&[], &[metrics::count("AlertsRejectedTotal", 1.0)]);
                 }
                 Sent::Retry { why, .. } => {
                     blocked.insert(&a.dedup_key);

@@ -187,3 +187,61 @@ fn the_data_action_export_sets_the_guides_timeout() -> anyhow::Result<()> {
     assert!(crm.deadline < std::time::Duration::from_secs(3));
     Ok(())
 }
+
+/// Every failure people must hear of has an alarm, every alarm notifies the required
+/// topic, and every alarmed Failsoft metric is one the code emits.
+#[test]
+fn every_alarm_notifies_the_required_topic() -> anyhow::Result<()> {
+    let t = template()?;
+    let topic = &t["Parameters"]["AlarmTopicArn"];
+    assert!(
+        topic.get("Default").is_none(),
+        "AlarmTopicArn must be required"
+    );
+    let resources = t["Resources"].as_mapping().cloned().unwrap_or_default();
+    let alarms: Vec<(String, Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(k, r)| {
+            (
+                k.as_str().unwrap_or_default().to_string(),
+                r["Properties"].clone(),
+            )
+        })
+        .collect();
+    let sources: String = [
+        "shared/src/breaker/guard.rs",
+        "shared/src/token/mod.rs",
+        "shared/src/alert.rs",
+        "shared/src/crm/lookup.rs",
+        "shared/src/health_check.rs",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(workspace_root().join(p)).unwrap_or_default())
+    .collect();
+    let mut metrics = Vec::new();
+    for (name, p) in &alarms {
+        let actions = format!("{:?}", p["AlarmActions"]);
+        assert!(
+            actions.contains("AlarmTopicArn"),
+            "{name} notifies no one: {actions}"
+        );
+        if p["Namespace"] == "Failsoft" {
+            let m = p["MetricName"].as_str().unwrap_or_default().to_string();
+            assert!(
+                sources.contains(&format!("\"{m}\"")),
+                "{name}: {m} is never emitted"
+            );
+            metrics.push(m);
+        }
+    }
+    for m in [
+        "StateTableErrors",
+        "TokenRefreshFailuresTotal",
+        "AlertsRejectedTotal",
+        "BreakerTransitions",
+    ] {
+        assert!(metrics.iter().any(|x| x == m), "no alarm on {m}");
+    }
+    Ok(())
+}

@@ -435,6 +435,8 @@ impl Breaker {
             &[("Breaker", &self.name)],
             &[metrics::count("BreakerStoreErrors", 1.0)],
         );
+        // One total for the alarm, whatever the breaker.
+        metrics::emit(&[], &[metrics::count("StateTableErrors", 1.0)]);
         let mut v = self.lock_view();
         v.store_down_until = now + self.settings.store_retry_ms;
         // A failed read is never cached: the local view keeps its old age.

@@ -297,6 +297,7 @@ impl TokenCache {
             &[("Provider", self.name())],
             &[metrics::count("TokenRefreshFailures", 1.0)],
         );
+        metrics::emit(&[], &[metrics::count("TokenRefreshFailuresTotal", 1.0)]);
         if let Some(o) = owner {
             let until = self.breaker.store_deadline(deadline);
             let _ = tokio::time::timeout_at(until, self.store.release(self.name(), o, not_before))
