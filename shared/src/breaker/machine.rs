@@ -258,11 +258,10 @@ fn outcome(
 fn abandon(view: &Record, ticket: &Ticket) -> Step {
     let held = ticket.generation == view.generation
         && view.state == State::HalfOpen
-        && ticket.trial.as_ref().is_some_and(|t| {
-            view.trials
-                .get(&t.slot)
-                .is_some_and(|l| l.owner == t.owner && l.generation == view.generation)
-        });
+        && ticket
+            .trial
+            .as_ref()
+            .is_some_and(|t| view.owns_trial(t.slot, &t.owner));
     match (&ticket.trial, held) {
         (Some(t), true) => {
             let mut next = view.clone();

@@ -340,11 +340,10 @@ impl Op {
                 slot,
                 owner,
             } => {
-                let mine = current
-                    .trials
-                    .get(slot)
-                    .is_some_and(|l| &l.owner == owner && l.generation == *generation);
-                if current.state != State::HalfOpen || current.generation != *generation || !mine {
+                if current.state != State::HalfOpen
+                    || current.generation != *generation
+                    || !current.owns_trial(*slot, owner)
+                {
                     return None;
                 }
                 next.trials.remove(slot);

@@ -164,6 +164,14 @@ impl Record {
         })
     }
 
+    /// Whether `owner` holds trial slot `slot` in this generation, live or expired: what
+    /// giving a lease back needs (an expired lease is still its owner's to return).
+    pub fn owns_trial(&self, slot: u32, owner: &str) -> bool {
+        self.trials
+            .get(&slot)
+            .is_some_and(|l| l.owner == owner && l.generation == self.generation)
+    }
+
     /// Whether `lease` (slot, owner) is still held, live, in this generation at `now`.
     pub fn holds_lease(&self, slot: u32, owner: &str, now: Millis) -> bool {
         self.trials.get(&slot).is_some_and(|l| {
