@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use failsoft::breaker::{Event, Record};
+use failsoft::breaker::{Applied, Event, Op, Record};
 use failsoft::config::ProcessEnv;
 use failsoft::dependency::Dependency;
 use failsoft::service::Services;
@@ -51,6 +51,16 @@ enum BreakerCmd {
     ForceClosed(Force),
     /// End a forced state: the breaker returns to CLOSED.
     Release(Force),
+    /// Remove one pending alert (see `show`), e.g. one PagerDuty keeps refusing. An
+    /// alert being sent right now is not removed.
+    PruneAlert {
+        /// A breaker the dependency registry knows.
+        name: String,
+        /// The alert's id, as `show` lists it.
+        id: String,
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// What every command that changes a breaker takes.
@@ -208,6 +218,44 @@ async fn breaker(cmd: BreakerCmd) -> Result<()> {
                     );
                 }
             }
+            return Ok(());
+        }
+        BreakerCmd::PruneAlert { name, id, yes } => {
+            known(&name)?;
+            let rec = services.store.load(&name).await?;
+            let Some(alert) = rec.outbox.get(&id) else {
+                bail!("{name} has no pending alert {id:?}");
+            };
+            confirm(
+                &format!(
+                    "Remove pending alert {id} of {name} ({} {}); it will not be sent.",
+                    alert.action.as_str(),
+                    alert.dedup_key
+                ),
+                yes,
+            )?;
+            // Claimed first, like any sender, so an alert being sent is left alone.
+            let owner = format!("cli-{}", std::process::id());
+            let claim = Op::ClaimAlert {
+                id: id.clone(),
+                owner: owner.clone(),
+                now,
+                until: now + 60_000,
+            };
+            if !matches!(services.store.apply(&name, &claim).await?, Applied::Won(_)) {
+                bail!("alert {id} is being sent right now; nothing removed");
+            }
+            services
+                .store
+                .apply(
+                    &name,
+                    &Op::DropAlert {
+                        id: id.clone(),
+                        owner,
+                    },
+                )
+                .await?;
+            println!("{name}: pending alert {id} removed");
             return Ok(());
         }
         BreakerCmd::ForceOpen(f) => {

@@ -156,5 +156,30 @@ async fn destructive_commands_confirm_and_unknown_names_are_refused() -> anyhow:
         text.contains("FORCED_OPEN") && text.contains("1 pending"),
         "{text}"
     );
+    // The pending trigger can be inspected and pruned, with confirmation.
+    let id = store
+        .load("crm")
+        .await?
+        .outbox
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_default();
+    let out = failsoft(&m.url, &table, &["breaker", "show", "crm"])?;
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("pending alert {id}")));
+    let out = failsoft(&m.url, &table, &["breaker", "prune-alert", "crm", &id])?;
+    assert!(!out.status.success(), "pruned without confirmation");
+    assert_eq!(store.load("crm").await?.outbox.len(), 1);
+    let out = failsoft(
+        &m.url,
+        &table,
+        &["breaker", "prune-alert", "crm", &id, "--yes"],
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(store.load("crm").await?.outbox.is_empty());
     Ok(())
 }
