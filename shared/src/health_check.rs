@@ -172,9 +172,8 @@ impl HealthChecker {
     /// Queue a reminder for every breaker whose episode has gone unannounced too long.
     async fn remind(&self) {
         let now = self.clock.now_ms();
-        let Ok(all) = self.store.list().await else {
-            return;
-        };
+        let all =
+            crate::dependency::records(self.store.as_ref(), Instant::now() + self.timeout).await;
         for r in all {
             if let (Some(alert), Some(ep)) = (
                 outbox::reminder(&r, now, self.reminder_ms),
@@ -194,9 +193,7 @@ impl HealthChecker {
     /// Deliver every breaker's pending alerts.
     pub async fn deliver_all(&self, deadline: Instant) -> Delivery {
         let mut total = Delivery::default();
-        let Ok(all) = self.store.list().await else {
-            return total;
-        };
+        let all = crate::dependency::records(self.store.as_ref(), deadline).await;
         for r in all.iter().filter(|r| !r.outbox.is_empty()) {
             match &self.pagerduty {
                 Some(pd) => {

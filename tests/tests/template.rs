@@ -245,3 +245,65 @@ fn every_alarm_notifies_the_required_topic() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Each function reaches only its own keys of the state table (`dynamodb:LeadingKeys`),
+/// no function scans it, and queue-metrics, behind a Function URL, can never read the
+/// CRM token.
+#[test]
+fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
+    let t = template()?;
+    let mut keys: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, s) in statements(&t) {
+        let actions: Vec<String> = list(s.get("Action"))
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+            continue;
+        }
+        assert!(
+            !actions.iter().any(|a| a == "dynamodb:Scan"),
+            "{id} may scan the table"
+        );
+        let cond = &s["Condition"];
+        let leading = ["ForAllValues:StringEquals", "ForAllValues:StringLike"]
+            .iter()
+            .find_map(|op| {
+                cond.get(*op)
+                    .and_then(|c| c.get("dynamodb:LeadingKeys"))
+                    .cloned()
+            });
+        let Some(leading) = leading else {
+            panic!("{id}: a DynamoDB statement without dynamodb:LeadingKeys");
+        };
+        keys.entry(id).or_default().extend(
+            list(Some(&leading))
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_string)),
+        );
+    }
+    let registered: Vec<String> = failsoft::dependency::Dependency::ALL
+        .iter()
+        .map(|d| failsoft::breaker::key(d.name()))
+        .collect();
+    for (id, ks) in &keys {
+        for k in ks {
+            let known = registered.contains(k)
+                || ["token#crm", "token#genesys", "metrics#*"].contains(&k.as_str());
+            assert!(known, "{id}: {k} is no key the code uses");
+        }
+    }
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    let qm = keys
+        .get("QueueMetricsFunction")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !qm.iter()
+            .any(|k| k == "token#crm" || k.starts_with("token#*")),
+        "{qm:?}"
+    );
+    let crm = keys.get("CrmLookupFunction").cloned().unwrap_or_default();
+    assert_eq!(crm, ["breaker#crm", "breaker#crm-auth", "token#crm"]);
+    Ok(())
+}

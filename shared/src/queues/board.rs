@@ -57,20 +57,17 @@ pub async fn board(
     store: &dyn BreakerStore,
     queue_ids: &[String],
 ) -> Value {
-    let until = metrics
-        .breaker
-        .store_deadline(tokio::time::Instant::now() + metrics.deadline);
-    let breakers: Vec<Value> = match tokio::time::timeout_at(until, store.list()).await {
-        Ok(Ok(all)) => all
-            .iter()
+    // Each read is bounded by the store timeout; all of them by a second.
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let breakers: Vec<Value> = crate::dependency::records(store, until)
+        .await
+        .iter()
             .map(|r| {
                 json!({"name": r.name, "state": r.state, "since": (r.since_ms > 0).then(|| iso8601(r.since_ms)), "failures": r.failures,
                        "lastCheck": r.last_check.map(|(at, ok)| format!("{} ({})", iso8601(at), if ok { "healthy" } else { "failed" })),
                        "lastError": r.last_error})
             })
-            .collect(),
-        _ => vec![],
-    };
+        .collect();
     let queues = if queue_ids.is_empty() {
         vec![]
     } else {
