@@ -429,3 +429,55 @@ async fn a_forced_open_breaker_stays_open_and_reminds() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Finding 5: after 30 flaps with PagerDuty down, its return replayed 30 triggers and 30
+/// resolves for episodes long over. Now episodes whose trigger could not get through are
+/// folded, in the real conditional writes, into one low-urgency summary.
+#[tokio::test]
+async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Result<()> {
+    let w = world().await?;
+    let p = w.prober(1).await;
+    w.pd.fault("/", Fault::Status(503), None);
+    for _ in 0..30 {
+        w.crm.fault(API_PREFIX, Fault::Status(503), None);
+        let out = p.run(deadline()).await;
+        assert_eq!(crm_row(&out)["state"], "OPEN", "{out}");
+        w.crm.clear_faults();
+        w.clock.advance(60_000);
+        let out = p.run(deadline()).await;
+        assert_eq!(crm_row(&out)["state"], "CLOSED", "{out}");
+        w.clock.advance(60_000);
+    }
+    let rec = w.store().await.load("crm").await?;
+    assert!(
+        rec.outbox.len() <= 6,
+        "{:?}",
+        rec.outbox.keys().collect::<Vec<_>>()
+    );
+    let item = failsoft::breaker::item_size(&failsoft::breaker::to_item(&rec));
+    assert!(item < 8 * 1024, "{item} bytes");
+    // PagerDuty is back.
+    let before = w.pd.requests().len();
+    w.pd.clear_faults();
+    for _ in 0..3 {
+        w.clock.advance(600_000);
+        p.run(deadline()).await;
+    }
+    let sent: Vec<Value> = w.pd.requests()[before..]
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+        .collect();
+    assert!(sent.len() <= 3, "replayed {} events: {sent:?}", sent.len());
+    let summary = sent
+        .iter()
+        .find(|v| v["payload"]["class"] == "paging_backlog")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(summary["payload"]["severity"], "warning", "{sent:?}");
+    assert!(
+        summary["payload"]["custom_details"]["undelivered"].as_u64() >= Some(25),
+        "{summary}"
+    );
+    assert!(w.store().await.load("crm").await?.outbox.is_empty());
+    Ok(())
+}
