@@ -75,6 +75,29 @@ struct Force {
     yes: bool,
     #[arg(long)]
     json: bool,
+    /// How long a forced state lasts before it releases itself, e.g. 90m, 2h, 1d (at most
+    /// 7 days). Without it, it lasts until `release`.
+    #[arg(long, value_parser = parse_duration_ms)]
+    until: Option<i64>,
+}
+
+/// "90m", "2h", "1d", "45s": milliseconds, at most 7 days.
+fn parse_duration_ms(s: &str) -> std::result::Result<i64, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected e.g. 90m, 2h, 1d"))?;
+    let ms = match unit {
+        "s" => n * 1_000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    if ms <= 0 || ms > 7 * 86_400_000 {
+        return Err(format!("{s:?}: between 1 s and 7 days"));
+    }
+    Ok(ms)
 }
 
 #[derive(Subcommand)]
@@ -205,6 +228,9 @@ async fn breaker(cmd: BreakerCmd) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print!("{}", table(std::slice::from_ref(&r), now));
+                if let Some(u) = r.forced_until {
+                    println!("releases itself at {}", failsoft::clock::iso8601(u));
+                }
                 if let Some(e) = &r.last_error {
                     println!("last error: {e}");
                 }
@@ -259,11 +285,19 @@ async fn breaker(cmd: BreakerCmd) -> Result<()> {
             return Ok(());
         }
         BreakerCmd::ForceOpen(f) => {
-            let e = Event::ForceOpen { by: f.by.clone() };
+            let until = f.until.map(|ms| now + ms);
+            let e = Event::ForceOpen {
+                by: f.by.clone(),
+                until,
+            };
             (f, e)
         }
         BreakerCmd::ForceClosed(f) => {
-            let e = Event::ForceClosed { by: f.by.clone() };
+            let until = f.until.map(|ms| now + ms);
+            let e = Event::ForceClosed {
+                by: f.by.clone(),
+                until,
+            };
             (f, e)
         }
         BreakerCmd::Release(f) => {

@@ -183,3 +183,33 @@ async fn destructive_commands_confirm_and_unknown_names_are_refused() -> anyhow:
     assert!(store.load("crm").await?.outbox.is_empty());
     Ok(())
 }
+
+/// A maintenance window that ends by itself: `--until` is stored with the forced state,
+/// and nonsense is refused.
+#[tokio::test]
+async fn a_forced_state_can_end_by_itself() -> anyhow::Result<()> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let store = DynamoBreakerStore::new(client, table.clone());
+    let v = run(
+        &m.url,
+        &table,
+        &["breaker", "force-open", "crm", "--until", "2h"],
+    )?;
+    assert_eq!(v["transition"], "CLOSED->FORCED_OPEN");
+    let rec = store.load("crm").await?;
+    let left = rec.forced_until.map(|u| u - rec.since_ms).unwrap_or(0);
+    assert!((7_199_000..=7_200_000).contains(&left), "{left} ms");
+    for bad in ["0m", "8d", "2x", "h"] {
+        let out = failsoft(
+            &m.url,
+            &table,
+            &["breaker", "force-open", "crm-auth", "--until", bad, "--yes"],
+        )?;
+        assert!(!out.status.success(), "--until {bad} accepted");
+    }
+    let v = run(&m.url, &table, &["breaker", "release", "crm"])?;
+    assert_eq!(v["transition"], "FORCED_OPEN->CLOSED");
+    assert_eq!(store.load("crm").await?.forced_until, None);
+    Ok(())
+}

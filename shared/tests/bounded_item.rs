@@ -101,7 +101,15 @@ fn episode(store: &MemoryStore, policy: &Policy, now: &mut i64, seed: u64, i: u6
         unflushed_calls: 0,
     };
     if seed.is_multiple_of(13) {
-        drive(store, &Event::ForceOpen { by: "op".into() }, *now, policy);
+        drive(
+            store,
+            &Event::ForceOpen {
+                by: "op".into(),
+                until: None,
+            },
+            *now,
+            policy,
+        );
         *now += 3_600_000;
         failed_delivery(store, *now, "probe");
         drive(store, &Event::Release { by: "op".into() }, *now, policy);

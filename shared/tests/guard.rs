@@ -449,3 +449,41 @@ fn the_open_record_carries_every_failure_counted() {
     let rec = store.get("crm");
     assert_eq!((rec.state, rec.failures), (State::Open, 7));
 }
+
+/// An operator's `--until`: the forced state refuses calls until then, and the first
+/// admission after it releases the breaker (and resolves the forced episode).
+#[tokio::test]
+async fn a_forced_state_with_until_releases_itself() {
+    let (store, clock, b) = setup(Policy::default());
+    let until = Some(T0 + 60_000);
+    let t = b
+        .command(failsoft::breaker::Event::ForceOpen {
+            by: "maintenance".into(),
+            until,
+        })
+        .await;
+    assert!(matches!(t, Ok(Some(_))));
+    assert_eq!(store.get("crm").forced_until, until);
+    clock.advance(30_000);
+    assert_eq!(
+        b.admit(deadline()).await,
+        Admission::Rejected(Rejection::ForcedOpen)
+    );
+    clock.advance(31_000);
+    let a = b.admit(deadline()).await;
+    assert!(
+        matches!(a, Admission::Admitted(ref t) if t.state == State::Closed),
+        "{a:?}"
+    );
+    let rec = store.get("crm");
+    assert_eq!(
+        (rec.state, rec.forced_until, rec.episode),
+        (State::Closed, None, None)
+    );
+    assert!(
+        rec.outbox
+            .values()
+            .any(|a| a.action == failsoft::breaker::Action::Resolve),
+        "the forced episode is resolved"
+    );
+}

@@ -278,8 +278,14 @@ impl World {
             Action::Advance(ms) => self.now += ms,
             Action::ForceOpen | Action::ForceClosed | Action::Release => {
                 let ev = match a {
-                    Action::ForceOpen => Event::ForceOpen { by: "op".into() },
-                    Action::ForceClosed => Event::ForceClosed { by: "op".into() },
+                    Action::ForceOpen => Event::ForceOpen {
+                        by: "op".into(),
+                        until: None,
+                    },
+                    Action::ForceClosed => Event::ForceClosed {
+                        by: "op".into(),
+                        until: None,
+                    },
                     _ => Event::Release { by: "op".into() },
                 };
                 let fresh = self.store.get(NAME);

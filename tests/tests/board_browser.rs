@@ -32,6 +32,7 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
         "crm",
         Event::ForceOpen {
             by: "<b>maint</b>".into(),
+            until: None,
         },
     )
     .await?;

@@ -391,6 +391,7 @@ async fn a_forced_open_breaker_stays_open_and_reminds() -> anyhow::Result<()> {
     let op = w.breaker("crm", crm_policy(5)).await;
     op.command(Event::ForceOpen {
         by: "maintenance".into(),
+        until: None,
     })
     .await?;
     let out = p.run(deadline()).await;

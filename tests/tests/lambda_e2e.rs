@@ -14,7 +14,10 @@ async fn every_function_runs_under_the_emulator() -> anyhow::Result<()> {
         client,
         &table,
         "crm",
-        Event::ForceOpen { by: "e2e".into() },
+        Event::ForceOpen {
+            by: "e2e".into(),
+            until: None,
+        },
     )
     .await?;
 

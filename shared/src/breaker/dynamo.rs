@@ -36,6 +36,7 @@ mod attr {
     pub const WIN_CALLS: &str = "wc_";
     pub const WIN_FAILS: &str = "wf_";
     pub const REMINDED: &str = "reminded";
+    pub const FORCED_UNTIL: &str = "forced_until";
     pub const LAST_CHECK: &str = "last_check";
     pub const LAST_CHECK_OK: &str = "last_check_ok";
     /// Before the renaming; read when `last_check` is absent, removed by the next check.
@@ -167,6 +168,9 @@ pub fn to_item(r: &Record) -> HashMap<String, AttributeValue> {
             item.insert(k.to_string(), s(v.clone()));
         }
     }
+    if let Some(u) = r.forced_until {
+        item.insert(attr::FORCED_UNTIL.to_string(), n(u));
+    }
     if let Some((at, ok)) = r.last_check {
         item.insert(attr::LAST_CHECK.to_string(), n(at));
         item.insert(attr::LAST_CHECK_OK.to_string(), AttributeValue::Bool(ok));
@@ -222,6 +226,7 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     r.episode = get_s(item, attr::EPISODE);
     r.last_error = get_s(item, attr::LAST_ERROR);
     r.reminded_ms = get_n(item, attr::REMINDED)?.unwrap_or(0);
+    r.forced_until = get_n(item, attr::FORCED_UNTIL)?;
     let check = |at: &str, ok: &str| match (get_n(item, at), item.get(ok)) {
         (Ok(Some(at)), Some(AttributeValue::Bool(ok))) => Some((at, *ok)),
         _ => None,
@@ -406,6 +411,14 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 (attr::REOPENS, n(next.reopens)),
             ] {
                 sets.push(format!("{} = {}", e.name(a), e.value(v)));
+            }
+            match next.forced_until {
+                Some(u) => sets.push(format!(
+                    "{} = {}",
+                    e.name(attr::FORCED_UNTIL),
+                    e.value(n(u))
+                )),
+                None => removes.push(e.name(attr::FORCED_UNTIL)),
             }
             let f = e.name(attr::FAILURES);
             if *count_failure {

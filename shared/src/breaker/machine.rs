@@ -52,11 +52,15 @@ pub enum Event {
     },
     /// Look at an authoritative record (just returned by a write) for a threshold crossed.
     Evaluate,
+    /// Hold OPEN; with `until`, the first admission after it releases the breaker.
     ForceOpen {
         by: String,
+        until: Option<Millis>,
     },
+    /// Hold CLOSED; with `until`, likewise released when it passes.
     ForceClosed {
         by: String,
+        until: Option<Millis>,
     },
     Release {
         by: String,
@@ -120,16 +124,32 @@ pub fn step(view: &Record, event: &Event, now: Millis, policy: &Policy) -> Step 
         } => outcome(view, ticket, result, *unflushed_calls, now, policy),
         Event::Abandon { ticket } => abandon(view, ticket),
         Event::Evaluate => evaluate(view, now, policy),
-        Event::ForceOpen { by } => force(view, State::ForcedOpen, by, now, policy),
-        Event::ForceClosed { by } => force(view, State::ForcedClosed, by, now, policy),
+        Event::ForceOpen { by, until } => force(view, State::ForcedOpen, by, *until, now, policy),
+        Event::ForceClosed { by, until } => {
+            force(view, State::ForcedClosed, by, *until, now, policy)
+        }
         Event::Release { by } => match view.state {
-            State::ForcedOpen | State::ForcedClosed => force(view, State::Closed, by, now, policy),
+            State::ForcedOpen | State::ForcedClosed => {
+                force(view, State::Closed, by, None, now, policy)
+            }
             _ => Step::stay(view, Decision::Unchanged),
         },
     }
 }
 
 fn admit(view: &Record, owner: &str, now: Millis, policy: &Policy) -> Step {
+    // A forced state past its `until` ends with the first admission: the write releases
+    // it, and the call goes through in CLOSED.
+    let forced = matches!(view.state, State::ForcedOpen | State::ForcedClosed);
+    if forced && view.forced_until.is_some_and(|u| now >= u) {
+        let mut s = force(view, State::Closed, "its --until", None, now, policy);
+        s.decision = Decision::Admit(Ticket {
+            generation: s.next.generation,
+            state: State::Closed,
+            trial: None,
+        });
+        return s;
+    }
     let normal = Ticket {
         generation: view.generation,
         state: view.state,
@@ -410,12 +430,20 @@ fn evaluate(view: &Record, now: Millis, policy: &Policy) -> Step {
     }
 }
 
-fn force(view: &Record, to: State, by: &str, now: Millis, policy: &Policy) -> Step {
+fn force(
+    view: &Record,
+    to: State,
+    by: &str,
+    until: Option<Millis>,
+    now: Millis,
+    policy: &Policy,
+) -> Step {
     if view.state == to {
         return Step::stay(view, Decision::Unchanged);
     }
     let mut next = transitioned(view, to, now);
     next.last_error = Some(format!("{} by {}", to, clip(by)));
+    next.forced_until = until;
     transition_step(
         view,
         next,
@@ -489,6 +517,7 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         },
         trials: BTreeMap::new(),
         window: BTreeMap::new(),
+        forced_until: None,
         reminded_ms: if starts { now } else { view.reminded_ms },
         outbox: view.outbox.clone(),
         last_check: view.last_check,

@@ -103,6 +103,8 @@ pub struct Record {
     pub trials: BTreeMap<u32, Lease>,
     /// Failure-rate window of the current generation, by bucket number.
     pub window: BTreeMap<i64, Counts>,
+    /// FORCED_*: when the forced state ends by itself (the operator's `--until`).
+    pub forced_until: Option<Millis>,
     /// When the open episode last alerted (its start, or its last reminder).
     pub reminded_ms: Millis,
     /// Alerts not yet delivered, by id.
@@ -127,6 +129,7 @@ impl Record {
             last_error: None,
             trials: BTreeMap::new(),
             window: BTreeMap::new(),
+            forced_until: None,
             reminded_ms: 0,
             outbox: BTreeMap::new(),
             last_check: None,
