@@ -56,21 +56,6 @@ where
     }
 }
 
-pub fn positive<T: PartialOrd + Default + std::fmt::Display>(
-    var: &str,
-    v: T,
-) -> Result<T, ConfigError> {
-    if v > T::default() {
-        Ok(v)
-    } else {
-        Err(ConfigError::Invalid {
-            var: var.to_string(),
-            value: v.to_string(),
-            why: "must be greater than 0".into(),
-        })
-    }
-}
-
 /// Seconds, fractions allowed (the drill compresses a minute-long schedule), as ms:
 /// above 0 and at most a day.
 pub fn seconds_ms(var: &str, s: f64) -> Result<Millis, ConfigError> {

@@ -106,11 +106,19 @@ pub fn compact(
     now: Millis,
 ) -> Compaction {
     let free = |a: &Alert| a.claim.as_ref().is_none_or(|(_, until)| *until < now);
+    // An episode with an entry being sent stays whole: its trigger may be reaching
+    // PagerDuty right now, and would then need its resolve.
+    let claimed: BTreeSet<&str> = outbox
+        .values()
+        .filter(|a| !free(a))
+        .map(|a| a.dedup_key.as_str())
+        .collect();
     // Ended episodes whose trigger is still waiting, with that trigger.
     let waiting: BTreeMap<&str, &Alert> = outbox
         .values()
         .filter(|a| a.action == Action::Trigger && a.id != REMINDER_ID)
         .filter(|a| open_episode != Some(a.dedup_key.as_str()))
+        .filter(|a| !claimed.contains(a.dedup_key.as_str()))
         .map(|a| (a.dedup_key.as_str(), a))
         .collect();
     let undeliverable = |t: &Alert| t.attempts > 0 || t.created_ms < now - FOLD_AFTER_MS;
@@ -120,14 +128,16 @@ pub fn compact(
         .map(|(k, _)| k.to_string())
         .collect();
     // Over the cap: the oldest ended episodes go whole, whatever their attempts.
+    let in_episodes = |eps: &BTreeSet<String>| {
+        outbox
+            .values()
+            .filter(|a| eps.contains(&a.dedup_key))
+            .count()
+    };
     let mut by_age: Vec<&&Alert> = waiting.values().collect();
     by_age.sort_by_key(|t| (t.created_ms, t.id.clone()));
     for t in by_age {
-        let folded: usize = outbox
-            .values()
-            .filter(|a| episodes.contains(&a.dedup_key))
-            .count();
-        if outbox.len() - folded + adding.len() < MAX_ENTRIES {
+        if outbox.len() - in_episodes(&episodes) + adding.len() < MAX_ENTRIES {
             break;
         }
         episodes.insert(t.dedup_key.clone());
@@ -137,29 +147,21 @@ pub fn compact(
     let mut first = Millis::MAX;
     for a in outbox.values().filter(|a| a.id != SUMMARY_ID && free(a)) {
         let ended = open_episode != Some(a.dedup_key.as_str());
-        if episodes.contains(&a.dedup_key) {
-        } else if a.created_ms < now - MAX_AGE_MS || a.attempts >= MAX_ATTEMPTS {
-            stale += 1;
-        } else if ended && a.id == REMINDER_ID {
-            // A reminder of an episode that is over: nothing left to remind of.
-        } else {
+        // A reminder of an episode that is over has nothing left to remind of.
+        let spent_reminder = ended && a.id == REMINDER_ID;
+        let too_old = a.created_ms < now - MAX_AGE_MS || a.attempts >= MAX_ATTEMPTS;
+        let held = claimed.contains(a.dedup_key.as_str());
+        let whole = episodes.contains(&a.dedup_key) || spent_reminder;
+        let expired = too_old && !held;
+        if !whole && !expired {
             continue;
+        }
+        if !whole {
+            stale += 1;
         }
         first = first.min(a.created_ms);
         drop.push(a.id.clone());
     }
-    // A claimed entry of a folded episode stays; so does the episode's resolve.
-    let claimed: BTreeSet<&str> = outbox
-        .values()
-        .filter(|a| !free(a))
-        .map(|a| a.dedup_key.as_str())
-        .collect();
-    episodes.retain(|e| !claimed.contains(e.as_str()));
-    drop.retain(|id| {
-        outbox
-            .get(id)
-            .is_none_or(|a| !claimed.contains(a.dedup_key.as_str()) || a.id == REMINDER_ID)
-    });
     // Still over the cap: the oldest resolves go; their incidents are named.
     let kept = outbox.len() - drop.len() + adding.len() + 1;
     if kept > MAX_ENTRIES {
