@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 source scripts/venv.sh
 bash scripts/chromium.sh
 source scripts/moto.sh
+# The protocol model: exhaustive to depth 7 here (about a minute); 6 when run alone.
+export FAILSOFT_MODEL_DEPTH="${FAILSOFT_MODEL_DEPTH:-7}"
 cargo test --workspace "$@"

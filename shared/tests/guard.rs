@@ -391,7 +391,7 @@ async fn no_trial_is_granted_on_an_election_whose_result_is_unknown() {
                 expect: failsoft::breaker::Expect::of(&Record::new("crm")),
                 next: Box::new(rec),
                 alerts: vec![],
-                count_failure: false,
+                tally: failsoft::breaker::Tally::Set,
                 drop_alerts: vec![],
                 clear_window: vec![],
                 clear_trials: vec![],

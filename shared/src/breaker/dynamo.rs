@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
-use super::op::{Expect, Op};
+use super::op::{Expect, Op, Tally};
 use super::record::{Action, Alert, Counts, Lease, Record, State};
 use super::store::{Applied, BreakerStore};
 use crate::store::{classify_sdk_error, Expr, StoreError};
@@ -379,7 +379,7 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             expect,
             next,
             alerts,
-            count_failure,
+            tally,
             drop_alerts,
             clear_window,
             clear_trials,
@@ -420,12 +420,18 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 )),
                 None => removes.push(e.name(attr::FORCED_UNTIL)),
             }
-            let f = e.name(attr::FAILURES);
-            if *count_failure {
-                let (zero, one) = (e.value(n(0)), e.value(n(1)));
-                sets.push(format!("{f} = if_not_exists({f}, {zero}) + {one}"));
-            } else {
-                sets.push(format!("{f} = {}", e.value(n(next.failures))));
+            // Keep leaves the attribute alone: an unused name is a ValidationException.
+            match tally {
+                Tally::Set => {
+                    let f = e.name(attr::FAILURES);
+                    sets.push(format!("{f} = {}", e.value(n(next.failures))));
+                }
+                Tally::Keep => {}
+                Tally::AddOne => {
+                    let f = e.name(attr::FAILURES);
+                    let (zero, one) = (e.value(n(0)), e.value(n(1)));
+                    sets.push(format!("{f} = if_not_exists({f}, {zero}) + {one}"));
+                }
             }
             for (a, v) in [
                 (attr::EPISODE, &next.episode),

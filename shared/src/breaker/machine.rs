@@ -6,33 +6,33 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::op::{Expect, Op};
+use super::op::{Expect, Op, Tally};
 use super::outbox::{alerts_for, compact, SUMMARY_ID};
 use super::policy::{Policy, TripPolicy};
 use super::record::{self, Lease, Record, State, Transition};
 use crate::clock::Millis;
 
 /// What an admitted call carries until its outcome is recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ticket {
     pub generation: u64,
     pub state: State,
     pub trial: Option<TrialTicket>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TrialTicket {
     pub slot: u32,
     pub owner: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CallResult {
     Success { latency_ms: Millis },
     Failure { latency_ms: Millis, error: String },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
     /// A call asks to pass. `owner` must be unique per admission (it names the trial lease).
     Admit {
@@ -67,7 +67,7 @@ pub enum Event {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
     Open,
@@ -75,7 +75,7 @@ pub enum Rejection {
     ForcedOpen,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Decision {
     Admit(Ticket),
     Reject(Rejection),
@@ -87,7 +87,7 @@ pub enum Decision {
     Unchanged,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Step {
     pub next: Record,
     pub op: Option<Op>,
@@ -326,8 +326,8 @@ fn closed_failure(
             let expect = Expect::of(view).with_min_failures(threshold.saturating_sub(1));
             let mut s = transition_step(view, open, expect, Decision::Recorded, now, policy);
             // Others may have counted since this view: the stored count is the truth.
-            if let Some(Op::Transition { count_failure, .. }) = &mut s.op {
-                *count_failure = true;
+            if let Some(Op::Transition { tally, .. }) = &mut s.op {
+                *tally = Tally::AddOne;
             }
             return s;
         }
@@ -410,15 +410,21 @@ fn evaluate(view: &Record, now: Millis, policy: &Policy) -> Step {
                 }
             };
             if trips {
+                // The trip holds only if the count it saw still stands (a success may
+                // have reset it since), and keeps the stored count (others may have
+                // added to it).
+                let expect = match policy.trip {
+                    TripPolicy::ConsecutiveFailures { .. } => {
+                        Expect::of(view).with_min_failures(view.failures)
+                    }
+                    TripPolicy::FailureRate { .. } => Expect::of(view),
+                };
                 let open = opened(view, view, now, policy);
-                transition_step(
-                    view,
-                    open,
-                    Expect::of(view),
-                    Decision::Recorded,
-                    now,
-                    policy,
-                )
+                let mut s = transition_step(view, open, expect, Decision::Recorded, now, policy);
+                if let Some(Op::Transition { tally, .. }) = &mut s.op {
+                    *tally = Tally::Keep;
+                }
+                s
             } else {
                 Step::stay(view, Decision::Unchanged)
             }
@@ -597,7 +603,7 @@ fn transition_step(
             expect,
             next: Box::new(next.clone()),
             alerts,
-            count_failure: false,
+            tally: Tally::Set,
             drop_alerts: folded.drop,
             clear_window,
             clear_trials,

@@ -24,7 +24,7 @@ pub use guard::{Admission, Breaker, CallError, Classify, Verdict};
 pub use machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket, TrialTicket};
 #[cfg(any(test, feature = "testkit"))]
 pub use memory::MemoryStore;
-pub use op::{Expect, Op};
+pub use op::{Expect, Op, Tally};
 pub use policy::{
     breaker_var, Backoff, BreakerConfig, Defaults, GuardSettings, Policy, TripPolicy,
 };

@@ -6,7 +6,7 @@ use super::record::{Alert, Lease, Record, State};
 use crate::clock::Millis;
 
 /// What must still hold for a transition to apply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Expect {
     pub generation: u64,
     pub state: State,
@@ -68,12 +68,24 @@ impl Expect {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// What a transition does to the stored failure count. A trip never takes the count of
+/// the view it was decided on: others may have counted since, and the OPEN record
+/// carries every failure counted, by whichever instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tally {
+    /// Take `next`'s count (a recovery, a forced state).
+    Set,
+    /// Leave the stored count as it is (a trip decided on a record already counted).
+    Keep,
+    /// Add this failure to the stored count (a trip by the failure that crosses it).
+    AddOne,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// Replace the breaker's fields with `next` (generation + 1) if `expect` holds, and
-    /// add `alerts` to the outbox (entries already there are left as they are). With
-    /// `count_failure`, the stored failure count gains one instead of taking `next`'s,
-    /// so the OPEN record carries every failure counted, by whichever instance.
+    /// add `alerts` to the outbox (entries already there are left as they are). `tally`
+    /// says what happens to the failure count.
     /// `drop_alerts` leave the outbox (folded into a summary among `alerts`), and the
     /// failure-rate window buckets `clear_window` of the old generation are removed, as
     /// are the trial slots `clear_trials` (leases of the old generation).
@@ -81,7 +93,7 @@ pub enum Op {
         expect: Expect,
         next: Box<Record>,
         alerts: Vec<Alert>,
-        count_failure: bool,
+        tally: Tally,
         drop_alerts: Vec<String>,
         clear_window: Vec<i64>,
         clear_trials: Vec<u32>,
@@ -206,7 +218,7 @@ impl Op {
                 expect,
                 next: n,
                 alerts,
-                count_failure,
+                tally,
                 drop_alerts,
                 clear_window: _,
                 clear_trials: _,
@@ -215,8 +227,10 @@ impl Op {
                     return None;
                 }
                 next = (**n).clone();
-                if *count_failure {
-                    next.failures = current.failures.saturating_add(1);
+                match tally {
+                    Tally::Set => {}
+                    Tally::Keep => next.failures = current.failures,
+                    Tally::AddOne => next.failures = current.failures.saturating_add(1),
                 }
                 next.outbox = current.outbox.clone();
                 for id in drop_alerts {

@@ -56,7 +56,7 @@ impl fmt::Display for State {
 }
 
 /// Permission to run a trial call in HALF_OPEN, valid for one generation until `expires_ms`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Lease {
     pub owner: String,
     pub expires_ms: Millis,
@@ -64,7 +64,7 @@ pub struct Lease {
 }
 
 /// Calls and failures seen in one window bucket.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Counts {
     pub calls: u32,
     pub failures: u32,
@@ -81,7 +81,7 @@ pub fn clip(s: &str, max: usize) -> &str {
 
 /// The whole durable state of one breaker. Adapters map it to storage; nothing else
 /// knows its storage layout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Record {
     pub name: String,
     pub state: State,
@@ -184,7 +184,7 @@ impl Record {
 }
 
 /// A state change, handed to the one instance whose write made it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Transition {
     pub breaker: String,
     pub from: State,
@@ -205,7 +205,7 @@ impl Transition {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Trigger,
@@ -233,7 +233,7 @@ impl Action {
 }
 
 /// One alert in the outbox.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Alert {
     /// Unique within the breaker: `<generation>-<action>`, `reminder` (one slot: a newer
     /// reminder replaces an undelivered one) or `summary`.
