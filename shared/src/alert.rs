@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::breaker::{Action, Alert, Applied, BreakerStore, Op};
+use crate::breaker::{outbox, Action, Alert, Applied, BreakerStore, Op};
 use crate::clock::Millis;
 use crate::config::{parsed, seconds_ms, ConfigError, Env};
 use crate::dependency::Dependency;
@@ -103,9 +103,16 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
         }),
         Action::Trigger => {
             // The breaker says what happened; the registry says what it means to people.
+            // A forced close is an operator's override: a warning, with no outage impact.
+            let forced_closed = outbox::is_forced_closed(a);
             let summary = match Dependency::parse(breaker) {
-                Some(d) => format!("{}. Impact: {}", a.summary, d.impact()),
-                None => a.summary.clone(),
+                Some(d) if !forced_closed => format!("{}. Impact: {}", a.summary, d.impact()),
+                _ => a.summary.clone(),
+            };
+            let (severity, class) = if forced_closed {
+                ("warning", "breaker_override")
+            } else {
+                ("critical", "circuit_breaker")
             };
             let summary: String = summary.chars().take(1024).collect();
             let links: Vec<Value> = runbook
@@ -121,11 +128,11 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
                 "payload": {
                     "summary": summary,
                     "source": "failsoft",
-                    "severity": "critical",
+                    "severity": severity,
                     "timestamp": crate::clock::iso8601(a.created_ms),
                     "component": breaker,
                     "group": "failsoft",
-                    "class": "circuit_breaker",
+                    "class": class,
                     "custom_details": {"circuit": breaker, "failure_count": a.failures,
                                        "last_error": a.last_error, "alert_id": a.id,
                                        "runbook": runbook},
@@ -403,6 +410,30 @@ mod tests {
             summary.ends_with(Dependency::GenesysApi.impact()),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn a_forced_close_pages_a_warning_without_the_outage_impact() {
+        let rec = crate::breaker::Record::new("crm");
+        let s = crate::breaker::step(
+            &rec,
+            &crate::breaker::Event::ForceClosed {
+                by: "ops".into(),
+                until: None,
+            },
+            1_000,
+            &crate::breaker::Policy::default(),
+        );
+        let Some(Op::Transition { alerts, .. }) = s.op else {
+            panic!("forcing closed is a transition");
+        };
+        let ev = event("k", "crm", &alerts[0], None);
+        assert_eq!(ev["payload"]["severity"], "warning");
+        assert_eq!(ev["payload"]["class"], "breaker_override");
+        let summary = ev["payload"]["summary"].as_str().unwrap_or_default();
+        assert!(!summary.contains("Impact"), "{summary}");
+        let open = event("k", "crm", &trigger(), None);
+        assert_eq!(open["payload"]["severity"], "critical");
     }
 
     #[test]

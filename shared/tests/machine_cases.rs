@@ -4,7 +4,8 @@
 //! (docs/reliability.md).
 
 use failsoft::breaker::{
-    step, CallResult, Decision, Event, Op, Policy, Record, State, Ticket, TripPolicy,
+    outbox, step, Action, CallResult, Decision, Event, Op, Policy, Record, State, Ticket,
+    TripPolicy,
 };
 
 const NAME: &str = "crm";
@@ -56,7 +57,11 @@ fn a_trip_decided_on_a_count_since_reset_does_not_land() {
     let s = step(&seen, &Event::Evaluate, 1_000, &policy);
     assert!(s.transition.is_some(), "two failures of two trip");
     let reset = closed(0);
-    assert_eq!(apply(&s.op, &reset), None, "a success reset the count since");
+    assert_eq!(
+        apply(&s.op, &reset),
+        None,
+        "a success reset the count since"
+    );
 }
 
 /// The same trip, after others counted more failures: the OPEN record keeps the stored
@@ -80,6 +85,57 @@ fn the_tripping_failure_adds_itself_to_the_stored_count() {
     assert_eq!(s.transition.as_ref().map(|t| t.to), Some(State::Open));
     let open = apply(&s.op, &closed(4)).expect("count at least threshold - 1");
     assert_eq!(open.failures, 5);
-    assert_eq!(apply(&s.op, &closed(1)), None, "below threshold - 1 it waits");
+    assert_eq!(
+        apply(&s.op, &closed(1)),
+        None,
+        "below threshold - 1 it waits"
+    );
     assert!(matches!(s.decision, Decision::Recorded));
+}
+
+/// A forced close is an episode of its own, like a forced open: paged when forced,
+/// reminded while it lasts, resolved when released. A breaker left forced closed by
+/// mistake no longer goes unnoticed.
+#[test]
+fn a_forced_close_is_paged_reminded_and_resolved() {
+    let policy = Policy::default();
+    let hour = 3_600_000;
+    let force = Event::ForceClosed {
+        by: "ops".into(),
+        until: None,
+    };
+    let s = step(&Record::new(NAME), &force, 1_000, &policy);
+    let t = s.transition.clone().expect("forcing is a transition");
+    let episode = t
+        .started_episode
+        .clone()
+        .expect("forcing starts an episode");
+    let forced = apply(&s.op, &Record::new(NAME)).expect("applies");
+    assert_eq!(forced.episode.as_deref(), Some(episode.as_str()));
+    let trigger = forced
+        .outbox
+        .values()
+        .next()
+        .expect("the trigger is queued");
+    assert!(outbox::is_forced_closed(trigger), "{}", trigger.summary);
+
+    assert_eq!(outbox::reminder(&forced, 1_000 + hour - 1, hour), None);
+    let reminder = outbox::reminder(&forced, 1_000 + hour, hour).expect("an hour on");
+    assert_eq!(reminder.dedup_key, episode);
+    assert!(outbox::is_forced_closed(&reminder), "{}", reminder.summary);
+
+    let release = step(
+        &forced,
+        &Event::Release { by: "ops".into() },
+        2_000,
+        &policy,
+    );
+    let t = release.transition.expect("release is a transition");
+    assert_eq!(t.ended_episode.as_deref(), Some(episode.as_str()));
+    let released = apply(&release.op, &forced).expect("applies");
+    assert_eq!(released.episode, None);
+    assert!(released
+        .outbox
+        .values()
+        .any(|a| a.action == Action::Resolve && a.dedup_key == episode));
 }

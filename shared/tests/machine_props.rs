@@ -182,9 +182,9 @@ impl World {
             );
         }
         prop_assert_eq!(
-            r.state.is_degraded(),
+            r.state.in_episode(),
             r.episode.is_some(),
-            "episode set exactly while degraded: {:?}",
+            "episode set exactly while degraded or forced closed: {:?}",
             r
         );
         prop_assert_eq!(&r.episode, &self.open_episode);

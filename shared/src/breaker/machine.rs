@@ -486,10 +486,12 @@ fn opened(view: &Record, counted: &Record, now: Millis, policy: &Policy) -> Reco
 /// episode carried, started or ended as the states require.
 fn transitioned(view: &Record, to: State, now: Millis) -> Record {
     let generation = view.generation + 1;
-    let starts = to == State::ForcedOpen || (to == State::Open && view.state == State::Closed);
+    // A forced state is an episode of its own: the operator's override, not the outage.
+    let forced = matches!(to, State::ForcedOpen | State::ForcedClosed);
+    let starts = forced || (to == State::Open && view.state == State::Closed);
     let episode = if starts {
         Some(format!("{}/{}/{}", view.name, generation, now))
-    } else if to.is_degraded() {
+    } else if to.in_episode() {
         view.episode.clone()
     } else {
         None

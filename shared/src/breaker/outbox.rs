@@ -19,6 +19,17 @@ pub const FOLD_AFTER_MS: Millis = 15 * 60_000;
 /// The id of the one reminder slot and of the one summary entry.
 pub const REMINDER_ID: &str = "reminder";
 pub const SUMMARY_ID: &str = "summary";
+/// What a forced close's trigger says, after the breaker's name.
+const FORCED_CLOSED_TEXT: &str =
+    "forced CLOSED by an operator; the breaker no longer protects callers";
+
+/// Whether an alert announces an operator's forced close (an override, not an outage),
+/// recognised by the text `alerts_for` and `reminder` write: delivery pages it as a
+/// warning, without the outage's impact.
+pub fn is_forced_closed(a: &Alert) -> bool {
+    a.summary.contains(FORCED_CLOSED_TEXT) || a.summary.contains("still FORCED_CLOSED")
+}
+
 /// Summaries and reminders stay short, whatever they count.
 const MAX_TEXT: usize = 300;
 
@@ -40,6 +51,7 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
     if let Some(ep) = &t.started_episode {
         let summary = match t.to {
             State::ForcedOpen => format!("{}: forced OPEN by an operator", t.breaker),
+            State::ForcedClosed => format!("{}: {FORCED_CLOSED_TEXT}", t.breaker),
             _ => format!(
                 "{}: circuit OPEN after {} failures. Last error: {}",
                 t.breaker,
@@ -62,7 +74,7 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
 /// A reminder for an episode still open at `now`, or None if none is due.
 pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<Alert> {
     let ep = r.episode.as_ref()?;
-    if !(r.state.is_degraded() && now - r.reminded_ms >= every_ms) {
+    if !(r.state.in_episode() && now - r.reminded_ms >= every_ms) {
         return None;
     }
     let minutes = (now - r.reminded_ms) / 60_000;

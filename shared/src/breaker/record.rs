@@ -47,6 +47,13 @@ impl State {
     pub fn is_degraded(self) -> bool {
         matches!(self, State::Open | State::HalfOpen | State::ForcedOpen)
     }
+
+    /// States that keep an episode (an incident the on-call is told of, and reminded
+    /// of) open: the degraded ones, and FORCED_CLOSED, where the breaker no longer
+    /// protects callers from a failing dependency.
+    pub fn in_episode(self) -> bool {
+        self.is_degraded() || self == State::ForcedClosed
+    }
 }
 
 impl fmt::Display for State {
