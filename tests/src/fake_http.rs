@@ -21,6 +21,8 @@ pub enum Fault {
     /// The request is handled (its effects happen), then the connection is reset before
     /// the answer: the client cannot tell whether it went through.
     ResetAfterHandling,
+    /// Answer this instead of handling the request (an AWS error body, say).
+    Respond(Response),
 }
 
 #[derive(Clone, Debug)]
@@ -50,7 +52,7 @@ impl Request {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -85,6 +87,8 @@ struct State {
 pub struct FakeServer {
     pub url: String,
     state: Arc<Mutex<State>>,
+    /// Whether the port is closed (connections refused), as a service that is not there.
+    refusing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl FakeServer {
@@ -93,19 +97,71 @@ impl FakeServer {
         handler: impl Fn(&Request, &str) -> Response + Send + Sync + 'static,
     ) -> anyhow::Result<FakeServer> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
         let state = Arc::new(Mutex::new(State::default()));
         let handler: Arc<Handler> = Arc::new(handler);
         let (st, base) = (state.clone(), url.clone());
+        let (refusing, mut refuse) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let (st, h, base) = (st.clone(), handler.clone(), base.clone());
-                tokio::spawn(async move {
-                    let _ = serve(sock, st, h, base).await;
-                });
+            let mut listening = Some(listener);
+            loop {
+                let Some(l) = listening.take() else {
+                    // Closed: wait to be opened again, then listen on the same port.
+                    if refuse.changed().await.is_err() {
+                        return;
+                    }
+                    if !*refuse.borrow() {
+                        listening = TcpListener::bind(addr).await.ok();
+                    }
+                    continue;
+                };
+                tokio::select! {
+                    accepted = l.accept() => {
+                        if let Ok((sock, _)) = accepted {
+                            let (st, h, base) = (st.clone(), handler.clone(), base.clone());
+                            tokio::spawn(async move {
+                                let _ = serve(sock, st, h, base).await;
+                            });
+                        }
+                        listening = Some(l);
+                    }
+                    changed = refuse.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if !*refuse.borrow() {
+                            listening = Some(l);
+                        }
+                        // Refusing: the listener is dropped, the port closes.
+                    }
+                }
             }
         });
-        Ok(FakeServer { url, state })
+        Ok(FakeServer {
+            url,
+            state,
+            refusing: Arc::new(refusing),
+        })
+    }
+
+    /// Close the port (every connection refused) or open it again. Returns once the
+    /// port is seen in the new state.
+    pub async fn refuse(&self, on: bool) -> anyhow::Result<()> {
+        self.refusing.send_replace(on);
+        let addr = self.url.trim_start_matches("http://").to_string();
+        for _ in 0..500 {
+            let open = tokio::net::TcpStream::connect(&addr).await.is_ok();
+            if open != on {
+                return Ok(());
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        anyhow::bail!(
+            "{addr} did not become {}",
+            if on { "closed" } else { "open" }
+        )
     }
 
     /// Apply `fault` to requests whose path starts with `prefix`; `times` = None: until cleared.
@@ -278,6 +334,7 @@ async fn serve(
             headers: vec![("Retry-After".into(), retry_after_s.to_string())],
             body: "{}".into(),
         },
+        Some(Fault::Respond(r)) => r,
         Some(Fault::Garbage) => Response {
             status: 200,
             headers: vec![("Content-Type".into(), "application/json".into())],

@@ -313,6 +313,8 @@ impl Drop for Emulator {
         let _ = self.child.wait();
     }
 }
+pub mod fake_aws;
+pub mod fake_genesys;
 pub mod fake_http;
 pub mod fake_pagerduty;
 pub mod fake_salesforce;

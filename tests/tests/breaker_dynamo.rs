@@ -372,3 +372,29 @@ fn won(guards: &[Arc<Breaker>], from: State, to: State) -> usize {
         .filter(|t| t.from == from && t.to == to)
         .count()
 }
+
+/// Found by the fault matrix: a health check's note creates the item without a failure
+/// count, and a threshold-1 trip is conditional on `failures >= 0`, which DynamoDB
+/// reads as false for a missing attribute. The CRM hung, and its breaker never opened.
+#[tokio::test]
+async fn a_threshold_of_one_trips_an_item_only_a_health_check_touched() -> anyhow::Result<()> {
+    let (store, _) = store().await?;
+    let clock = Arc::new(ManualClock::new(T0));
+    let note = failsoft::breaker::Op::NoteHealthCheck {
+        at: T0,
+        healthy: true,
+    };
+    store.apply("crm", &note).await?;
+    let policy = Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold: 1 },
+        ..Policy::default()
+    };
+    let g = guard(store.clone(), clock, policy);
+    let Admission::Admitted(t) = g.admit(deadline()).await else {
+        anyhow::bail!("closed refused")
+    };
+    g.record(t, failure(), deadline()).await;
+    let rec = store.load("crm").await?;
+    assert_eq!((rec.state, rec.failures), (State::Open, 1), "{rec:?}");
+    Ok(())
+}
