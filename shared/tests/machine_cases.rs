@@ -439,3 +439,371 @@ fn a_flush_prunes_buckets_that_left_the_window() {
     let applied = apply(&s.op, &r).expect("applies");
     assert_eq!(applied.window.len(), 2, "{:?}", applied.window);
 }
+
+fn alert(id: &str, claim: Option<(&str, i64)>) -> failsoft::breaker::Alert {
+    let mut a = failsoft::breaker::Alert::new(
+        id.into(),
+        Action::Trigger,
+        "crm/1/0",
+        "crm: circuit OPEN".into(),
+        &Record::new(NAME),
+        0,
+    );
+    a.claim = claim.map(|(o, u)| (o.to_string(), u));
+    a
+}
+
+fn with_alert(a: failsoft::breaker::Alert) -> Record {
+    let mut r = Record::new(NAME);
+    r.episode = Some("crm/1/0".into());
+    r.outbox.insert(a.id.clone(), a);
+    r
+}
+
+#[test]
+fn a_fold_waits_for_entries_whose_claim_is_still_live() {
+    let expect = |at| {
+        failsoft::breaker::Expect::of(&Record::new(NAME))
+            .with_unclaimed(vec!["1-trigger".into()], at)
+    };
+    let claimed = with_alert(alert("1-trigger", Some(("sender", 1_000))));
+    assert!(!expect(1_000).holds(&claimed), "live at its last instant");
+    assert!(!expect(999).holds(&claimed));
+    assert!(expect(1_001).holds(&claimed), "expired");
+    assert!(expect(0).holds(&with_alert(alert("1-trigger", None))));
+    assert!(!expect(0).holds(&Record::new(NAME)), "already gone");
+}
+
+#[test]
+fn a_re_read_tells_a_transition_applied_from_one_that_was_not() {
+    let policy = consecutive(1);
+    let view = closed(0);
+    let s = step(&view, &failure(ticket_of(&view)), 1_000, &policy);
+    let op = s.op.clone().expect("trips");
+    let applied = op.apply(&view).expect("applies");
+    assert_eq!(op.took_effect(&applied), Some(true));
+    assert_eq!(op.took_effect(&view), Some(false), "an older generation");
+    // The same generation reached by someone else's transition: not ours.
+    let other = Record {
+        state: State::ForcedOpen,
+        ..applied.clone()
+    };
+    assert_eq!(op.took_effect(&other), Some(false));
+    let other = Record {
+        since_ms: 7,
+        ..applied.clone()
+    };
+    assert_eq!(op.took_effect(&other), Some(false));
+    let other = Record {
+        episode: Some("crm/1/7".into()),
+        ..applied.clone()
+    };
+    assert_eq!(op.took_effect(&other), Some(false));
+    let mut other = applied.clone();
+    other.trials.insert(
+        0,
+        failsoft::breaker::Lease {
+            owner: "x".into(),
+            expires_ms: 0,
+            generation: 1,
+        },
+    );
+    assert_eq!(op.took_effect(&other), Some(false));
+    let later = Record {
+        generation: applied.generation + 1,
+        ..applied
+    };
+    assert_eq!(
+        op.took_effect(&later),
+        None,
+        "a later transition hides ours"
+    );
+}
+
+#[test]
+fn a_re_read_tells_whose_trial_it_is() {
+    let policy = Policy::default();
+    let r = half_open(0, "old", 0);
+    let s = step(&r, &admit("me"), 5_000, &policy);
+    let op = s.op.clone().expect("takes the expired slot");
+    let mine = op.apply(&r).expect("applies");
+    assert_eq!(op.took_effect(&mine), Some(true));
+    assert_eq!(op.took_effect(&r), Some(false), "still the old lease");
+    let next_generation = Record {
+        generation: 3,
+        ..mine.clone()
+    };
+    assert_eq!(op.took_effect(&next_generation), Some(false));
+    // Counters cannot tell.
+    let count = Op::ResetFailures { generation: 0 };
+    assert_eq!(count.took_effect(&closed(0)), None);
+}
+
+#[test]
+fn every_op_has_its_own_name_for_logs_and_metrics() {
+    let lease = failsoft::breaker::Lease {
+        owner: "o".into(),
+        expires_ms: 0,
+        generation: 0,
+    };
+    let trip = step(
+        &closed(0),
+        &failure(ticket_of(&closed(0))),
+        0,
+        &consecutive(1),
+    )
+    .op
+    .expect("trips");
+    let ops = vec![
+        trip,
+        Op::Remind {
+            episode: "e".into(),
+            alert: alert("reminder", None),
+            now: 0,
+            every_ms: 1,
+        },
+        Op::NoteHealthCheck {
+            at: 0,
+            healthy: true,
+        },
+        Op::ClaimAlert {
+            id: "a".into(),
+            owner: "o".into(),
+            now: 0,
+            until: 1,
+        },
+        Op::DropAlert {
+            id: "a".into(),
+            owner: "o".into(),
+        },
+        Op::DeferAlert {
+            id: "a".into(),
+            owner: "o".into(),
+            attempts: 1,
+            next_ms: 1,
+        },
+        Op::CountFailure {
+            generation: 0,
+            error: "e".into(),
+            bucket: None,
+            calls: 1,
+            prune: vec![],
+        },
+        Op::CountCalls {
+            generation: 0,
+            bucket: 0,
+            calls: 1,
+            prune: vec![],
+        },
+        Op::ResetFailures { generation: 0 },
+        Op::AcquireTrial {
+            generation: 0,
+            slot: 0,
+            lease,
+            now: 0,
+        },
+        Op::TrialSuccess {
+            generation: 0,
+            slot: 0,
+            owner: "o".into(),
+            now: 0,
+        },
+        Op::ReleaseTrial {
+            generation: 0,
+            slot: 0,
+            owner: "o".into(),
+        },
+    ];
+    let kinds: Vec<&str> = ops.iter().map(Op::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "transition",
+            "remind",
+            "note_health_check",
+            "claim_alert",
+            "drop_alert",
+            "defer_alert",
+            "count_failure",
+            "count_calls",
+            "reset_failures",
+            "acquire_trial",
+            "trial_success",
+            "release_trial"
+        ]
+    );
+}
+
+#[test]
+fn a_health_check_note_never_overwrites_a_later_one() {
+    let note = |at| Op::NoteHealthCheck {
+        at,
+        healthy: at % 2 == 0,
+    };
+    let noted = note(100).apply(&Record::new(NAME)).expect("first note");
+    assert_eq!(noted.last_check, Some((100, true)));
+    assert_eq!(note(99).apply(&noted), None, "an older check");
+    assert_eq!(
+        note(100).apply(&noted).map(|r| r.last_check),
+        Some(Some((100, true))),
+        "the same instant again"
+    );
+    assert_eq!(
+        note(101).apply(&noted).map(|r| r.last_check),
+        Some(Some((101, false)))
+    );
+}
+
+#[test]
+fn a_reminder_is_added_once_per_interval_and_only_to_its_episode() {
+    let every = 3_600_000;
+    let mut r = with_alert(alert("1-trigger", None));
+    r.reminded_ms = 1_000;
+    let remind = |episode: &str, now| Op::Remind {
+        episode: episode.into(),
+        alert: alert("reminder", None),
+        now,
+        every_ms: every,
+    };
+    let due = remind("crm/1/0", 1_000 + every)
+        .apply(&r)
+        .expect("due exactly an interval on");
+    assert_eq!(due.reminded_ms, 1_000 + every);
+    assert!(due.outbox.contains_key("reminder"));
+    assert_eq!(remind("crm/1/0", 1_000 + every - 1).apply(&r), None);
+    assert_eq!(
+        remind("crm/2/0", 1_000 + every).apply(&r),
+        None,
+        "another episode"
+    );
+}
+
+#[test]
+fn a_claim_is_taken_only_from_an_expired_claim_and_dropped_only_by_its_owner() {
+    let claim = |now| Op::ClaimAlert {
+        id: "1-trigger".into(),
+        owner: "b".into(),
+        now,
+        until: now + 10,
+    };
+    let r = with_alert(alert("1-trigger", Some(("a", 500))));
+    assert_eq!(claim(500).apply(&r), None, "a's claim is live at 500");
+    let taken = claim(501).apply(&r).expect("expired");
+    assert_eq!(
+        taken.outbox["1-trigger"].claim,
+        Some(("b".to_string(), 511))
+    );
+    assert_eq!(claim(0).apply(&Record::new(NAME)), None, "nothing to claim");
+    let drop = |owner: &str| Op::DropAlert {
+        id: "1-trigger".into(),
+        owner: owner.into(),
+    };
+    assert_eq!(drop("a").apply(&taken), None, "a lost its claim");
+    let dropped = drop("b").apply(&taken).expect("b's to drop");
+    assert!(dropped.outbox.is_empty());
+    assert_eq!(drop("b").apply(&with_alert(alert("1-trigger", None))), None);
+}
+
+#[test]
+fn calls_are_counted_only_into_the_closed_generation_they_were_seen_in() {
+    let count = |generation| Op::CountCalls {
+        generation,
+        bucket: 5,
+        calls: 3,
+        prune: vec![1],
+    };
+    let mut r = closed(0);
+    r.window.insert(1, Default::default());
+    r.window.insert(
+        5,
+        failsoft::breaker::Counts {
+            calls: 2,
+            failures: 1,
+        },
+    );
+    let counted = count(0).apply(&r).expect("CLOSED, generation 0");
+    assert_eq!(counted.window.len(), 1);
+    assert_eq!(counted.window[&5].calls, 5);
+    assert_eq!(count(1).apply(&r), None, "another generation");
+    let open = Record {
+        state: State::Open,
+        ..r
+    };
+    assert_eq!(count(0).apply(&open), None, "not CLOSED");
+}
+
+#[test]
+fn each_transition_carries_or_clears_what_its_state_needs() {
+    let policy = Policy {
+        success_threshold: 1,
+        ..consecutive(3)
+    };
+    // OPEN→HALF_OPEN: the wait is over (0), the count and error and reopens carry.
+    let mut open = open_until(10_000);
+    open.reopens = 2;
+    open.last_error = Some("down".into());
+    let ho = step(&open, &admit("a"), 10_000, &policy).next;
+    assert_eq!(ho.state, State::HalfOpen);
+    assert_eq!(
+        (ho.open_until_ms, ho.failures, ho.reopens, ho.successes),
+        (0, 5, 2, 0)
+    );
+    assert_eq!(ho.last_error.as_deref(), Some("down"));
+    assert_eq!(ho.since_ms, 10_000);
+    // HALF_OPEN→OPEN: one more reopening, a new wait, the count carried.
+    let failed = step(&ho, &failure(trial("a")), 10_100, &policy).next;
+    assert_eq!(failed.state, State::Open);
+    assert_eq!((failed.reopens, failed.failures), (3, 5));
+    assert_eq!(failed.open_until_ms, 10_100 + policy.open_timeout_ms(3));
+    assert_eq!(failed.last_error.as_deref(), Some("down"));
+    // HALF_OPEN→CLOSED: counts, error and reopens cleared, the episode ended.
+    let closed_again = step(&ho, &success(trial("a"), 5), 10_100, &policy).next;
+    assert_eq!(closed_again.state, State::Closed);
+    assert_eq!(
+        (
+            closed_again.failures,
+            closed_again.reopens,
+            closed_again.open_until_ms
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(closed_again.last_error, None);
+    assert_eq!(closed_again.episode, None);
+    // Forced open: an episode of its own, no reopenings.
+    let forced = step(
+        &failed,
+        &Event::ForceOpen {
+            by: "ops".into(),
+            until: None,
+        },
+        11_000,
+        &policy,
+    )
+    .next;
+    assert_eq!((forced.state, forced.reopens), (State::ForcedOpen, 0));
+    assert_ne!(forced.episode, failed.episode);
+}
+
+#[test]
+fn a_transition_clears_the_old_window_and_other_trial_slots_but_keeps_its_own_lease() {
+    let policy = Policy {
+        half_open_max_trials: 3,
+        ..rate()
+    };
+    let now = 55_500;
+    let current = policy.bucket_of(now).unwrap_or_default();
+    // CLOSED→OPEN by rate: every bucket of the window is cleared, known or not.
+    let r = windowed(now, 10, 9);
+    let s = step(&r, &Event::Evaluate, now, &policy);
+    let Some(Op::Transition { clear_window, .. }) = &s.op else {
+        panic!("trips: {:?}", s.op);
+    };
+    let want: Vec<i64> = (current - policy.window_buckets()..=current).collect();
+    assert_eq!(clear_window, &want);
+    // OPEN→HALF_OPEN: the winner's new lease (slot 0) stays, the other slots go.
+    let s = step(&open_until(0), &admit("a"), now, &policy);
+    let Some(Op::Transition { clear_trials, .. }) = &s.op else {
+        panic!("half-opens: {:?}", s.op);
+    };
+    assert_eq!(clear_trials, &vec![1, 2]);
+}
