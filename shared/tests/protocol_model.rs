@@ -179,8 +179,9 @@ struct Protocol {
 
 impl Protocol {
     fn clock(&self, w: &World, i: usize) -> Millis {
-        // Instance 0 runs fast, instance 1 slow, instance 2 on time: skew up to 2 × SKEW.
-        let skew = [SKEW, -SKEW, 0];
+        // Instance 0 runs SKEW fast; instances 1 and 2 agree to the millisecond, so two
+        // writers can make identical records.
+        let skew = [SKEW, 0, 0];
         w.now + skew[i % skew.len()]
     }
 
@@ -273,7 +274,12 @@ impl Protocol {
     fn drive(&self, w: &mut World, i: usize, event: Event, round: u8) {
         let now = self.clock(w, i);
         let view = w.instances[i].view.clone();
-        let s = step(&view, &event, now, &self.policy);
+        let mut s = step(&view, &event, now, &self.policy);
+        // The guard stamps every write with a token of its own.
+        if let Some(op) = s.op.as_mut() {
+            op.stamp(&format!("{}:w", self.owner(w, i)));
+            w.instances[i].seq += 1;
+        }
         if s.op.is_none() {
             self.finish(w, i, &event, &s.decision);
             return;

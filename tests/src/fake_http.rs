@@ -12,6 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Fault {
     Hang,
     Slow(Duration),
+    /// Slow by a delay drawn uniformly from the range, request by request.
+    SlowBetween(Duration, Duration),
     Status(u16),
     TooMany {
         retry_after_s: u64,
@@ -73,6 +75,8 @@ type Handler = dyn Fn(&Request, &str) -> Response + Send + Sync;
 
 struct FaultRule {
     path_prefix: String,
+    /// Only requests carrying this header value (an AWS `X-Amz-Target`, say).
+    header: Option<(String, String)>,
     fault: Fault,
     remaining: Option<u32>,
 }
@@ -167,11 +171,26 @@ impl FakeServer {
     /// Apply `fault` to requests whose path starts with `prefix`; `times` = None: until cleared.
     pub fn fault(&self, prefix: &str, fault: Fault, times: Option<u32>) {
         if let Ok(mut s) = self.state.lock() {
-            s.faults.retain(|r| r.path_prefix != prefix);
+            s.faults
+                .retain(|r| r.path_prefix != prefix || r.header.is_some());
             s.faults.push(FaultRule {
                 path_prefix: prefix.into(),
+                header: None,
                 fault,
                 remaining: times,
+            });
+        }
+    }
+
+    /// Apply `fault` to every request whose header `name` is `value` (DynamoDB's
+    /// `X-Amz-Target: DynamoDB_20120810.UpdateItem`, say), until cleared.
+    pub fn fault_if_header(&self, name: &str, value: &str, fault: Fault) {
+        if let Ok(mut s) = self.state.lock() {
+            s.faults.push(FaultRule {
+                path_prefix: String::new(),
+                header: Some((name.into(), value.into())),
+                fault,
+                remaining: None,
             });
         }
     }
@@ -182,6 +201,7 @@ impl FakeServer {
             s.faults.retain(|r| r.path_prefix != prefix);
             s.faults.extend(faults.iter().map(|f| FaultRule {
                 path_prefix: prefix.into(),
+                header: None,
                 fault: f.clone(),
                 remaining: Some(1),
             }));
@@ -300,10 +320,13 @@ async fn serve(
     let fault = {
         let mut s = st.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         s.requests.push(req.clone());
-        let rule = s
-            .faults
-            .iter_mut()
-            .find(|r| req.path.starts_with(&r.path_prefix) && r.remaining != Some(0));
+        let rule = s.faults.iter_mut().find(|r| {
+            req.path.starts_with(&r.path_prefix)
+                && r.remaining != Some(0)
+                && r.header
+                    .as_ref()
+                    .is_none_or(|(k, v)| req.header(k) == Some(v.as_str()))
+        });
         rule.map(|r| {
             if let Some(n) = r.remaining.as_mut() {
                 *n -= 1;
@@ -323,6 +346,12 @@ async fn serve(
         }
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;
+            handler(&req, &base)
+        }
+        Some(Fault::SlowBetween(lo, hi)) => {
+            let span = hi.saturating_sub(lo).as_millis() as u64;
+            let extra = rand::random::<u64>() % span.max(1);
+            tokio::time::sleep(lo + Duration::from_millis(extra)).await;
             handler(&req, &base)
         }
         Some(Fault::Status(s)) => Response::json(

@@ -5,6 +5,8 @@ use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, State};
+use failsoft_testkit::fake_aws;
+use failsoft_testkit::fake_http::Fault;
 use failsoft_testkit::{fresh_table, moto};
 use serde_json::Value;
 use tokio::process::Command;
@@ -20,10 +22,28 @@ async fn race(
     now_ms: i64,
     threshold: u32,
 ) -> anyhow::Result<Vec<Value>> {
+    race_with(
+        url, table, action, count, now_ms, threshold, PROCESSES, 30_000,
+    )
+    .await
+}
+
+/// `processes` racers, each with the guard's store timeout `store_timeout_ms`.
+#[allow(clippy::too_many_arguments)]
+async fn race_with(
+    url: &str,
+    table: &str,
+    action: &str,
+    count: u32,
+    now_ms: i64,
+    threshold: u32,
+    processes: usize,
+    store_timeout_ms: u64,
+) -> anyhow::Result<Vec<Value>> {
     let wall = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
     let start_at = wall + 1_500; // time for every process to start and connect
     let mut children = Vec::new();
-    for _ in 0..PROCESSES {
+    for _ in 0..processes {
         let child = Command::new(env!("CARGO_BIN_EXE_breaker-racer"))
             .args([
                 action,
@@ -37,7 +57,11 @@ async fn race(
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("STATE_TABLE", table)
-            .env("RUST_LOG", "off")
+            .env("RACER_STORE_TIMEOUT_MS", store_timeout_ms.to_string())
+            .env(
+                "RUST_LOG",
+                std::env::var("RACER_LOG").unwrap_or("off".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -95,5 +119,76 @@ async fn sixteen_processes_lose_no_failure_count() -> anyhow::Result<()> {
     assert_eq!(wins(&r, "CLOSED->OPEN"), 0);
     let rec = DynamoBreakerStore::new(client, table).load("crm").await?;
     assert_eq!(rec.failures as usize, PROCESSES * 4);
+    Ok(())
+}
+
+/// Finding 8: with DynamoDB writes answered in 200–625 ms and the guard's store timeout
+/// at 250 ms, most writes outlive their writer's wait, yet land. 32 processes ran 32 trials
+/// at once, and the OPEN that landed was paged by nobody until the next probe run. Now
+/// an outcome nobody learned grants no trial, and the OPEN's page is in the outbox,
+/// written with the transition: exactly one, whoever won.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn thirty_two_processes_behind_a_slow_table_run_one_trial_and_page_one_open(
+) -> anyhow::Result<()> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let store = DynamoBreakerStore::new(client, table.clone());
+    let slow = fake_aws::front(&m.url).await?;
+    // Writes queue; reads answer at once (they are what learns a write's outcome).
+    slow.fault_if_header(
+        "x-amz-target",
+        "DynamoDB_20120810.UpdateItem",
+        Fault::SlowBetween(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_millis(625),
+        ),
+    );
+    // Every process fails twice behind the slow table; then one instance with a working
+    // table fails once more (the next call after the brownout).
+    let slow_fails = race_with(&slow.url, &table, "fail", 2, T0, 5, 32, 250).await?;
+    let last = race_with(&m.url, &table, "fail", 1, T0, 5, 1, 250).await?;
+    let rec = store.load("crm").await?;
+    assert_eq!(
+        (rec.state, rec.generation),
+        (State::Open, 1),
+        "one CLOSED->OPEN: {rec:?}"
+    );
+    assert!(
+        rec.failures >= 5,
+        "the OPEN record carries the count: {rec:?}"
+    );
+    let triggers: Vec<&String> = rec
+        .outbox
+        .values()
+        .filter(|a| a.action == failsoft::breaker::Action::Trigger)
+        .map(|a| &a.id)
+        .collect();
+    assert_eq!(
+        triggers,
+        ["1-trigger"],
+        "one page for the one OPEN: {rec:?}"
+    );
+    let won = wins(&slow_fails, "CLOSED->OPEN") + wins(&last, "CLOSED->OPEN");
+    assert!(won <= 1, "{won} instances believe they opened it");
+
+    // Past the recovery timeout, 32 processes ask for a trial behind the slow table.
+    let r = race_with(&slow.url, &table, "admit", 1, T0 + 31_000, 5, 32, 250).await?;
+    // A process that could not read the table in time admits a call on its local view
+    // (a fresh instance's is CLOSED: the call is never blocked by our own store); what
+    // must be single is the trial.
+    let trials: u64 = r.iter().map(|v| v["trials"].as_u64().unwrap_or(0)).sum();
+    assert!(trials <= 1, "{trials} trials at once: {r:?}");
+    let admitted: u64 = r.iter().map(|v| v["admitted"].as_u64().unwrap_or(0)).sum();
+    let rec = store.load("crm").await?;
+    let leases = rec
+        .trials
+        .values()
+        .filter(|l| l.generation == rec.generation)
+        .count();
+    assert!(leases <= 1, "{rec:?}");
+    eprintln!(
+        "slow table: {} CLOSED->OPEN won, failures {}, {trials} trial and {admitted} calls admitted, state {}",
+        won, rec.failures, rec.state
+    );
     Ok(())
 }

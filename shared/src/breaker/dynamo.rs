@@ -38,6 +38,7 @@ mod attr {
     pub const REMINDED: &str = "reminded";
     pub const FORCED_UNTIL: &str = "forced_until";
     pub const LAST_CHECK: &str = "last_check";
+    pub const WRITER: &str = "writer";
     pub const LAST_CHECK_OK: &str = "last_check_ok";
     /// Before the renaming; read when `last_check` is absent, removed by the next check.
     pub const LEGACY_LAST_CHECK: &str = "last_probe";
@@ -163,6 +164,7 @@ pub fn to_item(r: &Record) -> HashMap<String, AttributeValue> {
     for (k, v) in [
         (attr::EPISODE, &r.episode),
         (attr::LAST_ERROR, &r.last_error),
+        (attr::WRITER, &r.writer),
     ] {
         if let Some(v) = v {
             item.insert(k.to_string(), s(v.clone()));
@@ -225,6 +227,7 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     r.reopens = get_n(item, attr::REOPENS)?.unwrap_or(0);
     r.episode = get_s(item, attr::EPISODE);
     r.last_error = get_s(item, attr::LAST_ERROR);
+    r.writer = get_s(item, attr::WRITER);
     r.reminded_ms = get_n(item, attr::REMINDED)?.unwrap_or(0);
     r.forced_until = get_n(item, attr::FORCED_UNTIL)?;
     let check = |at: &str, ok: &str| match (get_n(item, at), item.get(ok)) {
@@ -444,6 +447,7 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             for (a, v) in [
                 (attr::EPISODE, &next.episode),
                 (attr::LAST_ERROR, &next.last_error),
+                (attr::WRITER, &next.writer),
             ] {
                 match v {
                     Some(v) => sets.push(format!("{} = {}", e.name(a), e.value(s(v.clone())))),

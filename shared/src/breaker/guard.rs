@@ -214,7 +214,10 @@ impl Breaker {
         for _ in 0..MAX_ROUNDS {
             let now = self.clock.now_ms();
             let view = self.store.load(&self.name).await?;
-            let s = step(&view, &event, now, &self.policy);
+            let mut s = step(&view, &event, now, &self.policy);
+            if let Some(op) = s.op.as_mut() {
+                op.stamp(&self.write_token());
+            }
             let Some(op) = &s.op else {
                 return Ok(None);
             };
@@ -293,7 +296,10 @@ impl Breaker {
         let mut first: Option<Decision> = None;
         for _ in 0..MAX_ROUNDS {
             let now = self.clock.now_ms();
-            let s = step(&view, &event, now, &self.policy);
+            let mut s = step(&view, &event, now, &self.policy);
+            if let Some(op) = s.op.as_mut() {
+                op.stamp(&self.write_token());
+            }
             let decision = first.clone().unwrap_or_else(|| s.decision.clone());
             let Some(op) = s.op.clone() else {
                 self.after_step(&s, &event);
@@ -461,6 +467,15 @@ impl Breaker {
             }
             ts.push(t.clone());
         }
+    }
+
+    /// A token unique to one write of this instance.
+    fn write_token(&self) -> String {
+        format!(
+            "{}:w{}",
+            self.instance,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     fn lock_view(&self) -> std::sync::MutexGuard<'_, View> {

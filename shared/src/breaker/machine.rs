@@ -529,6 +529,8 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         reminded_ms: if starts { now } else { view.reminded_ms },
         outbox: view.outbox.clone(),
         last_check: view.last_check,
+        // The writer stamps its own token on the op (the machine has no randomness).
+        writer: None,
     }
 }
 

@@ -164,6 +164,14 @@ pub enum Op {
 }
 
 impl Op {
+    /// Mark a transition as this writer's, with a token unique to the write, so that
+    /// `took_effect` can tell it from another writer's identical one.
+    pub fn stamp(&mut self, token: &str) {
+        if let Op::Transition { next, .. } = self {
+            next.writer = Some(token.to_string());
+        }
+    }
+
     /// Whether this op is visible in `rec`, a record read after a write whose outcome
     /// was unknown: `Some(true)` it was applied, `Some(false)` it was not, `None` the
     /// record cannot tell (a counter, or a later transition that hides ours).
@@ -172,7 +180,8 @@ impl Op {
             Op::Transition { next, .. } => match rec.generation.cmp(&next.generation) {
                 std::cmp::Ordering::Less => Some(false),
                 std::cmp::Ordering::Equal => Some(
-                    rec.state == next.state
+                    rec.writer == next.writer
+                        && rec.state == next.state
                         && rec.since_ms == next.since_ms
                         && rec.episode == next.episode
                         && rec.trials == next.trials,

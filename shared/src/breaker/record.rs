@@ -118,6 +118,10 @@ pub struct Record {
     pub outbox: BTreeMap<String, Alert>,
     /// The last scheduled health check: (when, healthy).
     pub last_check: Option<(Millis, bool)>,
+    /// Who wrote the last transition: a token unique to that write, so that a writer
+    /// whose write timed out can tell its own from another's with the same content
+    /// (two instances tripping in the same millisecond write the same record).
+    pub writer: Option<String>,
 }
 
 impl Record {
@@ -140,6 +144,7 @@ impl Record {
             reminded_ms: 0,
             outbox: BTreeMap::new(),
             last_check: None,
+            writer: None,
         }
     }
 

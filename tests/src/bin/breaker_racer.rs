@@ -40,8 +40,14 @@ async fn main() -> anyhow::Result<()> {
         trip: TripPolicy::ConsecutiveFailures { threshold },
         ..Policy::default()
     };
+    // RACER_STORE_TIMEOUT_MS: the guard's store timeout (default 30 s: moto's lock queues
+    // 32 requests, and most races are about correctness, not latency).
+    let store_timeout_ms = std::env::var("RACER_STORE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
     let settings = GuardSettings {
-        store_timeout_ms: 30_000,
+        store_timeout_ms,
         ..GuardSettings::default()
     };
     let breaker = Breaker::new(
@@ -56,10 +62,13 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(start_at.saturating_sub(wall))).await;
 
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut admitted = 0;
+    let (mut admitted, mut trials) = (0, 0);
     for _ in 0..count {
         if let Admission::Admitted(t) = breaker.admit(deadline).await {
             admitted += 1;
+            if t.trial.is_some() {
+                trials += 1;
+            }
             if action == "fail" {
                 let failure = CallResult::Failure {
                     latency_ms: 1,
@@ -74,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|t| t.label())
         .collect();
-    println!("{}", json!({"admitted": admitted, "transitions": won}));
+    println!(
+        "{}",
+        json!({"admitted": admitted, "trials": trials, "transitions": won})
+    );
     Ok(())
 }
