@@ -807,3 +807,81 @@ fn a_transition_clears_the_old_window_and_other_trial_slots_but_keeps_its_own_le
     };
     assert_eq!(clear_trials, &vec![1, 2]);
 }
+
+#[test]
+fn trial_ops_hold_only_for_their_generation_state_and_lease() {
+    let r = half_open(0, "a", 5_000);
+    let lease = |owner: &str, exp| failsoft::breaker::Lease {
+        owner: owner.into(),
+        expires_ms: exp,
+        generation: 2,
+    };
+    let acquire = |generation, now| Op::AcquireTrial {
+        generation,
+        slot: 0,
+        lease: lease("b", now + 10),
+        now,
+    };
+    assert_eq!(
+        acquire(2, 5_000).apply(&r),
+        None,
+        "a's lease is live at 5000"
+    );
+    assert!(acquire(2, 5_001).apply(&r).is_some(), "expired");
+    assert_eq!(acquire(1, 5_001).apply(&r), None, "another generation");
+    let open = Record {
+        state: State::Open,
+        ..r.clone()
+    };
+    assert_eq!(acquire(2, 5_001).apply(&open), None, "not HALF_OPEN");
+    // A lease left by an older generation is free.
+    let mut stale = r.clone();
+    stale.generation = 3;
+    assert!(acquire(3, 0).apply(&stale).is_some());
+
+    let release = |generation, owner: &str| Op::ReleaseTrial {
+        generation,
+        slot: 0,
+        owner: owner.into(),
+    };
+    assert!(release(2, "a")
+        .apply(&r)
+        .is_some_and(|x| x.trials.is_empty()));
+    assert_eq!(release(2, "b").apply(&r), None, "not b's");
+    assert_eq!(release(1, "a").apply(&r), None, "another generation");
+    assert_eq!(release(2, "a").apply(&open), None, "not HALF_OPEN");
+
+    let success = |generation, owner: &str, now| Op::TrialSuccess {
+        generation,
+        slot: 0,
+        owner: owner.into(),
+        now,
+    };
+    let counted = success(2, "a", 5_000)
+        .apply(&r)
+        .expect("live at its expiry");
+    assert_eq!((counted.successes, counted.trials.len()), (1, 0));
+    assert_eq!(success(2, "a", 5_001).apply(&r), None, "expired: fenced");
+    assert_eq!(success(2, "b", 0).apply(&r), None, "not b's");
+    assert_eq!(success(1, "a", 0).apply(&r), None, "another generation");
+    assert_eq!(success(2, "a", 0).apply(&open), None, "not HALF_OPEN");
+}
+
+#[test]
+fn failures_and_resets_count_only_in_their_closed_generation() {
+    let fail = |generation| Op::CountFailure {
+        generation,
+        error: "down".into(),
+        bucket: None,
+        calls: 1,
+        prune: vec![],
+    };
+    let counted = fail(0).apply(&closed(2)).expect("CLOSED, generation 0");
+    assert_eq!(counted.failures, 3);
+    assert_eq!(counted.last_error.as_deref(), Some("down"));
+    assert_eq!(fail(1).apply(&closed(2)), None);
+    let reset = Op::ResetFailures { generation: 0 };
+    assert_eq!(reset.apply(&closed(2)).map(|r| r.failures), Some(0));
+    assert_eq!(reset.apply(&closed(0)), None, "nothing to reset: no write");
+    assert_eq!(Op::ResetFailures { generation: 1 }.apply(&closed(2)), None);
+}
