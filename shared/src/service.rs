@@ -9,7 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{required, ConfigError, Env};
 use crate::dependency::Dependency;
 use crate::secrets::{SecretCache, SecretsManager};
-use crate::token::{DynamoTokenStore, Provider, TokenCache, TokenConfig, TokenStore};
+use crate::token::{DynamoTokenStore, KmsSeal, Provider, TokenCache, TokenConfig, TokenStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -19,16 +19,20 @@ pub enum InitError {
     Http(String),
 }
 
-/// Where the shared state lives: `STATE_TABLE`.
+/// Where the shared state lives: `STATE_TABLE`; and the KMS key that seals the tokens
+/// kept there: `TOKEN_KMS_KEY_ID` (the template always sets it; unset, tokens are kept
+/// in plain text, for local runs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceConfig {
     pub table: String,
+    pub token_key: Option<String>,
 }
 
 impl ServiceConfig {
     pub fn from_env(env: &impl Env) -> Result<ServiceConfig, ConfigError> {
         Ok(ServiceConfig {
             table: required(env, "STATE_TABLE")?,
+            token_key: env.get("TOKEN_KMS_KEY_ID").filter(|k| !k.is_empty()),
         })
     }
 }
@@ -52,7 +56,11 @@ impl Services {
         let dynamo = crate::aws::dynamodb(&sdk);
         let table = config.table.clone();
         let store = DynamoBreakerStore::new(dynamo.clone(), table.clone());
-        let tokens = DynamoTokenStore::new(dynamo.clone(), table.clone());
+        let mut tokens = DynamoTokenStore::new(dynamo.clone(), table.clone());
+        match &config.token_key {
+            Some(key) => tokens = tokens.sealed_with(KmsSeal::new(crate::aws::kms(&sdk), key)),
+            None => tracing::warn!("TOKEN_KMS_KEY_ID unset: tokens are stored unencrypted"),
+        }
         let secrets = SecretsManager(crate::aws::secretsmanager(&sdk));
         Ok(Services {
             store: Arc::new(store),

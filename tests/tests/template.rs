@@ -307,3 +307,47 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
     assert_eq!(crm, ["breaker#crm", "breaker#crm-auth", "token#crm"]);
     Ok(())
 }
+
+/// Token values are sealed with the template's KMS key, and each function may open only
+/// its providers' tokens: queue-metrics, behind a Function URL, never the CRM's.
+#[test]
+fn each_function_opens_only_its_providers_tokens() -> anyhow::Result<()> {
+    let t = template()?;
+    // However the YAML tag `!Ref` comes through, it names the key.
+    let key_id = format!(
+        "{:?}",
+        t["Globals"]["Function"]["Environment"]["Variables"]["TOKEN_KMS_KEY_ID"]
+    );
+    assert!(key_id.contains("TokenKey"), "{key_id}");
+    assert_eq!(
+        t["Resources"]["TokenKey"]["Properties"]["EnableKeyRotation"],
+        true
+    );
+    let mut contexts: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, s) in statements(&t) {
+        let actions: Vec<String> = list(s.get("Action"))
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        if !actions.iter().any(|a| a.starts_with("kms:")) {
+            continue;
+        }
+        assert_eq!(actions, ["kms:Encrypt", "kms:Decrypt"], "{id}");
+        let providers = s["Condition"]["StringEquals"]["kms:EncryptionContext:provider"].clone();
+        assert!(
+            !providers.is_null(),
+            "{id}: KMS without an encryption context"
+        );
+        contexts.entry(id).or_default().extend(
+            list(Some(&providers))
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_string)),
+        );
+    }
+    let get = |id: &str| contexts.get(id).cloned().unwrap_or_default();
+    assert_eq!(get("CrmLookupFunction"), ["crm"]);
+    assert_eq!(get("QueueMetricsFunction"), ["genesys"]);
+    assert_eq!(get("TokenCacheFunction"), ["crm", "genesys"]);
+    assert_eq!(get("HealthProbeFunction"), ["crm", "genesys"]);
+    Ok(())
+}

@@ -376,8 +376,10 @@ async fn genesys_tokens_use_basic_auth_and_honour_expires_in() -> anyhow::Result
 async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()> {
     let w = world().await?;
     let secret = format!("sf-{}", w.table);
+    let key = kms_key(&w.url).await?;
     let mut env = failsoft_testkit::Emulator::aws_env(&w.url, &w.table);
     env.push(("CRM_SECRET_ID", secret.as_str()));
+    env.push(("TOKEN_KMS_KEY_ID", key.as_str()));
     let log = std::env::temp_dir().join(format!("failsoft-token-{}.log", w.table));
     let emu = failsoft_testkit::Emulator::start_logged(&env, Some(log.clone()))?;
     let first = emu
@@ -406,6 +408,16 @@ async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()
     assert_eq!(second["providers"][0]["source"], "cache", "{second}");
     assert_eq!(w.requests(), 1);
     let text = std::fs::read_to_string(&log)?;
+    // The table holds the token sealed: no plain text in the item.
+    let item = raw_item(&w, "token#crm").await?;
+    assert!(
+        matches!(
+            item.get("token"),
+            Some(aws_sdk_dynamodb::types::AttributeValue::B(_))
+        ),
+        "{item:?}"
+    );
+    assert!(!format!("{item:?}").contains("tok-1"), "{item:?}");
     for leaked in ["tok-1", "s3cr3t-value"] {
         assert!(
             !first.to_string().contains(leaked) && !second.to_string().contains(leaked),
@@ -461,5 +473,82 @@ async fn a_hanging_state_table_costs_only_the_store_timeout() -> anyhow::Result<
     assert!(got.is_ok(), "{got:?}");
     assert!(started.elapsed() < Duration::from_millis(1_500));
     assert!(table.count("/") >= 2, "the table was asked");
+    Ok(())
+}
+
+/// A KMS key in moto, for sealing tokens.
+async fn kms_key(url: &str) -> anyhow::Result<String> {
+    let kms = aws_sdk_kms::Client::new(&sdk_config(url).await);
+    let key = kms.create_key().send().await?;
+    key.key_metadata()
+        .map(|m| m.key_id().to_string())
+        .ok_or_else(|| anyhow::anyhow!("no key id"))
+}
+
+async fn raw_item(
+    w: &World,
+    pk: &str,
+) -> anyhow::Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await);
+    let out = client
+        .get_item()
+        .table_name(&w.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .send()
+        .await?;
+    Ok(out.item().cloned().unwrap_or_default())
+}
+
+/// Finding 9: bearer tokens sat in plain text in the table (and in 35 days of backups).
+/// Sealed with KMS, bound to their provider: the item holds ciphertext, every instance
+/// opens it, a token sealed for one provider opens for no other, a plain token written
+/// before sealing still reads, and a refused token is dropped fleet-wide all the same.
+#[tokio::test]
+async fn tokens_are_sealed_in_the_table_and_bound_to_their_provider() -> anyhow::Result<()> {
+    use failsoft::token::{KmsSeal, Token, TokenStore};
+    let w = world().await?;
+    let conf = sdk_config(&w.url).await;
+    let key = kms_key(&w.url).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+    let sealed = || {
+        DynamoTokenStore::new(dynamo.clone(), &w.table)
+            .sealed_with(KmsSeal::new(aws_sdk_kms::Client::new(&conf), &key))
+    };
+    let token = Token {
+        access_token: "00Dsecret!bearer".into(),
+        instance_url: Some("https://example.my.salesforce.com".into()),
+        expires_ms: T0 + 3_600_000,
+        issued_ms: T0,
+    };
+    let a = sealed();
+    assert!(a.try_lease("crm", "a", T0, T0 + 5_000).await?);
+    assert!(a.save("crm", "a", &token, T0).await?);
+    let item = raw_item(&w, "token#crm").await?;
+    assert!(!format!("{item:?}").contains("00Dsecret"), "{item:?}");
+    // Another instance opens it.
+    assert_eq!(sealed().load("crm").await?.token, Some(token.clone()));
+    // Moved under another provider's key, it does not open: the context binds it.
+    let client = aws_sdk_dynamodb::Client::new(&conf);
+    let mut moved = item.clone();
+    moved.insert(
+        "pk".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("token#genesys".into()),
+    );
+    client
+        .put_item()
+        .table_name(&w.table)
+        .set_item(Some(moved))
+        .send()
+        .await?;
+    assert!(sealed().load("genesys").await.is_err());
+    // A refused token is dropped by expiry and issue time, sealed or not.
+    sealed().invalidate("crm", &token).await?;
+    let after = sealed().load("crm").await?;
+    assert_eq!(after.token.map(|t| t.expires_ms), Some(0));
+    // A plain token from before sealing still reads.
+    let plain = DynamoTokenStore::new(dynamo.clone(), &w.table);
+    assert!(plain.try_lease("old", "p", T0, T0 + 5_000).await?);
+    assert!(plain.save("old", "p", &token, T0).await?);
+    assert_eq!(sealed().load("old").await?.token, Some(token));
     Ok(())
 }

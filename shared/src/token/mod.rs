@@ -18,7 +18,7 @@ use crate::config::{number, parsed, ConfigError, Env};
 use crate::metrics;
 use crate::secrets::SecretCache;
 pub use provider::{FetchError, Provider};
-pub use store::{DynamoTokenStore, Token, TokenRecord, TokenStore};
+pub use store::{DynamoTokenStore, KmsSeal, Token, TokenRecord, TokenStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

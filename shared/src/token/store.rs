@@ -77,6 +77,7 @@ pub trait TokenStore: Send + Sync {
 pub struct DynamoTokenStore {
     client: Client,
     table: String,
+    seal: Option<KmsSeal>,
 }
 
 impl DynamoTokenStore {
@@ -84,7 +85,63 @@ impl DynamoTokenStore {
         DynamoTokenStore {
             client,
             table: table.into(),
+            seal: None,
         }
+    }
+
+    /// Keep token values encrypted under a KMS key: the table, its point-in-time
+    /// backups and its exports then hold no usable bearer token.
+    pub fn sealed_with(mut self, seal: KmsSeal) -> Self {
+        self.seal = Some(seal);
+        self
+    }
+}
+
+/// Encrypts token values with a KMS key, bound to their provider by the encryption
+/// context: a role may be allowed to open one provider's tokens only.
+pub struct KmsSeal {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+impl KmsSeal {
+    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> KmsSeal {
+        KmsSeal {
+            client,
+            key_id: key_id.into(),
+        }
+    }
+
+    async fn seal(&self, provider: &str, token: &str) -> Result<Vec<u8>, StoreError> {
+        let out = self
+            .client
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(token.as_bytes()))
+            .encryption_context("provider", provider)
+            .send()
+            .await
+            .map_err(classify_sdk_error)?;
+        out.ciphertext_blob()
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| StoreError::Corrupt("KMS returned no ciphertext".into()))
+    }
+
+    async fn open(&self, provider: &str, sealed: &[u8]) -> Result<String, StoreError> {
+        let out = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(sealed))
+            .encryption_context("provider", provider)
+            .send()
+            .await
+            .map_err(classify_sdk_error)?;
+        let plain = out
+            .plaintext()
+            .ok_or_else(|| StoreError::Corrupt("KMS returned no plaintext".into()))?;
+        String::from_utf8(plain.as_ref().to_vec())
+            .map_err(|_| StoreError::Corrupt("sealed token is not text".into()))
     }
 }
 
@@ -106,6 +163,13 @@ fn num(item: &HashMap<String, AttributeValue>, k: &str) -> Millis {
 }
 fn text(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
     item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// A token's fingerprint (SHA-256, hex): how a refused token is named in a condition
+/// without its value, which a sealed item does not hold in the clear.
+fn fingerprint(token: &str) -> AttributeValue {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    AttributeValue::S(d.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn from_item(item: &HashMap<String, AttributeValue>) -> TokenRecord {
@@ -169,7 +233,22 @@ impl TokenStore for DynamoTokenStore {
             .send()
             .await
             .map_err(classify_sdk_error)?;
-        Ok(out.item().map(from_item).unwrap_or_default())
+        let Some(item) = out.item() else {
+            return Ok(TokenRecord::default());
+        };
+        let mut rec = from_item(item);
+        // A sealed value is opened here; a plain one (written before sealing was turned
+        // on) is read as it is, and sealed by the next refresh.
+        if let (Some(AttributeValue::B(sealed)), Some(seal)) = (item.get("token"), &self.seal) {
+            let access_token = seal.open(provider, sealed.as_ref()).await?;
+            rec.token = Some(Token {
+                access_token,
+                instance_url: text(item, "instance_url"),
+                expires_ms: num(item, "expires_ms"),
+                issued_ms: num(item, "fetched_ms"),
+            });
+        }
+        Ok(rec)
     }
 
     async fn try_lease(
@@ -200,13 +279,20 @@ impl TokenStore for DynamoTokenStore {
         now: Millis,
     ) -> Result<bool, StoreError> {
         let url = token.instance_url.clone().unwrap_or_default();
+        let value = match &self.seal {
+            Some(seal) => AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                seal.seal(provider, &token.access_token).await?,
+            )),
+            None => AttributeValue::S(token.access_token.clone()),
+        };
         self.update(
             provider,
-            "SET #t = :t, instance_url = :url, expires_ms = :e, fetched_ms = :now, expires_at = :ttl, not_before_ms = :zero \
+            "SET #t = :t, token_sha = :sha, instance_url = :url, expires_ms = :e, fetched_ms = :now, expires_at = :ttl, not_before_ms = :zero \
              REMOVE lease_owner, lease_exp",
             "lease_owner = :o",
             vec![
-                (":t", AttributeValue::S(token.access_token.clone())),
+                (":t", value),
+                (":sha", fingerprint(&token.access_token)),
                 (":url", AttributeValue::S(url)),
                 (":e", n(token.expires_ms)),
                 (":now", n(now)),
@@ -238,12 +324,15 @@ impl TokenStore for DynamoTokenStore {
     }
 
     async fn invalidate(&self, provider: &str, token: &Token) -> Result<(), StoreError> {
+        // The token is known by its fingerprint (a sealed value differs at every
+        // encryption), or by its value in an item written before fingerprints.
         self.update(
             provider,
             "SET expires_ms = :zero",
-            "#t = :t",
+            "token_sha = :sha OR #t = :t",
             vec![
                 (":zero", n(0)),
+                (":sha", fingerprint(&token.access_token)),
                 (":t", AttributeValue::S(token.access_token.clone())),
             ],
         )
