@@ -754,6 +754,14 @@ fn each_transition_carries_or_clears_what_its_state_needs() {
     let failed = step(&ho, &failure(trial("a")), 10_100, &policy).next;
     assert_eq!(failed.state, State::Open);
     assert_eq!((failed.reopens, failed.failures), (3, 5));
+    assert_eq!(
+        failed.episode, ho.episode,
+        "a reopening stays in its episode: no new page"
+    );
+    let t = step(&ho, &failure(trial("a")), 10_100, &policy)
+        .transition
+        .expect("reopens");
+    assert_eq!((t.started_episode, t.ended_episode), (None, None));
     assert_eq!(failed.open_until_ms, 10_100 + policy.open_timeout_ms(3));
     assert_eq!(failed.last_error.as_deref(), Some("down"));
     // HALF_OPEN→CLOSED: counts, error and reopens cleared, the episode ended.
