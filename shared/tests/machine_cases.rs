@@ -893,3 +893,23 @@ fn failures_and_resets_count_only_in_their_closed_generation() {
     assert_eq!(reset.apply(&closed(0)), None, "nothing to reset: no write");
     assert_eq!(Op::ResetFailures { generation: 1 }.apply(&closed(2)), None);
 }
+
+/// Two instances tripping in the same millisecond make identical records: only the
+/// writer's token tells whose write landed.
+#[test]
+fn a_stamped_transition_is_known_by_its_writer_alone() {
+    let policy = consecutive(1);
+    let view = closed(0);
+    let trip = || {
+        step(&view, &failure(ticket_of(&view)), 1_000, &policy)
+            .op
+            .expect("trips")
+    };
+    let (mut a, mut b) = (trip(), trip());
+    a.stamp("a:w0");
+    b.stamp("b:w0");
+    let landed = a.apply(&view).expect("applies");
+    assert_eq!(landed.writer.as_deref(), Some("a:w0"));
+    assert_eq!(a.took_effect(&landed), Some(true));
+    assert_eq!(b.took_effect(&landed), Some(false), "identical, but a's");
+}
