@@ -157,7 +157,8 @@ impl HealthChecker {
             at: self.clock.now_ms(),
             healthy,
         };
-        let _ = tokio::time::timeout_at(deadline, self.store.apply(b.name(), &note)).await;
+        let until = crate::store::request_deadline(deadline);
+        let _ = tokio::time::timeout_at(until, self.store.apply(b.name(), &note)).await;
         let state = b.current(deadline).await.state;
         metrics::emit(
             &[("Dependency", b.name())],
@@ -185,7 +186,8 @@ impl HealthChecker {
                     now,
                     every_ms: self.reminder_ms,
                 };
-                let _ = self.store.apply(&r.name, &op).await;
+                let until = crate::store::request_deadline(Instant::now() + self.timeout);
+                let _ = tokio::time::timeout_at(until, self.store.apply(&r.name, &op)).await;
             }
         }
     }
@@ -218,10 +220,11 @@ impl HealthChecker {
 
     /// One scheduled run: the contract's probe output.
     pub async fn run(&self, deadline: Instant) -> Value {
-        let mut deps = Vec::new();
-        for d in &self.targets {
-            deps.push(self.check_one(d, deadline).await);
-        }
+        // All at once: one slow dependency, or a slow state table, costs the run its
+        // own wait once, not once per dependency.
+        let deps: Vec<Value> =
+            futures::future::join_all(self.targets.iter().map(|d| self.check_one(d, deadline)))
+                .await;
         self.remind().await;
         let delivered = self.deliver_all(deadline).await;
         metrics::emit(
