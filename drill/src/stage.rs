@@ -8,9 +8,7 @@ use std::time::Instant;
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
 use failsoft_testkit::fake_http::FakeServer;
 use failsoft_testkit::fake_pagerduty::{FakePagerDuty, Incident};
-use failsoft_testkit::fake_salesforce::{
-    self, contact, Sessions, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH,
-};
+use failsoft_testkit::fake_salesforce::{self, Sessions, API_PREFIX};
 use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
 use serde_json::{json, Value};
 
@@ -66,16 +64,10 @@ impl Stage {
     pub async fn new() -> anyhow::Result<Stage> {
         let m = moto()?;
         let (client, table) = fresh_table(&m.url).await?;
-        let (sf, sessions) = fake_salesforce::start_with_sessions(vec![contact(
-            "003PAT",
-            "Pat Platinum",
-            "3175550123",
-            "2026-06-01T00:00:00.000+0000",
-            Some("Platinum"),
-        )])
-        .await?;
+        let (sf, sessions) =
+            fake_salesforce::start_with_sessions(vec![fake_salesforce::pat_platinum()]).await?;
         let pd = FakePagerDuty::start().await?;
-        let creds = json!({"token_url": format!("{}{TOKEN_PATH}", sf.url), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
+        let creds = fake_salesforce::credentials(&sf.url);
         create_secret(&m.url, &format!("crm-{table}"), &creds).await?;
         create_secret(
             &m.url,

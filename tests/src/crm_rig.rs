@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::fake_http::FakeServer;
-use crate::fake_salesforce::{self, contact, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH};
+use crate::fake_salesforce::{self, contact};
 use crate::{create_secret, fresh_table, moto, Emulator};
 
 pub struct CrmRig {
@@ -52,7 +52,7 @@ pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<CrmRig> {
     ])
     .await?;
     let secret = format!("crm-{table}");
-    let creds = json!({"token_url": format!("{}{TOKEN_PATH}", sf.url), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
+    let creds = fake_salesforce::credentials(&sf.url);
     create_secret(&m.url, &secret, &creds).await?;
     let mut all = Emulator::aws_env(&m.url, &table);
     all.extend([

@@ -50,6 +50,22 @@ pub fn find_terms(q: &str) -> Vec<String> {
         .collect()
 }
 
+/// The one contact most tests look up: a Platinum customer on +1 317 555 0123.
+pub fn pat_platinum() -> FakeContact {
+    contact(
+        "003PAT",
+        "Pat Platinum",
+        "3175550123",
+        "2026-06-01T00:00:00.000+0000",
+        Some("Platinum"),
+    )
+}
+
+/// The CRM secret's value for a fake Salesforce at `url`.
+pub fn credentials(url: &str) -> serde_json::Value {
+    serde_json::json!({"token_url": format!("{url}{TOKEN_PATH}"), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+}
+
 pub async fn start(contacts: Vec<FakeContact>) -> anyhow::Result<FakeServer> {
     Ok(start_with_sessions(contacts).await?.0)
 }

@@ -22,9 +22,7 @@ use failsoft_testkit::fake_aws::{self, internal_error, throttled};
 use failsoft_testkit::fake_genesys::fake_genesys;
 use failsoft_testkit::fake_http::{FakeServer, Fault};
 use failsoft_testkit::fake_pagerduty::FakePagerDuty;
-use failsoft_testkit::fake_salesforce::{
-    self, contact, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH,
-};
+use failsoft_testkit::fake_salesforce::{self, API_PREFIX, TOKEN_PATH};
 use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
 use serde_json::{json, Value};
 
@@ -154,14 +152,7 @@ struct World {
 async fn world(row: usize) -> anyhow::Result<World> {
     let m = moto()?;
     let (client, table) = fresh_table(&m.url).await?;
-    let sf = fake_salesforce::start(vec![contact(
-        "003PAT",
-        "Pat Platinum",
-        "3175550123",
-        "2026-06-01T00:00:00.000+0000",
-        Some("Platinum"),
-    )])
-    .await?;
+    let sf = fake_salesforce::start(vec![fake_salesforce::pat_platinum()]).await?;
     let genesys = fake_genesys().await?;
     let pd = FakePagerDuty::start().await?;
     let dynamo = fake_aws::front(&m.url).await?;
@@ -169,7 +160,7 @@ async fn world(row: usize) -> anyhow::Result<World> {
     let crm_secret = format!("crm-{table}");
     let gc_secret = format!("gc-{table}");
     let pd_secret = format!("pd-{table}");
-    create_secret(&m.url, &crm_secret, &json!({"token_url": format!("{}{TOKEN_PATH}", sf.url), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})).await?;
+    create_secret(&m.url, &crm_secret, &fake_salesforce::credentials(&sf.url)).await?;
     create_secret(
         &m.url,
         &gc_secret,

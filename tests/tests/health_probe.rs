@@ -14,7 +14,7 @@ use failsoft::health_check::{Check, HealthChecker, Target};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
 use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
-use failsoft_testkit::fake_salesforce::{self, API_PREFIX, CLIENT_ID, CLIENT_SECRET, TOKEN_PATH};
+use failsoft_testkit::fake_salesforce::{self, API_PREFIX};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Down};
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -46,7 +46,12 @@ async fn world() -> anyhow::Result<World> {
         }
     })
     .await?;
-    create_secret(&m.url, &format!("crm-{table}"), &json!({"token_url": format!("{}{TOKEN_PATH}", crm.url), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})).await?;
+    create_secret(
+        &m.url,
+        &format!("crm-{table}"),
+        &fake_salesforce::credentials(&crm.url),
+    )
+    .await?;
     create_secret(
         &m.url,
         &format!("pd-{table}"),

@@ -172,14 +172,19 @@ fn fingerprint(token: &str) -> AttributeValue {
     AttributeValue::S(d.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The token an item holds, given its value (read plain, or opened).
+fn token_of(item: &HashMap<String, AttributeValue>, access_token: String) -> Token {
+    Token {
+        access_token,
+        instance_url: text(item, "instance_url"),
+        expires_ms: num(item, "expires_ms"),
+        issued_ms: num(item, "fetched_ms"),
+    }
+}
+
 fn from_item(item: &HashMap<String, AttributeValue>) -> TokenRecord {
     TokenRecord {
-        token: text(item, "token").map(|access_token| Token {
-            access_token,
-            instance_url: text(item, "instance_url"),
-            expires_ms: num(item, "expires_ms"),
-            issued_ms: num(item, "fetched_ms"),
-        }),
+        token: text(item, "token").map(|t| token_of(item, t)),
         fetched_ms: num(item, "fetched_ms"),
         lease: text(item, "lease_owner").map(|o| (o, num(item, "lease_exp"))),
         not_before_ms: num(item, "not_before_ms"),
@@ -240,13 +245,7 @@ impl TokenStore for DynamoTokenStore {
         // A sealed value is opened here; a plain one (written before sealing was turned
         // on) is read as it is, and sealed by the next refresh.
         if let (Some(AttributeValue::B(sealed)), Some(seal)) = (item.get("token"), &self.seal) {
-            let access_token = seal.open(provider, sealed.as_ref()).await?;
-            rec.token = Some(Token {
-                access_token,
-                instance_url: text(item, "instance_url"),
-                expires_ms: num(item, "expires_ms"),
-                issued_ms: num(item, "fetched_ms"),
-            });
+            rec.token = Some(token_of(item, seal.open(provider, sealed.as_ref()).await?));
         }
         Ok(rec)
     }
