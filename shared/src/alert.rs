@@ -1,28 +1,20 @@
-//! Alert delivery: the breaker outbox to the PagerDuty Events API v2. An entry leaves the
-//! outbox only when PagerDuty accepted it (202) or refused it for good (400); 429, 5xx
-//! and timeouts are retried later with backoff. A sender claims an entry before sending,
-//! so concurrent senders never send it twice.
+//! Pages: one outbox entry as a PagerDuty Events API v2 event, and what PagerDuty made
+//! of it. Accepted (202) and refused for good (400) are final; 429, 5xx and timeouts are
+//! retried later with backoff. `actions` decides when, claims, and records the outcome.
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::breaker::{outbox, Action, Alert, Applied, BreakerStore, Op};
+use crate::breaker::{outbox, Action, Alert};
 use crate::clock::Millis;
 use crate::config::{parsed, seconds_ms, ConfigError, Env};
 use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
-use crate::metrics;
 use crate::secrets::{field, SecretCache};
-use crate::store::request_deadline;
 
 pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
-/// At most this many events per delivery run: PagerDuty allows about 120 a minute per key.
-pub const MAX_PER_RUN: usize = 20;
-const CLAIM_MS: Millis = 15_000;
 /// The first retry waits this long; each further failure doubles it, up to MAX_BACKOFF_MS.
 pub const DEFAULT_BACKOFF_MS: Millis = 10_000;
 const MAX_BACKOFF_MS: Millis = 300_000;
@@ -56,8 +48,9 @@ impl Runbooks {
     }
 }
 
+/// What PagerDuty made of one event.
 #[derive(Debug, PartialEq, Eq)]
-enum Sent {
+pub enum Sent {
     Accepted,
     Refused(u16),
     Retry { after_s: Option<u64>, why: String },
@@ -99,6 +92,23 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
                 "group": "failsoft",
                 "class": "paging_backlog",
                 "custom_details": {"circuit": breaker, "undelivered": a.failures, "alert_id": a.id},
+            }
+        }),
+        // An outage action that keeps failing: someone must do it by hand.
+        Action::PauseCampaigns | Action::ResumeCampaigns => json!({
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": a.dedup_key,
+            "payload": {
+                "summary": a.summary.chars().take(1024).collect::<String>(),
+                "source": "failsoft",
+                "severity": "error",
+                "timestamp": crate::clock::iso8601(a.created_ms),
+                "component": breaker,
+                "group": "failsoft",
+                "class": "outage_action",
+                "custom_details": {"circuit": breaker, "action": a.action.as_str(),
+                                   "attempts": a.attempts, "last_error": a.last_error},
             }
         }),
         Action::Trigger => {
@@ -191,7 +201,7 @@ impl PagerDuty {
 
     /// How long to wait before the next attempt, after `attempts` failed ones; a longer
     /// Retry-After wins.
-    fn retry_in(&self, attempts: u32, retry_after_s: Option<u64>) -> Millis {
+    pub fn retry_in(&self, attempts: u32, retry_after_s: Option<u64>) -> Millis {
         let backoff = self
             .backoff_ms
             .saturating_mul(1 << attempts.min(10))
@@ -202,7 +212,8 @@ impl PagerDuty {
             .max(backoff)
     }
 
-    async fn send(&self, breaker: &str, a: &Alert, deadline: Instant) -> Sent {
+    /// Send one event for `a`, within `deadline`.
+    pub async fn send(&self, breaker: &str, a: &Alert, deadline: Instant) -> Sent {
         let key = match self
             .secrets
             .get(&self.secret_id, deadline)
@@ -237,106 +248,6 @@ impl PagerDuty {
                 why: e.to_string(),
             },
         }
-    }
-
-    /// Send what is due in `breaker`'s outbox. Entries of one episode go in order.
-    pub async fn deliver(
-        &self,
-        store: &dyn BreakerStore,
-        breaker: &str,
-        owner: &str,
-        now: Millis,
-        deadline: Instant,
-    ) -> Delivery {
-        let rec =
-            match tokio::time::timeout_at(request_deadline(deadline), store.load(breaker)).await {
-                Ok(Ok(r)) => r,
-                _ => return Delivery::default(),
-            };
-        let mut entries: Vec<&Alert> = rec.outbox.values().collect();
-        entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
-        let mut blocked: HashSet<&str> = HashSet::new();
-        let mut done = Delivery::default();
-        let mut attempts = 0;
-        for a in entries {
-            let due = a.next_ms <= now && !a.claimed_by_other(owner, now);
-            if !due
-                || blocked.contains(a.dedup_key.as_str())
-                || attempts >= MAX_PER_RUN
-                || Instant::now() >= deadline
-            {
-                blocked.insert(&a.dedup_key);
-                done.pending += 1;
-                continue;
-            }
-            let claim = Op::ClaimAlert {
-                id: a.id.clone(),
-                owner: owner.to_string(),
-                now,
-                until: now + CLAIM_MS,
-            };
-            let claimed =
-                tokio::time::timeout_at(request_deadline(deadline), store.apply(breaker, &claim))
-                    .await;
-            if !matches!(claimed, Ok(Ok(Applied::Won(_)))) {
-                blocked.insert(&a.dedup_key);
-                done.pending += 1;
-                continue;
-            }
-            attempts += 1;
-            let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
-            // A trigger reports the count the record holds now: every failure counted
-            // by any instance before the trip.
-            let mut sent = a.clone();
-            if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
-                sent.failures = a.failures.max(rec.failures);
-            }
-            let result = self.send(breaker, &sent, send_deadline).await;
-            let op = match &result {
-                Sent::Accepted | Sent::Refused(_) => Op::DropAlert {
-                    id: a.id.clone(),
-                    owner: owner.to_string(),
-                },
-                Sent::Retry { after_s, .. } => Op::DeferAlert {
-                    id: a.id.clone(),
-                    owner: owner.to_string(),
-                    attempts: a.attempts + 1,
-                    next_ms: now + self.retry_in(a.attempts, *after_s),
-                },
-            };
-            // The outcome is recorded even past the caller's deadline, but never waits
-            // on a slow table for longer than one request.
-            let until = tokio::time::Instant::now() + crate::store::REQUEST_TIMEOUT;
-            let _ = tokio::time::timeout_at(until, store.apply(breaker, &op)).await;
-            match result {
-                Sent::Accepted => {
-                    done.sent += 1;
-                    tracing::info!(breaker, alert = %a.id, action = a.action.as_str(), dedup_key = %a.dedup_key, "alert delivered");
-                    metrics::emit(
-                        &[("Breaker", breaker)],
-                        &[metrics::count("AlertsSent", 1.0)],
-                    );
-                }
-                Sent::Refused(status) => {
-                    tracing::error!(breaker, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
-                    metrics::emit(
-                        &[("Breaker", breaker)],
-                        &[metrics::count("AlertsRejected", 1.0)],
-                    );
-                    metrics::emit(&[], &[metrics::count("AlertsRejectedTotal", 1.0)]);
-                }
-                Sent::Retry { why, .. } => {
-                    blocked.insert(&a.dedup_key);
-                    done.pending += 1;
-                    tracing::warn!(breaker, alert = %a.id, attempt = a.attempts + 1, error = %why, "alert delivery failed; will retry");
-                }
-            }
-        }
-        metrics::emit(
-            &[("Breaker", breaker)],
-            &[metrics::count("AlertsPending", f64::from(done.pending))],
-        );
-        done
     }
 }
 
@@ -424,7 +335,7 @@ mod tests {
             1_000,
             &crate::breaker::Policy::default(),
         );
-        let Some(Op::Transition { alerts, .. }) = s.op else {
+        let Some(crate::breaker::Op::Transition { alerts, .. }) = s.op else {
             panic!("forcing closed is a transition");
         };
         let ev = event("k", "crm", &alerts[0], None);

@@ -126,6 +126,17 @@ impl Dependency {
 
     /// This dependency's breaker configuration: its defaults under `BREAKER_<NAME>_*`.
     pub fn breaker_config(self, env: &impl Env) -> Result<BreakerConfig, ConfigError> {
+        // A misspelt breaker in CAMPAIGN_PAUSE_ON would silently pause nothing.
+        if let Some(bad) = crate::breaker::campaign_pause_on(env)
+            .into_iter()
+            .find(|n| Dependency::parse(n).is_none())
+        {
+            return Err(ConfigError::Invalid {
+                var: "CAMPAIGN_PAUSE_ON".into(),
+                value: bad,
+                why: "not a breaker Failsoft knows".into(),
+            });
+        }
         BreakerConfig::from_env(self.name(), self.defaults(), env)
     }
 }

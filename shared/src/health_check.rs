@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::alert::{AlertConfig, Delivery, PagerDuty};
+use crate::actions::{Delivery, Executor};
 use crate::breaker::{
     outbox, Breaker, BreakerStore, CallError, Classify, Op, State, Transition, Verdict,
 };
@@ -62,11 +62,11 @@ pub struct HealthChecker {
     pub targets: Vec<Target>,
     pub store: Arc<dyn BreakerStore>,
     pub http: reqwest::Client,
-    pub pagerduty: Option<PagerDuty>,
+    /// Runs what transitions called for and nobody ran yet: the stream's backstop.
+    pub actions: Executor,
     pub clock: Arc<dyn Clock>,
     pub timeout: Duration,
     pub reminder_ms: Millis,
-    pub instance: String,
 }
 
 impl HealthChecker {
@@ -192,30 +192,9 @@ impl HealthChecker {
         }
     }
 
-    /// Deliver every breaker's pending alerts.
+    /// Run every breaker's pending actions (pages, campaign changes).
     pub async fn deliver_all(&self, deadline: Instant) -> Delivery {
-        let mut total = Delivery::default();
-        let all = crate::dependency::records(self.store.as_ref(), deadline).await;
-        for r in all.iter().filter(|r| !r.outbox.is_empty()) {
-            match &self.pagerduty {
-                Some(pd) => {
-                    total += pd
-                        .deliver(
-                            self.store.as_ref(),
-                            &r.name,
-                            &self.instance,
-                            self.clock.now_ms(),
-                            deadline,
-                        )
-                        .await
-                }
-                None => {
-                    tracing::error!(breaker = %r.name, pending = r.outbox.len(), "alerts pending and ALERT_SECRET_ID is not set");
-                    total.pending += r.outbox.len() as u32;
-                }
-            }
-        }
-        total
+        self.actions.run_all(deadline).await
     }
 
     /// One scheduled run: the contract's probe output.
@@ -311,16 +290,14 @@ impl HealthChecker {
                 check: Check::Http { url: url.clone() },
             });
         }
-        let pagerduty = AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c));
         Ok(HealthChecker {
             targets,
             store: services.store.clone(),
             http: services.http.clone(),
-            pagerduty,
+            actions: Executor::build(services, env, "probe")?,
             clock: services.clock.clone(),
             timeout: config.timeout,
             reminder_ms: config.reminder_ms,
-            instance: format!("probe-{:016x}", rand::random::<u64>()),
         })
     }
 }

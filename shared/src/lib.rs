@@ -15,9 +15,11 @@
 //! adds the state table's definition read from the SAM template, for the operator CLI
 //! and the tests. Neither is in a Lambda's build.
 
+pub mod actions;
 pub mod alert;
 pub mod aws;
 pub mod breaker;
+pub mod campaign;
 pub mod clock;
 pub mod config;
 pub mod crm;

@@ -773,6 +773,7 @@ fn policy() -> Policy {
         // Longer than a call's budget plus the skew between two instances.
         trial_lease_ms: CALL_BUDGET + 2 * SKEW + TICK,
         backoff: None,
+        campaign_pause: None,
     }
 }
 

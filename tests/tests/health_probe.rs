@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use failsoft::actions::Executor;
 use failsoft::alert::{PagerDuty, Runbooks, DEFAULT_BACKOFF_MS};
 use failsoft::breaker::{
     Breaker, BreakerStore, CallError, DynamoBreakerStore, Event, GuardSettings, Policy, State,
@@ -134,11 +135,21 @@ impl World {
             }],
             store: self.store().await,
             http: reqwest::Client::new(),
-            pagerduty: Some(self.pagerduty(secrets)),
+            actions: self.executor(secrets, "probe").await,
             clock: self.clock.clone(),
             timeout: Duration::from_secs(2),
             reminder_ms: 3_600_000,
-            instance: format!("probe-{:x}", rand::random::<u64>()),
+        }
+    }
+
+    /// An outage-actions executor with its own claim owner, paging through the fake.
+    async fn executor(&self, secrets: Arc<SecretCache>, role: &str) -> Executor {
+        Executor {
+            store: self.store().await,
+            pager: Some(self.pagerduty(secrets)),
+            campaigns: None,
+            clock: self.clock.clone(),
+            owner: format!("{role}-{:x}", rand::random::<u64>()),
         }
     }
 
@@ -313,7 +324,12 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
     let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
         aws_sdk_secretsmanager::Client::new(&conf),
     ))));
-    let pd = Arc::new(w.pagerduty(secrets));
+    let mut executors = Vec::new();
+    for i in 0..16 {
+        executors.push(Arc::new(
+            w.executor(secrets.clone(), &format!("lookup-{i}")).await,
+        ));
+    }
     w.crm.fault(API_PREFIX, Fault::Status(503), None);
     for episode in 0..2 {
         // Everyone at the same moment: 16 probe runs and 16 failing lookups.
@@ -324,24 +340,16 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
                 p.run(deadline()).await;
             }));
         }
-        for (i, b) in lookups.iter().enumerate() {
-            let (b, pd, store) = (b.clone(), pd.clone(), w.store().await);
-            let clock = w.clock.clone();
+        for (b, ex) in lookups.iter().zip(&executors) {
+            let (b, ex) = (b.clone(), ex.clone());
             tasks.push(tokio::spawn(async move {
                 let r: Result<(), CallError<Down>> = b
                     .call(deadline(), deadline(), || async { Err(Down("503".into())) })
                     .await;
                 drop(r);
+                // A stream delivery for every transition won.
                 if !b.take_transitions().is_empty() {
-                    use failsoft::clock::Clock;
-                    pd.deliver(
-                        store.as_ref(),
-                        "crm",
-                        &format!("lookup-{i}"),
-                        clock.now_ms(),
-                        deadline(),
-                    )
-                    .await;
+                    ex.run("crm", deadline()).await;
                 }
             }));
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::op::{Expect, Op, Tally};
-use super::outbox::{alerts_for, compact, SUMMARY_ID};
+use super::outbox::{alerts_for, campaign_actions, compact, SUMMARY_ID};
 use super::policy::{Policy, TripPolicy};
 use super::record::{self, Lease, Record, State, Transition};
 use crate::clock::Millis;
@@ -573,6 +573,14 @@ fn transition_step(
     if view.outbox.contains_key(SUMMARY_ID) && folded.summary.is_some() {
         unclaimed.push(SUMMARY_ID.to_string());
     }
+    // The campaign actions go with the pages, in the same write; the slot they empty
+    // goes only if nobody is working on it.
+    let (campaign, empties) = campaign_actions(&transition, &next, policy.campaign_pause);
+    let mut drop = folded.drop.clone();
+    if view.outbox.get(empties).is_some_and(|a| a.is_free(now)) {
+        drop.push(empties.to_string());
+        unclaimed.push(empties.to_string());
+    }
     let expect = if unclaimed.is_empty() {
         expect
     } else {
@@ -581,8 +589,9 @@ fn transition_step(
     // PagerDuty never heard of a folded episode: no resolve for it.
     alerts.retain(|a| !folded.episodes.contains(&a.dedup_key));
     alerts.extend(folded.summary);
+    alerts.extend(campaign);
     let mut next = next;
-    for id in &folded.drop {
+    for id in &drop {
         next.outbox.remove(id);
     }
     for a in &alerts {
@@ -608,7 +617,7 @@ fn transition_step(
             next: Box::new(next.clone()),
             alerts,
             tally: Tally::Set,
-            drop_alerts: folded.drop,
+            drop_alerts: drop,
             clear_window,
             clear_trials,
         }),

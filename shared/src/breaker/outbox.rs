@@ -19,6 +19,10 @@ pub const FOLD_AFTER_MS: Millis = 15 * 60_000;
 /// The id of the one reminder slot and of the one summary entry.
 pub const REMINDER_ID: &str = "reminder";
 pub const SUMMARY_ID: &str = "summary";
+/// The campaign slots: one pause and one resume at most per breaker, whatever the
+/// number of episodes (the campaign ledger says what each one must undo).
+pub const PAUSE_ID: &str = "pause";
+pub const RESUME_ID: &str = "resume";
 /// What a forced close's trigger says, after the breaker's name.
 const FORCED_CLOSED_TEXT: &str =
     "forced CLOSED by an operator; the breaker no longer protects callers";
@@ -71,6 +75,48 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
     out
 }
 
+/// The campaign actions a transition calls for when its breaker pauses campaigns
+/// (`resume_delay_ms` is Some), and the slots it empties if nobody is working on them.
+/// An outage that begins pauses, and cancels a resume still waiting out its delay; an
+/// episode that ends resumes after the delay, and a pause not yet begun is not needed.
+pub fn campaign_actions(
+    t: &Transition,
+    next: &Record,
+    resume_delay_ms: Option<Millis>,
+) -> (Vec<Alert>, &'static str) {
+    let Some(delay) = resume_delay_ms else {
+        return (Vec::new(), "");
+    };
+    if let (Some(ep), true) = (&t.started_episode, next.state.is_degraded()) {
+        let summary = format!("{}: pause outbound campaigns ({})", t.breaker, t.label());
+        let pause = Alert::new(
+            PAUSE_ID.into(),
+            Action::PauseCampaigns,
+            ep,
+            summary,
+            next,
+            t.at_ms,
+        );
+        return (vec![pause], RESUME_ID);
+    }
+    match &t.ended_episode {
+        Some(ep) if !next.state.is_degraded() => {
+            let summary = format!("{}: resume the campaigns it paused", t.breaker);
+            let mut resume = Alert::new(
+                RESUME_ID.into(),
+                Action::ResumeCampaigns,
+                ep,
+                summary,
+                next,
+                t.at_ms,
+            );
+            resume.next_ms = t.at_ms.saturating_add(delay);
+            (vec![resume], PAUSE_ID)
+        }
+        _ => (Vec::new(), ""),
+    }
+}
+
 /// A reminder for an episode still open at `now`, or None if none is due.
 pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<Alert> {
     let ep = r.episode.as_ref()?;
@@ -118,6 +164,13 @@ pub fn compact(
     now: Millis,
 ) -> Compaction {
     let free = |a: &Alert| a.claim.as_ref().is_none_or(|(_, until)| *until < now);
+    // Campaign actions have their own slots and are never folded into a page.
+    let pages: BTreeMap<String, Alert> = outbox
+        .iter()
+        .filter(|(_, a)| a.action.is_page())
+        .map(|(k, a)| (k.clone(), a.clone()))
+        .collect();
+    let outbox = &pages;
     // An episode with an entry being sent stays whole: its trigger may be reaching
     // PagerDuty right now, and would then need its resolve.
     let claimed: BTreeSet<&str> = outbox

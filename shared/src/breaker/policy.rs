@@ -34,7 +34,14 @@ pub struct Policy {
     /// How long a HALF_OPEN trial permission lasts; a result after it is fenced off.
     pub trial_lease_ms: Millis,
     pub backoff: Option<Backoff>,
+    /// Some(resume delay): this breaker's outage pauses outbound campaigns, and its end
+    /// resumes them after the delay. A transition records these actions with itself.
+    pub campaign_pause: Option<Millis>,
 }
+
+/// How long after the last holding breaker closes a campaign is resumed, unless told
+/// otherwise: a flapping dependency must not toggle dialers.
+pub const DEFAULT_RESUME_DELAY_MS: Millis = 300_000;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -46,6 +53,7 @@ impl Default for Policy {
             half_open_max_trials: 1,
             trial_lease_ms: 10_000,
             backoff: None,
+            campaign_pause: None,
         }
     }
 }
@@ -202,6 +210,7 @@ impl BreakerConfig {
             half_open_max_trials: number(env, &max_trials, 1u32, 1, 100)?,
             trial_lease_ms: number(env, &trial_lease, 10_000i64, 1, 600_000)?,
             backoff,
+            campaign_pause: campaign_pause(name, env)?,
         };
         let settings = GuardSettings {
             cache_ttl_ms: number(env, &v("CACHE_TTL_MS"), 1_000i64, 0, 60_000)?,
@@ -210,6 +219,30 @@ impl BreakerConfig {
         };
         Ok(BreakerConfig { policy, settings })
     }
+}
+
+/// The breakers named in `CAMPAIGN_PAUSE_ON` (comma-separated).
+pub fn campaign_pause_on(env: &dyn Env) -> Vec<String> {
+    env.get("CAMPAIGN_PAUSE_ON")
+        .unwrap_or_default()
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Whether `name` pauses campaigns (`CAMPAIGN_PAUSE_ON`), and after how long its
+/// recovery resumes them (`CAMPAIGN_RESUME_DELAY_S`, default 300 s).
+fn campaign_pause(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigError> {
+    if !campaign_pause_on(env).iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let delay = parsed(
+        env,
+        "CAMPAIGN_RESUME_DELAY_S",
+        DEFAULT_RESUME_DELAY_MS as f64 / 1000.0,
+    )?;
+    Ok(Some(seconds_ms("CAMPAIGN_RESUME_DELAY_S", delay)?))
 }
 
 /// `BREAKER_<NAME>_<FIELD>`: NAME upper-cased with `-` turned into `_`.

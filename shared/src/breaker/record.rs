@@ -224,6 +224,10 @@ pub enum Action {
     Resolve,
     /// What could not be delivered in time, folded into one low-urgency event.
     Summary,
+    /// Turn off the outbound campaigns that are dialing (the breaker's outage began).
+    PauseCampaigns,
+    /// Turn back on what this breaker's outage turned off, once it is over.
+    ResumeCampaigns,
 }
 
 impl Action {
@@ -232,23 +236,35 @@ impl Action {
             Action::Trigger => "trigger",
             Action::Resolve => "resolve",
             Action::Summary => "summary",
+            Action::PauseCampaigns => "pause_campaigns",
+            Action::ResumeCampaigns => "resume_campaigns",
         }
+    }
+
+    /// A page to PagerDuty (folded into the summary when it cannot get through), as
+    /// opposed to a change made in Genesys (never folded: the campaign ledger needs it).
+    pub fn is_page(self) -> bool {
+        matches!(self, Action::Trigger | Action::Resolve | Action::Summary)
     }
     pub fn parse(s: &str) -> Option<Action> {
         match s {
             "trigger" => Some(Action::Trigger),
             "resolve" => Some(Action::Resolve),
             "summary" => Some(Action::Summary),
+            "pause_campaigns" => Some(Action::PauseCampaigns),
+            "resume_campaigns" => Some(Action::ResumeCampaigns),
             _ => None,
         }
     }
 }
 
-/// One alert in the outbox.
+/// One entry in the outbox: an action a transition called for (a page, a campaign
+/// pause or resume), with its own id, attempts and claim, written with the transition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Alert {
     /// Unique within the breaker: `<generation>-<action>`, `reminder` (one slot: a newer
-    /// reminder replaces an undelivered one) or `summary`.
+    /// reminder replaces an undelivered one), `summary`, or the campaign slots `pause`
+    /// and `resume` (one each: the campaign ledger, not the entry, says what to undo).
     pub id: String,
     pub action: Action,
     /// The episode: one PagerDuty incident from trigger to resolve.
@@ -286,6 +302,11 @@ impl Alert {
             next_ms: now,
             claim: None,
         }
+    }
+
+    /// Nobody holds a live claim on it at `now`.
+    pub fn is_free(&self, now: Millis) -> bool {
+        self.claim.as_ref().is_none_or(|(_, until)| *until < now)
     }
 
     pub fn claimed_by_other(&self, owner: &str, now: Millis) -> bool {

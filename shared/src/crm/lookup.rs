@@ -11,7 +11,6 @@ use super::phone::{normalise, Digits};
 use super::salesforce::Session;
 use super::salesforce::{search, Contact, SalesforceConfig, MIN_ATTEMPT};
 use crate::breaker::{Breaker, CallError, Classify, Verdict};
-use crate::clock::Clock;
 use crate::http::HttpError;
 use crate::logging::mask_ani;
 use crate::metrics;
@@ -156,11 +155,6 @@ impl Classify for LookupError {
 
 pub struct CrmLookup {
     pub breaker: Breaker,
-    /// Sends the alerts of transitions this instance wins; the probe retries the rest.
-    pub alerts: Option<(
-        crate::alert::PagerDuty,
-        std::sync::Arc<dyn crate::breaker::BreakerStore>,
-    )>,
     pub tokens: TokenCache,
     pub http: reqwest::Client,
     pub salesforce: SalesforceConfig,
@@ -206,7 +200,6 @@ impl CrmLookup {
             },
         };
         let latency_ms = started.elapsed().as_millis() as u64;
-        self.send_won_alerts(deadline).await;
         let state = self.breaker.current(deadline).await.state;
         tracing::info!(
             ani = %mask_ani(if ani.len() > MAX_ANI_LEN { "" } else { ani }),
@@ -229,34 +222,6 @@ impl CrmLookup {
             );
         }
         answer
-    }
-
-    /// The winner of a transition tries its alert at once, with what is left of the
-    /// budget (at least 300 ms); otherwise the next probe run delivers it.
-    async fn send_won_alerts(&self, deadline: Instant) {
-        let won = [
-            self.breaker.take_transitions(),
-            self.tokens.breaker().take_transitions(),
-        ]
-        .concat();
-        let Some((pd, store)) = &self.alerts else {
-            return;
-        };
-        if won.is_empty()
-            || deadline.saturating_duration_since(Instant::now()) < Duration::from_millis(300)
-        {
-            return;
-        }
-        let owner = format!("crm-lookup-{:016x}", rand::random::<u64>());
-        let now = crate::clock::SystemClock.now_ms();
-        for name in won
-            .iter()
-            .map(|t| t.breaker.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            pd.deliver(store.as_ref(), &name, &owner, now, deadline)
-                .await;
-        }
     }
 
     async fn guarded(&self, digits: &Digits, deadline: Instant) -> Answer {

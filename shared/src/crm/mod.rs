@@ -6,7 +6,6 @@ pub mod salesforce;
 
 use std::time::Duration;
 
-use crate::alert::AlertConfig;
 use crate::config::{number, ConfigError, Env};
 use crate::dependency::Dependency;
 use crate::service::{InitError, Services};
@@ -63,14 +62,7 @@ impl CrmLookup {
         let config = CrmConfig::from_env(env)?;
         let tokens = TokenConfig::from_env(env)?;
         let provider = tokens.provider("crm", "CRM_SECRET_ID")?;
-        let alerts = AlertConfig::from_env(env)?.map(|c| {
-            (
-                crate::alert::PagerDuty::new(services, c),
-                services.store.clone(),
-            )
-        });
         Ok(CrmLookup {
-            alerts,
             breaker: services.breaker(Dependency::Crm, env)?,
             tokens: services.token_cache(provider, &tokens, env)?,
             http: services.http.clone(),

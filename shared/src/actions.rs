@@ -1,0 +1,308 @@
+//! The outage actions executor: runs what a breaker's transitions called for (pages,
+//! campaign pauses and resumes), each entry claimed with a conditional write before it
+//! is acted on, so the stream, its retries and the probe never act twice. The
+//! outage-actions function runs it on the state table's stream within about a second
+//! of a transition; the health probe runs it every minute as the backstop.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::alert::{AlertConfig, PagerDuty, Sent};
+use crate::breaker::{Action, Alert, Applied, BreakerStore, Op, Record};
+use crate::campaign::Campaigns;
+use crate::clock::{Clock, Millis};
+use crate::config::Env;
+use crate::metrics;
+use crate::service::{InitError, Services};
+use crate::store::request_deadline;
+
+/// At most this many entries acted on per run: PagerDuty allows about 120 events a
+/// minute per key.
+pub const MAX_PER_RUN: usize = 20;
+/// A page's claim; a campaign action's claim, which covers its whole attempt.
+const PAGE_CLAIM_MS: Millis = 15_000;
+const CAMPAIGN_CLAIM_MS: Millis = 120_000;
+/// The longest one campaign action's attempt may run, well inside its claim.
+const CAMPAIGN_ATTEMPT: Duration = Duration::from_secs(60);
+/// A campaign action that failed this many times is paged, with what failed.
+pub const PAGE_AFTER_ATTEMPTS: u32 = 3;
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub sent: u32,
+    pub pending: u32,
+}
+
+impl std::ops::AddAssign for Delivery {
+    fn add_assign(&mut self, o: Delivery) {
+        self.sent += o.sent;
+        self.pending += o.pending;
+    }
+}
+
+/// How one attempt at an entry ended.
+enum Outcome {
+    /// Done, refused for good, or no longer called for: the entry leaves the outbox.
+    Done(String),
+    /// Try again later, not before `after_s` if the far end said so.
+    Retry { after_s: Option<u64>, why: String },
+}
+
+pub struct Executor {
+    pub store: Arc<dyn BreakerStore>,
+    pub pager: Option<PagerDuty>,
+    pub campaigns: Option<Campaigns>,
+    pub clock: Arc<dyn Clock>,
+    /// This instance's claim owner.
+    pub owner: String,
+}
+
+/// The dedup key of the page about an action that keeps failing.
+fn failing_key(a: &Alert) -> String {
+    format!("{}/{}", a.dedup_key, a.action.as_str())
+}
+
+impl Executor {
+    pub fn build(services: &Services, env: &impl Env, role: &str) -> Result<Executor, InitError> {
+        Ok(Executor {
+            store: services.store.clone(),
+            pager: AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c)),
+            campaigns: Campaigns::build(services, env)?,
+            clock: services.clock.clone(),
+            owner: format!("{role}-{:016x}", rand::random::<u64>()),
+        })
+    }
+
+    /// Whether this instance can carry out `action` at all.
+    fn can(&self, action: Action) -> bool {
+        if action.is_page() {
+            self.pager.is_some()
+        } else {
+            self.campaigns.is_some()
+        }
+    }
+
+    /// Every registered breaker's due entries.
+    pub async fn run_all(&self, deadline: Instant) -> Delivery {
+        let mut total = Delivery::default();
+        for r in crate::dependency::records(self.store.as_ref(), deadline).await {
+            if !r.outbox.is_empty() {
+                total += self.run(&r.name, deadline).await;
+            }
+        }
+        total
+    }
+
+    /// Act on what is due in `breaker`'s outbox. Pages of one episode go in order; a
+    /// campaign action never waits for a page, nor a page for it.
+    pub async fn run(&self, breaker: &str, deadline: Instant) -> Delivery {
+        let rec =
+            match tokio::time::timeout_at(request_deadline(deadline), self.store.load(breaker))
+                .await
+            {
+                Ok(Ok(r)) => r,
+                _ => return Delivery::default(),
+            };
+        let now = self.clock.now_ms();
+        let mut entries: Vec<&Alert> = rec.outbox.values().collect();
+        entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+        let mut blocked: HashSet<(&str, bool)> = HashSet::new();
+        let mut done = Delivery::default();
+        let mut acted = 0;
+        for a in entries {
+            let lane = (a.dedup_key.as_str(), a.action.is_page());
+            let due = a.next_ms <= now && !a.claimed_by_other(&self.owner, now);
+            if !due
+                || !self.can(a.action)
+                || blocked.contains(&lane)
+                || acted >= MAX_PER_RUN
+                || Instant::now() >= deadline
+            {
+                if !self.can(a.action) && a.action.is_page() {
+                    tracing::error!(breaker, alert = %a.id, "a page is pending and ALERT_SECRET_ID is not set");
+                }
+                blocked.insert(lane);
+                done.pending += 1;
+                continue;
+            }
+            let claim_ms = if a.action.is_page() {
+                PAGE_CLAIM_MS
+            } else {
+                CAMPAIGN_CLAIM_MS
+            };
+            let claim = Op::ClaimAlert {
+                id: a.id.clone(),
+                owner: self.owner.clone(),
+                now,
+                until: now + claim_ms,
+            };
+            let claimed = tokio::time::timeout_at(
+                request_deadline(deadline),
+                self.store.apply(breaker, &claim),
+            )
+            .await;
+            if !matches!(claimed, Ok(Ok(Applied::Won(_)))) {
+                blocked.insert(lane);
+                done.pending += 1;
+                continue;
+            }
+            acted += 1;
+            let started = Instant::now();
+            let outcome = self.act(&rec, a, deadline).await;
+            let latency_ms = started.elapsed().as_millis() as f64;
+            let op = match &outcome {
+                Outcome::Done(_) => Op::DropAlert {
+                    id: a.id.clone(),
+                    owner: self.owner.clone(),
+                },
+                Outcome::Retry { after_s, .. } => Op::DeferAlert {
+                    id: a.id.clone(),
+                    owner: self.owner.clone(),
+                    attempts: a.attempts + 1,
+                    next_ms: now + self.retry_in(a.attempts, *after_s),
+                },
+            };
+            // The outcome is recorded even past the caller's deadline, but never waits
+            // on a slow table for longer than one request.
+            let until = Instant::now() + crate::store::REQUEST_TIMEOUT;
+            let _ = tokio::time::timeout_at(until, self.store.apply(breaker, &op)).await;
+            let kind = a.action.as_str();
+            match outcome {
+                Outcome::Done(what) => {
+                    done.sent += 1;
+                    tracing::info!(breaker, action = kind, id = %a.id, dedup_key = %a.dedup_key, attempts = a.attempts + 1, %what, "outage action done");
+                    metrics::emit(
+                        &[("Breaker", breaker), ("Action", kind)],
+                        &[
+                            metrics::count("ActionsDone", 1.0),
+                            metrics::millis("ActionLatency", latency_ms),
+                        ],
+                    );
+                    if !a.action.is_page() && a.attempts + 1 > PAGE_AFTER_ATTEMPTS {
+                        self.page_failing(breaker, a, None, deadline).await;
+                    }
+                }
+                Outcome::Retry { why, .. } => {
+                    blocked.insert(lane);
+                    done.pending += 1;
+                    tracing::warn!(breaker, action = kind, id = %a.id, attempt = a.attempts + 1, error = %why, "outage action failed; will retry");
+                    metrics::emit(
+                        &[("Breaker", breaker), ("Action", kind)],
+                        &[metrics::count("ActionsFailed", 1.0)],
+                    );
+                    if !a.action.is_page() && a.attempts + 1 == PAGE_AFTER_ATTEMPTS {
+                        self.page_failing(breaker, a, Some(&why), deadline).await;
+                    }
+                }
+            }
+        }
+        metrics::emit(
+            &[("Breaker", breaker)],
+            &[metrics::count("ActionsPending", f64::from(done.pending))],
+        );
+        done
+    }
+
+    fn retry_in(&self, attempts: u32, after_s: Option<u64>) -> Millis {
+        match &self.pager {
+            Some(p) => p.retry_in(attempts, after_s),
+            None => crate::alert::DEFAULT_BACKOFF_MS
+                .saturating_mul(1 << attempts.min(5))
+                .max(after_s.unwrap_or(0) as Millis * 1000),
+        }
+    }
+
+    async fn act(&self, rec: &Record, a: &Alert, deadline: Instant) -> Outcome {
+        match a.action {
+            Action::Trigger | Action::Resolve | Action::Summary => {
+                let Some(pd) = &self.pager else {
+                    return Outcome::Retry {
+                        after_s: None,
+                        why: "no pager".into(),
+                    };
+                };
+                // A trigger reports the count the record holds now: every failure counted
+                // by any instance before the trip.
+                let mut sent = a.clone();
+                if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
+                    sent.failures = a.failures.max(rec.failures);
+                }
+                let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
+                match pd.send(&rec.name, &sent, send_deadline).await {
+                    Sent::Accepted => Outcome::Done("accepted".into()),
+                    Sent::Refused(status) => {
+                        tracing::error!(breaker = %rec.name, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
+                        metrics::emit(&[], &[metrics::count("AlertsRejectedTotal", 1.0)]);
+                        Outcome::Done(format!("refused ({status})"))
+                    }
+                    Sent::Retry { after_s, why } => Outcome::Retry { after_s, why },
+                }
+            }
+            Action::PauseCampaigns | Action::ResumeCampaigns => {
+                let Some(c) = &self.campaigns else {
+                    return Outcome::Retry {
+                        after_s: None,
+                        why: "campaign pause not configured".into(),
+                    };
+                };
+                let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
+                let pause = a.action == Action::PauseCampaigns;
+                // The breaker moved on since the transition: the action is no longer
+                // called for (a resume is cancelled by a new outage; a pause by recovery).
+                if pause != rec.state.is_degraded() {
+                    return Outcome::Done("cancelled: the breaker moved on".into());
+                }
+                // Boxed: the campaign futures are deep, and the runtime's types stay small.
+                let r = if pause {
+                    Box::pin(c.pause(&rec.name, attempt_deadline)).await
+                } else {
+                    Box::pin(c.resume(&rec.name, &self.owner, attempt_deadline)).await
+                };
+                match r {
+                    Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
+                    Err(e) => Outcome::Retry {
+                        after_s: e.retry_after_s(),
+                        why: e.to_string(),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Page that `a` keeps failing (`why`), or resolve that page once it succeeded.
+    /// The action's own claim keeps this to one sender; PagerDuty's dedup key keeps a
+    /// resend after a crash to one incident.
+    async fn page_failing(&self, breaker: &str, a: &Alert, why: Option<&str>, deadline: Instant) {
+        let Some(pd) = &self.pager else {
+            tracing::error!(
+                breaker,
+                action = a.action.as_str(),
+                "an outage action keeps failing and ALERT_SECRET_ID is not set"
+            );
+            return;
+        };
+        let mut page = a.clone();
+        page.dedup_key = failing_key(a);
+        page.attempts = a.attempts + 1;
+        match why {
+            Some(why) => {
+                page.summary = format!(
+                    "{breaker}: {} failed {} times; do it by hand (runbook: outage-actions). Last error: {}",
+                    a.action.as_str(),
+                    page.attempts,
+                    crate::breaker::clip(why, 300)
+                );
+                page.last_error = Some(crate::breaker::clip(why, 256).to_string());
+            }
+            None => page.action = Action::Resolve,
+        }
+        let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
+        let sent = pd.send(breaker, &page, send_deadline).await;
+        tracing::info!(breaker, dedup_key = %page.dedup_key, ?sent, "paged about a failing outage action");
+    }
+}
