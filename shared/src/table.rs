@@ -3,7 +3,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
+    ScalarAttributeType, SseSpecification, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
@@ -29,6 +30,8 @@ pub struct TableSpec {
     pub ttl_attribute: Option<String>,
     pub point_in_time_recovery: bool,
     pub sse: bool,
+    /// The stream's view type (the outage-actions function reads NEW_AND_OLD_IMAGES).
+    pub stream_view: Option<String>,
 }
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -82,6 +85,7 @@ impl TableSpec {
                 == Some(true),
             sse: get(props, &["SSESpecification", "SSEEnabled"]).and_then(Value::as_bool)
                 == Some(true),
+            stream_view: string(props, &["StreamSpecification", "StreamViewType"]),
         })
     }
 
@@ -93,6 +97,14 @@ impl TableSpec {
             .table_name(name)
             .billing_mode(BillingMode::from(self.billing_mode.as_str()))
             .sse_specification(SseSpecification::builder().enabled(self.sse).build());
+        if let Some(view) = &self.stream_view {
+            let spec = StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+                .map_err(|e| aws("CreateTable")(e.to_string()))?;
+            req = req.stream_specification(spec);
+        }
         for (attr, ty) in &self.attributes {
             let def = AttributeDefinition::builder()
                 .attribute_name(attr)

@@ -1,12 +1,15 @@
-//! A fake Genesys Cloud: the OAuth token endpoint, the health check and queue
-//! observations.
+//! A fake Genesys Cloud: the OAuth token endpoint, the health check, queue
+//! observations, and outbound campaigns (voice and messaging) with their versions and
+//! status rules: 409 on a stale version, 400 on an invalid transition, `stopping` before
+//! `off`. Faults (429 with `Retry-After`, say) come from the fault-injecting server.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use crate::fake_http::{FakeServer, Response};
+use crate::fake_http::{FakeServer, Request, Response};
 
 /// The region's health check, as the health probe calls it by default.
 pub const HEALTH_PATH: &str = "/api/v2/health/check";
@@ -15,8 +18,175 @@ pub const QUERY: &str = "/api/v2/analytics/queues/observations/query";
 /// A fake Genesys: the token endpoint and queue observations (waiting = 3 × n for the
 /// n-th queue asked for).
 pub async fn fake_genesys() -> anyhow::Result<FakeServer> {
-    let queries = Arc::new(AtomicU64::new(0));
-    FakeServer::start(move |req, _| {
+    Ok(FakeGenesys::start().await?.server)
+}
+
+pub const VOICE: &str = "/api/v2/outbound/campaigns";
+pub const MESSAGING: &str = "/api/v2/outbound/messagingcampaigns";
+/// Entities per page, whatever `pageSize` asks: small, so that paging is exercised.
+const PAGE: usize = 2;
+
+/// The org's campaigns, by (path, id).
+#[derive(Default)]
+pub struct Book {
+    pub campaigns: BTreeMap<(String, String), Value>,
+}
+
+#[derive(Clone)]
+pub struct FakeGenesys {
+    pub server: FakeServer,
+    pub book: Arc<Mutex<Book>>,
+}
+
+impl FakeGenesys {
+    pub async fn start() -> anyhow::Result<FakeGenesys> {
+        let book: Arc<Mutex<Book>> = Arc::default();
+        let b = book.clone();
+        let queries = Arc::new(AtomicU64::new(0));
+        let server = FakeServer::start(move |req, _| {
+            if req.path.starts_with(VOICE) || req.path.starts_with(MESSAGING) {
+                if req.header("authorization") != Some("Bearer gc-token") {
+                    return Response::json(401, &json!({"message": "unauthorized"}));
+                }
+                return match b.lock() {
+                    Ok(mut book) => campaigns(&mut book, req),
+                    Err(_) => Response::json(500, &json!({"message": "poisoned"})),
+                };
+            }
+            other(req, &queries)
+        })
+        .await?;
+        Ok(FakeGenesys { server, book })
+    }
+
+    /// Add a campaign at version 1.
+    pub fn add(&self, path: &str, id: &str, name: &str, status: &str, division: &str) {
+        if let Ok(mut b) = self.book.lock() {
+            b.campaigns.insert(
+                (path.into(), id.into()),
+                json!({"id": id, "name": name, "campaignStatus": status, "version": 1,
+                       "division": {"id": division}, "dialingMode": "preview",
+                       "dateModified": "2026-11-28T01:00:00Z"}),
+            );
+        }
+    }
+
+    /// A supervisor changes a campaign's status by hand, as the UI would.
+    pub fn person_sets(&self, path: &str, id: &str, status: &str, at: &str) {
+        if let Ok(mut b) = self.book.lock() {
+            if let Some(c) = b.campaigns.get_mut(&(path.to_string(), id.to_string())) {
+                c["campaignStatus"] = json!(status);
+                c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
+                c["dateModified"] = json!(at);
+            }
+        }
+    }
+
+    pub fn status(&self, path: &str, id: &str) -> String {
+        self.book
+            .lock()
+            .ok()
+            .and_then(|b| {
+                b.campaigns
+                    .get(&(path.to_string(), id.to_string()))
+                    .and_then(|c| c["campaignStatus"].as_str().map(str::to_string))
+            })
+            .unwrap_or_default()
+    }
+
+    /// The statuses PUT to a campaign, in order, from the request log.
+    pub fn puts(&self, path: &str, id: &str) -> Vec<String> {
+        let p = format!("{path}/{id}");
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path == p)
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .map(|v| v["campaignStatus"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+/// The campaign API: list (paged), get, and PUT with the version rule.
+fn campaigns(book: &mut Book, req: &Request) -> Response {
+    let (path, id) = match req.path.rsplit_once('/') {
+        Some((p, id)) if p == VOICE || p == MESSAGING => (p.to_string(), Some(id.to_string())),
+        _ => (req.path.clone(), None),
+    };
+    let Some(id) = id else {
+        let all: Vec<Value> = book
+            .campaigns
+            .iter()
+            .filter(|((p, _), _)| *p == path)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let page: usize = req
+            .param("pageNumber")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let entities: Vec<Value> = all
+            .iter()
+            .skip((page.max(1) - 1) * PAGE)
+            .take(PAGE)
+            .cloned()
+            .collect();
+        return Response::json(
+            200,
+            &json!({"entities": entities, "pageNumber": page, "pageSize": PAGE,
+                    "total": all.len(), "pageCount": all.len().div_ceil(PAGE)}),
+        );
+    };
+    let Some(c) = book.campaigns.get_mut(&(path, id)) else {
+        return Response::json(404, &json!({"message": "not found", "code": "not.found"}));
+    };
+    match req.method.as_str() {
+        "GET" => {
+            let seen = c.clone();
+            // Stopping lasts one read, then the campaign is off, at a new version.
+            if c["campaignStatus"] == "stopping" {
+                c["campaignStatus"] = json!("off");
+                c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
+            }
+            Response::json(200, &seen)
+        }
+        "PUT" => {
+            let Ok(body) = serde_json::from_str::<Value>(&req.body) else {
+                return Response::json(400, &json!({"message": "bad body", "code": "bad.request"}));
+            };
+            if body["version"] != c["version"] {
+                return Response::json(
+                    409,
+                    &json!({"message": "The version number supplied must match the version number of the most recent update", "code": "conflict"}),
+                );
+            }
+            let from = c["campaignStatus"].as_str().unwrap_or_default().to_string();
+            let to = body["campaignStatus"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let next = match (from.as_str(), to.as_str()) {
+                ("on", "off") => "stopping",
+                ("off" | "complete" | "invalid", "on") => "on",
+                (a, b) if a == b => a,
+                _ => {
+                    return Response::json(
+                        400,
+                        &json!({"message": format!("Invalid transition from {} to {}", from.to_uppercase(), to.to_uppercase()), "code": "invalid.transition"}),
+                    )
+                }
+            };
+            *c = body;
+            c["campaignStatus"] = json!(next);
+            c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
+            Response::json(200, c)
+        }
+        _ => Response::json(405, &json!({"message": "method not allowed"})),
+    }
+}
+
+/// Everything but campaigns: token, health check, queue observations.
+fn other(req: &Request, queries: &AtomicU64) -> Response {
+    {
         if req.path == HEALTH_PATH {
             return Response::json(200, &json!({"status": "OK"}));
         }
@@ -53,6 +223,5 @@ pub async fn fake_genesys() -> anyhow::Result<FakeServer> {
             return Response::json(200, &json!({"results": results}));
         }
         Response::json(401, &json!({"message": "unauthorized"}))
-    })
-    .await
+    }
 }

@@ -318,6 +318,7 @@ pub mod fake_genesys;
 pub mod fake_http;
 pub mod fake_pagerduty;
 pub mod fake_salesforce;
+pub mod stream_pump;
 
 /// Create a Secrets Manager secret holding `value` (as JSON) in moto.
 pub async fn create_secret(url: &str, name: &str, value: &serde_json::Value) -> Result<()> {

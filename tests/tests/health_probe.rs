@@ -349,7 +349,7 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
                 drop(r);
                 // A stream delivery for every transition won.
                 if !b.take_transitions().is_empty() {
-                    ex.run("crm", deadline()).await;
+                    let _ = ex.run("crm", deadline()).await;
                 }
             }));
         }

@@ -4,6 +4,10 @@
 //! outage-actions function runs it on the state table's stream within about a second
 //! of a transition; the health probe runs it every minute as the backstop.
 
+mod stream;
+
+pub use stream::{Change, StreamEvent, StreamRecord};
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +22,7 @@ use crate::clock::{Clock, Millis};
 use crate::config::Env;
 use crate::metrics;
 use crate::service::{InitError, Services};
-use crate::store::request_deadline;
+use crate::store::{request_deadline, StoreError};
 
 /// At most this many entries acted on per run: PagerDuty allows about 120 events a
 /// minute per key.
@@ -92,7 +96,7 @@ impl Executor {
         let mut total = Delivery::default();
         for r in crate::dependency::records(self.store.as_ref(), deadline).await {
             if !r.outbox.is_empty() {
-                total += self.run(&r.name, deadline).await;
+                total += self.run(&r.name, deadline).await.unwrap_or_default();
             }
         }
         total
@@ -100,14 +104,11 @@ impl Executor {
 
     /// Act on what is due in `breaker`'s outbox. Pages of one episode go in order; a
     /// campaign action never waits for a page, nor a page for it.
-    pub async fn run(&self, breaker: &str, deadline: Instant) -> Delivery {
-        let rec =
-            match tokio::time::timeout_at(request_deadline(deadline), self.store.load(breaker))
-                .await
-            {
-                Ok(Ok(r)) => r,
-                _ => return Delivery::default(),
-            };
+    /// Fails only if the breaker could not be read.
+    pub async fn run(&self, breaker: &str, deadline: Instant) -> Result<Delivery, StoreError> {
+        let rec = tokio::time::timeout_at(request_deadline(deadline), self.store.load(breaker))
+            .await
+            .unwrap_or(Err(StoreError::Timeout))?;
         let now = self.clock.now_ms();
         let mut entries: Vec<&Alert> = rec.outbox.values().collect();
         entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
@@ -205,7 +206,7 @@ impl Executor {
             &[("Breaker", breaker)],
             &[metrics::count("ActionsPending", f64::from(done.pending))],
         );
-        done
+        Ok(done)
     }
 
     fn retry_in(&self, attempts: u32, after_s: Option<u64>) -> Millis {

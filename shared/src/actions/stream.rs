@@ -1,0 +1,86 @@
+//! The state table's stream, as the outage-actions function receives it: which
+//! breakers' outboxes changed, and which records to report back as failed (partial batch
+//! response) when their breaker could not be read, so Lambda retries just those.
+//!
+//! The event is read as JSON with the few fields used, rather than through a typed
+//! stream model, because only the key, the two images' outbox attributes and the
+//! sequence number matter here.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use tokio::time::Instant;
+
+use super::Executor;
+use crate::breaker::PREFIX;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<StreamRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamRecord {
+    #[serde(default)]
+    pub dynamodb: Change,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Change {
+    #[serde(default)]
+    pub keys: Map<String, Value>,
+    pub new_image: Option<Map<String, Value>>,
+    pub old_image: Option<Map<String, Value>>,
+    pub sequence_number: Option<String>,
+}
+
+/// The outbox entries of an image: the `alert_*` attributes.
+fn outbox(image: &Option<Map<String, Value>>) -> Vec<(&String, &Value)> {
+    image
+        .iter()
+        .flat_map(|m| m.iter())
+        .filter(|(k, _)| k.starts_with("alert_"))
+        .collect()
+}
+
+impl Change {
+    /// The breaker this record is about, if it is a breaker item.
+    pub fn breaker(&self) -> Option<&str> {
+        let pk = self.keys.get("pk")?.get("S")?.as_str()?;
+        pk.strip_prefix(PREFIX)
+    }
+
+    /// Whether the write changed what the breaker calls for. A failure counted or a
+    /// health check noted leaves the outbox alone and needs no executor.
+    pub fn actions_changed(&self) -> bool {
+        let new = outbox(&self.new_image);
+        !new.is_empty() && new != outbox(&self.old_image)
+    }
+}
+
+impl Executor {
+    /// Run the outbox of every breaker whose actions changed in this batch, each once.
+    /// Returns the partial batch response: the records of breakers that could not be
+    /// read, so that Lambda retries them (and bisects), not the whole batch.
+    pub async fn on_stream(&self, event: &StreamEvent, deadline: Instant) -> Value {
+        let mut by_breaker: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in &event.records {
+            let c = &r.dynamodb;
+            if let (Some(b), true) = (c.breaker(), c.actions_changed()) {
+                let seq = c.sequence_number.as_deref().unwrap_or_default();
+                by_breaker.entry(b).or_default().push(seq);
+            }
+        }
+        let mut failed: Vec<Value> = Vec::new();
+        for (breaker, seqs) in by_breaker {
+            if let Err(e) = self.run(breaker, deadline).await {
+                tracing::warn!(breaker, error = %e, "outbox unreadable; the records go back to the stream");
+                failed.extend(seqs.into_iter().map(|s| json!({"itemIdentifier": s})));
+            }
+        }
+        json!({"batchItemFailures": failed})
+    }
+}

@@ -1,0 +1,469 @@
+//! Outage actions against moto, a fake Genesys with campaigns and a fake PagerDuty:
+//! the campaign pause and its exact undoing, exactly once under 16 concurrent executors,
+//! and a page through the stream path within 2 s under the emulator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::actions::Executor;
+use failsoft::alert::{PagerDuty, Runbooks};
+use failsoft::breaker::{
+    Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Policy, State, TripPolicy,
+};
+use failsoft::campaign::genesys::CampaignApi;
+use failsoft::campaign::ledger::{Ledger, Stage};
+use failsoft::campaign::Campaigns;
+use failsoft::clock::ManualClock;
+use failsoft::secrets::{SecretCache, SecretsManager};
+use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
+use failsoft_testkit::fake_genesys::{FakeGenesys, MESSAGING, VOICE};
+use failsoft_testkit::fake_http::{Fault, Response};
+use failsoft_testkit::fake_pagerduty::FakePagerDuty;
+use failsoft_testkit::stream_pump::StreamPump;
+use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
+use serde_json::json;
+use tokio::time::Instant;
+
+const T0: i64 = 1_800_000_000_000;
+const DELAY: i64 = 300_000;
+
+struct World {
+    url: String,
+    table: String,
+    clock: Arc<ManualClock>,
+    genesys: FakeGenesys,
+    pd: FakePagerDuty,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let genesys = FakeGenesys::start().await?;
+    let pd = FakePagerDuty::start().await?;
+    create_secret(
+        &m.url,
+        &format!("gc-{table}"),
+        &json!({"client_id": "id", "client_secret": "s"}),
+    )
+    .await?;
+    create_secret(
+        &m.url,
+        &format!("pd-{table}"),
+        &json!({"routing_key": "R0UTING"}),
+    )
+    .await?;
+    Ok(World {
+        url: m.url.clone(),
+        table,
+        clock: Arc::new(ManualClock::new(T0)),
+        genesys,
+        pd,
+    })
+}
+
+fn pausing() -> Policy {
+    Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold: 1 },
+        campaign_pause: Some(DELAY),
+        ..Policy::default()
+    }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+impl World {
+    async fn store(&self) -> Arc<dyn BreakerStore> {
+        let conf = sdk_config(&self.url).await;
+        Arc::new(DynamoBreakerStore::new(
+            aws_sdk_dynamodb::Client::new(&conf),
+            &self.table,
+        ))
+    }
+
+    async fn breaker(&self, name: &str) -> Breaker {
+        let settings = GuardSettings {
+            store_timeout_ms: 30_000,
+            ..GuardSettings::default()
+        };
+        Breaker::new(
+            name,
+            pausing(),
+            settings,
+            self.store().await,
+            self.clock.clone(),
+        )
+    }
+
+    async fn ledger(&self) -> Ledger {
+        let conf = sdk_config(&self.url).await;
+        Ledger {
+            client: aws_sdk_dynamodb::Client::new(&conf),
+            table: self.table.clone(),
+        }
+    }
+
+    /// One executor instance: its own clients, token cache and claim owner.
+    async fn executor(&self, role: &str) -> Executor {
+        let conf = sdk_config(&self.url).await;
+        let secrets = Arc::new(SecretCache::new(Arc::new(SecretsManager(
+            aws_sdk_secretsmanager::Client::new(&conf),
+        ))));
+        let tokens = Arc::new(TokenCache::new(
+            Provider::Genesys {
+                secret_id: format!("gc-{}", self.table),
+                token_url: format!("{}/oauth/token", self.genesys.server.url),
+            },
+            Arc::new(DynamoTokenStore::new(
+                aws_sdk_dynamodb::Client::new(&conf),
+                &self.table,
+            )),
+            self.breaker("genesys-auth").await,
+            reqwest::Client::new(),
+            secrets.clone(),
+            self.clock.clone(),
+            TokenSettings::default(),
+        ));
+        Executor {
+            store: self.store().await,
+            pager: Some(PagerDuty {
+                http: reqwest::Client::new(),
+                url: self.pd.events_url(),
+                secrets,
+                secret_id: format!("pd-{}", self.table),
+                runbooks: Runbooks::default(),
+                backoff_ms: 1_000,
+            }),
+            campaigns: Some(Campaigns {
+                api: CampaignApi::new(
+                    reqwest::Client::new(),
+                    self.genesys.server.url.clone(),
+                    tokens,
+                    60_000,
+                ),
+                ledger: self.ledger().await,
+                divisions: Vec::new(),
+                clock: self.clock.clone(),
+            }),
+            clock: self.clock.clone(),
+            owner: format!("{role}-{:x}", rand::random::<u64>()),
+        }
+    }
+
+    /// `n` executors acting on `breaker` at the same moment, as stream deliveries,
+    /// their retries and probe runs would.
+    async fn all_at_once(&self, executors: &[Arc<Executor>], breaker: &str) -> anyhow::Result<()> {
+        let mut tasks = Vec::new();
+        for ex in executors {
+            let (ex, b) = (ex.clone(), breaker.to_string());
+            tasks.push(tokio::spawn(async move { ex.run(&b, deadline()).await }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        Ok(())
+    }
+
+    async fn outbox_ids(&self, breaker: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .store()
+            .await
+            .load(breaker)
+            .await?
+            .outbox
+            .into_keys()
+            .collect())
+    }
+}
+
+/// Verdicts from the fake's request log: the statuses PUT to each campaign.
+fn puts(w: &World, path: &str, id: &str) -> Vec<String> {
+    w.genesys.puts(path, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    for (path, id) in [
+        (VOICE, "v-1"),
+        (VOICE, "v-2"),
+        (VOICE, "v-3"),
+        (MESSAGING, "m-1"),
+    ] {
+        w.genesys.add(path, id, id, "on", "d1");
+    }
+    let mut executors = Vec::new();
+    for i in 0..16 {
+        executors.push(Arc::new(w.executor(&format!("ex-{i}")).await));
+    }
+    let crm = w.breaker("crm").await;
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    w.all_at_once(&executors, "crm").await?;
+    // Whatever one run left (a claim lost to a slow moto), the next runs finish.
+    w.all_at_once(&executors[..2], "crm").await?;
+    for (path, id) in [
+        (VOICE, "v-1"),
+        (VOICE, "v-2"),
+        (VOICE, "v-3"),
+        (MESSAGING, "m-1"),
+    ] {
+        assert_eq!(puts(&w, path, id), vec!["off"], "{id}: one pause PUT");
+        assert_eq!(w.genesys.status(path, id), "off", "{id}");
+    }
+    let ledger = w.ledger().await.list(deadline()).await?;
+    assert_eq!(ledger.len(), 4);
+    assert!(
+        ledger
+            .iter()
+            .all(|e| e.stage == Stage::Paused && e.holders.contains("crm")),
+        "{ledger:?}"
+    );
+    let triggers =
+        w.pd.requests()
+            .iter()
+            .filter(|(a, _)| a == "trigger")
+            .count();
+    assert_eq!(triggers, 1, "one page: {:?}", w.pd.requests());
+
+    crm.command(Event::Release { by: "drill".into() }).await?;
+    // Within the delay nothing is resumed, however many executors run.
+    w.all_at_once(&executors, "crm").await?;
+    assert!(puts(&w, VOICE, "v-1").len() == 1, "not before the delay");
+    w.clock.advance(DELAY + 1);
+    w.all_at_once(&executors, "crm").await?;
+    w.all_at_once(&executors[..2], "crm").await?;
+    for (path, id) in [
+        (VOICE, "v-1"),
+        (VOICE, "v-2"),
+        (VOICE, "v-3"),
+        (MESSAGING, "m-1"),
+    ] {
+        assert_eq!(
+            puts(&w, path, id),
+            vec!["off", "on"],
+            "{id}: one resume PUT"
+        );
+        assert_eq!(w.genesys.status(path, id), "on", "{id}");
+    }
+    assert!(w.ledger().await.list(deadline()).await?.is_empty());
+    assert!(w.outbox_ids("crm").await?.is_empty(), "every action done");
+    Ok(())
+}
+
+/// The drill's campaign-pause scenario, verdicts from the fake's request log and the
+/// ledger: four campaigns, three on and one a person paused before the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touched(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    w.genesys.add(VOICE, "winback", "Win-back", "on", "d1");
+    w.genesys
+        .add(MESSAGING, "reminders", "SMS reminders", "on", "d1");
+    w.genesys.add(VOICE, "survey", "Survey", "off", "d1");
+    // One 409 on the way: the first request to win-back finds its version moved.
+    let conflict = Response::json(
+        409,
+        &json!({"message": "version must match", "code": "conflict"}),
+    );
+    w.genesys
+        .server
+        .faults_in_turn(&format!("{VOICE}/winback"), &[Fault::Respond(conflict)]);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    ex.run("crm", deadline()).await?;
+    for (path, id) in [
+        (VOICE, "renewals"),
+        (VOICE, "winback"),
+        (MESSAGING, "reminders"),
+    ] {
+        assert_eq!(w.genesys.status(path, id), "off", "{id} paused");
+    }
+    assert_eq!(
+        puts(&w, VOICE, "winback"),
+        vec!["off", "off"],
+        "the 409, then the PUT at the new version"
+    );
+    assert!(
+        puts(&w, VOICE, "survey").is_empty(),
+        "a campaign already off is not ours"
+    );
+    // Mid-outage a supervisor turns SMS reminders back on by hand.
+    w.genesys
+        .person_sets(MESSAGING, "reminders", "on", "2026-11-28T02:41:00Z");
+    crm.command(Event::Release { by: "drill".into() }).await?;
+    w.clock.advance(DELAY + 1);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
+    assert_eq!(puts(&w, VOICE, "winback"), vec!["off", "off", "on"]);
+    assert_eq!(
+        puts(&w, MESSAGING, "reminders"),
+        vec!["off"],
+        "the person's choice stands"
+    );
+    assert!(
+        puts(&w, VOICE, "survey").is_empty(),
+        "never resume what we did not pause"
+    );
+    assert_eq!(w.genesys.status(VOICE, "survey"), "off");
+    let ledger = w.ledger().await.list(deadline()).await?;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0].stage, Stage::Left);
+    let note = ledger[0].note.clone().unwrap_or_default();
+    assert!(
+        note.contains("changed by someone at 2026-11-28T02:41:00Z"),
+        "{note}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_breaker_holds_a_campaign_off_until_both_have_closed() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let ex = w.executor("stream").await;
+    let (crm, api) = (w.breaker("crm").await, w.breaker("genesys-api").await);
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    ex.run("crm", deadline()).await?;
+    api.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    ex.run("genesys-api", deadline()).await?;
+    let held = w.ledger().await.list(deadline()).await?;
+    assert_eq!(held[0].holders.len(), 2, "{held:?}");
+    crm.command(Event::Release { by: "drill".into() }).await?;
+    w.clock.advance(DELAY + 1);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(
+        puts(&w, VOICE, "renewals"),
+        vec!["off"],
+        "genesys-api still holds it"
+    );
+    api.command(Event::Release { by: "drill".into() }).await?;
+    w.clock.advance(DELAY + 1);
+    ex.run("genesys-api", deadline()).await?;
+    assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limited_pause_waits_as_told_and_an_outage_within_the_delay_cancels_the_resume(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let limited = Response {
+        headers: vec![("Retry-After".into(), "1".into())],
+        ..Response::json(
+            429,
+            &json!({"message": "rate limit", "code": "too.many.requests"}),
+        )
+    };
+    w.genesys
+        .server
+        .faults_in_turn(&format!("{VOICE}/renewals"), &[Fault::Respond(limited)]);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    ex.run("crm", deadline()).await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    let reqs = w.genesys.server.requests();
+    let to_it: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.path == format!("{VOICE}/renewals"))
+        .collect();
+    assert!(to_it.len() >= 2, "{to_it:?}");
+    assert!(
+        to_it[1].at.duration_since(to_it[0].at) >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    crm.command(Event::Release { by: "drill".into() }).await?;
+    // The dependency fails again within the delay: the waiting resume goes.
+    w.clock.advance(DELAY / 2);
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    w.clock.advance(DELAY);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(
+        puts(&w, VOICE, "renewals"),
+        vec!["off", "off"],
+        "the 429'd PUT, its retry, and no resume while the outage is back"
+    );
+    assert_eq!(w.store().await.load("crm").await?.state, State::ForcedOpen);
+    Ok(())
+}
+
+/// Under the emulator: token-cache opens `genesys-auth`; the stream carries the
+/// transition to outage-actions, which pages. Nobody else pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_auth_breaker_opened_by_token_cache_is_paged_within_two_seconds() -> anyhow::Result<()> {
+    let w = world().await?;
+    let login = format!("{}/oauth/token", w.genesys.server.url);
+    w.genesys
+        .server
+        .fault("/oauth/token", Fault::Status(503), None);
+    let (gc, pd) = (format!("gc-{}", w.table), format!("pd-{}", w.table));
+    let events = w.pd.events_url();
+    let mut env = Emulator::aws_env(&w.url, &w.table);
+    env.extend([
+        ("GENESYS_SECRET_ID", gc.as_str()),
+        ("GENESYS_LOGIN_URL", login.as_str()),
+        ("ALERT_SECRET_ID", pd.as_str()),
+        ("PAGERDUTY_EVENTS_URL", events.as_str()),
+        ("BREAKER_GENESYS_AUTH_FAILURE_THRESHOLD", "1"),
+    ]);
+    let emu = Arc::new(Emulator::start(&env)?);
+    // Both functions built and warm before the clock starts.
+    emu.invoke("outage-actions", &json!({"Records": []}))
+        .await?;
+    let _pump = StreamPump::start(&w.url, &w.table, emu.clone(), "outage-actions").await?;
+    let started = std::time::Instant::now();
+    let v = emu
+        .invoke("token-cache", &json!({"provider": "genesys"}))
+        .await?;
+    assert_eq!(v["providers"][0]["degraded"], true, "{v}");
+    let mut paged = None;
+    for _ in 0..100 {
+        if let Some(r) = w.pd.server.requests().first() {
+            paged = Some(r.at.duration_since(started));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let paged = paged.ok_or_else(|| anyhow::anyhow!("never paged"))?;
+    let incidents = w.pd.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert!(
+        incidents[0].dedup_key.starts_with("genesys-auth/"),
+        "{incidents:?}"
+    );
+    assert!(
+        paged < Duration::from_secs(2),
+        "paged {paged:?} after the token-cache call began"
+    );
+    eprintln!("stream page latency (upper bound, from the token-cache invoke): {paged:?}");
+    Ok(())
+}
