@@ -256,6 +256,105 @@ async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
     Ok(())
 }
 
+/// Two breakers' actions at once: only the ledger's claims keep each campaign to one
+/// pause PUT and one resume PUT (the outbox claim is per breaker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_breakers_acting_at_once_pause_and_resume_each_campaign_once() -> anyhow::Result<()> {
+    let w = world().await?;
+    let ids = ["v-1", "v-2", "v-3"];
+    for id in ids {
+        w.genesys.add(VOICE, id, id, "on", "d1");
+    }
+    let mut executors = Vec::new();
+    for i in 0..16 {
+        executors.push(Arc::new(w.executor(&format!("ex-{i}")).await));
+    }
+    let breakers = [w.breaker("crm").await, w.breaker("genesys-api").await];
+    let both = |executors: &[Arc<Executor>]| {
+        let mut tasks = Vec::new();
+        for (i, ex) in executors.iter().enumerate() {
+            let ex = ex.clone();
+            let name = if i % 2 == 0 { "crm" } else { "genesys-api" };
+            tasks.push(tokio::spawn(async move { ex.run(name, deadline()).await }));
+        }
+        tasks
+    };
+    for b in &breakers {
+        b.command(Event::ForceOpen {
+            by: "drill".into(),
+            until: None,
+        })
+        .await?;
+    }
+    for t in both(&executors) {
+        t.await??;
+    }
+    for t in both(&executors[..2]) {
+        t.await??;
+    }
+    for id in ids {
+        assert_eq!(puts(&w, VOICE, id), vec!["off"], "{id}");
+    }
+    for b in &breakers {
+        b.command(Event::Release { by: "drill".into() }).await?;
+    }
+    w.clock.advance(DELAY + 1);
+    for t in both(&executors) {
+        t.await??;
+    }
+    for t in both(&executors[..2]) {
+        t.await??;
+    }
+    for id in ids {
+        assert_eq!(puts(&w, VOICE, id), vec!["off", "on"], "{id}");
+    }
+    Ok(())
+}
+
+/// An executor that emptied a campaign's holders and claimed its resume, then died: the
+/// resume is left to it while its claim lives, and taken over, once, when it runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_ends(
+) -> anyhow::Result<()> {
+    use failsoft::clock::Clock;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    ex.run("crm", deadline()).await?;
+    crm.command(Event::Release { by: "drill".into() }).await?;
+    w.clock.advance(DELAY + 1);
+    let ledger = w.ledger().await;
+    let pk = failsoft::campaign::ledger::key(failsoft::campaign::genesys::Kind::Voice, "renewals");
+    let now = w.clock.now_ms();
+    ledger.release(&pk, "crm", deadline()).await?;
+    assert!(
+        ledger
+            .claim_resume(&pk, "dead", now, now + 120_000, deadline())
+            .await?
+    );
+    ex.run("crm", deadline()).await?;
+    assert_eq!(
+        puts(&w, VOICE, "renewals"),
+        vec!["off"],
+        "left to its claimant"
+    );
+    assert!(
+        w.outbox_ids("crm").await?.contains(&"resume".to_string()),
+        "not done yet"
+    );
+    w.clock.advance(600_000);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"], "taken over");
+    assert!(w.outbox_ids("crm").await?.is_empty());
+    Ok(())
+}
+
 /// The drill's campaign-pause scenario, verdicts from the fake's request log and the
 /// ledger: four campaigns, three on and one a person paused before the outage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

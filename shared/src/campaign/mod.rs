@@ -67,6 +67,8 @@ pub enum CampaignError {
     Ledger(#[from] StoreError),
     #[error("{0} campaign(s) still stopping")]
     Stopping(usize),
+    #[error("{0} campaign(s) being resumed by another executor")]
+    Busy(usize),
 }
 
 impl CampaignError {
@@ -231,7 +233,7 @@ impl Campaigns {
         deadline: Instant,
     ) -> Result<Report, CampaignError> {
         let mut report = Report::default();
-        let mut stopping = 0;
+        let (mut stopping, mut busy) = (0, 0);
         for e in self.ledger.list(deadline).await? {
             let now_free = if e.holders.contains(breaker) {
                 match self.ledger.release(&e.key(), breaker, deadline).await? {
@@ -271,6 +273,9 @@ impl Campaigns {
                 .claim_resume(&e.key(), owner, now, now + RESUME_CLAIM_MS, deadline)
                 .await?
             {
+                // Another executor holds it: done when that one is, or taken over once
+                // its claim runs out. Not done here.
+                busy += 1;
                 continue;
             }
             let c = self.api.get(e.kind, &e.id, deadline).await?;
@@ -298,6 +303,9 @@ impl Campaigns {
         }
         if stopping > 0 {
             return Err(CampaignError::Stopping(stopping));
+        }
+        if busy > 0 {
+            return Err(CampaignError::Busy(busy));
         }
         Ok(report)
     }
