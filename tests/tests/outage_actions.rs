@@ -165,6 +165,20 @@ impl World {
         Ok(())
     }
 
+    /// The probe's backstop: a minute at a time, runs until `breaker` has no campaign
+    /// action left (an attempt that met a slow moto is retried after its backoff).
+    async fn settle(&self, ex: &Executor, breaker: &str) -> anyhow::Result<()> {
+        for _ in 0..10 {
+            let rec = self.store().await.load(breaker).await?;
+            if rec.outbox.values().all(|a| a.action.is_page()) {
+                return Ok(());
+            }
+            self.clock.advance(60_000);
+            ex.run(breaker, deadline()).await?;
+        }
+        anyhow::bail!("{breaker}: campaign actions still pending")
+    }
+
     async fn outbox_ids(&self, breaker: &str) -> anyhow::Result<Vec<String>> {
         Ok(self
             .store()
@@ -206,7 +220,7 @@ async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
     .await?;
     w.all_at_once(&executors, "crm").await?;
     // Whatever one run left (a claim lost to a slow moto), the next runs finish.
-    w.all_at_once(&executors[..2], "crm").await?;
+    w.settle(&executors[0], "crm").await?;
     for (path, id) in [
         (VOICE, "v-1"),
         (VOICE, "v-2"),
@@ -237,7 +251,7 @@ async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
     assert!(puts(&w, VOICE, "v-1").len() == 1, "not before the delay");
     w.clock.advance(DELAY + 1);
     w.all_at_once(&executors, "crm").await?;
-    w.all_at_once(&executors[..2], "crm").await?;
+    w.settle(&executors[0], "crm").await?;
     for (path, id) in [
         (VOICE, "v-1"),
         (VOICE, "v-2"),
@@ -289,9 +303,8 @@ async fn two_breakers_acting_at_once_pause_and_resume_each_campaign_once() -> an
     for t in both(&executors) {
         t.await??;
     }
-    for t in both(&executors[..2]) {
-        t.await??;
-    }
+    w.settle(&executors[0], "crm").await?;
+    w.settle(&executors[0], "genesys-api").await?;
     for id in ids {
         assert_eq!(puts(&w, VOICE, id), vec!["off"], "{id}");
     }
@@ -302,9 +315,8 @@ async fn two_breakers_acting_at_once_pause_and_resume_each_campaign_once() -> an
     for t in both(&executors) {
         t.await??;
     }
-    for t in both(&executors[..2]) {
-        t.await??;
-    }
+    w.settle(&executors[0], "crm").await?;
+    w.settle(&executors[0], "genesys-api").await?;
     for id in ids {
         assert_eq!(puts(&w, VOICE, id), vec!["off", "on"], "{id}");
     }

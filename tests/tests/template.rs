@@ -215,6 +215,7 @@ fn every_alarm_notifies_the_required_topic() -> anyhow::Result<()> {
         "shared/src/alert.rs",
         "shared/src/crm/lookup.rs",
         "shared/src/health_check.rs",
+        "shared/src/actions/mod.rs",
     ]
     .iter()
     .map(|p| std::fs::read_to_string(workspace_root().join(p)).unwrap_or_default())
@@ -240,6 +241,7 @@ fn every_alarm_notifies_the_required_topic() -> anyhow::Result<()> {
         "TokenRefreshFailuresTotal",
         "AlertsRejectedTotal",
         "BreakerTransitions",
+        "ActionsFailedTotal",
     ] {
         assert!(metrics.iter().any(|x| x == m), "no alarm on {m}");
     }
@@ -265,6 +267,22 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
             !actions.iter().any(|a| a == "dynamodb:Scan"),
             "{id} may scan the table"
         );
+        // Reading the table's stream is not reading its items: no keys to limit it to,
+        // but limited to the stream itself.
+        let stream_reads = [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ];
+        if actions.iter().all(|a| stream_reads.contains(&a.as_str())) {
+            let resource = format!("{:?}", s["Resource"]);
+            assert!(
+                resource.contains("StreamArn") || resource.contains("/stream/"),
+                "{id}: {resource}"
+            );
+            continue;
+        }
         let cond = &s["Condition"];
         let leading = ["ForAllValues:StringEquals", "ForAllValues:StringLike"]
             .iter()
@@ -289,11 +307,17 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
     for (id, ks) in &keys {
         for k in ks {
             let known = registered.contains(k)
-                || ["token#crm", "token#genesys", "metrics#*"].contains(&k.as_str());
+                || ["token#crm", "token#genesys", "metrics#*", "campaign#*"].contains(&k.as_str());
             assert!(known, "{id}: {k} is no key the code uses");
         }
     }
-    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    // Only the executors touch the campaign ledger.
+    for (id, ks) in &keys {
+        let ledger = ks.iter().any(|k| k == "campaign#*");
+        let executor = id == "OutageActionsFunction" || id == "HealthProbeFunction";
+        assert_eq!(ledger, executor, "{id}: {ks:?}");
+    }
     let qm = keys
         .get("QueueMetricsFunction")
         .cloned()
@@ -349,5 +373,39 @@ fn each_function_opens_only_its_providers_tokens() -> anyhow::Result<()> {
     assert_eq!(get("QueueMetricsFunction"), ["genesys"]);
     assert_eq!(get("TokenCacheFunction"), ["crm", "genesys"]);
     assert_eq!(get("HealthProbeFunction"), ["crm", "genesys"]);
+    assert_eq!(get("OutageActionsFunction"), ["genesys"]);
+    Ok(())
+}
+
+/// The stream reaches outage-actions as issue 14 asks: breaker items only, failed
+/// records retried alone and a bounded number of times, then set aside where an alarm
+/// watches; the table streams both images.
+#[test]
+fn the_stream_mapping_is_filtered_bounded_and_has_a_failure_destination() -> anyhow::Result<()> {
+    let t = template()?;
+    let table = &t["Resources"]["StateTable"]["Properties"];
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    let esm = &t["Resources"]["OutageActionsStream"];
+    assert_eq!(esm["Type"], "AWS::Lambda::EventSourceMapping");
+    let p = &esm["Properties"];
+    assert_eq!(p["BisectBatchOnFunctionError"], true);
+    let retries = p["MaximumRetryAttempts"].as_u64().unwrap_or(u64::MAX);
+    assert!((1..=10).contains(&retries), "{retries}");
+    assert!(format!("{:?}", p["FunctionResponseTypes"]).contains("ReportBatchItemFailures"));
+    let pattern = p["FilterCriteria"]["Filters"][0]["Pattern"]
+        .as_str()
+        .unwrap_or_default();
+    let pattern: serde_json::Value = serde_json::from_str(pattern)?;
+    assert_eq!(
+        pattern["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"],
+        failsoft::breaker::PREFIX
+    );
+    let dest = format!("{:?}", p["DestinationConfig"]["OnFailure"]["Destination"]);
+    assert!(dest.contains("OutageActionsFailures"), "{dest}");
+    let alarms = format!("{:?}", t["Resources"]["OutageActionsStreamFailuresAlarm"]);
+    assert!(alarms.contains("OutageActionsFailures"), "{alarms}");
     Ok(())
 }

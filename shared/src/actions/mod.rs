@@ -196,6 +196,7 @@ impl Executor {
                         &[("Breaker", breaker), ("Action", kind)],
                         &[metrics::count("ActionsFailed", 1.0)],
                     );
+                    metrics::emit(&[], &[metrics::count("ActionsFailedTotal", 1.0)]);
                     if !a.action.is_page() && a.attempts + 1 == PAGE_AFTER_ATTEMPTS {
                         self.page_failing(breaker, a, Some(&why), deadline).await;
                     }

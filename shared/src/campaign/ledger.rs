@@ -2,6 +2,10 @@
 //! campaign Failsoft turned off (`campaign#<kind>#<id>`), so that recovery undoes exactly
 //! that and nothing else. Every change is a conditional write: creating the item is the
 //! claim on the pause PUT, emptying its holders the claim on the resume PUT.
+//!
+//! The items are found through one index item (`campaign#index`, the set of their keys),
+//! never by scanning: each function's IAM stays limited to its own keys. An item and its
+//! index entry are created and removed together, in one transaction.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,6 +18,8 @@ use crate::clock::Millis;
 use crate::store::{classify_sdk_error, request_deadline, StoreError};
 
 pub const PREFIX: &str = "campaign#";
+/// The index item: the keys of every ledger item. Bounded by the org's campaigns.
+pub const INDEX: &str = "campaign#index";
 /// How long a campaign left off (changed by a person) stays on the board.
 const LEFT_KEPT_S: i64 = 7 * 86_400;
 /// The longest note (why a campaign was left off) kept in an item.
@@ -120,6 +126,22 @@ where
         .unwrap_or(Err(StoreError::Timeout))
 }
 
+/// A transaction cancelled because one of its conditions did not hold.
+fn cancelled_by_condition<R>(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> bool {
+    e.as_service_error().is_some_and(|s| match s {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => c
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    })
+}
+
 fn lost_race<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
@@ -135,11 +157,11 @@ impl Ledger {
         now: Millis,
         deadline: Instant,
     ) -> Result<bool, StoreError> {
-        let put = self
-            .client
-            .put_item()
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let pk = key(c.kind, &c.id);
+        let put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(&key(c.kind, &c.id)))
+            .item("pk", s(&pk))
             .item("kind", s(c.kind.as_str()))
             .item("cid", s(&c.id))
             .item("name", s(&c.name))
@@ -149,19 +171,43 @@ impl Ledger {
             .condition_expression("attribute_not_exists(pk) OR #s = :left")
             .expression_attribute_names("#s", "state")
             .expression_attribute_values(":left", s(Stage::Left.as_str()))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let index = self.index_update("ADD", &pk)?;
+        let req = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(index).build())
             .send();
         let created = bounded(deadline, async {
-            match put.await {
+            match req.await {
                 Ok(_) => Ok(true),
-                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(false),
+                Err(e) if cancelled_by_condition(&e) => Ok(false),
                 Err(e) => Err(classify_sdk_error(e)),
             }
         })
         .await?;
         if !created {
-            self.join(&key(c.kind, &c.id), breaker, deadline).await?;
+            self.join(&pk, breaker, deadline).await?;
         }
         Ok(created)
+    }
+
+    /// The index change that goes with creating (`ADD`) or removing (`DELETE`) `pk`.
+    fn index_update(
+        &self,
+        verb: &str,
+        pk: &str,
+    ) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(INDEX))
+            .update_expression(format!("{verb} #k :k"))
+            .expression_attribute_names("#k", "keys")
+            .expression_attribute_values(":k", AttributeValue::Ss(vec![pk.to_string()]))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// Add `breaker` to the holders of a campaign still held off.
@@ -188,29 +234,69 @@ impl Ledger {
         .await
     }
 
-    /// Every ledger item. The table holds a handful of breakers, tokens and queue
-    /// numbers besides, so the scan stays small; it is paginated all the same.
+    /// Every ledger item, through the index, each read by key.
     pub async fn list(&self, deadline: Instant) -> Result<Vec<Entry>, StoreError> {
+        let req = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(INDEX))
+            .send();
+        let index = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
+        let keys: Vec<String> = index
+            .item()
+            .and_then(|i| i.get("keys"))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
         let mut out = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        for _ in 0..100 {
+        for k in keys {
             let req = self
                 .client
-                .scan()
+                .get_item()
                 .table_name(&self.table)
-                .filter_expression("begins_with(pk, :p)")
-                .expression_attribute_values(":p", s(PREFIX))
-                .set_exclusive_start_key(start.take())
+                .key("pk", s(&k))
+                .consistent_read(true)
                 .send();
-            let page = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
-            out.extend(page.items().iter().filter_map(from_item));
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
+            let got = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
+            match got.item().and_then(from_item) {
+                Some(e) => out.push(e),
+                // Expired (a campaign left off, after a week): its index entry goes too.
+                None => self.prune(&k, deadline).await?,
             }
         }
         out.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
         Ok(out)
+    }
+
+    /// Remove `pk` from the index if its item is gone, in one transaction, so that an
+    /// item created meanwhile keeps its entry.
+    async fn prune(&self, pk: &str, deadline: Instant) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let req = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.index_update("DELETE", pk)?)
+                    .build(),
+            )
+            .send();
+        bounded(deadline, async {
+            match req.await {
+                Ok(_) => Ok(()),
+                Err(e) if cancelled_by_condition(&e) => Ok(()),
+                Err(e) => Err(classify_sdk_error(e)),
+            }
+        })
+        .await
     }
 
     /// The campaign was seen `off` at `version`.
@@ -308,13 +394,24 @@ impl Ledger {
         .await
     }
 
-    /// Remove an item: the campaign is resumed, or was never ours to pause.
+    /// Remove an item and its index entry: the campaign is resumed, or was never ours
+    /// to pause.
     pub async fn forget(&self, pk: &str, deadline: Instant) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .delete_item()
+        use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+        let delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let req = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.index_update("DELETE", pk)?)
+                    .build(),
+            )
             .send();
         bounded(deadline, async {
             req.await.map(|_| ()).map_err(classify_sdk_error)
