@@ -30,6 +30,12 @@ enum Command {
     /// The state table.
     #[command(subcommand)]
     Table(TableCmd),
+    /// What outages called for: pending, in progress, waiting or failing actions (pages,
+    /// campaign pauses and resumes), and the campaigns held off.
+    Actions {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +124,7 @@ async fn main() -> Result<()> {
     failsoft::metrics::set_sink(failsoft::metrics::Sink::Off);
     match Cli::parse().command {
         Command::Breaker(cmd) => breaker(cmd).await,
+        Command::Actions { json } => actions(json).await,
         Command::Table(TableCmd::Create { name, template }) => {
             let yaml = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;
@@ -191,6 +198,59 @@ fn table(records: &[Record], now: i64) -> String {
         ));
     }
     out
+}
+
+/// `failsoft actions`: every breaker's outbox and the campaign ledger.
+async fn actions(as_json: bool) -> Result<()> {
+    let services = Services::from_env(&ProcessEnv).await?;
+    let now = failsoft::clock::Clock::now_ms(&failsoft::clock::SystemClock);
+    let mut views = Vec::new();
+    for d in Dependency::ALL {
+        let r = services.store.load(d.name()).await?;
+        views.extend(failsoft::actions::views(&r, now));
+    }
+    let ledger = failsoft::campaign::ledger::Ledger {
+        client: services.dynamo.clone(),
+        table: services.table.clone(),
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let campaigns = ledger.list(deadline).await?;
+    if as_json {
+        let c: Vec<_> = campaigns.iter().map(|e| e.view()).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"actions": views, "campaigns": c}))?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<18} {:<17} {:<12} {:>8}  {:<25} EPISODE",
+        "BREAKER", "ACTION", "STATUS", "ATTEMPTS", "NEXT"
+    );
+    for v in &views {
+        println!(
+            "{:<18} {:<17} {:<12} {:>8}  {:<25} {}",
+            v.breaker, v.action, v.status, v.attempts, v.next_at, v.episode
+        );
+    }
+    if views.is_empty() {
+        println!("(no action pending)");
+    }
+    println!("\n{:<45} {:<9} {:<22} NOTE", "CAMPAIGN", "STAGE", "HELD BY");
+    for e in &campaigns {
+        let holders: Vec<&str> = e.holders.iter().map(String::as_str).collect();
+        println!(
+            "{:<45} {:<9} {:<22} {}",
+            format!("{} {} ({})", e.kind.as_str(), e.name, e.id),
+            e.stage.as_str(),
+            holders.join(","),
+            e.note.as_deref().unwrap_or("")
+        );
+    }
+    if campaigns.is_empty() {
+        println!("(no campaign held off)");
+    }
+    Ok(())
 }
 
 /// Ask on the terminal; `--yes` skips it. No terminal and no `--yes`: refuse.

@@ -213,3 +213,70 @@ async fn a_forced_state_can_end_by_itself() -> anyhow::Result<()> {
     assert_eq!(store.load("crm").await?.forced_until, None);
     Ok(())
 }
+
+/// `failsoft actions` shows what a forced open called for: its page and, with the
+/// campaign pause on for `crm`, the pause, both pending; and no campaign held yet.
+#[tokio::test]
+async fn actions_lists_what_a_transition_called_for() -> anyhow::Result<()> {
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let with_pause = |args: &[&str]| -> anyhow::Result<std::process::Output> {
+        Ok(Command::new(env!("CARGO_BIN_EXE_failsoft"))
+            .args(args)
+            .current_dir(workspace_root())
+            .env("AWS_ENDPOINT_URL", &m.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("STATE_TABLE", &table)
+            .env("CAMPAIGN_PAUSE_ON", "crm")
+            .stdin(std::process::Stdio::null())
+            .output()?)
+    };
+    let out = with_pause(&["breaker", "force-open", "crm", "--yes"])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = with_pause(&["actions", "--json"])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    let actions: Vec<(String, String)> = v["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            (s("action"), s("status"))
+        })
+        .collect();
+    assert!(
+        actions.contains(&("trigger".into(), "pending".into())),
+        "{v}"
+    );
+    assert!(
+        actions.contains(&("pause_campaigns".into(), "pending".into())),
+        "{v}"
+    );
+    assert_eq!(v["campaigns"], serde_json::json!([]));
+    // A misspelt breaker in the setting is refused, not silently ignored.
+    let out = Command::new(env!("CARGO_BIN_EXE_failsoft"))
+        .args(["breaker", "force-open", "crm", "--yes"])
+        .current_dir(workspace_root())
+        .env("AWS_ENDPOINT_URL", &m.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("STATE_TABLE", &table)
+        .env("CAMPAIGN_PAUSE_ON", "crm,genesys-apj")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CAMPAIGN_PAUSE_ON"));
+    Ok(())
+}

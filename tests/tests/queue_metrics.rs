@@ -78,6 +78,7 @@ async fn world() -> anyhow::Result<World> {
         clock: clock.clone(),
         stale_tolerance_ms: 300_000,
         deadline: Duration::from_millis(1_500),
+        ledger: None,
     };
     Ok(World {
         api,

@@ -49,6 +49,47 @@ impl std::ops::AddAssign for Delivery {
     }
 }
 
+/// One outbox entry as people read it, on the board and in `failsoft actions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionView {
+    pub breaker: String,
+    pub id: String,
+    pub action: &'static str,
+    pub episode: String,
+    /// `in progress`, `pending`, `waiting` (a backoff or a resume's delay) or `failing`.
+    pub status: &'static str,
+    pub attempts: u32,
+    pub next_at: String,
+}
+
+/// What `r` still calls for, oldest first.
+pub fn views(r: &Record, now: Millis) -> Vec<ActionView> {
+    let mut out: Vec<ActionView> = r
+        .outbox
+        .values()
+        .map(|a| ActionView {
+            breaker: r.name.clone(),
+            id: a.id.clone(),
+            action: a.action.as_str(),
+            episode: a.dedup_key.clone(),
+            status: if !a.is_free(now) {
+                "in progress"
+            } else if a.attempts >= PAGE_AFTER_ATTEMPTS {
+                "failing"
+            } else if a.next_ms > now {
+                "waiting"
+            } else {
+                "pending"
+            },
+            attempts: a.attempts,
+            next_at: crate::clock::iso8601(a.next_ms),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.next_at, &a.id).cmp(&(&b.next_at, &b.id)));
+    out
+}
+
 /// How one attempt at an entry ended.
 enum Outcome {
     /// Done, refused for good, or no longer called for: the entry leaves the outbox.

@@ -73,6 +73,17 @@ impl Entry {
     pub fn key(&self) -> String {
         key(self.kind, &self.id)
     }
+
+    /// The entry as people read it, on the board and in `failsoft actions`.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "campaign": format!("{} {} ({})", self.kind.as_str(), self.name, self.id),
+            "stage": self.stage.as_str(),
+            "heldBy": self.holders,
+            "pausedAt": crate::clock::iso8601(self.paused_ms),
+            "note": self.note,
+        })
+    }
 }
 
 pub fn key(kind: Kind, id: &str) -> String {

@@ -59,8 +59,23 @@ pub async fn board(
 ) -> Value {
     // Each read is bounded by the store timeout; all of them by a second.
     let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    let breakers: Vec<Value> = crate::dependency::records(store, until)
-        .await
+    let records = crate::dependency::records(store, until).await;
+    let now = metrics.clock.now_ms();
+    let actions: Vec<crate::actions::ActionView> = records
+        .iter()
+        .flat_map(|r| crate::actions::views(r, now))
+        .collect();
+    // What the outages did to outbound campaigns (absent when the pause is off, or the
+    // ledger cannot be read within the second).
+    let campaigns: Vec<Value> = match &metrics.ledger {
+        Some(l) => l
+            .list(until)
+            .await
+            .map(|es| es.iter().map(|e| e.view()).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let breakers: Vec<Value> = records
         .iter()
             .map(|r| {
                 json!({"name": r.name, "state": r.state, "since": (r.since_ms > 0).then(|| iso8601(r.since_ms)), "failures": r.failures,
@@ -74,7 +89,7 @@ pub async fn board(
         metrics.get(queue_ids).await
     };
     let banner = queues.iter().find_map(|q| q.degraded_message.clone());
-    json!({"breakers": breakers, "queues": queues, "degradedMessage": banner})
+    json!({"breakers": breakers, "actions": actions, "campaigns": campaigns, "queues": queues, "degradedMessage": banner})
 }
 
 /// Answer one Function URL request.

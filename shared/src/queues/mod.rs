@@ -73,6 +73,8 @@ pub struct QueueMetrics {
     pub clock: Arc<dyn Clock>,
     pub stale_tolerance_ms: Millis,
     pub deadline: Duration,
+    /// The campaign ledger, shown on the board when the campaign pause is on.
+    pub ledger: Option<crate::campaign::ledger::Ledger>,
 }
 
 impl QueueMetrics {
@@ -254,6 +256,12 @@ impl QueueMetrics {
             clock: services.clock.clone(),
             stale_tolerance_ms: config.stale_tolerance_ms,
             deadline: config.deadline,
+            ledger: crate::campaign::CampaignConfig::from_env(env)?.map(|_| {
+                crate::campaign::ledger::Ledger {
+                    client: services.dynamo.clone(),
+                    table: services.table.clone(),
+                }
+            }),
         })
     }
 }
