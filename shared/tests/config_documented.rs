@@ -81,6 +81,7 @@ fn reads_with(set: &[(String, String)]) -> BTreeSet<String> {
     let _ = HealthCheckConfig::from_env(&env);
     let _ = MetricsConfig::from_env(&env);
     let _ = AlertConfig::from_env(&env);
+    let _ = failsoft::campaign::CampaignConfig::from_env(&env);
     let _ = failsoft::metrics::namespace_from(&env);
     let _ = failsoft::logging::filter_from(&env);
     for d in Dependency::ALL {
@@ -98,6 +99,7 @@ fn read_by_code() -> BTreeSet<String> {
         ("GENESYS_SECRET_ID", "genesys"),
         ("GENESYS_ENVIRONMENT", "mypurecloud.ie"),
         ("ALERT_SECRET_ID", "pd"),
+        ("CAMPAIGN_PAUSE_ON", "crm,genesys-api"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
