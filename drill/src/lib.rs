@@ -17,6 +17,7 @@ pub const SCENARIOS: &[&str] = &[
     "region-unhealthy",
     "crm-maintenance",
     "pagerduty-flapping",
+    "campaign-pause",
 ];
 
 #[derive(Clone, Debug, Default)]
@@ -49,6 +50,7 @@ pub async fn run(names: &[String], opts: &Options) -> anyhow::Result<Vec<Scenari
             "analytics-down" => scenarios::analytics::down(opts).await?,
             "region-unhealthy" => scenarios::region::unhealthy(opts).await?,
             "crm-maintenance" => scenarios::maintenance::window(opts).await?,
+            "campaign-pause" => scenarios::campaigns::pause(opts).await?,
             _ => scenarios::flapping::pagerduty(opts).await?,
         };
         let verdict = if r.passed { "PASS" } else { "FAIL" };

@@ -3,22 +3,37 @@
 //! incidents, and the real functions under the emulator. It observes; it never stands in
 //! for a function.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
 use failsoft_testkit::fake_http::FakeServer;
 use failsoft_testkit::fake_pagerduty::{FakePagerDuty, Incident};
 use failsoft_testkit::fake_salesforce::{self, Sessions, API_PREFIX};
+use failsoft_testkit::stream_pump::StreamPump;
 use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
 use serde_json::{json, Value};
 
-use crate::report::{check, Check, Observation};
+use crate::report::{check, Check, Mark, MarkKind, Observation};
 use crate::Options;
 
 pub const PAT: &str = "tel:+13175550123";
 pub const DEADLINE_MS: u64 = 2_500;
 /// What the emulator adds around a function's own deadline.
 pub const SLACK_MS: u64 = 400;
+
+/// The functions under the emulator, with the stream pump that feeds outage-actions.
+pub struct Functions {
+    pub emu: Arc<Emulator>,
+    _pump: StreamPump,
+}
+
+impl std::ops::Deref for Functions {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        &self.emu
+    }
+}
 
 pub struct Stage {
     pub moto_url: String,
@@ -99,8 +114,13 @@ impl Stage {
     }
 
     /// The functions under the emulator, with the stage's wiring, then `env`, then the
-    /// options' extra environment.
-    pub fn emulator(&self, env: &[(&str, &str)], opts: &Options) -> anyhow::Result<Emulator> {
+    /// options' extra environment; and the state table's stream delivered to
+    /// outage-actions, as deployed (pages and campaign changes go that way).
+    pub async fn emulator(
+        &self,
+        env: &[(&str, &str)],
+        opts: &Options,
+    ) -> anyhow::Result<Functions> {
         let (crm, pd_secret, pd_url) = (
             format!("crm-{}", self.table),
             format!("pd-{}", self.table),
@@ -118,7 +138,31 @@ impl Stage {
         ]);
         all.extend(env.iter().copied());
         all.extend(opts.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Emulator::start(&all)
+        let emu = Arc::new(Emulator::start(&all)?);
+        // Built and warm before the scenario's clock starts.
+        emu.invoke("outage-actions", &json!({"Records": []}))
+            .await?;
+        let pump =
+            StreamPump::start(&self.moto_url, &self.table, emu.clone(), "outage-actions").await?;
+        Ok(Functions { emu, _pump: pump })
+    }
+
+    /// `breaker`'s incidents once at least `n` have opened, or after `within`: pages
+    /// leave through the stream, a moment after the transition that calls for them.
+    pub async fn incidents_within(
+        &self,
+        breaker: &str,
+        n: usize,
+        within: Duration,
+    ) -> Vec<Incident> {
+        let end = Instant::now() + within;
+        loop {
+            let got = self.incidents(breaker);
+            if got.len() >= n || Instant::now() >= end {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Reset the scenario clock: observations count from here.
@@ -139,6 +183,38 @@ impl Stage {
             Ok(r) => r.state.to_string(),
             Err(e) => format!("unknown ({e})"),
         }
+    }
+
+    /// Every page PagerDuty accepted, as marks on the scenario's timeline.
+    pub fn page_marks(&self) -> Vec<Mark> {
+        self.pd
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.at >= self.started)
+            .filter_map(|r| {
+                let v: Value = serde_json::from_str(&r.body).ok()?;
+                let kind = match v["event_action"].as_str()? {
+                    "trigger" => MarkKind::PageTrigger,
+                    "resolve" => MarkKind::PageResolve,
+                    _ => return None,
+                };
+                let key = v["dedup_key"].as_str().unwrap_or_default();
+                let what = v
+                    .pointer("/payload/summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or(key);
+                Some(Mark {
+                    t_ms: r.at.duration_since(self.started).as_millis() as u64,
+                    kind,
+                    label: format!(
+                        "{} {}",
+                        v["event_action"].as_str().unwrap_or_default(),
+                        what
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// PagerDuty incidents of one breaker (its episodes' dedup keys are `<name>/...`).

@@ -22,6 +22,24 @@ async fn every_scenario_passes() -> anyhow::Result<()> {
         assert!(md.contains(&format!("| {name} | PASS |")), "{md}");
     }
     assert_eq!(md.matches("<svg").count(), SCENARIOS.len());
+    // The pictures show what the system did: pages, and the campaigns it switched.
+    use failsoft_drill::report::MarkKind;
+    let count = |name: &str, kind: MarkKind| {
+        results
+            .iter()
+            .filter(|r| r.name == name)
+            .flat_map(|r| &r.marks)
+            .filter(|m| m.kind == kind)
+            .count()
+    };
+    assert!(count("campaign-pause", MarkKind::CampaignOff) >= 3);
+    assert!(count("campaign-pause", MarkKind::CampaignOn) >= 2);
+    assert_eq!(count("crm-maintenance", MarkKind::PageTrigger), 1);
+    assert_eq!(count("crm-maintenance", MarkKind::PageResolve), 1);
+    assert!(
+        md.contains(">02:00</text>") || md.contains(">01:58</text>"),
+        "the night reads in its own hours"
+    );
     Ok(())
 }
 

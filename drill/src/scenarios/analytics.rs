@@ -26,7 +26,7 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
         ("GENESYS_LOGIN_URL", login.as_str()),
         ("GENESYS_API_URL", api.url.as_str()),
     ];
-    let emu = st.emulator(&env, opts)?;
+    let emu = st.emulator(&env, opts).await?;
     let base = format!("http://127.0.0.1:{}/lambda-url/queue-metrics", emu.port);
     let http = reqwest_client()?;
     http.get(format!("{base}/queues/q-sales")).send().await?; // warm: may build
@@ -91,7 +91,8 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
             format!("{l1}, {l2}, {l3} ms"),
         ),
     ];
-    Ok(Scenario::new("analytics-down", "Guide: Genesys analytics API slow or down → show last-known values with their staleness, then \"data unavailable\".", checks, obs))
+    Ok(Scenario::new("analytics-down", "Guide: Genesys analytics API slow or down → show last-known values with their staleness, then \"data unavailable\".", checks, obs)
+    .with_marks(st.page_marks()))
 }
 
 fn reqwest_client() -> anyhow::Result<reqwest::Client> {

@@ -32,13 +32,13 @@ fn observed(obs: &[(Observation, Value)]) -> Vec<Observation> {
 pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
     let mut st = Stage::new().await?;
     st.sf.fault(API_PREFIX, Fault::Status(503), None);
-    let emu = st.emulator(&[], opts)?;
+    let emu = st.emulator(&[], opts).await?;
     emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
         .await?; // warm: may build
     st.start_clock();
     let mut crm_calls = Vec::new();
     let obs = st.calls(&emu, 10, &mut crm_calls).await?;
-    let incidents = st.incidents("crm");
+    let incidents = st.incidents_within("crm", 1, Duration::from_secs(5)).await;
     let checks = vec![
         within_deadline(&observed(&obs)),
         check(
@@ -67,14 +67,17 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
         "Guide: CRM API down → route to an agent without CRM context; page the on-call engineer.",
         checks,
         observed(&obs),
-    ))
+    )
+    .with_marks(st.page_marks()))
 }
 
 pub async fn slow(opts: &Options) -> anyhow::Result<Scenario> {
     let mut st = Stage::new().await?;
     st.sf
         .fault(API_PREFIX, Fault::Slow(Duration::from_millis(1_200)), None);
-    let emu = st.emulator(&[("BREAKER_CRM_SLOW_CALL_MS", "800")], opts)?;
+    let emu = st
+        .emulator(&[("BREAKER_CRM_SLOW_CALL_MS", "800")], opts)
+        .await?;
     emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
         .await?;
     st.start_clock();
@@ -103,5 +106,6 @@ pub async fn slow(opts: &Options) -> anyhow::Result<Scenario> {
         ),
         spared(&obs, &crm_calls),
     ];
-    Ok(Scenario::new("crm-slow", "Guide: a slow CRM makes Data Actions pile up → every answer within the deadline, and the breaker opens on slow calls.", checks, observed(&obs)))
+    Ok(Scenario::new("crm-slow", "Guide: a slow CRM makes Data Actions pile up → every answer within the deadline, and the breaker opens on slow calls.", checks, observed(&obs))
+    .with_marks(st.page_marks()))
 }

@@ -58,7 +58,7 @@ pub async fn pagerduty(opts: &Options) -> anyhow::Result<Scenario> {
         ("ALERT_BACKOFF_S", "0.5"),
         ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "1"),
     ];
-    let emu = st.emulator(&env, opts)?;
+    let emu = st.emulator(&env, opts).await?;
     emu.invoke("crm-lookup", &serde_json::json!({"ani": "anonymous"}))
         .await?; // warm: may build
     st.start_clock();
@@ -166,5 +166,6 @@ pub async fn pagerduty(opts: &Options) -> anyhow::Result<Scenario> {
         "Guide, edge case 2: the page must reach the on-call engineer → delivered exactly once though PagerDuty fails (500), drops the answer after taking the event (reset), rate-limits (429) and fails again (503). Retries reuse the episode's dedup_key, so PagerDuty keeps one incident.",
         checks,
         obs,
-    ))
+    )
+    .with_marks(st.page_marks()))
 }

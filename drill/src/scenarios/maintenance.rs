@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use failsoft_testkit::fake_http::Fault;
 use failsoft_testkit::fake_salesforce::API_PREFIX;
 
-use crate::report::{check, Observation, Scenario};
+use crate::report::{check, Clock, Observation, Scenario};
 use crate::stage::{until, Stage};
 use crate::Options;
 
@@ -29,7 +29,9 @@ fn hhmm(minute: u32) -> String {
 pub async fn window(opts: &Options) -> anyhow::Result<Scenario> {
     let mut st = Stage::new().await?;
     let recovery_s = format!("{}", 30.0 * TICK_MS as f64 / 60_000.0);
-    let emu = st.emulator(&[("BREAKER_CRM_RECOVERY_TIMEOUT_S", &recovery_s)], opts)?;
+    let emu = st
+        .emulator(&[("BREAKER_CRM_RECOVERY_TIMEOUT_S", &recovery_s)], opts)
+        .await?;
     emu.invoke("health-probe", &serde_json::json!({})).await?; // warm: may build
     st.start_clock();
     let searches = |st: &Stage| {
@@ -128,6 +130,9 @@ pub async fn window(opts: &Options) -> anyhow::Result<Scenario> {
             ),
         ),
     ];
+    // The axis reads in the night's own hours: each probe run at its simulated minute.
+    let mut anchors: Vec<(u64, f64)> = obs.iter().map(|(m, o)| (o.t_ms, f64::from(*m))).collect();
+    anchors.push((morning.t_ms, f64::from(MORNING)));
     let mut timeline: Vec<Observation> = obs.into_iter().map(|(_, o)| o).collect();
     timeline.push(morning);
     Ok(Scenario::new(
@@ -139,5 +144,7 @@ pub async fn window(opts: &Options) -> anyhow::Result<Scenario> {
         ),
         checks,
         timeline,
-    ))
+    )
+    .with_marks(st.page_marks())
+    .on_clock(Clock::Simulated { anchors }))
 }

@@ -1,6 +1,7 @@
 //! One module per part of the guide's failure taxonomy.
 
 pub mod analytics;
+pub mod campaigns;
 pub mod crm;
 pub mod flapping;
 pub mod maintenance;

@@ -27,7 +27,7 @@ pub async fn unhealthy(opts: &Options) -> anyhow::Result<Scenario> {
         ("GENESYS_API_URL", region.url.as_str()),
         ("BREAKER_GENESYS_API_RECOVERY_TIMEOUT_S", "1"),
     ];
-    let emu = st.emulator(&env, opts)?;
+    let emu = st.emulator(&env, opts).await?;
     emu.invoke("health-probe", &json!({"source": "schedule"}))
         .await?; // warm: may build
     st.start_clock();
@@ -114,5 +114,6 @@ pub async fn unhealthy(opts: &Options) -> anyhow::Result<Scenario> {
         "Guide: Genesys partial regional outage → activate overflow routing to the backup region; the page must carry the runbook that does it in under 5 minutes.",
         checks,
         obs,
-    ))
+    )
+    .with_marks(st.page_marks()))
 }

@@ -99,7 +99,7 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
         ("BREAKER_CRM_AUTH_RECOVERY_TIMEOUT_S", "1"),
         ("BREAKER_GENESYS_AUTH_RECOVERY_TIMEOUT_S", "1"),
     ];
-    let emu = st.emulator(&env, opts)?;
+    let emu = st.emulator(&env, opts).await?;
     emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
         .await?; // warm: may build
     st.start_clock();
@@ -296,5 +296,6 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
         "Guide: OAuth token service down → serve cached tokens until they really expire, then answer auth_unavailable and route without CRM context; page; recover unattended.",
         checks,
         timeline,
-    ))
+    )
+    .with_marks(st.page_marks()))
 }

@@ -67,6 +67,8 @@ pub struct Entry {
     pub version: Option<i64>,
     pub paused_ms: Millis,
     pub note: Option<String>,
+    /// Genesys accepted our PUT to `off`: from then on, `on` means a person's choice.
+    pub acked: bool,
 }
 
 impl Entry {
@@ -124,6 +126,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Entry> {
         version: num("version"),
         paused_ms: num("paused_ms").unwrap_or(0),
         note: get("note"),
+        acked: item.get("acked").and_then(|v| v.as_bool().ok()).copied() == Some(true),
     })
 }
 
@@ -304,6 +307,29 @@ impl Ledger {
             match req.await {
                 Ok(_) => Ok(()),
                 Err(e) if cancelled_by_condition(&e) => Ok(()),
+                Err(e) => Err(classify_sdk_error(e)),
+            }
+        })
+        .await
+    }
+
+    /// Genesys accepted the PUT to `off`.
+    pub async fn acked(&self, pk: &str, deadline: Instant) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET acked = :t")
+            .condition_expression("#s = :pausing")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
+            .send();
+        bounded(deadline, async {
+            match req.await {
+                Ok(_) => Ok(()),
+                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(()),
                 Err(e) => Err(classify_sdk_error(e)),
             }
         })

@@ -154,7 +154,12 @@ impl Campaigns {
                     continue;
                 }
                 match self.turn_off(c.clone(), deadline).await {
-                    Ok(()) => report.paused.push(label(&c)),
+                    Ok(()) => {
+                        self.ledger
+                            .acked(&ledger::key(c.kind, &c.id), deadline)
+                            .await?;
+                        report.paused.push(label(&c));
+                    }
                     Err(ApiError::Http(crate::http::HttpError::Status { status: 400, .. })) => {
                         // Complete or invalid: Genesys will not turn it off. Not ours.
                         tracing::warn!(campaign = %c.id, status = %c.status, "Genesys refused to turn the campaign off; skipped");
@@ -214,7 +219,16 @@ impl Campaigns {
                     return Ok(true);
                 }
                 "stopping" => continue,
-                "on" => self.turn_off(c, deadline).await?,
+                // Turned off by us, and on again: a person's choice, which stands.
+                "on" if e.acked => {
+                    self.leave(e, &c, deadline).await?;
+                    return Ok(true);
+                }
+                // Never turned off (an attempt that ended before its PUT): now.
+                "on" => {
+                    self.turn_off(c, deadline).await?;
+                    self.ledger.acked(&e.key(), deadline).await?;
+                }
                 _ => {
                     self.ledger.forget(&e.key(), deadline).await?;
                     return Ok(true);
@@ -222,6 +236,24 @@ impl Campaigns {
             }
         }
         Ok(false)
+    }
+
+    /// Leave `c` as a person set it, and say so in the ledger.
+    async fn leave(
+        &self,
+        e: &Entry,
+        c: &Campaign,
+        deadline: Instant,
+    ) -> Result<String, CampaignError> {
+        let now = self.clock.now_ms();
+        let when = c
+            .modified
+            .clone()
+            .unwrap_or_else(|| crate::clock::iso8601(now));
+        let note = format!("left {}: changed by someone at {when}", c.status);
+        tracing::info!(campaign = %c.id, %note, "not resumed");
+        self.ledger.leave(&e.key(), &note, now, deadline).await?;
+        Ok(note)
     }
 
     /// `breaker`'s outage is over: let go of what it holds, and turn back on each
@@ -292,13 +324,7 @@ impl Campaigns {
                     Err(err) => return Err(err.into()),
                 }
             }
-            let when = c
-                .modified
-                .clone()
-                .unwrap_or_else(|| crate::clock::iso8601(now));
-            let note = format!("left {}: changed by someone at {when}", c.status);
-            tracing::info!(campaign = %c.id, %note, "not resumed");
-            self.ledger.leave(&e.key(), &note, now, deadline).await?;
+            let note = self.leave(&e, &c, deadline).await?;
             report.left.push(format!("{}: {note}", label(&c)));
         }
         if stopping > 0 {
