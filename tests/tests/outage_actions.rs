@@ -367,6 +367,78 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
     Ok(())
 }
 
+/// A campaign action that keeps failing is retried with backoff, paged on its third
+/// failure with what failed, and that page resolved once the action succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    w.genesys.server.fault(VOICE, Fault::Status(503), None);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    let failing = |w: &World| {
+        w.pd.incidents()
+            .into_iter()
+            .filter(|i| i.dedup_key.ends_with("/pause_campaigns"))
+            .collect::<Vec<_>>()
+    };
+    for attempt in 1..=3 {
+        ex.run("crm", deadline()).await?;
+        let pause = w
+            .store()
+            .await
+            .load("crm")
+            .await?
+            .outbox
+            .get("pause")
+            .cloned();
+        assert_eq!(
+            pause.map(|p| p.attempts),
+            Some(attempt),
+            "attempt {attempt}"
+        );
+        assert_eq!(
+            failing(&w).len(),
+            usize::from(attempt == 3),
+            "paged on the third"
+        );
+        // Not due again before its backoff.
+        ex.run("crm", deadline()).await?;
+        assert_eq!(
+            w.genesys
+                .server
+                .requests()
+                .iter()
+                .filter(|r| r.path.starts_with(VOICE))
+                .count(),
+            attempt as usize
+        );
+        w.clock.advance(600_000);
+    }
+    let page = &failing(&w)[0];
+    assert_eq!(page.trigger["payload"]["class"], "outage_action");
+    let summary = page.trigger["payload"]["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        summary.contains("failed 3 times") && summary.contains("503"),
+        "{summary}"
+    );
+    w.genesys.server.clear_faults();
+    ex.run("crm", deadline()).await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    assert!(
+        failing(&w)[0].resolved,
+        "the failure page is resolved once the pause is done"
+    );
+    Ok(())
+}
+
 /// The drill's campaign-pause scenario, verdicts from the fake's request log and the
 /// ledger: four campaigns, three on and one a person paused before the outage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -90,6 +90,25 @@ pub fn views(r: &Record, now: Millis) -> Vec<ActionView> {
     out
 }
 
+impl Executor {
+    /// Run the outbox of every breaker whose actions changed in this batch, each once.
+    /// Returns the partial batch response: the records of breakers that could not be
+    /// read, so that Lambda retries them (and bisects), not the whole batch.
+    pub async fn on_stream(&self, event: &StreamEvent, deadline: Instant) -> serde_json::Value {
+        let mut failed: Vec<serde_json::Value> = Vec::new();
+        for (breaker, seqs) in event.changed() {
+            if let Err(e) = self.run(breaker, deadline).await {
+                tracing::warn!(breaker, error = %e, "outbox unreadable; the records go back to the stream");
+                failed.extend(
+                    seqs.into_iter()
+                        .map(|s| serde_json::json!({"itemIdentifier": s})),
+                );
+            }
+        }
+        serde_json::json!({"batchItemFailures": failed})
+    }
+}
+
 /// How one attempt at an entry ended.
 enum Outcome {
     /// Done, refused for good, or no longer called for: the entry leaves the outbox.

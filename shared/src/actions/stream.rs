@@ -1,6 +1,6 @@
 //! The state table's stream, as the outage-actions function receives it: which
-//! breakers' outboxes changed, and which records to report back as failed (partial batch
-//! response) when their breaker could not be read, so Lambda retries just those.
+//! breakers' outboxes changed, and the sequence numbers to report back as failed
+//! (partial batch response) when their breaker could not be read.
 //!
 //! The event is read as JSON with the few fields used, rather than through a typed
 //! stream model, because only the key, the two images' outbox attributes and the
@@ -9,10 +9,8 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use tokio::time::Instant;
+use serde_json::{Map, Value};
 
-use super::Executor;
 use crate::breaker::PREFIX;
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,26 +59,18 @@ impl Change {
     }
 }
 
-impl Executor {
-    /// Run the outbox of every breaker whose actions changed in this batch, each once.
-    /// Returns the partial batch response: the records of breakers that could not be
-    /// read, so that Lambda retries them (and bisects), not the whole batch.
-    pub async fn on_stream(&self, event: &StreamEvent, deadline: Instant) -> Value {
+impl StreamEvent {
+    /// The breakers whose actions changed in this batch, each once, with the sequence
+    /// numbers of their records (what a partial batch response names).
+    pub fn changed(&self) -> BTreeMap<&str, Vec<&str>> {
         let mut by_breaker: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for r in &event.records {
+        for r in &self.records {
             let c = &r.dynamodb;
             if let (Some(b), true) = (c.breaker(), c.actions_changed()) {
                 let seq = c.sequence_number.as_deref().unwrap_or_default();
                 by_breaker.entry(b).or_default().push(seq);
             }
         }
-        let mut failed: Vec<Value> = Vec::new();
-        for (breaker, seqs) in by_breaker {
-            if let Err(e) = self.run(breaker, deadline).await {
-                tracing::warn!(breaker, error = %e, "outbox unreadable; the records go back to the stream");
-                failed.extend(seqs.into_iter().map(|s| json!({"itemIdentifier": s})));
-            }
-        }
-        json!({"batchItemFailures": failed})
+        by_breaker
     }
 }
