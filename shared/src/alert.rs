@@ -115,12 +115,16 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             // The breaker says what happened; the registry says what it means to people.
             // A forced close is an operator's override: a warning, with no outage impact.
             let forced_closed = outbox::is_forced_closed(a);
+            // A secret that cannot be used: someone must fix it, though nothing failed.
+            let config = a.id == outbox::CONFIG_ID;
             let summary = match Dependency::parse(breaker) {
                 Some(d) if !forced_closed => format!("{}. Impact: {}", a.summary, d.impact()),
                 _ => a.summary.clone(),
             };
             let (severity, class) = if forced_closed {
                 ("warning", "breaker_override")
+            } else if config {
+                ("error", "configuration")
             } else {
                 ("critical", "circuit_breaker")
             };

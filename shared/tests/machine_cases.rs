@@ -613,6 +613,14 @@ fn every_op_has_its_own_name_for_logs_and_metrics() {
             slot: 0,
             owner: "o".into(),
         },
+        Op::FlagConfigFault {
+            alert: outbox::config_fault(NAME, "secret malformed", 0),
+            now: 0,
+            every_ms: 1,
+        },
+        Op::ClearConfigFault {
+            alert: outbox::config_fixed(NAME, 0),
+        },
     ];
     let kinds: Vec<&str> = ops.iter().map(Op::kind).collect();
     assert_eq!(
@@ -629,9 +637,60 @@ fn every_op_has_its_own_name_for_logs_and_metrics() {
             "reset_failures",
             "acquire_trial",
             "trial_success",
-            "release_trial"
+            "release_trial",
+            "flag_config_fault",
+            "clear_config_fault"
         ]
     );
+}
+
+/// Issue 13: a secret that cannot be used is not counted, but paged: once an hour while
+/// it lasts, as its own incident, carried through transitions, and resolved once.
+#[test]
+fn a_configuration_fault_is_paged_hourly_and_resolved_once() {
+    let hour = 3_600_000;
+    let flag = |now| Op::FlagConfigFault {
+        alert: outbox::config_fault(NAME, "secret crm is malformed", now),
+        now,
+        every_ms: hour,
+    };
+    let flagged = flag(1_000).apply(&Record::new(NAME)).expect("first");
+    assert_eq!(flagged.config_fault, Some(1_000));
+    assert_eq!(flagged.failures, 0, "not counted");
+    let page = flagged.outbox.get(outbox::CONFIG_ID).expect("paged");
+    assert_eq!(
+        (page.action, page.dedup_key.as_str()),
+        (Action::Trigger, "crm/config")
+    );
+    assert_eq!(
+        flag(1_000 + hour - 1).apply(&flagged),
+        None,
+        "within the hour"
+    );
+    let again = flag(1_000 + hour).apply(&flagged).expect("an hour on");
+    assert_eq!(again.config_fault, Some(1_000 + hour));
+    // A transition keeps it.
+    let open = step(
+        &again,
+        &failure(ticket_of(&again)),
+        2 * hour,
+        &consecutive(1),
+    );
+    let opened = apply(&open.op, &again).expect("trips");
+    assert_eq!(opened.config_fault, Some(1_000 + hour));
+    let clear = Op::ClearConfigFault {
+        alert: outbox::config_fixed(NAME, 3 * hour),
+    };
+    let fixed = clear.apply(&opened).expect("resolves");
+    assert_eq!(fixed.config_fault, None);
+    assert_eq!(
+        fixed
+            .outbox
+            .get(outbox::CONFIG_RESOLVE_ID)
+            .map(|a| a.action),
+        Some(Action::Resolve)
+    );
+    assert_eq!(clear.apply(&fixed), None, "resolved once");
 }
 
 #[test]

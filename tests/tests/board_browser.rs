@@ -44,6 +44,7 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
         ("GENESYS_LOGIN_URL", login.as_str()),
         ("GENESYS_API_URL", api.url.as_str()),
         ("BOARD_QUEUE_IDS", "q-sales,q-support"),
+        ("CAMPAIGN_PAUSE_ON", "crm"),
     ]);
     let emu = Emulator::start(&env)?;
     let base = format!("http://127.0.0.1:{}/lambda-url/queue-metrics/", emu.port);
@@ -76,6 +77,16 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
     );
     assert!(!dom.contains("<b>maint</b>"));
     assert!(dom.contains("q-support"));
+    // The forced open's page waits in the outbox (no sender here): the board says so,
+    // and that no campaign is held off.
+    assert!(
+        dom.contains("<td>trigger</td><td>pending</td>"),
+        "no pending page:\n{dom}"
+    );
+    assert!(
+        dom.contains("<td class=\"muted\">none</td>"),
+        "no campaign table:\n{dom}"
+    );
     let polls: u32 = dom
         .split("data-polls=\"")
         .nth(1)

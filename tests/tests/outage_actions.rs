@@ -439,6 +439,69 @@ async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> a
     Ok(())
 }
 
+/// Only the configured divisions are paused; Genesys's own states are never touched;
+/// a campaign Genesys refuses to turn off (400, it completed meanwhile) is skipped,
+/// not retried, and not resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn divisions_genesys_states_and_refused_transitions_are_respected() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "ours", "Ours", "on", "d1");
+    w.genesys.add(VOICE, "theirs", "Other division", "on", "d2");
+    w.genesys
+        .add(VOICE, "edge", "Forced off by an Edge", "forced_off", "d1");
+    w.genesys.add(
+        VOICE,
+        "stopping",
+        "Forced stopping",
+        "forced_stopping",
+        "d1",
+    );
+    w.genesys
+        .add(MESSAGING, "done", "Completes meanwhile", "on", "d1");
+    let refused = Response::json(
+        400,
+        &json!({"message": "Invalid transition from COMPLETE to OFF", "code": "invalid.transition"}),
+    );
+    w.genesys
+        .server
+        .faults_in_turn(&format!("{MESSAGING}/done"), &[Fault::Respond(refused)]);
+    let mut ex = w.executor("stream").await;
+    if let Some(c) = ex.campaigns.as_mut() {
+        c.divisions = vec!["d1".into()];
+    }
+    let crm = w.breaker("crm").await;
+    crm.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    ex.run("crm", deadline()).await?;
+    assert_eq!(puts(&w, VOICE, "ours"), vec!["off"]);
+    assert!(puts(&w, VOICE, "theirs").is_empty(), "another division");
+    assert!(puts(&w, VOICE, "edge").is_empty() && puts(&w, VOICE, "stopping").is_empty());
+    assert_eq!(
+        puts(&w, MESSAGING, "done"),
+        vec!["off"],
+        "tried once, refused, skipped"
+    );
+    let ledger = w.ledger().await.list(deadline()).await?;
+    assert_eq!(
+        ledger.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["ours"]
+    );
+    assert!(
+        !w.outbox_ids("crm").await?.contains(&"pause".to_string()),
+        "the pause is done"
+    );
+    crm.command(Event::Release { by: "drill".into() }).await?;
+    w.clock.advance(DELAY + 1);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(puts(&w, VOICE, "ours"), vec!["off", "on"]);
+    assert_eq!(puts(&w, MESSAGING, "done"), vec!["off"], "never resumed");
+    assert_eq!(w.genesys.status(VOICE, "edge"), "forced_off");
+    Ok(())
+}
+
 /// The drill's campaign-pause scenario, verdicts from the fake's request log and the
 /// ledger: four campaigns, three on and one a person paused before the outage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy, TripPolicy};
+use failsoft::breaker::{
+    Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy, State, TripPolicy,
+};
 use failsoft::clock::{Clock, ManualClock};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, Source, TokenCache, TokenError, TokenSettings};
@@ -259,6 +261,25 @@ async fn a_missing_secret_degrades_and_the_next_call_tries_again() -> anyhow::Re
         "{r:?}"
     );
     assert_eq!(w.requests(), 0);
+    // Not counted against the token service, but paged, as its own incident.
+    let store = DynamoBreakerStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await),
+        &w.table,
+    );
+    let auth = store.load("crm-auth").await?;
+    assert_eq!((auth.state, auth.failures), (State::Closed, 0));
+    assert_eq!(auth.config_fault, Some(w.clock.now_ms()));
+    let page = auth.outbox.get("config").cloned();
+    assert_eq!(
+        page.as_ref().map(|p| (p.action, p.dedup_key.as_str())),
+        Some((failsoft::breaker::Action::Trigger, "crm-auth/config"))
+    );
+    // Met again within the hour (by any instance): no second page.
+    w.clock.advance(MIN);
+    assert!(c.get(deadline()).await.is_err());
+    let again = store.load("crm-auth").await?;
+    assert_eq!(again.outbox.get("config"), page.as_ref());
+    assert_eq!(again.config_fault, auth.config_fault);
     create_secret(
         &w.url,
         &format!("late-{}", w.table),
@@ -268,6 +289,16 @@ async fn a_missing_secret_degrades_and_the_next_call_tries_again() -> anyhow::Re
     // A missing secret is a configuration fault that Secrets Manager answers at once:
     // it is read again on the next call, so the fix is picked up without waiting.
     assert_eq!(c.get(deadline()).await?.1, Source::Refreshed);
+    // Fixed: the page is resolved, once.
+    let fixed = store.load("crm-auth").await?;
+    assert_eq!(fixed.config_fault, None);
+    assert_eq!(
+        fixed
+            .outbox
+            .get("config-resolve")
+            .map(|a| (a.action, a.dedup_key.as_str())),
+        Some((failsoft::breaker::Action::Resolve, "crm-auth/config"))
+    );
     Ok(())
 }
 

@@ -38,6 +38,8 @@ mod attr {
     pub const REMINDED: &str = "reminded";
     pub const FORCED_UNTIL: &str = "forced_until";
     pub const LAST_CHECK: &str = "last_check";
+    /// When a configuration fault was last paged (absent: none open).
+    pub const CONFIG_FAULT: &str = "config_fault";
     pub const WRITER: &str = "writer";
     pub const LAST_CHECK_OK: &str = "last_check_ok";
     /// Before the renaming; read when `last_check` is absent, removed by the next check.
@@ -173,6 +175,9 @@ pub fn to_item(r: &Record) -> HashMap<String, AttributeValue> {
     if let Some(u) = r.forced_until {
         item.insert(attr::FORCED_UNTIL.to_string(), n(u));
     }
+    if let Some(at) = r.config_fault {
+        item.insert(attr::CONFIG_FAULT.to_string(), n(at));
+    }
     if let Some((at, ok)) = r.last_check {
         item.insert(attr::LAST_CHECK.to_string(), n(at));
         item.insert(attr::LAST_CHECK_OK.to_string(), AttributeValue::Bool(ok));
@@ -230,6 +235,7 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     r.writer = get_s(item, attr::WRITER);
     r.reminded_ms = get_n(item, attr::REMINDED)?.unwrap_or(0);
     r.forced_until = get_n(item, attr::FORCED_UNTIL)?;
+    r.config_fault = get_n(item, attr::CONFIG_FAULT)?;
     let check = |at: &str, ok: &str| match (get_n(item, at), item.get(ok)) {
         (Ok(Some(at)), Some(AttributeValue::Bool(ok))) => Some((at, *ok)),
         _ => None,
@@ -531,6 +537,28 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.name(attr::L_GEN),
                 e.value(n(*generation)),
             )
+        }
+        Op::FlagConfigFault {
+            alert,
+            now,
+            every_ms,
+        } => {
+            init_fields(e, &mut sets);
+            let cf = e.name(attr::CONFIG_FAULT);
+            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
+            sets.push(format!("{cf} = {}", e.value(n(*now))));
+            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
+            format!(
+                "attribute_not_exists({cf}) OR {cf} <= {}",
+                e.value(n(now - every_ms))
+            )
+        }
+        Op::ClearConfigFault { alert } => {
+            let cf = e.name(attr::CONFIG_FAULT);
+            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
+            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
+            removes.push(cf.clone());
+            format!("attribute_exists({cf})")
         }
         Op::NoteHealthCheck { at, healthy } => {
             init_fields(e, &mut sets);

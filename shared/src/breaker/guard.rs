@@ -143,6 +143,17 @@ impl Breaker {
     }
 
     /// Transitions this instance won since the last call, oldest first.
+    /// Write `op`, which is not a transition (a configuration fault noted), within the
+    /// store's timeout.
+    pub async fn note(&self, op: &Op, deadline: Instant) -> Result<Applied, StoreError> {
+        tokio::time::timeout_at(
+            self.store_deadline(deadline),
+            self.store.apply(&self.name, op),
+        )
+        .await
+        .unwrap_or(Err(StoreError::Timeout))
+    }
+
     pub fn take_transitions(&self) -> Vec<Transition> {
         self.transitions
             .lock()

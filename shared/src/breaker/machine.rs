@@ -529,6 +529,7 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         reminded_ms: if starts { now } else { view.reminded_ms },
         outbox: view.outbox.clone(),
         last_check: view.last_check,
+        config_fault: view.config_fault,
         // The writer stamps its own token on the op (the machine has no randomness).
         writer: None,
     }

@@ -116,6 +116,15 @@ pub enum Op {
     DropAlert { id: String, owner: String },
     /// Note a health check result, unless a later one is already noted.
     NoteHealthCheck { at: Millis, healthy: bool },
+    /// A configuration fault: page it (`alert`, one slot) unless it was paged less than
+    /// `every_ms` ago.
+    FlagConfigFault {
+        alert: Alert,
+        now: Millis,
+        every_ms: Millis,
+    },
+    /// The configuration fault is fixed: resolve its page (`alert`), once.
+    ClearConfigFault { alert: Alert },
     /// Delivery failed: count the attempt, not before `next_ms`, and release the claim.
     DeferAlert {
         id: String,
@@ -206,6 +215,8 @@ impl Op {
             Op::Transition { .. } => "transition",
             Op::Remind { .. } => "remind",
             Op::NoteHealthCheck { .. } => "note_health_check",
+            Op::FlagConfigFault { .. } => "flag_config_fault",
+            Op::ClearConfigFault { .. } => "clear_config_fault",
             Op::ClaimAlert { .. } => "claim_alert",
             Op::DropAlert { .. } => "drop_alert",
             Op::DeferAlert { .. } => "defer_alert",
@@ -246,9 +257,26 @@ impl Op {
                     next.outbox.remove(id);
                 }
                 next.last_check = current.last_check;
+                next.config_fault = current.config_fault;
                 for a in alerts {
                     next.outbox.insert(a.id.clone(), a.clone());
                 }
+            }
+            Op::FlagConfigFault {
+                alert,
+                now,
+                every_ms,
+            } => {
+                if current.config_fault.is_some_and(|t| t > now - every_ms) {
+                    return None;
+                }
+                next.config_fault = Some(*now);
+                next.outbox.insert(alert.id.clone(), alert.clone());
+            }
+            Op::ClearConfigFault { alert } => {
+                current.config_fault?;
+                next.config_fault = None;
+                next.outbox.insert(alert.id.clone(), alert.clone());
             }
             Op::NoteHealthCheck { at, healthy } => {
                 if current.last_check.is_some_and(|(t, _)| t > *at) {

@@ -22,6 +22,9 @@ pub const SUMMARY_ID: &str = "summary";
 /// The campaign slots: one pause and one resume at most per breaker, whatever the
 /// number of episodes (the campaign ledger says what each one must undo).
 pub const PAUSE_ID: &str = "pause";
+/// The configuration fault's page and its resolve (one slot each).
+pub const CONFIG_ID: &str = "config";
+pub const CONFIG_RESOLVE_ID: &str = "config-resolve";
 pub const RESUME_ID: &str = "resume";
 /// What a forced close's trigger says, after the breaker's name.
 const FORCED_CLOSED_TEXT: &str =
@@ -114,6 +117,42 @@ pub fn campaign_actions(
             (vec![resume], PAUSE_ID)
         }
         _ => (Vec::new(), ""),
+    }
+}
+
+/// The page for a configuration fault of `breaker` (a secret that cannot be used):
+/// its own incident, `<breaker>/config`, apart from any outage.
+pub fn config_fault(breaker: &str, what: &str, now: Millis) -> Alert {
+    Alert {
+        id: CONFIG_ID.into(),
+        action: Action::Trigger,
+        dedup_key: format!("{breaker}/config"),
+        summary: format!(
+            "{breaker}: configuration fault, not an outage: {}. Tokens cannot be fetched until it is fixed; it is not counted against the token service.",
+            clip(what, 200)
+        ),
+        failures: 0,
+        last_error: Some(clip(what, 256).to_string()),
+        created_ms: now,
+        attempts: 0,
+        next_ms: now,
+        claim: None,
+    }
+}
+
+/// The resolve of `breaker`'s configuration fault page, once it is fixed.
+pub fn config_fixed(breaker: &str, now: Millis) -> Alert {
+    Alert {
+        id: CONFIG_RESOLVE_ID.into(),
+        action: Action::Resolve,
+        dedup_key: format!("{breaker}/config"),
+        summary: format!("{breaker}: configuration fixed"),
+        failures: 0,
+        last_error: None,
+        created_ms: now,
+        attempts: 0,
+        next_ms: now,
+        claim: None,
     }
 }
 

@@ -118,6 +118,10 @@ pub struct Record {
     pub outbox: BTreeMap<String, Alert>,
     /// The last scheduled health check: (when, healthy).
     pub last_check: Option<(Millis, bool)>,
+    /// When a configuration fault (a secret that cannot be used) was last paged; None
+    /// once it is fixed and the page resolved. Not a failure of the dependency: it
+    /// never counts, but people must hear of it.
+    pub config_fault: Option<Millis>,
     /// Who wrote the last transition: a token unique to that write, so that a writer
     /// whose write timed out can tell its own from another's with the same content
     /// (two instances tripping in the same millisecond write the same record).
@@ -144,6 +148,7 @@ impl Record {
             reminded_ms: 0,
             outbox: BTreeMap::new(),
             last_check: None,
+            config_fault: None,
             writer: None,
         }
     }

@@ -12,13 +12,16 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::breaker::{Breaker, CallError, State};
+use crate::breaker::{outbox, Breaker, CallError, Classify, Op, State, Verdict};
 use crate::clock::{Clock, Millis};
 use crate::config::{number, parsed, ConfigError, Env};
 use crate::metrics;
 use crate::secrets::SecretCache;
 pub use provider::{FetchError, Provider};
 pub use store::{DynamoTokenStore, KmsSeal, Token, TokenRecord, TokenStore};
+
+/// A configuration fault still there is paged again after this long.
+const CONFIG_PAGE_EVERY_MS: Millis = 3_600_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -240,6 +243,34 @@ impl TokenCache {
         }
     }
 
+    /// Page a configuration fault (a secret that cannot be used) on the
+    /// `<provider>-auth` breaker, at most once an hour while it lasts, whichever
+    /// instance meets it: the page is written with the flag, in one conditional write.
+    async fn flag_config_fault(&self, what: &str, deadline: Instant) {
+        let now = self.clock.now_ms();
+        let op = Op::FlagConfigFault {
+            alert: outbox::config_fault(self.breaker.name(), what, now),
+            now,
+            every_ms: CONFIG_PAGE_EVERY_MS,
+        };
+        if let Err(e) = self.breaker.note(&op, deadline).await {
+            tracing::warn!(provider = self.name(), error = %e, "configuration fault not recorded");
+        }
+    }
+
+    /// A token was fetched: if a configuration fault was paged, resolve it, once.
+    async fn clear_config_fault(&self, deadline: Instant) {
+        if self.breaker.current(deadline).await.config_fault.is_none() {
+            return;
+        }
+        let op = Op::ClearConfigFault {
+            alert: outbox::config_fixed(self.breaker.name(), self.clock.now_ms()),
+        };
+        if let Err(e) = self.breaker.note(&op, deadline).await {
+            tracing::warn!(provider = self.name(), error = %e, "configuration fault not cleared");
+        }
+    }
+
     /// Fetch through the `<provider>-auth` breaker. `owner` holds the lease, if any.
     async fn refresh(
         &self,
@@ -279,6 +310,7 @@ impl TokenCache {
                     &[("Provider", self.name())],
                     &[metrics::count("TokenRefreshes", 1.0)],
                 );
+                self.clear_config_fault(deadline).await;
                 return Ok((t, Source::Refreshed));
             }
             Err(CallError::Rejected(r)) => (
@@ -289,6 +321,10 @@ impl TokenCache {
             Err(CallError::TimedOut) => ("timeout", None, "token endpoint timed out".to_string()),
             Err(CallError::Failed(error)) => {
                 let nb = error.retry_after_s().map(|s| now + (s as Millis) * 1000);
+                // Not counted (nothing was reached), but paged: someone must fix it.
+                if error.verdict() == Verdict::NotReached {
+                    self.flag_config_fault(&error.to_string(), deadline).await;
+                }
                 ("failed", nb, error.to_string())
             }
         };
