@@ -40,6 +40,8 @@ fn policy(rate: bool) -> Policy {
             TripPolicy::ConsecutiveFailures { threshold: 3 }
         },
         half_open_max_trials: 2,
+        // Everything a transition can call for: the campaign slots too.
+        campaign_pause: Some(300_000),
         ..Policy::default()
     }
 }
@@ -100,6 +102,18 @@ fn episode(store: &MemoryStore, policy: &Policy, now: &mut i64, seed: u64, i: u6
         result: CallResult::Success { latency_ms: 5 },
         unflushed_calls: 0,
     };
+    if seed.is_multiple_of(11) {
+        // A secret that cannot be used, met by some instance: its page, hourly at most.
+        let now_ms = *now;
+        apply(
+            store,
+            &Op::FlagConfigFault {
+                alert: outbox::config_fault(NAME, &"secret malformed ".repeat(30), now_ms),
+                now: now_ms,
+                every_ms: 3_600_000,
+            },
+        );
+    }
     if seed.is_multiple_of(13) {
         drive(
             store,
@@ -187,7 +201,8 @@ fn ten_thousand_episodes_with_pagerduty_down_stay_under_8_kb() {
         }
         let largest = LARGEST.with(|l| l.get());
         let rec = store.get(NAME);
-        assert!(rec.outbox.len() <= outbox::MAX_ENTRIES);
+        // The pages' cap, the two campaign slots and the configuration fault's page.
+        assert!(rec.outbox.len() <= outbox::MAX_ENTRIES + 3, "{:?}", rec.outbox.keys());
         let summary = rec.outbox.get(outbox::SUMMARY_ID);
         assert!(
             summary.is_some_and(|s| s.failures > 1_000),
