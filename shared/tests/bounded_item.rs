@@ -202,7 +202,11 @@ fn ten_thousand_episodes_with_pagerduty_down_stay_under_8_kb() {
         let largest = LARGEST.with(|l| l.get());
         let rec = store.get(NAME);
         // The pages' cap, the two campaign slots and the configuration fault's page.
-        assert!(rec.outbox.len() <= outbox::MAX_ENTRIES + 3, "{:?}", rec.outbox.keys());
+        assert!(
+            rec.outbox.len() <= outbox::MAX_ENTRIES + 3,
+            "{:?}",
+            rec.outbox.keys()
+        );
         let summary = rec.outbox.get(outbox::SUMMARY_ID);
         assert!(
             summary.is_some_and(|s| s.failures > 1_000),

@@ -354,7 +354,7 @@ impl Executor {
         match why {
             Some(why) => {
                 page.summary = format!(
-                    "{breaker}: {} failed {} times; do it by hand (runbook: outage-actions). Last error: {}",
+                    "{breaker}: {} failed {} times; do it by hand (runbook: outage-actions.md). Last error: {}",
                     a.action.as_str(),
                     page.attempts,
                     crate::breaker::clip(why, 300)
