@@ -205,21 +205,28 @@ async fn actions(as_json: bool) -> Result<()> {
     let services = Services::from_env(&ProcessEnv).await?;
     let now = failsoft::clock::Clock::now_ms(&failsoft::clock::SystemClock);
     let mut views = Vec::new();
-    for d in Dependency::ALL {
-        let r = services.store.load(d.name()).await?;
-        views.extend(failsoft::actions::views(&r, now));
-    }
-    let ledger = failsoft::campaign::ledger::Ledger {
+    let mut done = Vec::new();
+    let history = failsoft::actions::History {
         client: services.dynamo.clone(),
         table: services.table.clone(),
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    for d in Dependency::ALL {
+        let r = services.store.load(d.name()).await?;
+        views.extend(failsoft::actions::views(&r, now));
+        done.extend(history.recent(d.name(), deadline).await?);
+    }
+    done.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
+    let ledger = failsoft::campaign::ledger::Ledger {
+        client: services.dynamo.clone(),
+        table: services.table.clone(),
+    };
     let campaigns = ledger.list(deadline).await?;
     if as_json {
         let c: Vec<_> = campaigns.iter().map(|e| e.view()).collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"actions": views, "campaigns": c}))?
+            serde_json::to_string_pretty(&json!({"actions": views, "done": done, "campaigns": c}))?
         );
         return Ok(());
     }
@@ -235,6 +242,16 @@ async fn actions(as_json: bool) -> Result<()> {
     }
     if views.is_empty() {
         println!("(no action pending)");
+    }
+    println!("\n{:<18} {:<17} {:<25} OUTCOME", "BREAKER", "DONE", "AT");
+    for d in done.iter().take(20) {
+        println!(
+            "{:<18} {:<17} {:<25} {}",
+            d.breaker, d.action, d.at, d.outcome
+        );
+    }
+    if done.is_empty() {
+        println!("(nothing done yet)");
     }
     println!("\n{:<45} {:<9} {:<22} NOTE", "CAMPAIGN", "STAGE", "HELD BY");
     for e in &campaigns {

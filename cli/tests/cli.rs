@@ -8,6 +8,16 @@ use serde_json::Value;
 
 /// Run `failsoft` with `args`, no terminal on stdin; the raw output.
 fn failsoft(url: &str, table: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    failsoft_with(url, table, &[], args)
+}
+
+/// The same, with `env` set too.
+fn failsoft_with(
+    url: &str,
+    table: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> anyhow::Result<std::process::Output> {
     Ok(Command::new(env!("CARGO_BIN_EXE_failsoft"))
         .args(args)
         .current_dir(workspace_root())
@@ -16,6 +26,7 @@ fn failsoft(url: &str, table: &str, args: &[&str]) -> anyhow::Result<std::proces
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("STATE_TABLE", table)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()?)
 }
@@ -220,19 +231,8 @@ async fn a_forced_state_can_end_by_itself() -> anyhow::Result<()> {
 async fn actions_lists_what_a_transition_called_for() -> anyhow::Result<()> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let with_pause = |args: &[&str]| -> anyhow::Result<std::process::Output> {
-        Ok(Command::new(env!("CARGO_BIN_EXE_failsoft"))
-            .args(args)
-            .current_dir(workspace_root())
-            .env("AWS_ENDPOINT_URL", &m.url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("STATE_TABLE", &table)
-            .env("CAMPAIGN_PAUSE_ON", "crm")
-            .stdin(std::process::Stdio::null())
-            .output()?)
-    };
+    let with_pause =
+        |args: &[&str]| failsoft_with(&m.url, &table, &[("CAMPAIGN_PAUSE_ON", "crm")], args);
     let out = with_pause(&["breaker", "force-open", "crm", "--yes"])?;
     assert!(
         out.status.success(),
@@ -265,17 +265,12 @@ async fn actions_lists_what_a_transition_called_for() -> anyhow::Result<()> {
     );
     assert_eq!(v["campaigns"], serde_json::json!([]));
     // A misspelt breaker in the setting is refused, not silently ignored.
-    let out = Command::new(env!("CARGO_BIN_EXE_failsoft"))
-        .args(["breaker", "force-open", "crm", "--yes"])
-        .current_dir(workspace_root())
-        .env("AWS_ENDPOINT_URL", &m.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("STATE_TABLE", &table)
-        .env("CAMPAIGN_PAUSE_ON", "crm,genesys-apj")
-        .stdin(std::process::Stdio::null())
-        .output()?;
+    let out = failsoft_with(
+        &m.url,
+        &table,
+        &[("CAMPAIGN_PAUSE_ON", "crm,genesys-apj")],
+        &["breaker", "force-open", "crm", "--yes"],
+    )?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CAMPAIGN_PAUSE_ON"));
     Ok(())

@@ -56,20 +56,6 @@ pub enum Sent {
     Retry { after_s: Option<u64>, why: String },
 }
 
-/// What a delivery run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Delivery {
-    pub sent: u32,
-    pub pending: u32,
-}
-
-impl std::ops::AddAssign for Delivery {
-    fn add_assign(&mut self, o: Delivery) {
-        self.sent += o.sent;
-        self.pending += o.pending;
-    }
-}
-
 /// The Events API v2 body for an alert. A trigger names its runbook in `custom_details`
 /// and, when it is a URL, links to it.
 pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>) -> Value {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use failsoft::actions::Executor;
+use failsoft::actions::{Executor, History};
 use failsoft::alert::{PagerDuty, Runbooks};
 use failsoft::breaker::{
     Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Policy, State, TripPolicy,
@@ -67,6 +67,21 @@ fn pausing() -> Policy {
         campaign_pause: Some(DELAY),
         ..Policy::default()
     }
+}
+
+/// An outage begins (as the drill's operator forces it) or ends.
+async fn open(b: &Breaker) -> anyhow::Result<()> {
+    b.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    Ok(())
+}
+
+async fn release(b: &Breaker) -> anyhow::Result<()> {
+    b.command(Event::Release { by: "drill".into() }).await?;
+    Ok(())
 }
 
 fn deadline() -> Instant {
@@ -146,6 +161,10 @@ impl World {
                 divisions: Vec::new(),
                 clock: self.clock.clone(),
             }),
+            history: Some(History {
+                client: aws_sdk_dynamodb::Client::new(&conf),
+                table: self.table.clone(),
+            }),
             clock: self.clock.clone(),
             owner: format!("{role}-{:x}", rand::random::<u64>()),
         }
@@ -213,11 +232,7 @@ async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
         executors.push(Arc::new(w.executor(&format!("ex-{i}")).await));
     }
     let crm = w.breaker("crm").await;
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     w.all_at_once(&executors, "crm").await?;
     // Whatever one run left (a claim lost to a slow moto), the next runs finish.
     w.settle(&executors[0], "crm").await?;
@@ -245,7 +260,7 @@ async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
             .count();
     assert_eq!(triggers, 1, "one page: {:?}", w.pd.requests());
 
-    crm.command(Event::Release { by: "drill".into() }).await?;
+    release(&crm).await?;
     // Within the delay nothing is resumed, however many executors run.
     w.all_at_once(&executors, "crm").await?;
     assert!(puts(&w, VOICE, "v-1").len() == 1, "not before the delay");
@@ -294,11 +309,7 @@ async fn two_breakers_acting_at_once_pause_and_resume_each_campaign_once() -> an
         tasks
     };
     for b in &breakers {
-        b.command(Event::ForceOpen {
-            by: "drill".into(),
-            until: None,
-        })
-        .await?;
+        open(b).await?;
     }
     for t in both(&executors) {
         t.await??;
@@ -309,7 +320,7 @@ async fn two_breakers_acting_at_once_pause_and_resume_each_campaign_once() -> an
         assert_eq!(puts(&w, VOICE, id), vec!["off"], "{id}");
     }
     for b in &breakers {
-        b.command(Event::Release { by: "drill".into() }).await?;
+        release(b).await?;
     }
     w.clock.advance(DELAY + 1);
     for t in both(&executors) {
@@ -333,13 +344,9 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     ex.run("crm", deadline()).await?;
-    crm.command(Event::Release { by: "drill".into() }).await?;
+    release(&crm).await?;
     w.clock.advance(DELAY + 1);
     let ledger = w.ledger().await;
     let pk = failsoft::campaign::ledger::key(failsoft::campaign::genesys::Kind::Voice, "renewals");
@@ -376,11 +383,7 @@ async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> a
     w.genesys.server.fault(VOICE, Fault::Status(503), None);
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     let failing = |w: &World| {
         w.pd.incidents()
             .into_iter()
@@ -470,11 +473,7 @@ async fn divisions_genesys_states_and_refused_transitions_are_respected() -> any
         c.divisions = vec!["d1".into()];
     }
     let crm = w.breaker("crm").await;
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     ex.run("crm", deadline()).await?;
     assert_eq!(puts(&w, VOICE, "ours"), vec!["off"]);
     assert!(puts(&w, VOICE, "theirs").is_empty(), "another division");
@@ -493,12 +492,39 @@ async fn divisions_genesys_states_and_refused_transitions_are_respected() -> any
         !w.outbox_ids("crm").await?.contains(&"pause".to_string()),
         "the pause is done"
     );
-    crm.command(Event::Release { by: "drill".into() }).await?;
+    release(&crm).await?;
     w.clock.advance(DELAY + 1);
     ex.run("crm", deadline()).await?;
     assert_eq!(puts(&w, VOICE, "ours"), vec!["off", "on"]);
     assert_eq!(puts(&w, MESSAGING, "done"), vec!["off"], "never resumed");
     assert_eq!(w.genesys.status(VOICE, "edge"), "forced_off");
+    Ok(())
+}
+
+/// The history of what is done stays bounded: a ring of the last 16, newest first.
+#[tokio::test]
+async fn the_history_keeps_the_last_sixteen_actions_done() -> anyhow::Result<()> {
+    let w = world().await?;
+    let history = History {
+        client: aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await),
+        table: w.table.clone(),
+    };
+    for i in 0..40i64 {
+        let d = failsoft::actions::Done {
+            breaker: "crm".into(),
+            action: "trigger".into(),
+            episode: format!("crm/{i}/0"),
+            at: String::new(),
+            outcome: "accepted ".repeat(40),
+            at_ms: T0 + i,
+        };
+        history.record(&d, deadline()).await?;
+    }
+    let recent = history.recent("crm", deadline()).await?;
+    assert_eq!(recent.len(), 16);
+    assert_eq!(recent[0].episode, "crm/39/0", "newest first");
+    assert_eq!(recent[15].episode, "crm/24/0");
+    assert!(recent[0].outcome.len() <= 200);
     Ok(())
 }
 
@@ -523,11 +549,7 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
         .faults_in_turn(&format!("{VOICE}/winback"), &[Fault::Respond(conflict)]);
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     ex.run("crm", deadline()).await?;
     for (path, id) in [
         (VOICE, "renewals"),
@@ -548,7 +570,7 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
     // Mid-outage a supervisor turns SMS reminders back on by hand.
     w.genesys
         .person_sets(MESSAGING, "reminders", "on", "2026-11-28T02:41:00Z");
-    crm.command(Event::Release { by: "drill".into() }).await?;
+    release(&crm).await?;
     w.clock.advance(DELAY + 1);
     ex.run("crm", deadline()).await?;
     assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
@@ -563,6 +585,20 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
         "never resume what we did not pause"
     );
     assert_eq!(w.genesys.status(VOICE, "survey"), "off");
+    // What is done is visible: the page, the pause and the resume.
+    let history = History {
+        client: aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await),
+        table: w.table.clone(),
+    };
+    let done: Vec<String> = history
+        .recent("crm", deadline())
+        .await?
+        .into_iter()
+        .map(|d| d.action)
+        .collect();
+    for a in ["trigger", "pause_campaigns", "resolve", "resume_campaigns"] {
+        assert!(done.iter().any(|d| d == a), "{a} not in {done:?}");
+    }
     let ledger = w.ledger().await.list(deadline()).await?;
     assert_eq!(ledger.len(), 1, "{ledger:?}");
     assert_eq!(ledger[0].stage, Stage::Left);
@@ -580,21 +616,13 @@ async fn a_second_breaker_holds_a_campaign_off_until_both_have_closed() -> anyho
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let ex = w.executor("stream").await;
     let (crm, api) = (w.breaker("crm").await, w.breaker("genesys-api").await);
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     ex.run("crm", deadline()).await?;
-    api.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&api).await?;
     ex.run("genesys-api", deadline()).await?;
     let held = w.ledger().await.list(deadline()).await?;
     assert_eq!(held[0].holders.len(), 2, "{held:?}");
-    crm.command(Event::Release { by: "drill".into() }).await?;
+    release(&crm).await?;
     w.clock.advance(DELAY + 1);
     ex.run("crm", deadline()).await?;
     assert_eq!(
@@ -602,7 +630,7 @@ async fn a_second_breaker_holds_a_campaign_off_until_both_have_closed() -> anyho
         vec!["off"],
         "genesys-api still holds it"
     );
-    api.command(Event::Release { by: "drill".into() }).await?;
+    release(&api).await?;
     w.clock.advance(DELAY + 1);
     ex.run("genesys-api", deadline()).await?;
     assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
@@ -626,11 +654,7 @@ async fn a_rate_limited_pause_waits_as_told_and_an_outage_within_the_delay_cance
         .faults_in_turn(&format!("{VOICE}/renewals"), &[Fault::Respond(limited)]);
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     ex.run("crm", deadline()).await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     let reqs = w.genesys.server.requests();
@@ -643,14 +667,10 @@ async fn a_rate_limited_pause_waits_as_told_and_an_outage_within_the_delay_cance
         to_it[1].at.duration_since(to_it[0].at) >= Duration::from_secs(1),
         "Retry-After honoured"
     );
-    crm.command(Event::Release { by: "drill".into() }).await?;
+    release(&crm).await?;
     // The dependency fails again within the delay: the waiting resume goes.
     w.clock.advance(DELAY / 2);
-    crm.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
+    open(&crm).await?;
     w.clock.advance(DELAY);
     ex.run("crm", deadline()).await?;
     assert_eq!(

@@ -4,8 +4,10 @@
 //! outage-actions function runs it on the state table's stream within about a second
 //! of a transition; the health probe runs it every minute as the backstop.
 
+pub mod history;
 mod stream;
 
+pub use history::{Done, History};
 pub use stream::{Change, StreamEvent, StreamRecord};
 
 use std::collections::HashSet;
@@ -121,6 +123,8 @@ pub struct Executor {
     pub store: Arc<dyn BreakerStore>,
     pub pager: Option<PagerDuty>,
     pub campaigns: Option<Campaigns>,
+    /// Where what is done is noted, for `failsoft actions` and the board.
+    pub history: Option<History>,
     pub clock: Arc<dyn Clock>,
     /// This instance's claim owner.
     pub owner: String,
@@ -137,6 +141,10 @@ impl Executor {
             store: services.store.clone(),
             pager: AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c)),
             campaigns: Campaigns::build(services, env)?,
+            history: Some(History {
+                client: services.dynamo.clone(),
+                table: services.table.clone(),
+            }),
             clock: services.clock.clone(),
             owner: format!("{role}-{:016x}", rand::random::<u64>()),
         })
@@ -236,6 +244,20 @@ impl Executor {
             match outcome {
                 Outcome::Done(what) => {
                     done.sent += 1;
+                    if let Some(h) = &self.history {
+                        let d = Done {
+                            breaker: breaker.to_string(),
+                            action: kind.to_string(),
+                            episode: a.dedup_key.clone(),
+                            at: crate::clock::iso8601(self.clock.now_ms()),
+                            outcome: what.clone(),
+                            at_ms: self.clock.now_ms(),
+                        };
+                        let until = Instant::now() + 2 * crate::store::REQUEST_TIMEOUT;
+                        if let Err(e) = h.record(&d, until).await {
+                            tracing::warn!(breaker, error = %e, "action done, not noted in its history");
+                        }
+                    }
                     tracing::info!(breaker, action = kind, id = %a.id, dedup_key = %a.dedup_key, attempts = a.attempts + 1, %what, "outage action done");
                     metrics::emit(
                         &[("Breaker", breaker), ("Action", kind)],

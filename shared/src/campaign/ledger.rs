@@ -160,6 +160,26 @@ fn lost_race<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
 
+/// Run one conditional request within `deadline` and the request timeout: true if it
+/// applied, false if its condition did not hold (another run got there first).
+async fn conditional<O, E, R>(
+    deadline: Instant,
+    req: impl std::future::Future<Output = Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    bounded(deadline, async {
+        match req.await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(false),
+            Err(e) => Err(classify_sdk_error(e)),
+        }
+    })
+    .await
+}
+
 impl Ledger {
     /// Claim `c` for a pause by `breaker`: true if this call created the item (and so
     /// must make the PUT), false if it was already in the ledger (then `breaker` joins
@@ -187,25 +207,46 @@ impl Ledger {
             .expression_attribute_values(":left", s(Stage::Left.as_str()))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let index = self.index_update("ADD", &pk)?;
+        let created = self
+            .with_index(
+                TransactWriteItem::builder().put(put).build(),
+                "ADD",
+                &pk,
+                deadline,
+            )
+            .await?;
+        if !created {
+            self.join(&pk, breaker, deadline).await?;
+        }
+        Ok(created)
+    }
+
+    /// Write `item` and its index change (`ADD` or `DELETE` of `pk`) in one transaction:
+    /// true if it applied, false if a condition did not hold.
+    async fn with_index(
+        &self,
+        item: aws_sdk_dynamodb::types::TransactWriteItem,
+        verb: &str,
+        pk: &str,
+        deadline: Instant,
+    ) -> Result<bool, StoreError> {
+        let index = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(self.index_update(verb, pk)?)
+            .build();
         let req = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(index).build())
+            .transact_items(item)
+            .transact_items(index)
             .send();
-        let created = bounded(deadline, async {
+        bounded(deadline, async {
             match req.await {
                 Ok(_) => Ok(true),
                 Err(e) if cancelled_by_condition(&e) => Ok(false),
                 Err(e) => Err(classify_sdk_error(e)),
             }
         })
-        .await?;
-        if !created {
-            self.join(&pk, breaker, deadline).await?;
-        }
-        Ok(created)
+        .await
     }
 
     /// The index change that goes with creating (`ADD`) or removing (`DELETE`) `pk`.
@@ -238,14 +279,7 @@ impl Ledger {
             .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
             .expression_attribute_values(":paused", s(Stage::Paused.as_str()))
             .send();
-        bounded(deadline, async {
-            match req.await {
-                Ok(_) => Ok(()),
-                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(()),
-                Err(e) => Err(classify_sdk_error(e)),
-            }
-        })
-        .await
+        conditional(deadline, req).await.map(|_| ())
     }
 
     /// Every ledger item, through the index, each read by key.
@@ -293,24 +327,10 @@ impl Ledger {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let req = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(self.index_update("DELETE", pk)?)
-                    .build(),
-            )
-            .send();
-        bounded(deadline, async {
-            match req.await {
-                Ok(_) => Ok(()),
-                Err(e) if cancelled_by_condition(&e) => Ok(()),
-                Err(e) => Err(classify_sdk_error(e)),
-            }
-        })
-        .await
+        let item = TransactWriteItem::builder().condition_check(check).build();
+        self.with_index(item, "DELETE", pk, deadline)
+            .await
+            .map(|_| ())
     }
 
     /// Genesys accepted the PUT to `off`.
@@ -326,14 +346,7 @@ impl Ledger {
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
             .send();
-        bounded(deadline, async {
-            match req.await {
-                Ok(_) => Ok(()),
-                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(()),
-                Err(e) => Err(classify_sdk_error(e)),
-            }
-        })
-        .await
+        conditional(deadline, req).await.map(|_| ())
     }
 
     /// The campaign was seen `off` at `version`.
@@ -355,14 +368,7 @@ impl Ledger {
             .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
             .expression_attribute_values(":v", n(version))
             .send();
-        bounded(deadline, async {
-            match req.await {
-                Ok(_) => Ok(()),
-                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(()),
-                Err(e) => Err(classify_sdk_error(e)),
-            }
-        })
-        .await
+        conditional(deadline, req).await.map(|_| ())
     }
 
     /// `breaker` lets go of the campaign. Returns the entry as it is now, or None if
@@ -421,14 +427,7 @@ impl Ledger {
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":now", n(now))
             .send();
-        bounded(deadline, async {
-            match req.await {
-                Ok(_) => Ok(true),
-                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(false),
-                Err(e) => Err(classify_sdk_error(e)),
-            }
-        })
-        .await
+        conditional(deadline, req).await
     }
 
     /// Remove an item and its index entry: the campaign is resumed, or was never ours
@@ -440,20 +439,10 @@ impl Ledger {
             .key("pk", s(pk))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let req = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(self.index_update("DELETE", pk)?)
-                    .build(),
-            )
-            .send();
-        bounded(deadline, async {
-            req.await.map(|_| ()).map_err(classify_sdk_error)
-        })
-        .await
+        let item = TransactWriteItem::builder().delete(delete).build();
+        self.with_index(item, "DELETE", pk, deadline)
+            .await
+            .map(|_| ())
     }
 
     /// Not resumed, and why: kept for the board, then expires.

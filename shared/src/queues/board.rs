@@ -67,6 +67,19 @@ pub async fn board(
         .collect();
     // What the outages did to outbound campaigns (absent when the pause is off, or the
     // ledger cannot be read within the second).
+    // The last actions done, newest first (the history is read with the ledger).
+    let mut done: Vec<crate::actions::Done> = Vec::new();
+    if let Some(l) = &metrics.ledger {
+        let history = crate::actions::History {
+            client: l.client.clone(),
+            table: l.table.clone(),
+        };
+        for r in &records {
+            done.extend(history.recent(&r.name, until).await.unwrap_or_default());
+        }
+        done.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
+        done.truncate(10);
+    }
     let campaigns: Vec<Value> = match &metrics.ledger {
         Some(l) => l
             .list(until)
@@ -89,7 +102,7 @@ pub async fn board(
         metrics.get(queue_ids).await
     };
     let banner = queues.iter().find_map(|q| q.degraded_message.clone());
-    json!({"breakers": breakers, "actions": actions, "campaigns": campaigns, "queues": queues, "degradedMessage": banner})
+    json!({"breakers": breakers, "actions": actions, "done": done, "campaigns": campaigns, "queues": queues, "degradedMessage": banner})
 }
 
 /// Answer one Function URL request.
