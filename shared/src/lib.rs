@@ -35,3 +35,4 @@ pub mod store;
 #[cfg(feature = "table")]
 pub mod table;
 pub mod token;
+pub mod writeback;

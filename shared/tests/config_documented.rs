@@ -82,6 +82,7 @@ fn reads_with(set: &[(String, String)]) -> BTreeSet<String> {
     let _ = MetricsConfig::from_env(&env);
     let _ = AlertConfig::from_env(&env);
     let _ = failsoft::campaign::CampaignConfig::from_env(&env);
+    let _ = failsoft::writeback::target_from_env(&env);
     let _ = failsoft::metrics::namespace_from(&env);
     let _ = failsoft::logging::filter_from(&env);
     for d in Dependency::ALL {

@@ -37,13 +37,7 @@ impl CrmConfig {
         let map_s = env.get("CRM_TIER_MAP").unwrap_or_default();
         let tier_map = TierMap::parse(&map_s)
             .ok_or_else(|| invalid("CRM_TIER_MAP", map_s.clone(), "expected A=b,C=d"))?;
-        let api_version = env.get("CRM_API_VERSION").unwrap_or_else(|| "v61.0".into());
-        let version_ok = api_version
-            .strip_prefix('v')
-            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'));
-        if !version_ok {
-            return Err(invalid("CRM_API_VERSION", api_version, "expected vNN.N"));
-        }
+        let api_version = api_version(env)?;
         let deadline_ms: u64 = number(env, "LOOKUP_DEADLINE_MS", 2500, 500, 60_000)?;
         Ok(CrmConfig {
             salesforce: SalesforceConfig {
@@ -52,6 +46,24 @@ impl CrmConfig {
                 tier_map,
             },
             deadline: Duration::from_millis(deadline_ms),
+        })
+    }
+}
+
+/// `CRM_API_VERSION` (default `v61.0`): it goes into every Salesforce URL, so it is
+/// `v` and digits and dots, nothing else.
+pub fn api_version(env: &dyn Env) -> Result<String, ConfigError> {
+    let v = env.get("CRM_API_VERSION").unwrap_or_else(|| "v61.0".into());
+    let ok = v
+        .strip_prefix('v')
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if ok {
+        Ok(v)
+    } else {
+        Err(ConfigError::Invalid {
+            var: "CRM_API_VERSION".into(),
+            value: v,
+            why: "expected vNN.N".into(),
         })
     }
 }

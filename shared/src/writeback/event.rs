@@ -1,0 +1,177 @@
+//! The after-call-work event as Genesys's EventBridge integration delivers it (through
+//! SQS): the envelope's `detail.topicName` and `detail.eventBody`. A message that is not
+//! a readable ACW event is poison: retrying it cannot help.
+
+use serde_json::Value;
+
+/// What a write-back needs from one ACW event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AfterCall {
+    pub conversation_id: String,
+    pub participant_id: String,
+    pub ani: Option<String>,
+    pub queue_id: Option<String>,
+    pub wrapup_code: Option<String>,
+    pub notes: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub direction: Option<String>,
+    /// RFC 3339, as Genesys sends it.
+    pub event_time: Option<String>,
+}
+
+/// Why a message can never be written: it goes to the DLQ with this reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Poison {
+    #[error("the message is not JSON")]
+    NotJson,
+    #[error("not an after-call-work event (topic {0:?})")]
+    NotAcw(String),
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    #[error("{0} is not valid")]
+    Invalid(&'static str),
+}
+
+const TOPIC_PREFIX: &str = "v2.detail.events.conversation.";
+/// Salesforce's Task description holds 32,000 characters; notes are clipped to it.
+pub const MAX_NOTES: usize = 32_000;
+/// Wrap-up codes, queue ids and the like are short; anything longer is not Genesys's.
+const MAX_SHORT: usize = 255;
+
+/// A Genesys id: letters, digits and `-` (a GUID), as it goes into a URL path.
+fn genesys_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl AfterCall {
+    /// Parse one SQS message body (the EventBridge event, as the rule's target sends it).
+    pub fn parse(body: &str) -> Result<AfterCall, Poison> {
+        let v: Value = serde_json::from_str(body).map_err(|_| Poison::NotJson)?;
+        let detail = v.get("detail").ok_or(Poison::Missing("detail"))?;
+        let topic = detail
+            .get("topicName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !(topic.starts_with(TOPIC_PREFIX) && topic.ends_with(".acw")) {
+            return Err(Poison::NotAcw(topic.chars().take(120).collect()));
+        }
+        let b = detail
+            .get("eventBody")
+            .ok_or(Poison::Missing("detail.eventBody"))?;
+        let text = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+        let id = |k: &'static str| -> Result<String, Poison> {
+            let s = text(k).ok_or(Poison::Missing(k))?;
+            genesys_id(&s).then_some(s).ok_or(Poison::Invalid(k))
+        };
+        let short = |k: &'static str| -> Result<Option<String>, Poison> {
+            match text(k) {
+                Some(s) if s.chars().count() > MAX_SHORT => Err(Poison::Invalid(k)),
+                other => Ok(other.filter(|s| !s.is_empty())),
+            }
+        };
+        let duration_ms = match b.get("wrapupDurationMs") {
+            None | Some(Value::Null) => None,
+            Some(d) => Some(d.as_u64().ok_or(Poison::Invalid("wrapupDurationMs"))?),
+        };
+        let direction = short("direction")?.map(|d| d.to_ascii_lowercase());
+        if direction
+            .as_deref()
+            .is_some_and(|d| d != "inbound" && d != "outbound")
+        {
+            return Err(Poison::Invalid("direction"));
+        }
+        Ok(AfterCall {
+            conversation_id: id("conversationId")?,
+            participant_id: id("participantId")?,
+            ani: short("ani")?,
+            queue_id: short("queueId")?,
+            wrapup_code: short("wrapupCode")?,
+            notes: text("wrapupNotes").map(|n| n.chars().take(MAX_NOTES).collect()),
+            duration_ms,
+            direction,
+            event_time: short("eventTime")?,
+        })
+    }
+
+    /// The external id the Task is upserted by: one per conversation and participant, so
+    /// a redelivered event updates and never duplicates.
+    pub fn external_id(&self) -> String {
+        format!("{}:{}", self.conversation_id, self.participant_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope(body: Value) -> String {
+        json!({
+            "version": "0",
+            "detail-type": "v2.detail.events.conversation.{id}.acw",
+            "source": "aws.partner/genesys.com/cloud/org/acw",
+            "detail": {"topicName": "v2.detail.events.conversation.c0ffee00-0000-4000-8000-000000000001.acw",
+                       "eventBody": body, "metadata": {"CorrelationId": "x"}}
+        })
+        .to_string()
+    }
+
+    fn acw() -> Value {
+        json!({"eventTime": "2026-11-28T02:41:00.000Z", "conversationId": "c0ffee00-0000-4000-8000-000000000001",
+               "participantId": "9a9a0000-0000-4000-8000-000000000002", "direction": "INBOUND",
+               "ani": "tel:+13175550123", "queueId": "q-sales", "wrapupCode": "Resolved",
+               "wrapupNotes": "Customer asked about renewal", "wrapupDurationMs": 42000})
+    }
+
+    #[test]
+    fn reads_an_acw_event_from_its_envelope() {
+        let c = AfterCall::parse(&envelope(acw())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.external_id(),
+            "c0ffee00-0000-4000-8000-000000000001:9a9a0000-0000-4000-8000-000000000002"
+        );
+        assert_eq!(c.direction.as_deref(), Some("inbound"));
+        assert_eq!(c.duration_ms, Some(42_000));
+        assert_eq!(c.wrapup_code.as_deref(), Some("Resolved"));
+    }
+
+    #[test]
+    fn what_cannot_be_written_is_poison_with_its_reason() {
+        assert_eq!(AfterCall::parse("{not json"), Err(Poison::NotJson));
+        let other =
+            json!({"detail": {"topicName": "v2.users.x.presence", "eventBody": {}}}).to_string();
+        assert!(matches!(AfterCall::parse(&other), Err(Poison::NotAcw(_))));
+        let mut b = acw();
+        b["conversationId"] = json!("../sobjects/User");
+        assert_eq!(
+            AfterCall::parse(&envelope(b)),
+            Err(Poison::Invalid("conversationId"))
+        );
+        let mut b = acw();
+        b.as_object_mut().map(|o| o.remove("participantId"));
+        assert_eq!(
+            AfterCall::parse(&envelope(b)),
+            Err(Poison::Missing("participantId"))
+        );
+        let mut b = acw();
+        b["wrapupDurationMs"] = json!("long");
+        assert_eq!(
+            AfterCall::parse(&envelope(b)),
+            Err(Poison::Invalid("wrapupDurationMs"))
+        );
+        let mut b = acw();
+        b["direction"] = json!("sideways");
+        assert_eq!(
+            AfterCall::parse(&envelope(b)),
+            Err(Poison::Invalid("direction"))
+        );
+    }
+
+    #[test]
+    fn notes_are_clipped_to_what_salesforce_holds() {
+        let mut b = acw();
+        b["wrapupNotes"] = json!("é".repeat(MAX_NOTES + 10));
+        let c = AfterCall::parse(&envelope(b)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.notes.map(|n| n.chars().count()), Some(MAX_NOTES));
+    }
+}
