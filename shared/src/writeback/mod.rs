@@ -1,9 +1,11 @@
 //! After-call write-back (issue 15, in progress): the activity record of each
 //! interaction written to the CRM, exactly once, whatever the outage. This is its pure
 //! core and Salesforce adapter: reading the after-call-work event (`event`), and
-//! upserting the Task by its external id (`upsert`). The `crm-writeback` function, its
+//! upserting the Task by its external id (`upsert`), and how long a message waits while
+//! the breakers are open (`defer`). The `crm-writeback` function, its
 //! queue and the breakers' deferral are not built yet.
 
+pub mod defer;
 pub mod event;
 pub mod upsert;
 

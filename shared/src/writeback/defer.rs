@@ -1,0 +1,66 @@
+//! How long a write-back waits while the CRM (or its auth) breaker is open: the message's
+//! visibility is extended past the breaker's remaining recovery time, growing with each
+//! receive, so that a long outage costs tens of receives per message, not thousands, and
+//! a day-long one does not reach the DLQ.
+//!
+//! The arithmetic, with the defaults: waits of 30 s, 60 s, 2, 4, 8, 16 min, then 30 min
+//! each (the cap). After n receives a message has waited about 31.5 min + (n − 6) × 30
+//! min: a 4-hour outage costs 13 receives, a 24-hour one 53. `MAX_RECEIVES` (the queue's
+//! `maxReceiveCount`) is 100, so 24 hours is far from the DLQ, which only poison reaches.
+
+use crate::clock::Millis;
+
+/// The first wait, the growth per receive and the cap (SQS allows up to 12 h).
+pub const FIRST_WAIT_S: u64 = 30;
+pub const MAX_WAIT_S: u64 = 1_800;
+/// The queue's `maxReceiveCount`: more than a 24-hour outage takes (53 receives).
+pub const MAX_RECEIVES: u32 = 100;
+
+/// The visibility timeout (seconds) for a message received for the `receive`-th time
+/// (1 on the first), while the breaker lets no call through for another
+/// `breaker_wait_ms`; `jitter` in [0, 1) spreads a backlog's wake-ups by up to 20 %.
+pub fn visibility_s(receive: u32, breaker_wait_ms: Millis, jitter: f64) -> u64 {
+    let grown = FIRST_WAIT_S.saturating_mul(1u64 << receive.saturating_sub(1).min(20));
+    let wait = grown
+        .max(breaker_wait_ms.max(0) as u64 / 1000)
+        .min(MAX_WAIT_S);
+    let spread = (wait as f64 * 0.2 * jitter.clamp(0.0, 1.0)) as u64;
+    (wait + spread).min(43_200)
+}
+
+/// How many receives a message takes to wait out an outage of `outage_s` seconds (no
+/// jitter, and no breaker wait longer than the schedule): the figure the doc above gives.
+pub fn receives_for(outage_s: u64) -> u32 {
+    let (mut waited, mut n) = (0u64, 0u32);
+    while waited < outage_s {
+        n += 1;
+        waited += visibility_s(n, 0, 0.0);
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_to_the_cap_and_never_wake_before_the_breaker() {
+        let waits: Vec<u64> = (1..=8).map(|n| visibility_s(n, 0, 0.0)).collect();
+        assert_eq!(waits, vec![30, 60, 120, 240, 480, 960, 1_800, 1_800]);
+        assert_eq!(
+            visibility_s(1, 600_000, 0.0),
+            600,
+            "not before the breaker may admit"
+        );
+        assert_eq!(visibility_s(1, 86_400_000, 0.0), MAX_WAIT_S);
+        assert_eq!(visibility_s(u32::MAX, 0, 0.0), MAX_WAIT_S);
+        assert_eq!(visibility_s(7, 0, 0.99), 1_800 + 356);
+    }
+
+    #[test]
+    fn the_documented_arithmetic_holds() {
+        assert_eq!(receives_for(4 * 3_600), 13);
+        assert_eq!(receives_for(24 * 3_600), 53);
+        assert!(receives_for(24 * 3_600) < MAX_RECEIVES);
+    }
+}
