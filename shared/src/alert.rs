@@ -65,38 +65,22 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
         }
         // Pages that could not be delivered as themselves: one low-urgency event, so a
         // PagerDuty outage becomes one line, not N incidents, and nothing is silently lost.
-        Action::Summary => json!({
-            "routing_key": routing_key,
-            "event_action": "trigger",
-            "dedup_key": a.dedup_key,
-            "payload": {
-                "summary": a.summary.chars().take(1024).collect::<String>(),
-                "source": "failsoft",
-                "severity": "warning",
-                "timestamp": crate::clock::iso8601(a.created_ms),
-                "component": breaker,
-                "group": "failsoft",
-                "class": "paging_backlog",
-                "custom_details": {"circuit": breaker, "undelivered": a.failures, "alert_id": a.id},
-            }
-        }),
+        Action::Summary => low_urgency(
+            routing_key,
+            breaker,
+            a,
+            ("warning", "paging_backlog"),
+            json!({"circuit": breaker, "undelivered": a.failures, "alert_id": a.id}),
+        ),
         // An outage action that keeps failing: someone must do it by hand.
-        Action::PauseCampaigns | Action::ResumeCampaigns => json!({
-            "routing_key": routing_key,
-            "event_action": "trigger",
-            "dedup_key": a.dedup_key,
-            "payload": {
-                "summary": a.summary.chars().take(1024).collect::<String>(),
-                "source": "failsoft",
-                "severity": "error",
-                "timestamp": crate::clock::iso8601(a.created_ms),
-                "component": breaker,
-                "group": "failsoft",
-                "class": "outage_action",
-                "custom_details": {"circuit": breaker, "action": a.action.as_str(),
-                                   "attempts": a.attempts, "last_error": a.last_error},
-            }
-        }),
+        Action::PauseCampaigns | Action::ResumeCampaigns => low_urgency(
+            routing_key,
+            breaker,
+            a,
+            ("error", "outage_action"),
+            json!({"circuit": breaker, "action": a.action.as_str(),
+                   "attempts": a.attempts, "last_error": a.last_error}),
+        ),
         Action::Trigger => {
             // The breaker says what happened; the registry says what it means to people.
             // A forced close is an operator's override: a warning, with no outage impact.
@@ -140,6 +124,44 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             })
         }
     }
+}
+
+/// A trigger with no runbook and no impact text: the summary of what could not be
+/// delivered, or an outage action that keeps failing.
+fn low_urgency(
+    routing_key: &str,
+    breaker: &str,
+    a: &Alert,
+    (severity, class): (&str, &str),
+    details: Value,
+) -> Value {
+    json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": a.dedup_key,
+        "payload": {
+            "summary": a.summary.chars().take(1024).collect::<String>(),
+            "source": "failsoft",
+            "severity": severity,
+            "timestamp": crate::clock::iso8601(a.created_ms),
+            "component": breaker,
+            "group": "failsoft",
+            "class": class,
+            "custom_details": details,
+        }
+    })
+}
+
+/// How long to wait before the next attempt, after `attempts` failed ones: `base_ms`
+/// doubling, at most 5 minutes; a longer Retry-After wins.
+pub fn retry_in(base_ms: Millis, attempts: u32, retry_after_s: Option<u64>) -> Millis {
+    let backoff = base_ms
+        .saturating_mul(1 << attempts.min(10))
+        .min(MAX_BACKOFF_MS);
+    retry_after_s
+        .map(|s| (s as Millis).saturating_mul(1000))
+        .unwrap_or(0)
+        .max(backoff)
 }
 
 /// Where and how pages go: `ALERT_SECRET_ID`, `PAGERDUTY_EVENTS_URL`,
@@ -192,14 +214,7 @@ impl PagerDuty {
     /// How long to wait before the next attempt, after `attempts` failed ones; a longer
     /// Retry-After wins.
     pub fn retry_in(&self, attempts: u32, retry_after_s: Option<u64>) -> Millis {
-        let backoff = self
-            .backoff_ms
-            .saturating_mul(1 << attempts.min(10))
-            .min(MAX_BACKOFF_MS);
-        retry_after_s
-            .map(|s| (s as Millis).saturating_mul(1000))
-            .unwrap_or(0)
-            .max(backoff)
+        retry_in(self.backoff_ms, attempts, retry_after_s)
     }
 
     /// Send one event for `a`, within `deadline`.

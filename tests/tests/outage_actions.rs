@@ -705,6 +705,8 @@ async fn an_auth_breaker_opened_by_token_cache_is_paged_within_two_seconds() -> 
     // Both functions built and warm before the clock starts.
     emu.invoke("outage-actions", &json!({"Records": []}))
         .await?;
+    emu.invoke("token-cache", &json!({"provider": "none"}))
+        .await?;
     let _pump = StreamPump::start(&w.url, &w.table, emu.clone(), "outage-actions").await?;
     let started = std::time::Instant::now();
     let v = emu

@@ -293,12 +293,11 @@ impl Executor {
     }
 
     fn retry_in(&self, attempts: u32, after_s: Option<u64>) -> Millis {
-        match &self.pager {
-            Some(p) => p.retry_in(attempts, after_s),
-            None => crate::alert::DEFAULT_BACKOFF_MS
-                .saturating_mul(1 << attempts.min(5))
-                .max(after_s.unwrap_or(0) as Millis * 1000),
-        }
+        let base = self
+            .pager
+            .as_ref()
+            .map_or(crate::alert::DEFAULT_BACKOFF_MS, |p| p.backoff_ms);
+        crate::alert::retry_in(base, attempts, after_s)
     }
 
     async fn act(&self, rec: &Record, a: &Alert, deadline: Instant) -> Outcome {

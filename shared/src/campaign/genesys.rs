@@ -201,7 +201,9 @@ impl CampaignApi {
             }
             match http::send_json(req, deadline).await {
                 Err(e @ HttpError::Status { status: 429, .. }) => {
-                    let wait = Duration::from_secs(e_retry_after(&e));
+                    let wait = Duration::from_secs(
+                        ApiError::Http(e.clone()).retry_after_s().unwrap_or(60),
+                    );
                     // Honoured here when it fits; otherwise the caller defers the action.
                     if wait > MAX_INLINE_WAIT || Instant::now() + wait >= deadline {
                         return Err(ApiError::Http(e));
@@ -283,13 +285,6 @@ impl CampaignApi {
             )
             .await?;
         Ok(Campaign::from_body(c.kind, body).unwrap_or_else(|| c.clone()))
-    }
-}
-
-fn e_retry_after(e: &HttpError) -> u64 {
-    match e {
-        HttpError::Status { retry_after_s, .. } => retry_after_s.unwrap_or(60),
-        _ => 60,
     }
 }
 
