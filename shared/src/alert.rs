@@ -81,6 +81,15 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             json!({"circuit": breaker, "action": a.action.as_str(),
                    "attempts": a.attempts, "last_error": a.last_error}),
         ),
+        // Failsoft's own work needs someone (a write-back in the DLQ): no outage impact.
+        Action::Trigger if a.id.starts_with(outbox::WORK_PREFIX) => low_urgency(
+            routing_key,
+            breaker,
+            a,
+            ("error", "writeback"),
+            json!({"circuit": breaker, "kind": &a.id[outbox::WORK_PREFIX.len()..],
+                   "last_error": a.last_error, "runbook": "infra/runbooks/crm-writeback.md"}),
+        ),
         Action::Trigger => {
             // The breaker says what happened; the registry says what it means to people.
             // A forced close is an operator's override: a warning, with no outage impact.

@@ -44,3 +44,7 @@ pub fn secretsmanager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
 pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(config)
 }
+
+pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}

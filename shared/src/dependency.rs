@@ -21,6 +21,10 @@ pub enum Dependency {
     GenesysApi,
     /// The Genesys analytics API, behind the supervisor metrics.
     GenesysAnalytics,
+    /// The Salesforce org's daily API allowance: opened by a 403
+    /// `REQUEST_LIMIT_EXCEEDED`, so write-backs wait in their queue instead of spending
+    /// calls that cannot succeed.
+    CrmApiLimit,
 }
 
 /// How the scheduled health check reaches a dependency with no traffic at all.
@@ -37,12 +41,13 @@ pub enum HealthCheck {
 }
 
 impl Dependency {
-    pub const ALL: [Dependency; 5] = [
+    pub const ALL: [Dependency; 6] = [
         Dependency::Crm,
         Dependency::CrmAuth,
         Dependency::GenesysAuth,
         Dependency::GenesysApi,
         Dependency::GenesysAnalytics,
+        Dependency::CrmApiLimit,
     ];
 
     /// The breaker's name: its key in the state table, its page's component and the
@@ -54,6 +59,7 @@ impl Dependency {
             Dependency::GenesysAuth => "genesys-auth",
             Dependency::GenesysApi => "genesys-api",
             Dependency::GenesysAnalytics => "genesys-analytics",
+            Dependency::CrmApiLimit => "crm-api-limit",
         }
     }
 
@@ -69,6 +75,11 @@ impl Dependency {
                 failure_threshold: 3,
                 recovery_timeout_s: 60.0,
             },
+            // One refusal says the allowance is spent; it frees over the rolling day.
+            Dependency::CrmApiLimit => Defaults {
+                failure_threshold: 1,
+                recovery_timeout_s: 900.0,
+            },
             _ => Defaults {
                 failure_threshold: 5,
                 recovery_timeout_s: 30.0,
@@ -81,7 +92,7 @@ impl Dependency {
             Dependency::Crm => HealthCheck::CrmInstance,
             Dependency::CrmAuth | Dependency::GenesysAuth => HealthCheck::TokenEndpoint,
             Dependency::GenesysApi => HealthCheck::RegionalApi,
-            Dependency::GenesysAnalytics => HealthCheck::ByTraffic,
+            Dependency::GenesysAnalytics | Dependency::CrmApiLimit => HealthCheck::ByTraffic,
         }
     }
 
@@ -89,6 +100,7 @@ impl Dependency {
     pub fn runbook(self) -> &'static str {
         match self {
             Dependency::Crm => "crm-outage.md",
+            Dependency::CrmApiLimit => "crm-writeback.md",
             Dependency::CrmAuth | Dependency::GenesysAuth => "token-outage.md",
             Dependency::GenesysApi => "regional-overflow.md",
             Dependency::GenesysAnalytics => "analytics-outage.md",
@@ -108,6 +120,9 @@ impl Dependency {
             Dependency::GenesysAnalytics => {
                 "supervisor dashboards show cached or zeroed queue metrics"
             }
+            Dependency::CrmApiLimit => {
+                "the Salesforce org's API allowance is spent: after-call write-backs wait in their queue, nothing is lost"
+            }
         }
     }
 
@@ -121,6 +136,7 @@ impl Dependency {
                 "overflow routing to the backup region is the on-call's decision"
             }
             Dependency::GenesysAnalytics => "queue metrics show last-known values, then none",
+            Dependency::CrmApiLimit => "write-backs wait in their queue until the allowance frees",
         }
     }
 

@@ -47,6 +47,8 @@ pub struct Services {
     pub http: reqwest::Client,
     pub tokens: Arc<dyn TokenStore>,
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// Built lazily by the SDK: no request until a function uses it.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Services {
@@ -70,6 +72,7 @@ impl Services {
             http: crate::http::client().map_err(|e| InitError::Http(e.to_string()))?,
             tokens: Arc::new(tokens),
             dynamo,
+            sqs: crate::aws::sqs(&sdk),
         })
     }
 

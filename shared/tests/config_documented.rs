@@ -83,6 +83,8 @@ fn reads_with(set: &[(String, String)]) -> BTreeSet<String> {
     let _ = AlertConfig::from_env(&env);
     let _ = failsoft::campaign::CampaignConfig::from_env(&env);
     let _ = failsoft::writeback::target_from_env(&env);
+    let _ = failsoft::writeback::settings_from_env(&env);
+    let _ = failsoft::writeback::queue_urls(&env);
     let _ = failsoft::metrics::namespace_from(&env);
     let _ = failsoft::logging::filter_from(&env);
     for d in Dependency::ALL {
@@ -101,6 +103,7 @@ fn read_by_code() -> BTreeSet<String> {
         ("GENESYS_ENVIRONMENT", "mypurecloud.ie"),
         ("ALERT_SECRET_ID", "pd"),
         ("CAMPAIGN_PAUSE_ON", "crm,genesys-api"),
+        ("WRITEBACK_QUEUE_URL", "https://sqs/q"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -972,3 +972,35 @@ fn a_stamped_transition_is_known_by_its_writer_alone() {
     assert_eq!(a.took_effect(&landed), Some(true));
     assert_eq!(b.took_effect(&landed), Some(false), "identical, but a's");
 }
+
+/// Issue 15: a page of Failsoft's own work (a write-back sent to the DLQ) is written at
+/// most once per `every_ms` per kind, survives transitions, and keeps the record bounded.
+#[test]
+fn a_work_page_is_written_at_most_once_an_hour_per_kind() {
+    let hour = 3_600_000;
+    let page = |what: &str, now| Op::Page {
+        alert: outbox::work_fault(NAME, what, "a record is in the DLQ", "not JSON", now),
+        now,
+        every_ms: hour,
+    };
+    let paged = page("writeback-poison", 1_000)
+        .apply(&Record::new(NAME))
+        .expect("first");
+    let alert = paged.outbox.get("work-writeback-poison").expect("paged");
+    assert_eq!(alert.dedup_key, "crm/writeback-poison");
+    assert_eq!(
+        page("writeback-poison", 1_000 + hour - 1).apply(&paged),
+        None
+    );
+    let other = page("writeback-backlog", 2_000)
+        .apply(&paged)
+        .expect("its own kind");
+    assert_eq!(other.paged.len(), 2);
+    let open = step(&other, &failure(ticket_of(&other)), 3_000, &consecutive(1));
+    let opened = apply(&open.op, &other).expect("trips");
+    assert_eq!(opened.paged, other.paged, "a transition keeps it");
+    let again = page("writeback-poison", 1_000 + hour)
+        .apply(&opened)
+        .expect("an hour on");
+    assert_eq!(again.paged.len(), 2, "bounded by the kinds, not the pages");
+}

@@ -23,6 +23,9 @@ pub enum Fault {
     /// The request is handled (its effects happen), then the connection is reset before
     /// the answer: the client cannot tell whether it went through.
     ResetAfterHandling,
+    /// The request is handled, then no answer ever comes: the caller is still waiting
+    /// when a test kills it (a crash after the write, before the response).
+    HangAfterHandling,
     /// Answer this instead of handling the request (an AWS error body, say).
     Respond(Response),
 }
@@ -343,6 +346,11 @@ async fn serve(
         Some(Fault::ResetAfterHandling) => {
             handler(&req, &base);
             return reset(sock);
+        }
+        Some(Fault::HangAfterHandling) => {
+            handler(&req, &base);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return Ok(());
         }
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;

@@ -1,8 +1,11 @@
 //! A fake Salesforce: the client-credentials token endpoint and SOSL phone search over
-//! a fixed set of contacts, on the fault-injecting server.
+//! a fixed set of contacts; and for the write-back, Tasks upserted by external id (one
+//! by one, or through sObject Collections), searches through Composite, the org's API
+//! calls counted against a daily limit. On the fault-injecting server.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
@@ -92,40 +95,249 @@ impl Sessions {
 pub async fn start_with_sessions(
     contacts: Vec<FakeContact>,
 ) -> anyhow::Result<(FakeServer, Sessions)> {
+    let (server, org) = start_org(contacts).await?;
+    Ok((server, org.sessions))
+}
+
+/// A wrap-up note that the org's validation rule refuses (400, or a record error).
+pub const INVALID_NOTE: &str = "REFUSED-BY-VALIDATION";
+
+/// What the org holds and has counted.
+#[derive(Clone, Default)]
+pub struct Org {
+    pub sessions: Sessions,
+    /// Tasks by external id, with how many times each was written.
+    pub tasks: Arc<Mutex<BTreeMap<String, (Value, u32)>>>,
+    /// API calls made (everything under `/services/data/` but the versions list).
+    pub api_calls: Arc<AtomicU32>,
+    /// The daily allowance: past it, 403 `REQUEST_LIMIT_EXCEEDED` (0: no limit).
+    pub daily_limit: Arc<AtomicU32>,
+}
+
+impl Org {
+    pub fn tasks(&self) -> BTreeMap<String, (Value, u32)> {
+        self.tasks.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+    pub fn calls(&self) -> u32 {
+        self.api_calls.load(Ordering::SeqCst)
+    }
+
+    /// Upsert one Task: (created, or the record's errors).
+    fn upsert(&self, ext: &str, body: &Value) -> Result<bool, Value> {
+        if body.to_string().contains(INVALID_NOTE) {
+            return Err(
+                json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                               "message": "Notes refused by a validation rule", "fields": ["Description"]}]),
+            );
+        }
+        let Ok(mut all) = self.tasks.lock() else {
+            return Err(json!([{"statusCode": "UNKNOWN_EXCEPTION", "message": "lock"}]));
+        };
+        let entry = all.entry(ext.to_string()).or_insert((Value::Null, 0));
+        let created = entry.1 == 0;
+        *entry = (body.clone(), entry.1 + 1);
+        Ok(created)
+    }
+}
+
+fn search_records(contacts: &[FakeContact], q: &str) -> Vec<Value> {
+    let terms = find_terms(q);
+    // Matches come back newest-last, not in the order the query asked for.
+    let mut found: Vec<Value> = contacts
+        .iter()
+        .filter(|c| {
+            terms
+                .iter()
+                .any(|t| c.phone_digits.ends_with(t.as_str()) && t.len() >= 7)
+        })
+        .map(|c| c.record.clone())
+        .collect();
+    found.sort_by(|a, b| {
+        a["LastModifiedDate"]
+            .as_str()
+            .cmp(&b["LastModifiedDate"].as_str())
+    });
+    found
+}
+
+/// The `q` parameter of a relative search URL.
+fn query_of(url: &str) -> String {
+    reqwest::Url::parse(&format!("http://x{url}"))
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap_or_default()
+}
+
+pub async fn start_org(contacts: Vec<FakeContact>) -> anyhow::Result<(FakeServer, Org)> {
     let contacts = Arc::new(contacts);
-    let sessions = Sessions::default();
-    let current = sessions.clone();
+    let org = Org::default();
+    let o = org.clone();
+    let current = org.sessions.clone();
     let server = FakeServer::start(move |req, base| {
+        let mut r = handle(&o, &contacts, &current, req, base);
+        if req.path.starts_with(API_PREFIX) && req.path != API_PREFIX {
+            r.headers.push((
+                "Sforce-Limit-Info".into(),
+                format!("api-usage={}/15000", o.calls()),
+            ));
+        }
+        r
+    })
+    .await?;
+    Ok((server, org))
+}
+
+fn handle(
+    org: &Org,
+    contacts: &[FakeContact],
+    current: &Sessions,
+    req: &crate::fake_http::Request,
+    base: &str,
+) -> Response {
+    {
         if req.path == TOKEN_PATH && req.method == "POST" {
             let form = parse_form(&req.body);
-            let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
-            if get("grant_type") != "client_credentials" || get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
+            let get = |k: &str| {
+                form.iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            if get("grant_type") != "client_credentials"
+                || get("client_id") != CLIENT_ID
+                || get("client_secret") != CLIENT_SECRET
+            {
                 return Response::json(400, &json!({"error": "invalid_client"}));
             }
-            return Response::json(200, &json!({
+            return Response::json(
+                200,
+                &json!({
                 "access_token": current.token(), "instance_url": base, "id": format!("{base}/id/00D/005"),
-                "token_type": "Bearer", "issued_at": "1795800000000", "signature": "sig", "scope": "api"}));
+                "token_type": "Bearer", "issued_at": "1795800000000", "signature": "sig", "scope": "api"}),
+            );
         }
         if req.path == API_PREFIX && req.method == "GET" {
             // The versions list: what the health probe reads.
-            return Response::json(200, &json!([{"version": "61.0", "url": "/services/data/v61.0"}]));
+            return Response::json(
+                200,
+                &json!([{"version": "61.0", "url": "/services/data/v61.0"}]),
+            );
         }
         if req.path.starts_with(API_PREFIX) && req.path.ends_with("/search/") {
             if req.header("authorization") != Some(&format!("Bearer {}", current.token())) {
                 return Response::json(401, &json!([{"errorCode": "INVALID_SESSION_ID"}]));
             }
-            let terms = find_terms(req.param("q").unwrap_or_default());
-            // Matches come back newest-last, not in the order the query asked for.
-            let mut found: Vec<Value> = contacts
-                .iter()
-                .filter(|c| terms.iter().any(|t| c.phone_digits.ends_with(t.as_str()) && t.len() >= 7))
-                .map(|c| c.record.clone())
-                .collect();
-            found.sort_by(|a, b| a["LastModifiedDate"].as_str().cmp(&b["LastModifiedDate"].as_str()));
+            org.api_calls.fetch_add(1, Ordering::SeqCst);
+            let found = search_records(contacts, req.param("q").unwrap_or_default());
             return Response::json(200, &json!({"searchRecords": found}));
         }
+        if let Some(r) = writes(org, contacts, current, req) {
+            return r;
+        }
         Response::json(404, &json!([{"errorCode": "NOT_FOUND"}]))
-    })
-    .await?;
-    Ok((server, sessions))
+    }
+}
+
+/// The write-back's calls: single upsert, Collections upsert, Composite searches.
+fn writes(
+    org: &Org,
+    contacts: &[FakeContact],
+    current: &Sessions,
+    req: &crate::fake_http::Request,
+) -> Option<Response> {
+    let rest = req.path.strip_prefix(API_PREFIX)?;
+    let (_version, rest) = rest.split_once('/')?;
+    if req.header("authorization") != Some(&format!("Bearer {}", current.token())) {
+        return Some(Response::json(
+            401,
+            &json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]),
+        ));
+    }
+    let calls = org.api_calls.load(Ordering::SeqCst);
+    let limit = org.daily_limit.load(Ordering::SeqCst);
+    if limit > 0 && calls >= limit {
+        return Some(Response::json(
+            403,
+            &json!([{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]),
+        ));
+    }
+    let Ok(body) = serde_json::from_str::<Value>(&req.body) else {
+        return Some(Response::json(
+            400,
+            &json!([{"errorCode": "JSON_PARSER_ERROR", "message": "bad body"}]),
+        ));
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("PATCH", ["sobjects", "Task", _field, ext]) => {
+            org.api_calls.fetch_add(1, Ordering::SeqCst);
+            Some(match org.upsert(ext, &body) {
+                Ok(true) => Response::json(
+                    201,
+                    &json!({"id": "00T000000000001", "success": true, "errors": [], "created": true}),
+                ),
+                Ok(false) => Response {
+                    status: 204,
+                    headers: vec![],
+                    body: String::new(),
+                },
+                Err(errors) => Response::json(400, &errors),
+            })
+        }
+        ("PATCH", ["composite", "sobjects", "Task", field]) => {
+            org.api_calls.fetch_add(1, Ordering::SeqCst);
+            let records = body["records"].as_array().cloned().unwrap_or_default();
+            if records.len() > 200 {
+                return Some(Response::json(
+                    400,
+                    &json!([{"errorCode": "EXCEEDED_ID_LIMIT", "message": "more than 200"}]),
+                ));
+            }
+            let results: Vec<Value> = records
+                .iter()
+                .map(|r| {
+                    let Some(ext) = r[*field].as_str() else {
+                        return json!({"success": false, "errors": [{"statusCode": "MISSING_ARGUMENT", "message": "no external id"}]});
+                    };
+                    let mut fields = r.clone();
+                    if let Some(o) = fields.as_object_mut() {
+                        o.remove("attributes");
+                        o.remove(*field);
+                    }
+                    match org.upsert(ext, &fields) {
+                        Ok(created) => json!({"id": "00T000000000001", "success": true, "errors": [], "created": created}),
+                        Err(errors) => json!({"success": false, "errors": errors}),
+                    }
+                })
+                .collect();
+            Some(Response::json(200, &json!(results)))
+        }
+        ("POST", ["composite"]) => {
+            org.api_calls.fetch_add(1, Ordering::SeqCst);
+            let subs = body["compositeRequest"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if subs.len() > 25 {
+                return Some(Response::json(
+                    400,
+                    &json!([{"errorCode": "INVALID_BATCH_REQUEST", "message": "more than 25"}]),
+                ));
+            }
+            let answers: Vec<Value> = subs
+                .iter()
+                .map(|s| {
+                    let url = s["url"].as_str().unwrap_or_default();
+                    let found = search_records(contacts, &query_of(url));
+                    json!({"body": {"searchRecords": found}, "httpHeaders": {}, "httpStatusCode": 200, "referenceId": s["referenceId"]})
+                })
+                .collect();
+            Some(Response::json(200, &json!({"compositeResponse": answers})))
+        }
+        _ => None,
+    }
 }

@@ -292,6 +292,49 @@ impl Emulator {
         serde_json::from_str(&body).with_context(|| format!("{function} answered {body:?}"))
     }
 
+    /// Kill `function`'s process (SIGKILL) inside this emulator, as a crash would:
+    /// whatever it was doing stops, and it answers nothing.
+    pub fn kill_function(&self, function: &str) -> Result<bool> {
+        let parent_of = |pid: u32| -> Option<u32> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so split after the ')'.
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        };
+        let ours = |mut pid: u32| {
+            for _ in 0..16 {
+                match parent_of(pid) {
+                    Some(p) if p == self.child.id() => return true,
+                    Some(p) if p > 1 => pid = p,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        let mut killed = false;
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == function && ours(pid) {
+                killed |= Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()?
+                    .success();
+            }
+        }
+        Ok(killed)
+    }
+
     /// The environment functions need to reach moto and the table.
     pub fn aws_env<'a>(moto_url: &'a str, table: &'a str) -> Vec<(&'static str, &'a str)> {
         vec![
@@ -318,6 +361,7 @@ pub mod fake_genesys;
 pub mod fake_http;
 pub mod fake_pagerduty;
 pub mod fake_salesforce;
+pub mod sqs_pump;
 pub mod stream_pump;
 
 /// Create a Secrets Manager secret holding `value` (as JSON) in moto.

@@ -40,6 +40,8 @@ mod attr {
     pub const LAST_CHECK: &str = "last_check";
     /// When a configuration fault was last paged (absent: none open).
     pub const CONFIG_FAULT: &str = "config_fault";
+    /// `paged_<id>`: when the page of that id was last written (`Op::Page`).
+    pub const PAGED: &str = "paged_";
     pub const WRITER: &str = "writer";
     pub const LAST_CHECK_OK: &str = "last_check_ok";
     /// Before the renaming; read when `last_check` is absent, removed by the next check.
@@ -178,6 +180,9 @@ pub fn to_item(r: &Record) -> HashMap<String, AttributeValue> {
     if let Some(at) = r.config_fault {
         item.insert(attr::CONFIG_FAULT.to_string(), n(at));
     }
+    for (id, at) in &r.paged {
+        item.insert(format!("{}{id}", attr::PAGED), n(*at));
+    }
     if let Some((at, ok)) = r.last_check {
         item.insert(attr::LAST_CHECK.to_string(), n(at));
         item.insert(attr::LAST_CHECK_OK.to_string(), AttributeValue::Bool(ok));
@@ -246,6 +251,11 @@ pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<R
     for (k, v) in item {
         if let (Some(id), Ok(m)) = (k.strip_prefix(attr::ALERT), v.as_m()) {
             r.outbox.insert(id.to_string(), alert_from(id, m)?);
+        }
+        if let (Some(id), Ok(at)) = (k.strip_prefix(attr::PAGED), v.as_n()) {
+            if let Ok(at) = at.parse() {
+                r.paged.insert(id.to_string(), at);
+            }
         }
         let slot = k
             .strip_prefix(attr::TRIAL)
@@ -550,6 +560,21 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             sets.push(format!("{p} = {}", e.value(alert_value(alert))));
             format!(
                 "attribute_not_exists({cf}) OR {cf} <= {}",
+                e.value(n(now - every_ms))
+            )
+        }
+        Op::Page {
+            alert,
+            now,
+            every_ms,
+        } => {
+            init_fields(e, &mut sets);
+            let at = e.name(&format!("{}{}", attr::PAGED, alert.id));
+            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
+            sets.push(format!("{at} = {}", e.value(n(*now))));
+            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
+            format!(
+                "attribute_not_exists({at}) OR {at} <= {}",
                 e.value(n(now - every_ms))
             )
         }

@@ -530,6 +530,7 @@ fn transitioned(view: &Record, to: State, now: Millis) -> Record {
         outbox: view.outbox.clone(),
         last_check: view.last_check,
         config_fault: view.config_fault,
+        paged: view.paged.clone(),
         // The writer stamps its own token on the op (the machine has no randomness).
         writer: None,
     }

@@ -125,6 +125,14 @@ pub enum Op {
     },
     /// The configuration fault is fixed: resolve its page (`alert`), once.
     ClearConfigFault { alert: Alert },
+    /// Page `alert` (a fault of Failsoft's own work, such as a write-back sent to the
+    /// DLQ) unless one with its id was paged less than `every_ms` ago. The ids are a
+    /// fixed few, so the record stays bounded.
+    Page {
+        alert: Alert,
+        now: Millis,
+        every_ms: Millis,
+    },
     /// Delivery failed: count the attempt, not before `next_ms`, and release the claim.
     DeferAlert {
         id: String,
@@ -217,6 +225,7 @@ impl Op {
             Op::NoteHealthCheck { .. } => "note_health_check",
             Op::FlagConfigFault { .. } => "flag_config_fault",
             Op::ClearConfigFault { .. } => "clear_config_fault",
+            Op::Page { .. } => "page",
             Op::ClaimAlert { .. } => "claim_alert",
             Op::DropAlert { .. } => "drop_alert",
             Op::DeferAlert { .. } => "defer_alert",
@@ -258,6 +267,7 @@ impl Op {
                 }
                 next.last_check = current.last_check;
                 next.config_fault = current.config_fault;
+                next.paged = current.paged.clone();
                 for a in alerts {
                     next.outbox.insert(a.id.clone(), a.clone());
                 }
@@ -271,6 +281,21 @@ impl Op {
                     return None;
                 }
                 next.config_fault = Some(*now);
+                next.outbox.insert(alert.id.clone(), alert.clone());
+            }
+            Op::Page {
+                alert,
+                now,
+                every_ms,
+            } => {
+                if current
+                    .paged
+                    .get(&alert.id)
+                    .is_some_and(|t| *t > now - every_ms)
+                {
+                    return None;
+                }
+                next.paged.insert(alert.id.clone(), *now);
                 next.outbox.insert(alert.id.clone(), alert.clone());
             }
             Op::ClearConfigFault { alert } => {

@@ -26,6 +26,9 @@ pub const PAUSE_ID: &str = "pause";
 pub const CONFIG_ID: &str = "config";
 pub const CONFIG_RESOLVE_ID: &str = "config-resolve";
 pub const RESUME_ID: &str = "resume";
+/// Pages of Failsoft's own work rather than of a dependency's state (a write-back sent
+/// to the DLQ, a backlog too old): their ids start so, one slot per kind.
+pub const WORK_PREFIX: &str = "work-";
 /// What a forced close's trigger says, after the breaker's name.
 const FORCED_CLOSED_TEXT: &str =
     "forced CLOSED by an operator; the breaker no longer protects callers";
@@ -133,6 +136,23 @@ pub fn config_fault(breaker: &str, what: &str, now: Millis) -> Alert {
         ),
         failures: 0,
         last_error: Some(clip(what, 256).to_string()),
+        created_ms: now,
+        attempts: 0,
+        next_ms: now,
+        claim: None,
+    }
+}
+
+/// A page about Failsoft's own work on `breaker`'s dependency, of kind `what` (a fixed
+/// name: `writeback-poison`, `writeback-backlog`): its own incident, `<breaker>/<what>`.
+pub fn work_fault(breaker: &str, what: &str, summary: &str, detail: &str, now: Millis) -> Alert {
+    Alert {
+        id: format!("{WORK_PREFIX}{what}"),
+        action: Action::Trigger,
+        dedup_key: format!("{breaker}/{what}"),
+        summary: clip(summary, MAX_TEXT).to_string(),
+        failures: 0,
+        last_error: Some(clip(detail, 256).to_string()),
         created_ms: now,
         attempts: 0,
         next_ms: now,

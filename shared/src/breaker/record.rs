@@ -122,6 +122,8 @@ pub struct Record {
     /// once it is fixed and the page resolved. Not a failure of the dependency: it
     /// never counts, but people must hear of it.
     pub config_fault: Option<Millis>,
+    /// When each page of Failsoft's own faults (`Op::Page`) was last written, by id.
+    pub paged: BTreeMap<String, Millis>,
     /// Who wrote the last transition: a token unique to that write, so that a writer
     /// whose write timed out can tell its own from another's with the same content
     /// (two instances tripping in the same millisecond write the same record).
@@ -149,6 +151,7 @@ impl Record {
             outbox: BTreeMap::new(),
             last_check: None,
             config_fault: None,
+            paged: BTreeMap::new(),
             writer: None,
         }
     }

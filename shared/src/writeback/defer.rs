@@ -13,6 +13,23 @@ use crate::clock::Millis;
 /// The first wait, the growth per receive and the cap (SQS allows up to 12 h).
 pub const FIRST_WAIT_S: u64 = 30;
 pub const MAX_WAIT_S: u64 = 1_800;
+
+/// The schedule: `WRITEBACK_DEFER_FIRST_S` and `WRITEBACK_DEFER_MAX_S` (the defaults
+/// above; the drill shortens them to run an outage in minutes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub first_s: u64,
+    pub max_s: u64,
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            first_s: FIRST_WAIT_S,
+            max_s: MAX_WAIT_S,
+        }
+    }
+}
 /// The queue's `maxReceiveCount`: more than a 24-hour outage takes (53 receives).
 pub const MAX_RECEIVES: u32 = 100;
 
@@ -20,12 +37,21 @@ pub const MAX_RECEIVES: u32 = 100;
 /// (1 on the first), while the breaker lets no call through for another
 /// `breaker_wait_ms`; `jitter` in [0, 1) spreads a backlog's wake-ups by up to 20 %.
 pub fn visibility_s(receive: u32, breaker_wait_ms: Millis, jitter: f64) -> u64 {
-    let grown = FIRST_WAIT_S.saturating_mul(1u64 << receive.saturating_sub(1).min(20));
-    let wait = grown
-        .max(breaker_wait_ms.max(0) as u64 / 1000)
-        .min(MAX_WAIT_S);
-    let spread = (wait as f64 * 0.2 * jitter.clamp(0.0, 1.0)) as u64;
-    (wait + spread).min(43_200)
+    Schedule::default().visibility_s(receive, breaker_wait_ms, jitter)
+}
+
+impl Schedule {
+    /// As [`visibility_s`], on this schedule.
+    pub fn visibility_s(&self, receive: u32, breaker_wait_ms: Millis, jitter: f64) -> u64 {
+        let grown = self
+            .first_s
+            .saturating_mul(1u64 << receive.saturating_sub(1).min(20));
+        let wait = grown
+            .max((breaker_wait_ms.max(0) as u64).div_ceil(1000))
+            .min(self.max_s);
+        let spread = (wait as f64 * 0.2 * jitter.clamp(0.0, 1.0)) as u64;
+        (wait + spread).min(43_200)
+    }
 }
 
 /// How many receives a message takes to wait out an outage of `outage_s` seconds (no

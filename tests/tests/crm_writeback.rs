@@ -1,0 +1,410 @@
+//! crm-writeback under the emulator, fed by the test kit's SQS mapping against moto's
+//! SQS, writing to a fake Salesforce org: every record once (counted by external id),
+//! linked to its contact; nothing called while a breaker is open; poison to the DLQ with
+//! its reason and one page; the API limit opening its own breaker; and a crash after
+//! the write and before the answer losing and duplicating nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::breaker::{
+    Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Policy, State,
+};
+use failsoft::clock::SystemClock;
+use failsoft::writeback::queue::REASON_ATTRIBUTE;
+use failsoft_testkit::fake_http::{FakeServer, Fault};
+use failsoft_testkit::fake_salesforce::{self, contact, Org, INVALID_NOTE};
+use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
+use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
+use serde_json::Value;
+
+struct World {
+    url: String,
+    table: String,
+    sf: FakeServer,
+    org: Org,
+    queue: String,
+    dlq: String,
+    sqs: aws_sdk_sqs::Client,
+    env: Vec<(String, String)>,
+    emu: Emulator,
+    pump: SqsPump,
+}
+
+/// Pat and Gil have numbers; the third caller is nobody the CRM knows.
+const CALLERS: [(&str, Option<&str>); 3] = [
+    ("tel:+13175550123", Some("003PAT")),
+    ("tel:+13175550999", Some("003GLD")),
+    ("tel:+14155550000", None),
+];
+
+async fn world(visibility_s: u32, extra: &[(&str, &str)]) -> anyhow::Result<World> {
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let (sf, org) = fake_salesforce::start_org(vec![
+        contact(
+            "003PAT",
+            "Pat Platinum",
+            "3175550123",
+            "2026-06-01T00:00:00.000+0000",
+            None,
+        ),
+        contact(
+            "003GLD",
+            "Gil Gold",
+            "13175550999",
+            "2026-01-01T00:00:00.000+0000",
+            None,
+        ),
+    ])
+    .await?;
+    let secret = format!("crm-{table}");
+    create_secret(&m.url, &secret, &fake_salesforce::credentials(&sf.url)).await?;
+    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), visibility_s).await?;
+    let mut env = Emulator::aws_env(&m.url, &table);
+    env.extend([
+        ("CRM_SECRET_ID", secret.as_str()),
+        ("WRITEBACK_QUEUE_URL", queue.as_str()),
+        ("WRITEBACK_DLQ_URL", dlq.as_str()),
+        ("WRITEBACK_DEFER_FIRST_S", "1"),
+        ("WRITEBACK_DEFER_MAX_S", "2"),
+        // A forced state is seen at the next batch, not a cache TTL later.
+        ("BREAKER_CRM_CACHE_TTL_MS", "0"),
+        ("BREAKER_CRM_AUTH_CACHE_TTL_MS", "0"),
+        ("BREAKER_CRM_API_LIMIT_CACHE_TTL_MS", "0"),
+    ]);
+    env.extend(extra.iter().copied());
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let emu = start(&env)?;
+    let pump = SqsPump::new(&m.url, &queue, "crm-writeback").await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&m.url).await);
+    Ok(World {
+        url: m.url.clone(),
+        table,
+        sf,
+        org,
+        queue,
+        dlq,
+        sqs,
+        env,
+        emu,
+        pump,
+    })
+}
+
+fn start(env: &[(String, String)]) -> anyhow::Result<Emulator> {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Emulator::start(&pairs)
+}
+
+impl World {
+    async fn send(&self, n: usize, from: usize) -> anyhow::Result<()> {
+        for i in from..from + n {
+            let (ani, _) = CALLERS[i % CALLERS.len()];
+            let body = acw_event(&format!("conv-{i}"), &format!("part-{i}"), ani, "renewal");
+            self.send_raw(&body.to_string()).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_raw(&self, body: &str) -> anyhow::Result<()> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue)
+            .message_body(body)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    async fn breaker(&self, name: &str) -> anyhow::Result<Breaker> {
+        let conf = sdk_config(&self.url).await;
+        let store: Arc<dyn BreakerStore> = Arc::new(DynamoBreakerStore::new(
+            aws_sdk_dynamodb::Client::new(&conf),
+            &self.table,
+        ));
+        Ok(Breaker::new(
+            name,
+            Policy::default(),
+            GuardSettings::default(),
+            store,
+            Arc::new(SystemClock),
+        ))
+    }
+
+    async fn force(&self, name: &str, open: bool) -> anyhow::Result<()> {
+        let b = self.breaker(name).await?;
+        let by = "test".to_string();
+        let ev = if open {
+            Event::ForceOpen { by, until: None }
+        } else {
+            Event::Release { by }
+        };
+        b.command(ev).await?;
+        Ok(())
+    }
+
+    /// (visible + in flight + delayed) in the queue, and the DLQ's messages with their reasons.
+    async fn depths(&self) -> anyhow::Result<(u64, Vec<(String, String)>)> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let a = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue)
+            .attribute_names(A::All)
+            .send()
+            .await?;
+        let get = |k: A| -> u64 {
+            a.attributes()
+                .and_then(|m| m.get(&k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let queued = get(A::ApproximateNumberOfMessages)
+            + get(A::ApproximateNumberOfMessagesNotVisible)
+            + get(A::ApproximateNumberOfMessagesDelayed);
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.dlq)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .send()
+            .await?;
+        let dead = got
+            .messages()
+            .iter()
+            .map(|m| {
+                let reason = m
+                    .message_attributes()
+                    .and_then(|a| a.get(REASON_ATTRIBUTE))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or_default()
+                    .to_string();
+                (m.body().unwrap_or_default().to_string(), reason)
+            })
+            .collect();
+        Ok((queued, dead))
+    }
+
+    /// Rounds until the queue is empty: deferred messages come back when moto makes
+    /// them visible again (real time, at most `WRITEBACK_DEFER_MAX_S` plus jitter).
+    async fn drain(&self) -> anyhow::Result<()> {
+        for _ in 0..200 {
+            self.pump.round(&self.emu).await?;
+            if self.depths().await?.0 == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        anyhow::bail!("the queue did not drain")
+    }
+
+    async fn record(&self, name: &str) -> anyhow::Result<failsoft::breaker::Record> {
+        Ok(self.breaker(name).await?.current(deadline()).await)
+    }
+}
+
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(10)
+}
+
+/// Each of `n` records is in the org exactly `writes` times by its external id, and
+/// linked to the contact its caller's number finds.
+fn assert_written(org: &Org, n: usize, writes: u32) {
+    let tasks = org.tasks();
+    assert_eq!(
+        tasks.len(),
+        n,
+        "one Task per interaction: {:?}",
+        tasks.keys()
+    );
+    for i in 0..n {
+        let (task, count) = &tasks[&format!("conv-{i}:part-{i}")];
+        assert_eq!(*count, writes, "conv-{i} written {count} times");
+        let who = CALLERS[i % CALLERS.len()].1;
+        assert_eq!(task.get("WhoId").and_then(Value::as_str), who, "conv-{i}");
+        assert_eq!(task["Description"], "renewal");
+        assert_eq!(task["CallDurationInSeconds"], 61);
+    }
+}
+
+#[tokio::test]
+async fn every_record_is_written_once_and_linked_and_a_redelivery_updates() -> anyhow::Result<()> {
+    let w = world(30, &[]).await?;
+    w.send(12, 0).await?;
+    w.drain().await?;
+    assert_written(&w.org, 12, 1);
+    // Two batches (10 and 2): each one Composite search and one Collections upsert.
+    assert_eq!(w.org.calls(), 4, "API calls for 12 records");
+    // Genesys redelivers the same events: updated in place, never duplicated.
+    w.send(12, 0).await?;
+    w.drain().await?;
+    assert_written(&w.org, 12, 2);
+    let (queued, dead) = w.depths().await?;
+    assert_eq!((queued, dead.len()), (0, 0));
+    drop(w.sf);
+    Ok(())
+}
+
+#[tokio::test]
+async fn single_mode_spends_a_call_per_search_and_per_record() -> anyhow::Result<()> {
+    let w = world(30, &[("WRITEBACK_BATCHING", "single")]).await?;
+    w.send(6, 0).await?;
+    w.drain().await?;
+    assert_written(&w.org, 6, 1);
+    // Three distinct numbers searched, six upserts.
+    assert_eq!(w.org.calls(), 9);
+    Ok(())
+}
+
+#[tokio::test]
+async fn while_a_breaker_is_open_nothing_reaches_the_crm_and_nothing_is_lost() -> anyhow::Result<()>
+{
+    let w = world(30, &[]).await?;
+    for breaker in ["crm", "crm-auth"] {
+        let before = w.org.calls();
+        w.force(breaker, true).await?;
+        w.send(5, 0).await?;
+        let r = w.pump.round(&w.emu).await?;
+        assert_eq!(
+            (r.received, r.kept.len(), r.deleted),
+            (5, 5, 0),
+            "{breaker}: {r:?}"
+        );
+        // Deferred: invisible for a while, not back at once.
+        let again = w.pump.round(&w.emu).await?;
+        assert_eq!(again.received, 0, "{breaker}: visibility extended");
+        assert_eq!(w.org.calls(), before, "{breaker} open: no CRM call");
+        assert_eq!(w.depths().await?.0, 5, "{breaker}: all five kept");
+        // Recovery: the backlog drains, once each.
+        w.force(breaker, false).await?;
+        w.drain().await?;
+        assert_written(&w.org, 5, if breaker == "crm" { 1 } else { 2 });
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn poison_goes_to_the_dlq_with_its_reason_paged_once_and_blocks_nothing() -> anyhow::Result<()>
+{
+    let w = world(30, &[]).await?;
+    w.send(2, 0).await?;
+    w.send_raw("{\"detail\": \"not an event\"").await?;
+    let refused = acw_event("conv-9", "part-9", "tel:+13175550123", INVALID_NOTE);
+    w.send_raw(&refused.to_string()).await?;
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!((r.received, r.deleted, r.kept.len()), (4, 4, 0), "{r:?}");
+    assert_written(&w.org, 2, 1);
+    let (queued, mut dead) = w.depths().await?;
+    assert_eq!(queued, 0);
+    dead.sort_by(|a, b| a.1.cmp(&b.1));
+    let reasons: Vec<&str> = dead.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{dead:?}");
+    assert!(
+        reasons[0].contains("Salesforce refused it: FIELD_CUSTOM_VALIDATION_EXCEPTION"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[1], "the message is not JSON");
+    // One page for both (an hour apart at most), written with the crm breaker's record.
+    let crm = w.record("crm").await?;
+    let pages: Vec<_> = crm
+        .outbox
+        .values()
+        .filter(|a| a.id == "work-writeback-poison")
+        .collect();
+    assert_eq!(pages.len(), 1, "{:?}", crm.outbox);
+    assert_eq!(pages[0].dedup_key, "crm/writeback-poison");
+    assert!(crm.paged.contains_key("work-writeback-poison"));
+    assert_eq!(
+        crm.state,
+        State::Closed,
+        "poison says nothing about the CRM"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spent_api_limit_opens_its_own_breaker_and_the_messages_wait() -> anyhow::Result<()> {
+    let w = world(30, &[]).await?;
+    w.org
+        .daily_limit
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    w.send(3, 0).await?;
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!(r.kept.len(), 3, "{r:?}");
+    let limit = w.record("crm-api-limit").await?;
+    assert_eq!(limit.state, State::Open, "{limit:?}");
+    assert_eq!(
+        w.record("crm").await?.state,
+        State::Closed,
+        "Salesforce answered"
+    );
+    let calls = w.org.calls();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!(r.kept.len(), r.received, "still deferred: {r:?}");
+    assert_eq!(
+        w.org.calls(),
+        calls,
+        "no call while the limit's breaker is open"
+    );
+    assert_eq!(w.org.tasks().len(), 0);
+    Ok(())
+}
+
+/// The kill test: the function dies after Salesforce took the upsert and before it
+/// answered the mapping. Nothing was deleted, so the batch comes back; the redelivery
+/// updates the same Tasks: none lost, none duplicated.
+#[tokio::test]
+async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    let mut w = world(2, &[]).await?;
+    // Warm: the function built and running before the fault.
+    w.pump.round(&w.emu).await?;
+    w.send(10, 0).await?;
+    w.sf.fault(
+        "/services/data/v61.0/composite/sobjects/",
+        Fault::HangAfterHandling,
+        Some(1),
+    );
+    let emu = &w.emu;
+    // A crashed invocation never answers the emulator: the mapping gives up on it, as
+    // Lambda's does when the runtime dies.
+    let round = async {
+        match tokio::time::timeout(Duration::from_secs(10), w.pump.round(emu)).await {
+            Ok(r) => r,
+            Err(_) => Ok(failsoft_testkit::sqs_pump::Round {
+                received: 10,
+                errored: true,
+                ..Default::default()
+            }),
+        }
+    };
+    let kill = async {
+        for _ in 0..400 {
+            if w.org.tasks().len() == 10 {
+                return emu.kill_function("crm-writeback");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        anyhow::bail!("the upsert never arrived")
+    };
+    let (r, killed) = tokio::join!(round, kill);
+    assert!(killed?, "the function process was killed");
+    let r = r?;
+    assert!(
+        r.errored && r.deleted == 0,
+        "nothing deleted after a crash: {r:?}"
+    );
+    assert_written(&w.org, 10, 1);
+    // A new instance takes the redelivery.
+    drop(std::mem::replace(&mut w.emu, start(&w.env)?));
+    w.drain().await?;
+    assert_written(&w.org, 10, 2);
+    assert_eq!(w.depths().await?.1.len(), 0, "nothing in the DLQ");
+    Ok(())
+}
