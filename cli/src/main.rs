@@ -36,6 +36,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The after-call write-back: its backlog, and moving the DLQ back to the queue.
+    /// Reads WRITEBACK_QUEUE_URL and WRITEBACK_DLQ_URL (the stack's outputs).
+    #[command(subcommand)]
+    Writeback(WritebackCmd),
+}
+
+#[derive(Subcommand)]
+enum WritebackCmd {
+    /// Queue depth, the oldest message's age, the DLQ's depth and the CRM breakers.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move messages from the DLQ back to the queue (receive, send, delete: a crash
+    /// duplicates one, which the upsert makes harmless, and never loses one).
+    Redrive {
+        /// At most this many (default: all).
+        #[arg(long)]
+        max: Option<usize>,
+        /// Do not ask for confirmation (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +148,7 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Breaker(cmd) => breaker(cmd).await,
         Command::Actions { json } => actions(json).await,
+        Command::Writeback(cmd) => writeback(cmd).await,
         Command::Table(TableCmd::Create { name, template }) => {
             let yaml = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;
@@ -268,6 +292,85 @@ async fn actions(as_json: bool) -> Result<()> {
         println!("(no campaign held off)");
     }
     Ok(())
+}
+
+/// `failsoft writeback status | redrive`.
+async fn writeback(cmd: WritebackCmd) -> Result<()> {
+    let services = Services::from_env(&ProcessEnv).await?;
+    let watch = failsoft::writeback::Watch::from_env(&services, &ProcessEnv)?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let now = failsoft::clock::Clock::now_ms(&failsoft::clock::SystemClock);
+    match cmd {
+        WritebackCmd::Status { json } => {
+            let status = watch.status(now, deadline).await;
+            let mut breakers = Vec::new();
+            for d in [
+                Dependency::Crm,
+                Dependency::CrmAuth,
+                Dependency::CrmApiLimit,
+            ] {
+                let r = services.store.load(d.name()).await?;
+                breakers.push((d.name(), r.state.as_str()));
+            }
+            if json {
+                let b: serde_json::Map<String, serde_json::Value> = breakers
+                    .iter()
+                    .map(|(n, s)| (n.to_string(), json!(s)))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"writeback": status, "breakers": b}))?
+                );
+            } else {
+                let n = |v: Option<u64>| v.map_or("unknown".to_string(), |v| v.to_string());
+                println!(
+                    "queue:        {} waiting ({} deferred or in a batch)",
+                    n(status.queued),
+                    n(status.in_flight)
+                );
+                match status.oldest_age_s {
+                    Some(s) => println!(
+                        "oldest:       waited {s} s (as crm-writeback last saw it, {})",
+                        status.seen_at.as_deref().unwrap_or("never")
+                    ),
+                    None => {
+                        println!("oldest:       unknown (crm-writeback has not reported a batch)")
+                    }
+                }
+                println!("dead letters: {}", n(status.dlq));
+                for (name, state) in &breakers {
+                    println!("breaker:      {name:<14} {state}");
+                }
+                for e in &status.errors {
+                    println!("could not read: {e}");
+                }
+            }
+            if !status.errors.is_empty() {
+                bail!("part of the status could not be read");
+            }
+            Ok(())
+        }
+        WritebackCmd::Redrive { max, yes } => {
+            let (_, dlq) = watch.queues.depths(deadline).await?;
+            let n = max.unwrap_or(usize::MAX).min(dlq.total() as usize);
+            if n == 0 {
+                println!("{}", json!({"moved": 0, "dlq": dlq.total()}));
+                return Ok(());
+            }
+            confirm(
+                &format!(
+                    "Move {n} of the {} message(s) in {} back to {}? Fix their cause first, or they come back.",
+                    dlq.total(),
+                    watch.queues.dlq_url,
+                    watch.queues.url
+                ),
+                yes,
+            )?;
+            let moved = watch.queues.redrive(n, deadline).await?;
+            println!("{}", json!({"moved": moved}));
+            Ok(())
+        }
+    }
 }
 
 /// Ask on the terminal; `--yes` skips it. No terminal and no `--yes`: refuse.

@@ -79,6 +79,7 @@ async fn world() -> anyhow::Result<World> {
         stale_tolerance_ms: 300_000,
         deadline: Duration::from_millis(1_500),
         ledger: None,
+        writeback: None,
     };
     Ok(World {
         api,

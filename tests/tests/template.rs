@@ -313,12 +313,13 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
                     "metrics#*",
                     "campaign#*",
                     "actions#*",
+                    failsoft::writeback::backlog::KEY,
                 ]
                 .contains(&k.as_str());
             assert!(known, "{id}: {k} is no key the code uses");
         }
     }
-    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert_eq!(keys.len(), 6, "{keys:?}");
     // Only the executors write the campaign ledger; the board reads it.
     for (id, ks) in &keys {
         let ledger = ks.iter().any(|k| k == "campaign#*");
@@ -385,6 +386,7 @@ fn each_function_opens_only_its_providers_tokens() -> anyhow::Result<()> {
     assert_eq!(get("TokenCacheFunction"), ["crm", "genesys"]);
     assert_eq!(get("HealthProbeFunction"), ["crm", "genesys"]);
     assert_eq!(get("OutageActionsFunction"), ["genesys"]);
+    assert_eq!(get("CrmWritebackFunction"), ["crm"]);
     Ok(())
 }
 
@@ -418,5 +420,90 @@ fn the_stream_mapping_is_filtered_bounded_and_has_a_failure_destination() -> any
     assert!(dest.contains("OutageActionsFailures"), "{dest}");
     let alarms = format!("{:?}", t["Resources"]["OutageActionsStreamFailuresAlarm"]);
     assert!(alarms.contains("OutageActionsFailures"), "{alarms}");
+    Ok(())
+}
+
+/// The write-back's path as issue 15 asks: the queue keeps 14 days and hides a message
+/// 6 × the function's timeout; SQS's own redrive comes after more receives than a
+/// 24-hour outage costs; the mapping reports item failures with a bounded concurrency;
+/// the function may receive, delete and defer on its queue only, and send to its DLQ
+/// only; the rule (with its retry policy and DLQ) exists only with the partner source.
+#[test]
+fn the_writeback_queue_outlasts_a_day_long_outage_with_least_privilege() -> anyhow::Result<()> {
+    use failsoft::writeback::defer::{receives_for, MAX_RECEIVES};
+    let t = template()?;
+    let r = &t["Resources"];
+    let q = &r["WritebackQueue"]["Properties"];
+    assert_eq!(q["MessageRetentionPeriod"], 1_209_600);
+    let timeout = r["CrmWritebackFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        q["VisibilityTimeout"].as_u64().unwrap_or(0) >= 6 * timeout,
+        "{q:?}"
+    );
+    let max = q["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap_or(0);
+    assert_eq!(max, u64::from(MAX_RECEIVES));
+    assert!(u64::from(receives_for(24 * 3_600)) < max);
+    assert!(format!("{:?}", q["RedrivePolicy"]["deadLetterTargetArn"]).contains("WritebackDlq"));
+    let m = &r["CrmWritebackQueueMapping"]["Properties"];
+    assert!(format!("{:?}", m["EventSourceArn"]).contains("WritebackQueue"));
+    assert!(format!("{:?}", m["FunctionResponseTypes"]).contains("ReportBatchItemFailures"));
+    assert!(format!("{:?}", m["ScalingConfig"]["MaximumConcurrency"])
+        .contains("WritebackMaxConcurrency"));
+    for id in [
+        "GenesysEventBus",
+        "WritebackRule",
+        "WritebackRuleDlq",
+        "WritebackQueuePolicy",
+    ] {
+        assert_eq!(r[id]["Condition"], "HasGenesysEventSource", "{id}");
+    }
+    let target = &r["WritebackRule"]["Properties"]["Targets"][0];
+    assert!(format!("{:?}", target["DeadLetterConfig"]).contains("WritebackRuleDlq"));
+    assert!(target["RetryPolicy"]["MaximumEventAgeInSeconds"]
+        .as_u64()
+        .is_some());
+    assert_eq!(
+        r["WritebackRule"]["Properties"]["EventPattern"]["detail-type"][0],
+        "v2.detail.events.conversation.{id}.acw"
+    );
+    let mut sqs: Vec<(String, Vec<String>, String)> = statements(&t)
+        .into_iter()
+        .filter_map(|(id, s)| {
+            let actions: Vec<String> = list(s.get("Action"))
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .filter(|a| a.starts_with("sqs:"))
+                .collect();
+            (!actions.is_empty()).then(|| (id, actions, format!("{:?}", s["Resource"])))
+        })
+        .filter(|(id, _, _)| id == "CrmWritebackFunction")
+        .collect();
+    sqs.sort();
+    assert_eq!(sqs.len(), 2, "{sqs:?}");
+    let send = sqs
+        .iter()
+        .find(|(_, a, _)| a == &["sqs:SendMessage"])
+        .expect("a send statement");
+    assert!(
+        send.2.contains("WritebackDlq") && !send.2.contains("WritebackQueue"),
+        "{send:?}"
+    );
+    let recv = sqs
+        .iter()
+        .find(|(_, a, _)| a.contains(&"sqs:ReceiveMessage".to_string()))
+        .expect("a receive statement");
+    for a in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+    ] {
+        assert!(recv.1.iter().any(|x| x == a), "{recv:?}");
+    }
+    assert!(
+        recv.2.contains("WritebackQueue") && !recv.2.contains("WritebackDlq"),
+        "{recv:?}"
+    );
     Ok(())
 }

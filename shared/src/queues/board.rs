@@ -102,7 +102,12 @@ pub async fn board(
         metrics.get(queue_ids).await
     };
     let banner = queues.iter().find_map(|q| q.degraded_message.clone());
-    json!({"breakers": breakers, "actions": actions, "done": done, "campaigns": campaigns, "queues": queues, "degradedMessage": banner})
+    let writeback = match &metrics.writeback {
+        Some(w) => Some(w.status(now, until).await),
+        None => None,
+    };
+    json!({"breakers": breakers, "actions": actions, "done": done, "campaigns": campaigns,
+           "writeback": writeback, "queues": queues, "degradedMessage": banner})
 }
 
 /// Answer one Function URL request.

@@ -75,6 +75,8 @@ pub struct QueueMetrics {
     pub deadline: Duration,
     /// The campaign ledger, shown on the board when the campaign pause is on.
     pub ledger: Option<crate::campaign::ledger::Ledger>,
+    /// The write-back's backlog, shown on the board when its queues are configured.
+    pub writeback: Option<crate::writeback::Watch>,
 }
 
 impl QueueMetrics {
@@ -262,6 +264,7 @@ impl QueueMetrics {
                     table: services.table.clone(),
                 }
             }),
+            writeback: crate::writeback::Watch::from_env(services, env).ok(),
         })
     }
 }

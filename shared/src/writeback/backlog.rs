@@ -36,7 +36,7 @@ impl Seen {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct BacklogStore {
     pub client: Client,
     pub table: String,

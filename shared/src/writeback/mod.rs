@@ -7,6 +7,7 @@
 //!   200 to a request, and the contacts found by ANI;
 //! - `defer`: how long a message waits while the breakers are open;
 //! - `queue`: the queue and its DLQ; `backlog`: what the function last saw of it;
+//!   `status`: both, as the board and the CLI show them;
 //! - `writer`: one batch, end to end.
 
 pub mod backlog;
@@ -14,6 +15,7 @@ pub mod collections;
 pub mod defer;
 pub mod event;
 pub mod queue;
+pub mod status;
 pub mod upsert;
 pub mod writer;
 
@@ -99,6 +101,31 @@ pub fn queue_urls(env: &impl Env) -> Result<(String, String), ConfigError> {
         required(env, "WRITEBACK_QUEUE_URL")?,
         required(env, "WRITEBACK_DLQ_URL")?,
     ))
+}
+
+/// What the board and the CLI read: the queues (when `WRITEBACK_QUEUE_URL` and
+/// `WRITEBACK_DLQ_URL` are set) and the backlog note.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    pub queues: queue::Queues,
+    pub backlog: backlog::BacklogStore,
+}
+
+impl Watch {
+    pub fn from_env(services: &Services, env: &impl Env) -> Result<Watch, ConfigError> {
+        let (url, dlq) = queue_urls(env)?;
+        Ok(Watch {
+            queues: queue::Queues::new(services.sqs.clone(), url, dlq),
+            backlog: backlog::BacklogStore {
+                client: services.dynamo.clone(),
+                table: services.table.clone(),
+            },
+        })
+    }
+
+    pub async fn status(&self, now: crate::clock::Millis, deadline: Instant) -> status::Status {
+        status::status(&self.queues, &self.backlog, now, deadline).await
+    }
 }
 
 impl WriteBack {
