@@ -18,6 +18,7 @@ pub const SCENARIOS: &[&str] = &[
     "crm-maintenance",
     "pagerduty-flapping",
     "campaign-pause",
+    "writeback-outage",
 ];
 
 #[derive(Clone, Debug, Default)]
@@ -51,6 +52,7 @@ pub async fn run(names: &[String], opts: &Options) -> anyhow::Result<Vec<Scenari
             "region-unhealthy" => scenarios::region::unhealthy(opts).await?,
             "crm-maintenance" => scenarios::maintenance::window(opts).await?,
             "campaign-pause" => scenarios::campaigns::pause(opts).await?,
+            "writeback-outage" => scenarios::writeback::outage(opts).await?,
             _ => scenarios::flapping::pagerduty(opts).await?,
         };
         let verdict = if r.passed { "PASS" } else { "FAIL" };

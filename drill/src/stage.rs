@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
 use failsoft_testkit::fake_http::FakeServer;
 use failsoft_testkit::fake_pagerduty::{FakePagerDuty, Incident};
-use failsoft_testkit::fake_salesforce::{self, Sessions, API_PREFIX};
+use failsoft_testkit::fake_salesforce::{self, Org, Sessions, API_PREFIX};
 use failsoft_testkit::stream_pump::StreamPump;
 use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
 use serde_json::{json, Value};
@@ -40,6 +40,8 @@ pub struct Stage {
     pub table: String,
     pub sf: FakeServer,
     pub sessions: Sessions,
+    /// What the fake org holds (the write-back's Tasks) and its API calls.
+    pub org: Org,
     pub pd: FakePagerDuty,
     pub store: DynamoBreakerStore,
     pub started: Instant,
@@ -79,8 +81,18 @@ impl Stage {
     pub async fn new() -> anyhow::Result<Stage> {
         let m = moto()?;
         let (client, table) = fresh_table(&m.url).await?;
-        let (sf, sessions) =
-            fake_salesforce::start_with_sessions(vec![fake_salesforce::pat_platinum()]).await?;
+        let (sf, org) = fake_salesforce::start_org(vec![
+            fake_salesforce::pat_platinum(),
+            fake_salesforce::contact(
+                "003GIL",
+                "Gil Gold",
+                "13175550999",
+                "2026-01-01T00:00:00.000+0000",
+                Some("Gold"),
+            ),
+        ])
+        .await?;
+        let sessions = org.sessions.clone();
         let pd = FakePagerDuty::start().await?;
         let creds = fake_salesforce::credentials(&sf.url);
         create_secret(&m.url, &format!("crm-{table}"), &creds).await?;
@@ -96,6 +108,7 @@ impl Stage {
             table,
             sf,
             sessions,
+            org,
             pd,
             started: Instant::now(),
         })

@@ -19,6 +19,8 @@ pub struct Round {
     pub kept: Vec<String>,
     /// The invoke failed (a function error or a crash): nothing was deleted.
     pub errored: bool,
+    /// The most receives any message of the batch had (1: its first).
+    pub max_receives: u32,
 }
 
 pub struct SqsPump {
@@ -52,18 +54,25 @@ impl SqsPump {
         })
     }
 
-    /// Receive what is visible now (no long poll) as Lambda's event records.
+    /// Receive what is visible now (no long poll), up to `batch_size` (10 a request,
+    /// as Lambda's poller gathers a batch), as Lambda's event records.
     async fn receive(&self) -> Result<Vec<Value>> {
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(self.batch_size)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await?;
-        Ok(out
-            .messages()
+        let mut messages = Vec::new();
+        while messages.len() < self.batch_size as usize {
+            let out = self
+                .client
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages((self.batch_size as usize - messages.len()).min(10) as i32)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await?;
+            if out.messages().is_empty() {
+                break;
+            }
+            messages.extend(out.messages().iter().cloned());
+        }
+        Ok(messages
             .iter()
             .map(|m| {
                 let attributes: serde_json::Map<String, Value> = m
@@ -87,6 +96,16 @@ impl SqsPump {
         let records = self.receive().await?;
         let mut round = Round {
             received: records.len(),
+            max_receives: records
+                .iter()
+                .filter_map(|r| {
+                    r["attributes"]["ApproximateReceiveCount"]
+                        .as_str()?
+                        .parse()
+                        .ok()
+                })
+                .max()
+                .unwrap_or(0),
             ..Round::default()
         };
         if records.is_empty() {

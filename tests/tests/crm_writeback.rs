@@ -364,7 +364,9 @@ async fn a_spent_api_limit_opens_its_own_breaker_and_the_messages_wait() -> anyh
 async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Result<()> {
     let mut w = world(2, &[]).await?;
     // Warm: the function built and running before the fault.
-    w.pump.round(&w.emu).await?;
+    w.emu
+        .invoke("crm-writeback", &serde_json::json!({"Records": []}))
+        .await?;
     w.send(10, 0).await?;
     w.sf.fault(
         "/services/data/v61.0/composite/sobjects/",
@@ -385,7 +387,7 @@ async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Resul
         }
     };
     let kill = async {
-        for _ in 0..400 {
+        for _ in 0..2_400 {
             if w.org.tasks().len() == 10 {
                 return emu.kill_function("crm-writeback");
             }

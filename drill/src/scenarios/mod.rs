@@ -7,3 +7,4 @@ pub mod flapping;
 pub mod maintenance;
 pub mod region;
 pub mod tokens;
+pub mod writeback;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::event::AfterCall;
-use super::upsert::{api_usage, classify, Target, WriteError, Written};
+use super::upsert::{classify, send, Target, WriteError, Written};
 use crate::crm::phone::Digits;
 use crate::crm::salesforce::{choose, sosl, SalesforceConfig, Session};
 use crate::http::HttpError;
@@ -15,48 +15,6 @@ use crate::http::HttpError;
 /// Composite takes up to 25 subrequests; Collections up to 200 records.
 pub const MAX_SUBREQUESTS: usize = 25;
 pub const MAX_RECORDS: usize = 200;
-
-/// A Salesforce answer: status, body, Retry-After and the API usage it reported.
-struct Answer {
-    status: u16,
-    body: String,
-    retry_after_s: Option<u64>,
-    usage: Option<(u64, u64)>,
-}
-
-async fn send(req: reqwest::RequestBuilder, deadline: Instant) -> Result<Answer, HttpError> {
-    let fut = async {
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                HttpError::Timeout
-            } else {
-                HttpError::Connect(e.without_url().to_string())
-            }
-        })?;
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let usage = header("sforce-limit-info").as_deref().and_then(api_usage);
-        let retry_after_s = header("retry-after").and_then(|v| v.trim().parse().ok());
-        let status = resp.status().as_u16();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| HttpError::Garbage(e.to_string()))?;
-        Ok(Answer {
-            status,
-            body,
-            retry_after_s,
-            usage,
-        })
-    };
-    tokio::time::timeout_at(deadline, fut)
-        .await
-        .unwrap_or(Err(HttpError::Timeout))
-}
 
 /// What a batch's Salesforce work cost and saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -204,6 +204,52 @@ pub fn api_usage(header: &str) -> Option<(u64, u64)> {
     Some((used.trim().parse().ok()?, limit.trim().parse().ok()?))
 }
 
+/// A Salesforce answer: status, body, Retry-After and the API usage it reported.
+pub(super) struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub retry_after_s: Option<u64>,
+    pub usage: Option<(u64, u64)>,
+}
+
+/// Send one Salesforce request and read its whole answer, within `deadline`.
+pub(super) async fn send(
+    req: reqwest::RequestBuilder,
+    deadline: Instant,
+) -> Result<Answer, HttpError> {
+    let fut = async {
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                HttpError::Timeout
+            } else {
+                HttpError::Connect(e.without_url().to_string())
+            }
+        })?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let usage = header("sforce-limit-info").as_deref().and_then(api_usage);
+        let retry_after_s = header("retry-after").and_then(|v| v.trim().parse().ok());
+        let status = resp.status().as_u16();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| HttpError::Garbage(e.to_string()))?;
+        Ok(Answer {
+            status,
+            body,
+            retry_after_s,
+            usage,
+        })
+    };
+    tokio::time::timeout_at(deadline, fut)
+        .await
+        .unwrap_or(Err(HttpError::Timeout))
+}
+
 /// Upsert `call` as one record, within `deadline`. Returns the API usage Salesforce
 /// reported alongside.
 pub async fn upsert(
@@ -224,30 +270,9 @@ pub async fn upsert(
         .patch(url)
         .bearer_auth(token)
         .json(&target.body(call, who));
-    let fut = async {
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                HttpError::Timeout
-            } else {
-                HttpError::Connect(e.without_url().to_string())
-            }
-        })?;
-        let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let usage = header("sforce-limit-info").as_deref().and_then(api_usage);
-        let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
-        let body = resp.text().await.unwrap_or_default();
-        Ok::<_, HttpError>((status, body, retry_after, usage))
-    };
-    match tokio::time::timeout_at(deadline, fut).await {
-        Ok(Ok((status, body, retry_after, usage))) => (classify(status, &body, retry_after), usage),
-        Ok(Err(e)) => (Err(WriteError::Retry(e)), None),
-        Err(_) => (Err(WriteError::Retry(HttpError::Timeout)), None),
+    match send(req, deadline).await {
+        Ok(a) => (classify(a.status, &a.body, a.retry_after_s), a.usage),
+        Err(e) => (Err(WriteError::Retry(e)), None),
     }
 }
 

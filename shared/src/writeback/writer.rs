@@ -209,23 +209,26 @@ impl WriteBack {
         report
     }
 
-    /// The breaker that lets no call through now, and how long it will wait: an open
-    /// `crm`, `crm-auth` (no CRM call even with a cached token: the guide queues) or
-    /// `crm-api-limit`. HALF_OPEN admits a trial, which `write` goes through.
+    /// The breaker that keeps the write-back from calling now, and how long it will
+    /// wait. `crm` and `crm-auth` must be CLOSED: their recovery is proved by live
+    /// lookups and the health probe, and a backlog drains only after it (a batch of a
+    /// hundred records is no trial call). `crm-api-limit` is the write-back's own, so
+    /// a write-back is its HALF_OPEN trial.
     async fn closed_for(&self, deadline: Instant) -> Option<(&'static str, Millis)> {
         let now = self.clock.now_ms();
-        let wait = |r: &Record| match r.state {
+        let wait = |r: &Record, trial_ok: bool| match r.state {
             State::Open => Some((r.open_until_ms - now).max(0)),
             State::ForcedOpen => Some(r.forced_until.map_or(0, |u| (u - now).max(0))),
+            State::HalfOpen if !trial_ok => Some(0),
             _ => None,
         };
-        let breakers: [(&'static str, &Breaker); 3] = [
-            ("crm", &self.crm),
-            ("crm-auth", self.tokens.breaker()),
-            ("crm-api-limit", &self.limit),
+        let breakers: [(&'static str, &Breaker, bool); 3] = [
+            ("crm", &self.crm, false),
+            ("crm-auth", self.tokens.breaker(), false),
+            ("crm-api-limit", &self.limit, true),
         ];
-        for (name, b) in breakers {
-            if let Some(w) = wait(&b.current(deadline).await) {
+        for (name, b, trial_ok) in breakers {
+            if let Some(w) = wait(&b.current(deadline).await, trial_ok) {
                 return Some((name, w));
             }
         }
