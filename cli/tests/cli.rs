@@ -275,3 +275,68 @@ async fn actions_lists_what_a_transition_called_for() -> anyhow::Result<()> {
     assert!(String::from_utf8_lossy(&out.stderr).contains("CAMPAIGN_PAUSE_ON"));
     Ok(())
 }
+
+/// `failsoft writeback status` shows the backlog and the DLQ; `redrive` refuses without
+/// a confirmation, then moves the DLQ's messages back to the queue (receive, send,
+/// delete: moto has no StartMessageMoveTask), bodies intact.
+#[tokio::test]
+async fn writeback_status_and_redrive() -> anyhow::Result<()> {
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let (queue, dlq) =
+        failsoft_testkit::sqs_pump::create_queues(&m.url, &format!("wb-{table}"), 30).await?;
+    let sqs = aws_sdk_sqs::Client::new(&failsoft_testkit::sdk_config(&m.url).await);
+    for (url, body) in [(&queue, "waiting"), (&dlq, "poison-1"), (&dlq, "poison-2")] {
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await?;
+    }
+    let env = [
+        ("WRITEBACK_QUEUE_URL", queue.as_str()),
+        ("WRITEBACK_DLQ_URL", dlq.as_str()),
+    ];
+    let json = |args: &[&str]| -> anyhow::Result<Value> {
+        let out = failsoft_with(&m.url, &table, &env, args)?;
+        anyhow::ensure!(
+            out.status.success(),
+            "failsoft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    let status = json(&["writeback", "status", "--json"])?;
+    assert_eq!(status["writeback"]["queued"], 1, "{status}");
+    assert_eq!(status["writeback"]["dlq"], 2, "{status}");
+    assert_eq!(status["breakers"]["crm-api-limit"], "CLOSED", "{status}");
+
+    let refused = failsoft_with(&m.url, &table, &env, &["writeback", "redrive"])?;
+    assert!(!refused.status.success(), "no terminal, no --yes: refused");
+    assert_eq!(
+        json(&["writeback", "status", "--json"])?["writeback"]["dlq"],
+        2
+    );
+
+    let moved = json(&["writeback", "redrive", "--yes"])?;
+    assert_eq!(moved["moved"], 2, "{moved}");
+    let status = json(&["writeback", "status", "--json"])?;
+    assert_eq!(
+        (&status["writeback"]["queued"], &status["writeback"]["dlq"]),
+        (&Value::from(3), &Value::from(0)),
+        "{status}"
+    );
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await?;
+    let mut bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["poison-1", "poison-2", "waiting"]);
+    // Without the queue URLs the command says which variable is missing.
+    let out = failsoft(&m.url, &table, &["writeback", "status"])?;
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WRITEBACK_QUEUE_URL"));
+    Ok(())
+}

@@ -230,6 +230,8 @@ fn assert_written(org: &Org, n: usize, writes: u32) {
         assert_eq!(task.get("WhoId").and_then(Value::as_str), who, "conv-{i}");
         assert_eq!(task["Description"], "renewal");
         assert_eq!(task["CallDurationInSeconds"], 61);
+        assert_eq!(task["CallType"], "Inbound", "the picklist's own value");
+        assert_eq!(task["CallDisposition"], "Resolved");
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fault matrix: every function, under the Lambda emulator, against each fault of
 //! its own infrastructure (DynamoDB, Secrets Manager) and of its dependencies (token
-//! endpoint, CRM, Genesys analytics, PagerDuty).
+//! endpoint, CRM, Genesys analytics, PagerDuty). crm-writeback gets one new after-call
+//! event per cell through the test kit's SQS mapping (moto's SQS, not faulted here).
 //!
 //! Faults go through real endpoints: a front that forwards to moto or fails the way the
 //! service can (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`), and
@@ -22,8 +23,9 @@ use failsoft_testkit::fake_aws::{self, internal_error, throttled};
 use failsoft_testkit::fake_genesys::fake_genesys;
 use failsoft_testkit::fake_http::{FakeServer, Fault};
 use failsoft_testkit::fake_pagerduty::FakePagerDuty;
-use failsoft_testkit::fake_salesforce::{self, API_PREFIX, TOKEN_PATH};
-use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
+use failsoft_testkit::fake_salesforce::{self, Org, API_PREFIX, TOKEN_PATH};
+use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
+use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
 use serde_json::{json, Value};
 
 /// Past the deadline, an answer may take this much more (the bound), emulator
@@ -37,14 +39,16 @@ enum Func {
     HealthProbe,
     QueueMetrics,
     OutageActions,
+    CrmWriteback,
 }
 
-const FUNCS: [Func; 5] = [
+const FUNCS: [Func; 6] = [
     Func::CrmLookup,
     Func::TokenCache,
     Func::HealthProbe,
     Func::QueueMetrics,
     Func::OutageActions,
+    Func::CrmWriteback,
 ];
 
 impl Func {
@@ -55,6 +59,7 @@ impl Func {
             Func::HealthProbe => "health-probe",
             Func::QueueMetrics => "queue-metrics",
             Func::OutageActions => "outage-actions",
+            Func::CrmWriteback => "crm-writeback",
         }
     }
 
@@ -67,6 +72,8 @@ impl Func {
             // Its budget is 80 s (a pause of many campaigns); a stream batch that cannot
             // read its breaker must hand it back long before.
             Func::OutageActions => 5_000,
+            // Its budget is 50 s (a hundred records); one record must not take long.
+            Func::CrmWriteback => 5_000,
         }
     }
 }
@@ -153,12 +160,18 @@ struct World {
     log: std::path::PathBuf,
     crm_secret: String,
     moto_url: String,
+    org: Org,
+    pump: SqsPump,
+    sqs: aws_sdk_sqs::Client,
+    /// After-call events sent so far (one per crm-writeback cell).
+    sent: std::sync::atomic::AtomicUsize,
 }
 
 async fn world(row: usize) -> anyhow::Result<World> {
     let m = moto()?;
     let (client, table) = fresh_table(&m.url).await?;
-    let sf = fake_salesforce::start(vec![fake_salesforce::pat_platinum()]).await?;
+    let (sf, org) = fake_salesforce::start_org(vec![fake_salesforce::pat_platinum()]).await?;
+    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 60).await?;
     let genesys = fake_genesys().await?;
     let pd = FakePagerDuty::start().await?;
     let dynamo = fake_aws::front(&m.url).await?;
@@ -192,6 +205,8 @@ async fn world(row: usize) -> anyhow::Result<World> {
         ("PAGERDUTY_EVENTS_URL", events.as_str()),
         // One CRM failure opens its breaker, so a CRM fault is paged within the row.
         ("BREAKER_CRM_FAILURE_THRESHOLD", "1"),
+        ("WRITEBACK_QUEUE_URL", queue.as_str()),
+        ("WRITEBACK_DLQ_URL", dlq.as_str()),
         ("RUST_LOG", "info"),
     ]);
     let log = std::env::temp_dir().join(format!("failsoft-matrix-{row}-{table}.log"));
@@ -207,6 +222,10 @@ async fn world(row: usize) -> anyhow::Result<World> {
         log,
         crm_secret,
         moto_url: m.url.clone(),
+        org,
+        pump: SqsPump::new(&m.url, &queue, "crm-writeback").await?,
+        sqs: aws_sdk_sqs::Client::new(&sdk_config(&m.url).await),
+        sent: Default::default(),
     })
 }
 
@@ -243,6 +262,7 @@ impl World {
                     .invoke("outage-actions", &json!({"Records": [record]}))
                     .await
             }
+            Func::CrmWriteback => self.write_back().await,
         };
         let ms = t.elapsed().as_millis() as u64;
         match result {
@@ -257,6 +277,31 @@ impl World {
                 ok: false,
             },
         }
+    }
+
+    /// One new after-call event, delivered by the test kit's mapping: written (the
+    /// Task is in the org), kept in the queue, or an error.
+    async fn write_back(&self) -> anyhow::Result<Value> {
+        let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ext = format!("conv-{n}:agent-{n}");
+        let body = acw_event(
+            &format!("conv-{n}"),
+            &format!("agent-{n}"),
+            "tel:+13175550123",
+            "notes",
+        );
+        self.sqs
+            .send_message()
+            .queue_url(&self.pump.queue_url)
+            .message_body(body.to_string())
+            .send()
+            .await?;
+        let r = self.pump.round(&self.emu).await?;
+        anyhow::ensure!(!r.errored, "function error");
+        Ok(
+            json!({"received": r.received, "kept": r.kept.len(), "deleted": r.deleted,
+                  "written": self.org.tasks().contains_key(&ext)}),
+        )
     }
 
     async fn queues(&self) -> anyhow::Result<Value> {
@@ -412,6 +457,12 @@ fn summarise(f: Func, v: &Value) -> String {
                 alerts["sent"], alerts["pending"]
             )
         }
+        // Earlier cells' events may come back with this one (deferred ones reappear).
+        Func::CrmWriteback => match (v["written"].as_bool(), v["kept"].as_u64()) {
+            (Some(true), _) => "written".to_string(),
+            (Some(false), Some(k)) if k > 0 => "kept in the queue".to_string(),
+            _ => format!("not written, not kept: {v}"),
+        },
         Func::OutageActions => match v["batchItemFailures"].as_array().map(Vec::len) {
             Some(0) => "done".to_string(),
             Some(n) => format!("{n} record(s) handed back to the stream"),
@@ -650,6 +701,18 @@ async fn every_function_survives_every_fault() -> anyhow::Result<()> {
         // retries it, the probe is the backstop): nothing is acted on blind, or lost.
         if r.cells[4].answer != "1 record(s) handed back to the stream" {
             failures.push(format!("{label}: outage-actions {}", r.cells[4].answer));
+        }
+        // A warm write-back writes through a failing table: its breakers fall back to the
+        // local view, its token is in memory, and the backlog note is only logged.
+        if r.cells[5].answer != "written" {
+            failures.push(format!("{label}: crm-writeback {}", r.cells[5].answer));
+        }
+    }
+    // Nothing is lost: every after-call event is written or still in its queue.
+    for r in &results {
+        let c = &r.cells[5];
+        if !(c.answer.starts_with("written") || c.answer.starts_with("kept in the queue")) {
+            failures.push(format!("{}: crm-writeback {}", r.label, c.answer));
         }
     }
     if let Some(r) = row("CRM hanging") {

@@ -107,7 +107,14 @@ impl Target {
             (&f.wrapup, call.wrapup_code.clone().map(Value::from)),
             (&f.notes, call.notes.clone().map(Value::from)),
             (&f.duration, call.duration_ms.map(|ms| json!(ms / 1000))),
-            (&f.direction, call.direction.clone().map(Value::from)),
+            // Task.CallType's picklist values are `Inbound` and `Outbound`.
+            (
+                &f.direction,
+                call.direction.as_deref().map(|d| match d {
+                    "outbound" => json!("Outbound"),
+                    _ => json!("Inbound"),
+                }),
+            ),
         ];
         for (field, value) in pairs {
             if let (Some(field), Some(value)) = (field, value) {
