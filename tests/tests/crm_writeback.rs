@@ -412,3 +412,86 @@ async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Resul
     assert_eq!(w.depths().await?.1.len(), 0, "nothing in the DLQ");
     Ok(())
 }
+
+/// A backlog older than `WRITEBACK_MAX_AGE_S` is paged (`crm/writeback-backlog`), at
+/// most once an hour, and noted for the board: the write-back built in-process against
+/// moto, on an injected clock, with `crm` forced open so that nothing drains.
+#[tokio::test]
+async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Result<()> {
+    use failsoft::clock::ManualClock;
+    use failsoft::secrets::{SecretCache, SecretsManager};
+    use failsoft::service::Services;
+    use failsoft::token::DynamoTokenStore;
+    use failsoft::writeback::{Message, WriteBack};
+
+    const SENT: i64 = 1_800_000_000_000;
+    const HOUR: i64 = 3_600_000;
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 30).await?;
+    let conf = sdk_config(&m.url).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+    let clock = Arc::new(ManualClock::new(SENT + 10 * 60_000));
+    let services = Services {
+        store: Arc::new(DynamoBreakerStore::new(dynamo.clone(), &table)),
+        clock: clock.clone(),
+        table: table.clone(),
+        secrets: Arc::new(SecretCache::new(Arc::new(SecretsManager(
+            aws_sdk_secretsmanager::Client::new(&conf),
+        )))),
+        http: reqwest::Client::new(),
+        tokens: Arc::new(DynamoTokenStore::new(dynamo.clone(), &table)),
+        dynamo,
+        sqs: aws_sdk_sqs::Client::new(&conf),
+    };
+    let env = |k: &str| match k {
+        "CRM_SECRET_ID" => Some("crm-secret".to_string()),
+        "WRITEBACK_QUEUE_URL" => Some(queue.clone()),
+        "WRITEBACK_DLQ_URL" => Some(dlq.clone()),
+        "WRITEBACK_MAX_AGE_S" => Some("3600".to_string()),
+        _ => None,
+    };
+    let wb = WriteBack::build(&services, &env)?;
+    wb.crm
+        .command(Event::ForceOpen {
+            by: "test".into(),
+            until: None,
+        })
+        .await?;
+    let body = acw_event("conv-1", "agent-1", "tel:+13175550123", "notes").to_string();
+    let message = Message {
+        id: "m-1".into(),
+        body,
+        receipt: "r-1".into(),
+        receives: 1,
+        sent_ms: SENT,
+    };
+    let pages = |r: &failsoft::breaker::Record| {
+        (
+            r.outbox.contains_key("work-writeback-backlog"),
+            r.paged.get("work-writeback-backlog").copied(),
+        )
+    };
+    // Ten minutes old: kept, noted, not paged.
+    let report = wb.handle(std::slice::from_ref(&message), deadline()).await;
+    assert_eq!((report.failed.len(), report.deferred), (1, 1));
+    assert_eq!(pages(&services.store.load("crm").await?), (false, None));
+    let seen = wb.backlog.load(deadline()).await?.expect("noted");
+    assert_eq!((seen.oldest_sent_ms, seen.oldest_age_s()), (SENT, 600));
+    // Two hours old: paged.
+    clock.set(SENT + 2 * HOUR);
+    wb.handle(std::slice::from_ref(&message), deadline()).await;
+    let first = pages(&services.store.load("crm").await?);
+    assert_eq!(first, (true, Some(SENT + 2 * HOUR)));
+    // Within the hour: no new page; an hour on: one more.
+    clock.set(SENT + 2 * HOUR + 30 * 60_000);
+    wb.handle(std::slice::from_ref(&message), deadline()).await;
+    assert_eq!(pages(&services.store.load("crm").await?).1, first.1);
+    clock.set(SENT + 3 * HOUR);
+    wb.handle(std::slice::from_ref(&message), deadline()).await;
+    assert_eq!(
+        pages(&services.store.load("crm").await?).1,
+        Some(SENT + 3 * HOUR)
+    );
+    Ok(())
+}

@@ -157,10 +157,22 @@ pub async fn pause(opts: &Options) -> anyhow::Result<Scenario> {
     let left_note = left.and_then(|e| e.note.clone()).unwrap_or_default();
     let puts = |p: &str, id: &str| g.puts(p, id);
     let first_on = |id: &str| put_times(&g, VOICE, id, "on", started).first().copied();
+    // The close as the breaker recorded it (the probe's answer comes later, the longer
+    // its run): the resume is due a delay after the transition itself.
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let epoch_at_start = wall_ms - st.t_ms() as i64;
+    let closed_at = st
+        .record("crm")
+        .await
+        .filter(|r| r.state.as_str() == "CLOSED" && r.since_ms > 0)
+        .map(|r| (r.since_ms - epoch_at_start).max(0) as u64);
     let resumed_after_delay = ["renewals", "winback"].iter().all(|id| {
         first_on(id)
-            .zip(closed_ms)
-            .is_some_and(|(on, c)| on >= c + RESUME_DELAY_S * 1000)
+            .zip(closed_at)
+            .is_some_and(|(on, c)| on + 20 >= c + RESUME_DELAY_S * 1000)
     });
     let incidents = st.incidents_within("crm", 1, Duration::from_secs(5)).await;
     let off_by = DIALING
@@ -195,7 +207,8 @@ pub async fn pause(opts: &Options) -> anyhow::Result<Scenario> {
                 && g.status(VOICE, "renewals") == "on"
                 && g.status(VOICE, "winback") == "on",
             format!(
-                "closed at {} ms; resumes at {:?} and {:?} ms (delay {RESUME_DELAY_S} s)",
+                "closed at {} ms (seen by the probe at {} ms); resumes at {:?} and {:?} ms (delay {RESUME_DELAY_S} s)",
+                closed_at.map(|c| c.to_string()).unwrap_or("never".into()),
                 closed_ms.map(|c| c.to_string()).unwrap_or("never".into()),
                 first_on("renewals"),
                 first_on("winback")
