@@ -28,6 +28,7 @@ pub mod health_check;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod overflow;
 pub mod queues;
 pub mod secrets;
 pub mod service;

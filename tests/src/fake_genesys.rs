@@ -26,10 +26,17 @@ pub const MESSAGING: &str = "/api/v2/outbound/messagingcampaigns";
 /// Entities per page, whatever `pageSize` asks: small, so that paging is exercised.
 const PAGE: usize = 2;
 
-/// The org's campaigns, by (path, id).
+/// Architect emergency groups: a PUT replaces the whole group, as the real API does.
+pub const EMERGENCY: &str = "/api/v2/architect/emergencygroups";
+
+/// The org's campaigns, by (path, id), and its emergency groups, by id.
 #[derive(Default)]
 pub struct Book {
     pub campaigns: BTreeMap<(String, String), Value>,
+    pub groups: BTreeMap<String, Value>,
+    /// The next PUT to a group loses its IVR links even when they are sent (how a
+    /// failure of the switch would look from outside).
+    pub lose_ivrs_once: bool,
 }
 
 #[derive(Clone)]
@@ -44,6 +51,15 @@ impl FakeGenesys {
         let b = book.clone();
         let queries = Arc::new(AtomicU64::new(0));
         let server = FakeServer::start(move |req, _| {
+            if let Some(id) = req.path.strip_prefix(&format!("{EMERGENCY}/")) {
+                if req.header("authorization") != Some("Bearer gc-token") {
+                    return Response::json(401, &json!({"message": "unauthorized"}));
+                }
+                return match b.lock() {
+                    Ok(mut book) => emergency_group(&mut book, id, req),
+                    Err(_) => Response::json(500, &json!({"message": "poisoned"})),
+                };
+            }
             if req.path.starts_with(VOICE) || req.path.starts_with(MESSAGING) {
                 if req.header("authorization") != Some("Bearer gc-token") {
                     return Response::json(401, &json!({"message": "unauthorized"}));
@@ -69,6 +85,31 @@ impl FakeGenesys {
                        "dateModified": "2026-11-28T01:00:00Z"}),
             );
         }
+    }
+
+    /// Add an emergency group at version 1, off, with one call flow linked to `ivrs`.
+    pub fn add_group(&self, id: &str, name: &str, ivrs: &[&str]) {
+        let ivrs: Vec<Value> = ivrs
+            .iter()
+            .map(|i| json!({"id": i, "name": format!("IVR {i}")}))
+            .collect();
+        if let Ok(mut b) = self.book.lock() {
+            b.groups.insert(
+                id.into(),
+                json!({"id": id, "name": name, "version": 1, "enabled": false, "state": "active",
+                       "division": {"id": "d1"},
+                       "emergencyCallFlows": [{"emergencyFlow": {"id": "flow-backup", "name": "Backup region"}, "ivrs": ivrs}]}),
+            );
+        }
+    }
+
+    /// A group as Genesys holds it now.
+    pub fn group(&self, id: &str) -> Value {
+        self.book
+            .lock()
+            .ok()
+            .and_then(|b| b.groups.get(id).cloned())
+            .unwrap_or(Value::Null)
     }
 
     /// A supervisor changes a campaign's status by hand, as the UI would.
@@ -104,6 +145,40 @@ impl FakeGenesys {
             .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
             .map(|v| v["campaignStatus"].as_str().unwrap_or_default().to_string())
             .collect()
+    }
+}
+
+/// GET a group; PUT one back whole at its current version (409 otherwise). What the
+/// PUT does not carry is gone: that is the real API's pitfall.
+fn emergency_group(book: &mut Book, id: &str, req: &Request) -> Response {
+    let Some(current) = book.groups.get(id).cloned() else {
+        return Response::json(404, &json!({"message": "not found"}));
+    };
+    match req.method.as_str() {
+        "GET" => Response::json(200, &current),
+        "PUT" => {
+            let Ok(mut body) = serde_json::from_str::<Value>(&req.body) else {
+                return Response::json(400, &json!({"message": "bad body"}));
+            };
+            if body["version"] != current["version"] {
+                return Response::json(
+                    409,
+                    &json!({"message": "version mismatch", "code": "conflict"}),
+                );
+            }
+            body["id"] = json!(id);
+            body["version"] = json!(current["version"].as_i64().unwrap_or(0) + 1);
+            if std::mem::take(&mut book.lose_ivrs_once) {
+                if let Some(flows) = body["emergencyCallFlows"].as_array_mut() {
+                    for f in flows {
+                        f["ivrs"] = json!([]);
+                    }
+                }
+            }
+            book.groups.insert(id.into(), body.clone());
+            Response::json(200, &body)
+        }
+        _ => Response::json(405, &json!({"message": "method not allowed"})),
     }
 }
 
