@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-$HOME/.cache/failsoft/release-target}"
-functions=(crm-lookup token-cache health-probe queue-metrics outage-actions)
+functions=(crm-lookup token-cache health-probe queue-metrics outage-actions crm-writeback)
 args=()
 for f in "${functions[@]}"; do args+=(-p "$f"); done
 CARGO_TARGET_DIR="$target" cargo build -q --release "${args[@]}" "$@"
