@@ -3,6 +3,12 @@
 use serde_json::Value;
 use tokio::time::Instant;
 
+/// A Genesys id (a GUID): letters, digits and `-`, at most 64 characters. Ids from
+/// outside go into URL paths and queries, so nothing else is let through.
+pub fn genesys_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum HttpError {
     #[error("timed out")]

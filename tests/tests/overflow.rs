@@ -85,7 +85,7 @@ async fn a_naive_put_disconnects_the_ivrs_and_the_switch_keeps_them() -> anyhow:
     let (g, api) = world().await?;
     // The pitfall, shown on the fake: only `enabled` (and the version) sent.
     let naive = api
-        .call(
+        .request(
             reqwest::Method::PUT,
             &format!("{EMERGENCY}/eg-1"),
             Some(&json!({"enabled": true, "version": 1})),

@@ -60,10 +60,7 @@ impl Campaign {
     pub fn from_body(kind: Kind, body: Value) -> Option<Campaign> {
         let id = body.get("id")?.as_str()?.to_string();
         // Ids go into URL paths: refuse anything but a GUID's characters.
-        if id.is_empty()
-            || id.len() > 64
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
+        if !http::genesys_id(&id) {
             return None;
         }
         Some(Campaign {
@@ -177,7 +174,10 @@ impl CampaignApi {
         Ok(())
     }
 
-    async fn request(
+    /// One Genesys API request, paced, with this instance's token and a 429 waited out
+    /// when it fits the deadline. The emergency groups of `overflow` use it too (this
+    /// paced client should become a `genesys` module of its own once a third API does).
+    pub async fn request(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -218,19 +218,6 @@ impl CampaignApi {
                 r => return r.map_err(ApiError::Http),
             }
         }
-    }
-
-    /// Any Genesys API request through the same pacing, token and 429 handling: the
-    /// emergency groups of `overflow` use it. (This paced client should become a
-    /// `genesys` module of its own once a third API uses it.)
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        deadline: Instant,
-    ) -> Result<Value, ApiError> {
-        self.request(method, path, body, deadline).await
     }
 
     /// Every campaign of `kind` whose status is `on`, in `divisions` if any are given,

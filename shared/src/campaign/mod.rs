@@ -41,10 +41,7 @@ impl CampaignConfig {
             .map(|d| d.trim().to_string())
             .filter(|d| !d.is_empty())
             .collect();
-        if let Some(bad) = divisions
-            .iter()
-            .find(|d| d.len() > 64 || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        {
+        if let Some(bad) = divisions.iter().find(|d| !crate::http::genesys_id(d)) {
             return Err(ConfigError::Invalid {
                 var: "CAMPAIGN_DIVISION_IDS".into(),
                 value: bad.clone(),

@@ -29,10 +29,7 @@ impl Group {
     pub fn from_body(body: Value) -> Option<Group> {
         let id = body.get("id")?.as_str()?.to_string();
         // Ids go into URL paths: a GUID's characters only.
-        if id.is_empty()
-            || id.len() > 64
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
+        if !crate::http::genesys_id(&id) {
             return None;
         }
         Some(Group {
@@ -110,7 +107,7 @@ pub enum SwitchError {
 
 async fn get(api: &CampaignApi, id: &str, deadline: Instant) -> Result<Group, SwitchError> {
     let body = api
-        .call(
+        .request(
             reqwest::Method::GET,
             &format!("{PATH}/{id}"),
             None,
@@ -127,7 +124,7 @@ async fn put(
     deadline: Instant,
 ) -> Result<Group, ApiError> {
     let body = api
-        .call(
+        .request(
             reqwest::Method::PUT,
             &format!("{PATH}/{id}"),
             Some(body),

@@ -8,7 +8,7 @@ pub const QUERY_PATH: &str = "/api/v2/analytics/queues/observations/query";
 /// A queue id as Genesys gives them: letters, digits and `-` (a GUID). Anything else is
 /// refused before it reaches a query or a page.
 pub fn valid_queue_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    crate::http::genesys_id(id)
 }
 
 /// One query for all `ids`.

@@ -24,7 +24,8 @@ pub struct Spent {
 }
 
 impl Spent {
-    fn add(&mut self, usage: Option<(u64, u64)>) {
+    /// One more API call, and the usage Salesforce reported with it, if any.
+    pub(super) fn add(&mut self, usage: Option<(u64, u64)>) {
         self.api_calls += 1;
         self.usage = usage.or(self.usage);
     }

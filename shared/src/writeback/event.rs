@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::http::genesys_id;
+
 /// What a write-back needs from one ACW event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AfterCall {
@@ -37,11 +39,6 @@ const TOPIC_PREFIX: &str = "v2.detail.events.conversation.";
 pub const MAX_NOTES: usize = 32_000;
 /// Wrap-up codes, queue ids and the like are short; anything longer is not Genesys's.
 const MAX_SHORT: usize = 255;
-
-/// A Genesys id: letters, digits and `-` (a GUID), as it goes into a URL path.
-fn genesys_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
 
 impl AfterCall {
     /// Parse one SQS message body (the EventBridge event, as the rule's target sends it).

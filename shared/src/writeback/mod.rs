@@ -134,6 +134,7 @@ impl WriteBack {
     pub fn build(services: &Services, env: &impl Env) -> Result<WriteBack, InitError> {
         let tokens = TokenConfig::from_env(env)?;
         let provider = tokens.provider("crm", "CRM_SECRET_ID")?;
+        let watch = Watch::from_env(services, env)?;
         Ok(WriteBack {
             crm: services.breaker(Dependency::Crm, env)?,
             limit: services.breaker(Dependency::CrmApiLimit, env)?,
@@ -141,14 +142,8 @@ impl WriteBack {
             http: services.http.clone(),
             target: target_from_env(env)?,
             search: CrmConfig::from_env(env)?.salesforce,
-            queues: {
-                let (url, dlq) = queue_urls(env)?;
-                queue::Queues::new(services.sqs.clone(), url, dlq)
-            },
-            backlog: backlog::BacklogStore {
-                client: services.dynamo.clone(),
-                table: services.table.clone(),
-            },
+            queues: watch.queues,
+            backlog: watch.backlog,
             clock: services.clock.clone(),
             settings: settings_from_env(env)?,
         })

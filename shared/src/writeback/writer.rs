@@ -406,7 +406,7 @@ impl WriteBack {
             found.extend(numbers.iter().map(|d| d.as_str().to_string()).zip(ids));
         } else {
             for d in &numbers {
-                spent.api_calls += 1;
+                spent.add(None);
                 let c = search(&self.http, session, d, &self.search, deadline)
                     .await
                     .map_err(|e| {
@@ -440,8 +440,7 @@ impl WriteBack {
                 deadline,
             )
             .await;
-            spent.api_calls += 1;
-            spent.usage = usage.or(spent.usage);
+            spent.add(usage);
             match r {
                 // The whole session's fate, not this record's.
                 Err(e @ (WriteError::Unauthorized | WriteError::Limit)) => return Err(e),
