@@ -40,6 +40,47 @@ enum Command {
     /// Reads WRITEBACK_QUEUE_URL and WRITEBACK_DLQ_URL (the stack's outputs).
     #[command(subcommand)]
     Writeback(WritebackCmd),
+    /// Regional overflow: the Architect emergency group that sends callers to the backup
+    /// region. Reads GENESYS_SECRET_ID, GENESYS_ENVIRONMENT and OVERFLOW_EMERGENCY_GROUP_ID.
+    #[command(subcommand)]
+    Overflow(OverflowCmd),
+}
+
+#[derive(Subcommand)]
+enum OverflowCmd {
+    /// The group (enabled or not, its IVRs and flows), who switched it last and when,
+    /// and whether the backup region is ready.
+    Status {
+        /// The group's id or exact name (default: OVERFLOW_EMERGENCY_GROUP_ID).
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable the group: IVR traffic goes to its emergency flows (the backup region).
+    Activate(SwitchArgs),
+    /// Disable the group: IVR traffic returns to the normal flows.
+    Deactivate(SwitchArgs),
+}
+
+#[derive(clap::Args)]
+struct SwitchArgs {
+    /// The group's id or exact name (default: OVERFLOW_EMERGENCY_GROUP_ID).
+    #[arg(long)]
+    group: Option<String>,
+    /// Why: recorded, shown on the board and paged. Required.
+    #[arg(long)]
+    reason: String,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long, env = "USER", default_value = "operator")]
+    by: String,
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long)]
+    yes: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +190,7 @@ async fn main() -> Result<()> {
         Command::Breaker(cmd) => breaker(cmd).await,
         Command::Actions { json } => actions(json).await,
         Command::Writeback(cmd) => writeback(cmd).await,
+        Command::Overflow(cmd) => overflow(cmd).await,
         Command::Table(TableCmd::Create { name, template }) => {
             let yaml = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;
@@ -182,20 +224,6 @@ fn summary(r: &Record) -> serde_json::Value {
     })
 }
 
-/// "3 min ago", "2 h ago": how long a state has lasted, for people.
-fn ago(now: i64, then: i64) -> String {
-    if then <= 0 {
-        return "—".into();
-    }
-    let s = (now - then).max(0) / 1000;
-    match s {
-        0..=59 => format!("{s} s ago"),
-        60..=3_599 => format!("{} min ago", s / 60),
-        3_600..=172_799 => format!("{} h ago", s / 3_600),
-        _ => format!("{} days ago", s / 86_400),
-    }
-}
-
 /// The table people read: one line per breaker.
 fn table(records: &[Record], now: i64) -> String {
     let mut out = format!(
@@ -206,7 +234,7 @@ fn table(records: &[Record], now: i64) -> String {
         let check = match r.last_check {
             Some((at, ok)) => format!(
                 "{} ({})",
-                ago(now, at),
+                failsoft::clock::ago(now, at),
                 if ok { "healthy" } else { "failed" }
             ),
             None => "—".into(),
@@ -215,7 +243,7 @@ fn table(records: &[Record], now: i64) -> String {
             "{:<18} {:<13} {:<14} {:>8} {:<9} {}\n",
             r.name,
             r.state.as_str(),
-            ago(now, r.since_ms),
+            failsoft::clock::ago(now, r.since_ms),
             r.failures,
             format!("{} pending", r.outbox.len()),
             check
@@ -370,6 +398,166 @@ async fn writeback(cmd: WritebackCmd) -> Result<()> {
             println!("{}", json!({"moved": moved}));
             Ok(())
         }
+    }
+}
+
+/// The carrier/SBC steps, printed when the switch itself cannot be made.
+const SBC_STEPS: &str =
+    "The emergency group could not be switched through the primary region's API.
+Re-route at the carrier/SBC now (infra/runbooks/regional-overflow.md, \"SBC fallback\"):
+  1. Open the carrier portal or SBC console named in the runbook's contacts table.
+  2. Point the main DIDs' routing at the backup region's trunk (the pre-provisioned BACKUP_DIDS).
+  3. Place a test call to the main number and hear the backup flow answer.
+  4. Record the time and what you changed in the incident; undo it the same way on return.";
+
+/// `failsoft overflow status | activate | deactivate`.
+async fn overflow(cmd: OverflowCmd) -> Result<()> {
+    use failsoft::overflow::{Mode, Overflow, Request};
+    let services = Services::from_env(&ProcessEnv).await?;
+    let o = Overflow::build(&services, &ProcessEnv)?;
+    let now = failsoft::clock::Clock::now_ms(&failsoft::clock::SystemClock);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(50);
+    let (args, enabled) = match cmd {
+        OverflowCmd::Status { group, json } => {
+            let group = o.group_or_default(group.as_deref())?;
+            let last = o.switches.load(deadline).await?;
+            let backup = services
+                .store
+                .load(Dependency::GenesysBackup.name())
+                .await
+                .ok()
+                .and_then(|r| failsoft::overflow::readiness(&r, now));
+            let read = o.read(&group, deadline).await;
+            let view = match &read {
+                Ok(g) => {
+                    json!({"id": g.id, "name": g.name, "enabled": g.enabled, "version": g.version,
+                                "ivrs": g.ivrs(), "flows": g.flows()})
+                }
+                Err(e) => json!({"error": e.to_string()}),
+            };
+            if json {
+                let v = json!({"group": view, "lastSwitch": last.as_ref().map(|s| s.view()), "backup": backup});
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                match &read {
+                    Ok(g) => {
+                        println!("group:       {} ({}), version {}", g.name, g.id, g.version);
+                        println!(
+                            "state:       {}",
+                            if g.enabled {
+                                "ACTIVE: calls go to the emergency flows"
+                            } else {
+                                "not active"
+                            }
+                        );
+                        println!("flows:       {}", g.flows().join(", "));
+                        let ivrs: Vec<String> = g.ivrs().into_iter().collect();
+                        println!("IVRs:        {} ({})", ivrs.len(), ivrs.join(", "));
+                    }
+                    Err(e) => println!("group:       {group}: could not be read from Genesys: {e}"),
+                }
+                match &last {
+                    Some(s) => println!(
+                        "last switch: {} by {} ({}), {}, {}: {}{}",
+                        if s.enabled { "enabled" } else { "disabled" },
+                        s.by,
+                        s.mode.as_str(),
+                        failsoft::clock::iso8601(s.at_ms),
+                        failsoft::clock::ago(now, s.at_ms),
+                        s.reason,
+                        s.note
+                            .as_deref()
+                            .map(|n| format!(" [{n}]"))
+                            .unwrap_or_default()
+                    ),
+                    None => println!("last switch: never switched by Failsoft"),
+                }
+                match &backup {
+                    Some(b) => println!("{}", b["text"].as_str().unwrap_or_default()),
+                    None => {
+                        println!("Backup region: not checked (BACKUP_GENESYS_ENVIRONMENT not set)")
+                    }
+                }
+            }
+            return Ok(());
+        }
+        OverflowCmd::Activate(a) => (a, true),
+        OverflowCmd::Deactivate(a) => (a, false),
+    };
+    if args.reason.trim().is_empty() {
+        bail!("--reason must say why; nothing changed");
+    }
+    let group = o.group_or_default(args.group.as_deref())?;
+    let g = o.read(&group, deadline).await.with_context(|| {
+        format!(
+            "reading emergency group {group:?}{}",
+            if enabled {
+                format!("\n{SBC_STEPS}")
+            } else {
+                String::new()
+            }
+        )
+    })?;
+    let verb = if enabled { "enable" } else { "disable" };
+    let ivrs: Vec<String> = g.ivrs().into_iter().collect();
+    let plan = if g.enabled == enabled {
+        format!("Emergency group {} ({}) is already {verb}d; the switch will only be recorded as yours.", g.name, g.id)
+    } else {
+        format!(
+            "Will {verb} emergency group {} ({}), version {}: {} IVR(s) [{}] {} the emergency flows [{}].",
+            g.name,
+            g.id,
+            g.version,
+            ivrs.len(),
+            ivrs.join(", "),
+            if enabled { "go to" } else { "leave" },
+            g.flows().join(", ")
+        )
+    };
+    if args.dry_run {
+        if args.json {
+            println!(
+                "{}",
+                json!({"dryRun": true, "plan": plan, "enabled": g.enabled, "ivrs": ivrs})
+            );
+        } else {
+            println!("{plan}\ndry run: nothing changed");
+        }
+        return Ok(());
+    }
+    if !args.json {
+        println!("{plan}");
+    }
+    confirm(&format!("{plan} Go on?"), args.yes)?;
+    let req = Request {
+        group: g.id.clone(),
+        enabled,
+        mode: Mode::Manual,
+        by: args.by.clone(),
+        reason: args.reason.trim().to_string(),
+        breaker: Dependency::GenesysApi.name().to_string(),
+    };
+    let owner = format!("cli-{}-{}", args.by, std::process::id());
+    match o.switch(&req, &owner, deadline).await {
+        Ok(r) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} {}d in {:.1} s: {} of {} IVR link(s) kept, version {}{}. Recorded; the on-call is told (low-urgency page).",
+                    r.group,
+                    verb,
+                    r.elapsed_ms as f64 / 1000.0,
+                    r.ivrs_after,
+                    r.ivrs_before,
+                    r.version,
+                    if r.changed { "" } else { " (it already was)" }
+                );
+            }
+            Ok(())
+        }
+        Err(e) if enabled => bail!("{e}\n{SBC_STEPS}"),
+        Err(e) => bail!("{e}"),
     }
 }
 

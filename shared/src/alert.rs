@@ -73,7 +73,10 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             json!({"circuit": breaker, "undelivered": a.failures, "alert_id": a.id}),
         ),
         // An outage action that keeps failing: someone must do it by hand.
-        Action::PauseCampaigns | Action::ResumeCampaigns => low_urgency(
+        Action::PauseCampaigns
+        | Action::ResumeCampaigns
+        | Action::ActivateOverflow
+        | Action::RestoreOverflow => low_urgency(
             routing_key,
             breaker,
             a,
@@ -81,15 +84,33 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             json!({"circuit": breaker, "action": a.action.as_str(),
                    "attempts": a.attempts, "last_error": a.last_error}),
         ),
-        // Failsoft's own work needs someone (a write-back in the DLQ): no outage impact.
-        Action::Trigger if a.id.starts_with(outbox::WORK_PREFIX) => low_urgency(
-            routing_key,
-            breaker,
-            a,
-            ("error", "writeback"),
-            json!({"circuit": breaker, "kind": &a.id[outbox::WORK_PREFIX.len()..],
-                   "last_error": a.last_error, "runbook": "infra/runbooks/crm-writeback.md"}),
-        ),
+        // Failsoft's own work needs someone (a write-back in the DLQ), or tells of a
+        // switch it made (the regional overflow): no outage impact of its own.
+        Action::Trigger if a.id.starts_with(outbox::WORK_PREFIX) => {
+            let kind = &a.id[outbox::WORK_PREFIX.len()..];
+            let (severity, class, runbook_file) = match kind {
+                "overflow-on" => ("info", "overflow", "regional-overflow.md"),
+                // The switch could not be made: the SBC re-route is now the only way.
+                "overflow-failed" => ("critical", "overflow", "regional-overflow.md"),
+                "overflow-ivrs" => ("error", "overflow", "regional-overflow.md"),
+                _ => ("error", "writeback", "crm-writeback.md"),
+            };
+            let mut ev = low_urgency(
+                routing_key,
+                breaker,
+                a,
+                (severity, class),
+                json!({"circuit": breaker, "kind": kind, "last_error": a.last_error,
+                       "runbook": format!("infra/runbooks/{runbook_file}")}),
+            );
+            // The breaker's own runbook is the overflow's (genesys-api): link it.
+            if let Some(href) = runbook.filter(|r| {
+                class == "overflow" && r.ends_with(runbook_file) && r.starts_with("http")
+            }) {
+                ev["links"] = json!([{"href": href, "text": "Runbook: regional overflow"}]);
+            }
+            ev
+        }
         Action::Trigger => {
             // The breaker says what happened; the registry says what it means to people.
             // A forced close is an operator's override: a warning, with no outage impact.

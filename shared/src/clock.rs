@@ -71,6 +71,20 @@ pub fn iso8601(ms: Millis) -> String {
     )
 }
 
+/// "3 min ago", "2 h ago": how long a state has lasted, for people.
+pub fn ago(now: Millis, then: Millis) -> String {
+    if then <= 0 {
+        return "—".into();
+    }
+    let s = (now - then).max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s ago"),
+        60..=3_599 => format!("{} min ago", s / 60),
+        3_600..=172_799 => format!("{} h ago", s / 3_600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

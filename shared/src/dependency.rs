@@ -25,6 +25,9 @@ pub enum Dependency {
     /// `REQUEST_LIMIT_EXCEEDED`, so write-backs wait in their queue instead of spending
     /// calls that cannot succeed.
     CrmApiLimit,
+    /// The backup Genesys region the overflow sends callers to: ready or not, checked
+    /// every minute (login, API, flow published, DIDs assigned).
+    GenesysBackup,
 }
 
 /// How the scheduled health check reaches a dependency with no traffic at all.
@@ -36,18 +39,21 @@ pub enum HealthCheck {
     TokenEndpoint,
     /// A GET on the regional API.
     RegionalApi,
+    /// The backup region's readiness (`overflow::backup`).
+    BackupRegion,
     /// Not checked on a schedule: its callers' traffic moves the breaker.
     ByTraffic,
 }
 
 impl Dependency {
-    pub const ALL: [Dependency; 6] = [
+    pub const ALL: [Dependency; 7] = [
         Dependency::Crm,
         Dependency::CrmAuth,
         Dependency::GenesysAuth,
         Dependency::GenesysApi,
         Dependency::GenesysAnalytics,
         Dependency::CrmApiLimit,
+        Dependency::GenesysBackup,
     ];
 
     /// The breaker's name: its key in the state table, its page's component and the
@@ -60,6 +66,7 @@ impl Dependency {
             Dependency::GenesysApi => "genesys-api",
             Dependency::GenesysAnalytics => "genesys-analytics",
             Dependency::CrmApiLimit => "crm-api-limit",
+            Dependency::GenesysBackup => "genesys-backup",
         }
     }
 
@@ -80,6 +87,11 @@ impl Dependency {
                 failure_threshold: 1,
                 recovery_timeout_s: 900.0,
             },
+            // Checked once a minute: two failed checks in a row, then every run a trial.
+            Dependency::GenesysBackup => Defaults {
+                failure_threshold: 2,
+                recovery_timeout_s: 50.0,
+            },
             _ => Defaults {
                 failure_threshold: 5,
                 recovery_timeout_s: 30.0,
@@ -92,6 +104,7 @@ impl Dependency {
             Dependency::Crm => HealthCheck::CrmInstance,
             Dependency::CrmAuth | Dependency::GenesysAuth => HealthCheck::TokenEndpoint,
             Dependency::GenesysApi => HealthCheck::RegionalApi,
+            Dependency::GenesysBackup => HealthCheck::BackupRegion,
             Dependency::GenesysAnalytics | Dependency::CrmApiLimit => HealthCheck::ByTraffic,
         }
     }
@@ -102,7 +115,7 @@ impl Dependency {
             Dependency::Crm => "crm-outage.md",
             Dependency::CrmApiLimit => "crm-writeback.md",
             Dependency::CrmAuth | Dependency::GenesysAuth => "token-outage.md",
-            Dependency::GenesysApi => "regional-overflow.md",
+            Dependency::GenesysApi | Dependency::GenesysBackup => "regional-overflow.md",
             Dependency::GenesysAnalytics => "analytics-outage.md",
         }
     }
@@ -123,6 +136,9 @@ impl Dependency {
             Dependency::CrmApiLimit => {
                 "the Salesforce org's API allowance is spent: after-call write-backs wait in their queue, nothing is lost"
             }
+            Dependency::GenesysBackup => {
+                "no caller is affected now, but an overflow to the backup region would fail until this is fixed"
+            }
         }
     }
 
@@ -137,6 +153,7 @@ impl Dependency {
             }
             Dependency::GenesysAnalytics => "queue metrics show last-known values, then none",
             Dependency::CrmApiLimit => "write-backs wait in their queue until the allowance frees",
+            Dependency::GenesysBackup => "an overflow would need the carrier/SBC re-route instead",
         }
     }
 
@@ -149,6 +166,16 @@ impl Dependency {
         {
             return Err(ConfigError::Invalid {
                 var: "CAMPAIGN_PAUSE_ON".into(),
+                value: bad,
+                why: "not a breaker Failsoft knows".into(),
+            });
+        }
+        if let Some(bad) = crate::breaker::overflow_auto_on(env)
+            .into_iter()
+            .find(|n| Dependency::parse(n).is_none())
+        {
+            return Err(ConfigError::Invalid {
+                var: "OVERFLOW_AUTO_ON".into(),
                 value: bad,
                 why: "not a breaker Failsoft knows".into(),
             });

@@ -18,6 +18,7 @@ use crate::config::{number, parsed, renamed, ConfigError, Env};
 use crate::dependency::{Dependency, HealthCheck};
 use crate::http::{self, HttpError};
 use crate::metrics;
+use crate::overflow::backup::{Backup, BackupConfig};
 use crate::service::{InitError, Services};
 use crate::token::{genesys_api_url, TokenCache, TokenConfig};
 
@@ -31,6 +32,8 @@ pub enum Check {
     },
     /// A token endpoint, through its provider's own `<name>-auth` breaker.
     Token(Arc<TokenCache>),
+    /// The backup region's readiness for an overflow.
+    Backup(Arc<Backup>),
 }
 
 /// One dependency to check, with the breaker its result moves.
@@ -102,6 +105,11 @@ impl HealthChecker {
                 .await
                 .map(|_| ())
                 .map_err(|e| failed(e.to_string(), true)),
+            Check::Backup(b) => b
+                .check(deadline)
+                .await
+                .map(|_| ())
+                .map_err(|e| failed(e.why, e.reached)),
         }
     }
 
@@ -261,7 +269,8 @@ impl HealthCheckConfig {
 impl HealthChecker {
     /// Targets from what is configured: the CRM and its token endpoint with
     /// `CRM_SECRET_ID`, the Genesys token endpoint with `GENESYS_SECRET_ID`, the Genesys
-    /// API with `GENESYS_ENVIRONMENT` or `GENESYS_API_URL`.
+    /// API with `GENESYS_ENVIRONMENT` or `GENESYS_API_URL`, the backup region with
+    /// `BACKUP_GENESYS_ENVIRONMENT`.
     pub fn build(services: &Services, env: &impl Env) -> Result<HealthChecker, InitError> {
         let config = HealthCheckConfig::from_env(env)?;
         let tokens = TokenConfig::from_env(env)?;
@@ -283,6 +292,17 @@ impl HealthChecker {
                     check,
                 });
             }
+        }
+        if let Some(backup) = BackupConfig::from_env(env)? {
+            targets.push(Target {
+                breaker: services.breaker(Dependency::GenesysBackup, env)?,
+                check: Check::Backup(Arc::new(Backup::new(
+                    backup,
+                    services.http.clone(),
+                    services.secrets.clone(),
+                    services.clock.clone(),
+                ))),
+            });
         }
         if let Some(url) = &config.genesys_api {
             targets.push(Target {

@@ -8,6 +8,7 @@ use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::time::Instant;
 
 /// The state table failed to answer. Neutral on purpose: the caller says what it was
 /// doing; this says only how the table failed.
@@ -28,8 +29,43 @@ pub enum StoreError {
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// When a state-table request must end: the caller's deadline or `REQUEST_TIMEOUT`.
-pub fn request_deadline(deadline: tokio::time::Instant) -> tokio::time::Instant {
+pub fn request_deadline(deadline: Instant) -> Instant {
     deadline.min(tokio::time::Instant::now() + REQUEST_TIMEOUT)
+}
+
+/// Run one table request within `deadline` and the request timeout.
+pub async fn bounded<T, F>(deadline: Instant, f: F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    tokio::time::timeout_at(request_deadline(deadline), f)
+        .await
+        .unwrap_or(Err(StoreError::Timeout))
+}
+
+/// A conditional write whose condition did not hold: another writer got there first.
+pub fn lost_race<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Run one conditional request within `deadline` and the request timeout: true if it
+/// applied, false if its condition did not hold (another run got there first).
+pub async fn conditional<O, E, R>(
+    deadline: Instant,
+    req: impl std::future::Future<Output = Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    bounded(deadline, async {
+        match req.await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(false),
+            Err(e) => Err(classify_sdk_error(e)),
+        }
+    })
+    .await
 }
 
 impl StoreError {

@@ -40,8 +40,9 @@ fn policy(rate: bool) -> Policy {
             TripPolicy::ConsecutiveFailures { threshold: 3 }
         },
         half_open_max_trials: 2,
-        // Everything a transition can call for: the campaign slots too.
+        // Everything a transition can call for: the campaign and overflow slots too.
         campaign_pause: Some(300_000),
+        overflow: Some(600_000),
         ..Policy::default()
     }
 }

@@ -58,6 +58,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             trial_lease_ms: 10_000,
             backoff: None,
             campaign_pause: None,
+            overflow: None,
         }
     })
 }

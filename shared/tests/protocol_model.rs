@@ -774,6 +774,7 @@ fn policy() -> Policy {
         trial_lease_ms: CALL_BUDGET + 2 * SKEW + TICK,
         backoff: None,
         campaign_pause: None,
+        overflow: None,
     }
 }
 

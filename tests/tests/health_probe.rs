@@ -148,6 +148,7 @@ impl World {
             store: self.store().await,
             pager: Some(self.pagerduty(secrets)),
             campaigns: None,
+            overflow: None,
             history: None,
             clock: self.clock.clone(),
             owner: format!("{role}-{:x}", rand::random::<u64>()),

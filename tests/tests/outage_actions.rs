@@ -161,6 +161,7 @@ impl World {
                 divisions: Vec::new(),
                 clock: self.clock.clone(),
             }),
+            overflow: None,
             history: Some(History {
                 client: aws_sdk_dynamodb::Client::new(&conf),
                 table: self.table.clone(),

@@ -80,6 +80,7 @@ async fn world() -> anyhow::Result<World> {
         deadline: Duration::from_millis(1_500),
         ledger: None,
         writeback: None,
+        overflow: None,
     };
     Ok(World {
         api,

@@ -23,6 +23,7 @@ use crate::campaign::Campaigns;
 use crate::clock::{Clock, Millis};
 use crate::config::Env;
 use crate::metrics;
+use crate::overflow::{Mode, Overflow, Request};
 use crate::service::{InitError, Services};
 use crate::store::{request_deadline, StoreError};
 
@@ -123,6 +124,8 @@ pub struct Executor {
     pub store: Arc<dyn BreakerStore>,
     pub pager: Option<PagerDuty>,
     pub campaigns: Option<Campaigns>,
+    /// The automatic regional overflow (`OVERFLOW_AUTO_ON`).
+    pub overflow: Option<Overflow>,
     /// Where what is done is noted, for `failsoft actions` and the board.
     pub history: Option<History>,
     pub clock: Arc<dyn Clock>,
@@ -141,6 +144,10 @@ impl Executor {
             store: services.store.clone(),
             pager: AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c)),
             campaigns: Campaigns::build(services, env)?,
+            overflow: match crate::breaker::overflow_auto_on(env).is_empty() {
+                true => None,
+                false => Some(Overflow::build(services, env)?),
+            },
             history: Some(History {
                 client: services.dynamo.clone(),
                 table: services.table.clone(),
@@ -152,10 +159,10 @@ impl Executor {
 
     /// Whether this instance can carry out `action` at all.
     fn can(&self, action: Action) -> bool {
-        if action.is_page() {
-            self.pager.is_some()
-        } else {
-            self.campaigns.is_some()
+        match action {
+            Action::ActivateOverflow | Action::RestoreOverflow => self.overflow.is_some(),
+            a if a.is_page() => self.pager.is_some(),
+            _ => self.campaigns.is_some(),
         }
     }
 
@@ -324,6 +331,44 @@ impl Executor {
                         Outcome::Done(format!("refused ({status})"))
                     }
                     Sent::Retry { after_s, why } => Outcome::Retry { after_s, why },
+                }
+            }
+            Action::ActivateOverflow | Action::RestoreOverflow => {
+                let Some(o) = &self.overflow else {
+                    return Outcome::Retry {
+                        after_s: None,
+                        why: "overflow not configured".into(),
+                    };
+                };
+                let on = a.action == Action::ActivateOverflow;
+                if on != rec.state.is_degraded() {
+                    return Outcome::Done("cancelled: the breaker moved on".into());
+                }
+                let Ok(group) = o.group_or_default(None) else {
+                    return Outcome::Retry {
+                        after_s: None,
+                        why: "OVERFLOW_EMERGENCY_GROUP_ID is not set".into(),
+                    };
+                };
+                let req = Request {
+                    group,
+                    enabled: on,
+                    mode: Mode::Auto,
+                    by: format!(
+                        "failsoft ({} {})",
+                        rec.name,
+                        if on { "OPEN" } else { "recovered" }
+                    ),
+                    reason: a.summary.clone(),
+                    breaker: rec.name.clone(),
+                };
+                let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
+                match Box::pin(o.switch(&req, &self.owner, attempt_deadline)).await {
+                    Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
+                    Err(e) => Outcome::Retry {
+                        after_s: None,
+                        why: e.to_string(),
+                    },
                 }
             }
             Action::PauseCampaigns | Action::ResumeCampaigns => {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::op::{Expect, Op, Tally};
-use super::outbox::{alerts_for, campaign_actions, compact, SUMMARY_ID};
+use super::outbox::{alerts_for, compact, paired_actions, CAMPAIGNS, OVERFLOW, SUMMARY_ID};
 use super::policy::{Policy, TripPolicy};
 use super::record::{self, Lease, Record, State, Transition};
 use crate::clock::Millis;
@@ -575,13 +575,20 @@ fn transition_step(
     if view.outbox.contains_key(SUMMARY_ID) && folded.summary.is_some() {
         unclaimed.push(SUMMARY_ID.to_string());
     }
-    // The campaign actions go with the pages, in the same write; the slot they empty
-    // goes only if nobody is working on it.
-    let (campaign, empties) = campaign_actions(&transition, &next, policy.campaign_pause);
+    // The campaign and overflow actions go with the pages, in the same write; the slot
+    // each empties goes only if nobody is working on it.
     let mut drop = folded.drop.clone();
-    if view.outbox.get(empties).is_some_and(|a| a.is_free(now)) {
-        drop.push(empties.to_string());
-        unclaimed.push(empties.to_string());
+    let mut paired = Vec::new();
+    for (kind, delay) in [
+        (&CAMPAIGNS, policy.campaign_pause),
+        (&OVERFLOW, policy.overflow),
+    ] {
+        let (actions, empties) = paired_actions(kind, &transition, &next, delay);
+        paired.extend(actions);
+        if view.outbox.get(empties).is_some_and(|a| a.is_free(now)) {
+            drop.push(empties.to_string());
+            unclaimed.push(empties.to_string());
+        }
     }
     let expect = if unclaimed.is_empty() {
         expect
@@ -591,7 +598,7 @@ fn transition_step(
     // PagerDuty never heard of a folded episode: no resolve for it.
     alerts.retain(|a| !folded.episodes.contains(&a.dedup_key));
     alerts.extend(folded.summary);
-    alerts.extend(campaign);
+    alerts.extend(paired);
     let mut next = next;
     for id in &drop {
         next.outbox.remove(id);

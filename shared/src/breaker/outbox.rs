@@ -26,6 +26,9 @@ pub const PAUSE_ID: &str = "pause";
 pub const CONFIG_ID: &str = "config";
 pub const CONFIG_RESOLVE_ID: &str = "config-resolve";
 pub const RESUME_ID: &str = "resume";
+/// The regional overflow slots: the emergency group's activation and its restore.
+pub const OVERFLOW_ON_ID: &str = "overflow-on";
+pub const OVERFLOW_OFF_ID: &str = "overflow-off";
 /// Pages of Failsoft's own work rather than of a dependency's state (a write-back sent
 /// to the DLQ, a backlog too old): their ids start so, one slot per kind.
 pub const WORK_PREFIX: &str = "work-";
@@ -81,43 +84,63 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
     out
 }
 
-/// The campaign actions a transition calls for when its breaker pauses campaigns
-/// (`resume_delay_ms` is Some), and the slots it empties if nobody is working on them.
-/// An outage that begins pauses, and cancels a resume still waiting out its delay; an
-/// episode that ends resumes after the delay, and a pause not yet begun is not needed.
-pub fn campaign_actions(
+/// One kind of outage action that comes in pairs: done when an outage begins, undone
+/// after its end (the campaign pause, the regional overflow). One slot each per breaker,
+/// whatever the number of episodes: a ledger item, not the entry, says what to undo.
+pub struct Paired {
+    pub on_id: &'static str,
+    pub off_id: &'static str,
+    pub on: Action,
+    pub off: Action,
+    pub on_text: &'static str,
+    pub off_text: &'static str,
+}
+
+/// The campaign pause: outbound campaigns off for the outage, back on after it.
+pub const CAMPAIGNS: Paired = Paired {
+    on_id: PAUSE_ID,
+    off_id: RESUME_ID,
+    on: Action::PauseCampaigns,
+    off: Action::ResumeCampaigns,
+    on_text: "pause outbound campaigns",
+    off_text: "resume the campaigns it paused",
+};
+
+/// The regional overflow: the emergency group on for the outage, off after it.
+pub const OVERFLOW: Paired = Paired {
+    on_id: OVERFLOW_ON_ID,
+    off_id: OVERFLOW_OFF_ID,
+    on: Action::ActivateOverflow,
+    off: Action::RestoreOverflow,
+    on_text: "activate the emergency group (regional overflow)",
+    off_text: "restore the emergency group it activated",
+};
+
+/// The actions of `kind` a transition calls for when its breaker has them (`delay_ms`
+/// is Some: how long after recovery the undo waits), and the slot it empties if nobody
+/// is working on it. An outage that begins does, and cancels an undo still waiting out
+/// its delay; an episode that ends undoes after the delay, and a do not yet begun is not
+/// needed.
+pub fn paired_actions(
+    kind: &Paired,
     t: &Transition,
     next: &Record,
-    resume_delay_ms: Option<Millis>,
+    delay_ms: Option<Millis>,
 ) -> (Vec<Alert>, &'static str) {
-    let Some(delay) = resume_delay_ms else {
+    let Some(delay) = delay_ms else {
         return (Vec::new(), "");
     };
     if let (Some(ep), true) = (&t.started_episode, next.state.is_degraded()) {
-        let summary = format!("{}: pause outbound campaigns ({})", t.breaker, t.label());
-        let pause = Alert::new(
-            PAUSE_ID.into(),
-            Action::PauseCampaigns,
-            ep,
-            summary,
-            next,
-            t.at_ms,
-        );
-        return (vec![pause], RESUME_ID);
+        let summary = format!("{}: {} ({})", t.breaker, kind.on_text, t.label());
+        let on = Alert::new(kind.on_id.into(), kind.on, ep, summary, next, t.at_ms);
+        return (vec![on], kind.off_id);
     }
     match &t.ended_episode {
         Some(ep) if !next.state.is_degraded() => {
-            let summary = format!("{}: resume the campaigns it paused", t.breaker);
-            let mut resume = Alert::new(
-                RESUME_ID.into(),
-                Action::ResumeCampaigns,
-                ep,
-                summary,
-                next,
-                t.at_ms,
-            );
-            resume.next_ms = t.at_ms.saturating_add(delay);
-            (vec![resume], PAUSE_ID)
+            let summary = format!("{}: {}", t.breaker, kind.off_text);
+            let mut off = Alert::new(kind.off_id.into(), kind.off, ep, summary, next, t.at_ms);
+            off.next_ms = t.at_ms.saturating_add(delay);
+            (vec![off], kind.on_id)
         }
         _ => (Vec::new(), ""),
     }

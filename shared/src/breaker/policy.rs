@@ -37,6 +37,9 @@ pub struct Policy {
     /// Some(resume delay): this breaker's outage pauses outbound campaigns, and its end
     /// resumes them after the delay. A transition records these actions with itself.
     pub campaign_pause: Option<Millis>,
+    /// Some(restore delay): this breaker's outage enables the emergency group
+    /// (`OVERFLOW_AUTO_ON`), and its end disables it after the delay.
+    pub overflow: Option<Millis>,
 }
 
 /// How long after the last holding breaker closes a campaign is resumed, unless told
@@ -54,6 +57,7 @@ impl Default for Policy {
             trial_lease_ms: 10_000,
             backoff: None,
             campaign_pause: None,
+            overflow: None,
         }
     }
 }
@@ -211,6 +215,7 @@ impl BreakerConfig {
             trial_lease_ms: number(env, &trial_lease, 10_000i64, 1, 600_000)?,
             backoff,
             campaign_pause: campaign_pause(name, env)?,
+            overflow: overflow(name, env)?,
         };
         let settings = GuardSettings {
             cache_ttl_ms: number(env, &v("CACHE_TTL_MS"), 1_000i64, 0, 60_000)?,
@@ -243,6 +248,47 @@ fn campaign_pause(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigErr
         DEFAULT_RESUME_DELAY_MS as f64 / 1000.0,
     )?;
     Ok(Some(seconds_ms("CAMPAIGN_RESUME_DELAY_S", delay)?))
+}
+
+/// The breakers named in `OVERFLOW_AUTO_ON` (comma-separated): their outage switches
+/// to the backup region by itself. Off by default.
+pub fn overflow_auto_on(env: &dyn Env) -> Vec<String> {
+    env.get("OVERFLOW_AUTO_ON")
+        .unwrap_or_default()
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// How long after recovery an emergency group Failsoft enabled is disabled again: a
+/// region that flaps must not move callers back and forth.
+pub const DEFAULT_RESTORE_DELAY_MS: Millis = 600_000;
+
+/// Whether `name` activates the overflow (`OVERFLOW_AUTO_ON`, which needs
+/// `OVERFLOW_EMERGENCY_GROUP_ID`), and after how long its recovery restores it
+/// (`OVERFLOW_RESTORE_DELAY_S`).
+fn overflow(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigError> {
+    let on = overflow_auto_on(env);
+    if on.is_empty() {
+        return Ok(None);
+    }
+    if env.get("OVERFLOW_EMERGENCY_GROUP_ID").is_none() {
+        return Err(ConfigError::Invalid {
+            var: "OVERFLOW_AUTO_ON".into(),
+            value: on.join(","),
+            why: "needs OVERFLOW_EMERGENCY_GROUP_ID".into(),
+        });
+    }
+    if !on.iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let delay = parsed(
+        env,
+        "OVERFLOW_RESTORE_DELAY_S",
+        DEFAULT_RESTORE_DELAY_MS as f64 / 1000.0,
+    )?;
+    Ok(Some(seconds_ms("OVERFLOW_RESTORE_DELAY_S", delay)?))
 }
 
 /// `BREAKER_<NAME>_<FIELD>`: NAME upper-cased with `-` turned into `_`.

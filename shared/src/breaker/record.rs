@@ -236,6 +236,10 @@ pub enum Action {
     PauseCampaigns,
     /// Turn back on what this breaker's outage turned off, once it is over.
     ResumeCampaigns,
+    /// Enable the Architect emergency group: IVR traffic to the backup (regional overflow).
+    ActivateOverflow,
+    /// Disable it again after recovery, if Failsoft enabled it and nobody changed it since.
+    RestoreOverflow,
 }
 
 impl Action {
@@ -246,6 +250,8 @@ impl Action {
             Action::Summary => "summary",
             Action::PauseCampaigns => "pause_campaigns",
             Action::ResumeCampaigns => "resume_campaigns",
+            Action::ActivateOverflow => "activate_overflow",
+            Action::RestoreOverflow => "restore_overflow",
         }
     }
 
@@ -261,6 +267,8 @@ impl Action {
             "summary" => Some(Action::Summary),
             "pause_campaigns" => Some(Action::PauseCampaigns),
             "resume_campaigns" => Some(Action::ResumeCampaigns),
+            "activate_overflow" => Some(Action::ActivateOverflow),
+            "restore_overflow" => Some(Action::RestoreOverflow),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::genesys::{Campaign, Kind};
 use crate::clock::Millis;
-use crate::store::{classify_sdk_error, request_deadline, StoreError};
+use crate::store::{bounded, classify_sdk_error, conditional, lost_race, StoreError};
 
 pub const PREFIX: &str = "campaign#";
 /// The index item: the keys of every ledger item. Bounded by the org's campaigns.
@@ -130,16 +130,6 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Entry> {
     })
 }
 
-/// Run one table request within `deadline` and the request timeout.
-async fn bounded<T, F>(deadline: Instant, f: F) -> Result<T, StoreError>
-where
-    F: std::future::Future<Output = Result<T, StoreError>>,
-{
-    tokio::time::timeout_at(request_deadline(deadline), f)
-        .await
-        .unwrap_or(Err(StoreError::Timeout))
-}
-
 /// A transaction cancelled because one of its conditions did not hold.
 fn cancelled_by_condition<R>(
     e: &aws_sdk_dynamodb::error::SdkError<
@@ -154,30 +144,6 @@ fn cancelled_by_condition<R>(
             .any(|r| r.code() == Some("ConditionalCheckFailed")),
         _ => false,
     })
-}
-
-fn lost_race<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
-    e.code() == Some("ConditionalCheckFailedException")
-}
-
-/// Run one conditional request within `deadline` and the request timeout: true if it
-/// applied, false if its condition did not hold (another run got there first).
-async fn conditional<O, E, R>(
-    deadline: Instant,
-    req: impl std::future::Future<Output = Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>>,
-) -> Result<bool, StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    bounded(deadline, async {
-        match req.await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(false),
-            Err(e) => Err(classify_sdk_error(e)),
-        }
-    })
-    .await
 }
 
 impl Ledger {

@@ -61,6 +61,22 @@ impl Group {
             .collect()
     }
 
+    /// The emergency flows the group sends calls to, by name (or id when unnamed).
+    pub fn flows(&self) -> Vec<String> {
+        self.body["emergencyCallFlows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                let flow = &f["emergencyFlow"];
+                flow["name"]
+                    .as_str()
+                    .or(flow["id"].as_str())
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// The whole group with `enabled` set, at the version it was read with.
     pub fn switched(&self, enabled: bool) -> Value {
         let mut b = self.body.clone();
@@ -103,9 +119,14 @@ pub enum SwitchError {
     /// The PUT lost IVR links. `restored`: they were put back (a page is still due).
     #[error("the switch disconnected IVRs {lost:?}; restored: {restored}")]
     IvrsLost { lost: Vec<String>, restored: bool },
+    #[error("no emergency group is named {0:?}")]
+    Unknown(String),
+    #[error("{1} emergency groups are named {0:?}; give its id")]
+    Ambiguous(String, usize),
 }
 
-async fn get(api: &CampaignApi, id: &str, deadline: Instant) -> Result<Group, SwitchError> {
+/// Group `id` as Genesys holds it now.
+pub async fn get(api: &CampaignApi, id: &str, deadline: Instant) -> Result<Group, SwitchError> {
     let body = api
         .request(
             reqwest::Method::GET,
@@ -115,6 +136,41 @@ async fn get(api: &CampaignApi, id: &str, deadline: Instant) -> Result<Group, Sw
         )
         .await?;
     Group::from_body(body).ok_or(SwitchError::Api(ApiError::Malformed))
+}
+
+/// The group named `id_or_name`: read by id when it looks like one, else found by its
+/// exact name. An unknown or ambiguous name is refused, never guessed.
+pub async fn find(
+    api: &CampaignApi,
+    id_or_name: &str,
+    deadline: Instant,
+) -> Result<Group, SwitchError> {
+    if crate::http::genesys_id(id_or_name) {
+        match get(api, id_or_name, deadline).await {
+            Err(SwitchError::Api(e)) if e.status() == Some(404) => {}
+            r => return r,
+        }
+    }
+    let name: String = id_or_name.chars().take(120).collect();
+    let query = format!(
+        "{PATH}?pageSize=100&name={}",
+        url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+    );
+    let body = api
+        .request(reqwest::Method::GET, &query, None, deadline)
+        .await?;
+    let found: Vec<Group> = body["entities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["name"].as_str() == Some(name.as_str()))
+        .filter_map(|e| Group::from_body(e.clone()))
+        .collect();
+    match found.as_slice() {
+        [one] => get(api, &one.id, deadline).await,
+        [] => Err(SwitchError::Unknown(name)),
+        _ => Err(SwitchError::Ambiguous(name, found.len())),
+    }
 }
 
 async fn put(

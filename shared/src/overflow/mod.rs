@@ -1,7 +1,496 @@
-//! Regional overflow (issue 16, first part): switching a Genesys Architect emergency
-//! group on or off without losing its IVR links (`emergency`). The command, the
-//! automatic mode, the backup region's readiness and the drill are not built yet.
+//! Regional overflow: callers sent to the backup region by one switch, an Architect
+//! emergency group (`emergency`), made by a person (`failsoft overflow`) or by a
+//! breaker's outage (`OVERFLOW_AUTO_ON`), claimed and recorded in one item (`record`),
+//! announced as a low-urgency page, and paged at once when it cannot be made, because
+//! the carrier/SBC re-route is then the only way. `backup` proves every minute that the
+//! backup region would take the calls.
 
+pub mod backup;
 pub mod emergency;
+pub mod record;
 
 pub use emergency::{set_enabled, Group, SwitchError, Switched};
+pub use record::{Claim, Mode, Switch, Switches};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::breaker::{outbox, Action, Alert, BreakerStore, Op};
+use crate::campaign::genesys::CampaignApi;
+use crate::clock::{Clock, Millis};
+use crate::config::{number, ConfigError, Env};
+use crate::service::{InitError, Services};
+use crate::store::StoreError;
+use crate::token::{genesys_api_url, TokenConfig};
+
+/// `OVERFLOW_EMERGENCY_GROUP_ID` and how long a switch keeps trying.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverflowConfig {
+    /// The group the automatic mode switches, and the command's default.
+    pub group: Option<String>,
+    /// How long a switch retries a failing primary-region API before it pages for the
+    /// SBC re-route (`OVERFLOW_SWITCH_TIMEOUT_S`).
+    pub budget: Duration,
+}
+
+impl OverflowConfig {
+    pub fn from_env(env: &impl Env) -> Result<OverflowConfig, ConfigError> {
+        let env: &dyn Env = env;
+        let group = env.get("OVERFLOW_EMERGENCY_GROUP_ID");
+        if let Some(g) = group.as_deref().filter(|g| !crate::http::genesys_id(g)) {
+            return Err(ConfigError::Invalid {
+                var: "OVERFLOW_EMERGENCY_GROUP_ID".into(),
+                value: g.to_string(),
+                why: "not an emergency group id".into(),
+            });
+        }
+        Ok(OverflowConfig {
+            group,
+            budget: Duration::from_secs(number(env, "OVERFLOW_SWITCH_TIMEOUT_S", 45u64, 5, 50)?),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum OverflowError {
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
+    #[error("overflow record: {0}")]
+    Record(#[from] StoreError),
+    #[error("another overflow switch is under way ({0})")]
+    Busy(String),
+    #[error("no emergency group given and OVERFLOW_EMERGENCY_GROUP_ID is not set")]
+    NoGroup,
+}
+
+impl OverflowError {
+    /// Worth trying again within the budget: the API or the table failing, a conflict.
+    fn transient(&self) -> bool {
+        match self {
+            OverflowError::Switch(SwitchError::Api(e)) => {
+                !matches!(e.status(), Some(400 | 401 | 403 | 404))
+            }
+            OverflowError::Switch(SwitchError::Conflict(_)) => true,
+            OverflowError::Record(_) | OverflowError::Busy(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One switch asked for.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The group's id or exact name.
+    pub group: String,
+    pub enabled: bool,
+    pub mode: Mode,
+    pub by: String,
+    pub reason: String,
+    /// The breaker whose record carries the pages (`genesys-api` for a person's switch).
+    pub breaker: String,
+}
+
+/// What a switch did, for the CLI, the log and the action history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub group: String,
+    pub enabled: bool,
+    /// False when the group already was as asked (nothing PUT).
+    pub changed: bool,
+    pub ivrs_before: usize,
+    pub ivrs_after: usize,
+    pub version: i64,
+    /// Why nothing was done (an automatic restore of a group a person changed).
+    pub left: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// The claim on a switch lasts the budget and a margin for recording it.
+const CLAIM_MARGIN_MS: Millis = 30_000;
+/// The first retry's wait; each further one doubles, within the budget.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+pub struct Overflow {
+    pub api: CampaignApi,
+    pub switches: Switches,
+    /// Where the pages go (`Op::Page` on a breaker's record; outage-actions sends them).
+    pub store: Arc<dyn BreakerStore>,
+    pub config: OverflowConfig,
+    pub clock: Arc<dyn Clock>,
+    pub first_backoff: Duration,
+}
+
+/// The pages of an overflow switch, one slot each, so the record stays bounded.
+pub const PAGE_ON: &str = "work-overflow-on";
+pub const PAGE_OFF: &str = "work-overflow-off";
+pub const PAGE_FAILED: &str = "work-overflow-failed";
+pub const PAGE_IVRS: &str = "work-overflow-ivrs";
+
+impl Overflow {
+    /// From the primary region's settings (`GENESYS_*`) and `OVERFLOW_*`.
+    pub fn build(services: &Services, env: &impl Env) -> Result<Overflow, InitError> {
+        let config = OverflowConfig::from_env(env)?;
+        let tokens = TokenConfig::from_env(env)?;
+        let provider = tokens.provider("genesys", "GENESYS_SECRET_ID")?;
+        let cache = Arc::new(services.token_cache(provider, &tokens, env)?);
+        let env_dyn: &dyn Env = env;
+        Ok(Overflow {
+            api: CampaignApi::new(services.http.clone(), genesys_api_url(env_dyn)?, cache, 120),
+            switches: Switches {
+                client: services.dynamo.clone(),
+                table: services.table.clone(),
+            },
+            store: services.store.clone(),
+            config,
+            clock: services.clock.clone(),
+            first_backoff: FIRST_BACKOFF,
+        })
+    }
+
+    /// The group asked for, or the configured one.
+    pub fn group_or_default(&self, group: Option<&str>) -> Result<String, OverflowError> {
+        group
+            .map(str::to_string)
+            .or_else(|| self.config.group.clone())
+            .ok_or(OverflowError::NoGroup)
+    }
+
+    /// The group as Genesys holds it now (for `status` and `--dry-run`).
+    pub async fn read(&self, group: &str, deadline: Instant) -> Result<Group, OverflowError> {
+        Ok(emergency::find(&self.api, group, deadline).await?)
+    }
+
+    /// Make the switch `req` asks for: claimed, retried within the budget, recorded,
+    /// announced. When enabling keeps failing, the SBC page goes out at once.
+    pub async fn switch(
+        &self,
+        req: &Request,
+        owner: &str,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
+        let started = Instant::now();
+        let deadline = deadline.min(started + self.config.budget);
+        let r = self.switch_within(req, owner, started, deadline).await;
+        if let Err(e) = &r {
+            tracing::error!(group = %req.group, enabled = req.enabled, error = %e, "overflow switch failed");
+            if req.enabled {
+                let summary = format!(
+                    "Regional overflow FAILED: emergency group {} could not be enabled for {} s ({}). Re-route at the carrier/SBC now: runbook regional-overflow.md, section \"SBC fallback\"",
+                    req.group,
+                    started.elapsed().as_secs(),
+                    crate::breaker::clip(&e.to_string(), 160)
+                );
+                self.page(
+                    &req.breaker,
+                    PAGE_FAILED,
+                    Action::Trigger,
+                    "overflow-failed",
+                    &summary,
+                    &e.to_string(),
+                )
+                .await;
+            }
+        }
+        r
+    }
+
+    async fn switch_within(
+        &self,
+        req: &Request,
+        owner: &str,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
+        let mut wait = self.first_backoff;
+        loop {
+            match self.attempt(req, owner, started, deadline).await {
+                Err(e) if e.transient() && Instant::now() + wait < deadline => {
+                    tracing::warn!(group = %req.group, error = %e, wait_ms = wait.as_millis() as u64, "overflow switch failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(8));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        req: &Request,
+        owner: &str,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
+        let now = self.clock.now_ms();
+        let until = now + self.config.budget.as_millis() as Millis + CLAIM_MARGIN_MS;
+        let last = match self.switches.claim(owner, now, until, deadline).await? {
+            Claim::Won(last) => last,
+            Claim::Busy(by) => return Err(OverflowError::Busy(by)),
+        };
+        let r = self.claimed(req, owner, last, started, deadline).await;
+        if r.is_err() {
+            let _ = self.switches.release(owner, deadline).await;
+        }
+        r
+    }
+
+    /// The switch itself, under the claim.
+    async fn claimed(
+        &self,
+        req: &Request,
+        owner: &str,
+        last: Option<Switch>,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
+        let group = emergency::find(&self.api, &req.group, deadline).await?;
+        let ours = |g: &Group| {
+            last.as_ref().is_some_and(|l| {
+                l.mode == Mode::Auto && l.enabled && l.group_id == g.id && l.version == g.version
+            })
+        };
+        let report = |sw: &Switched, left: Option<String>| Report {
+            group: format!("{} ({})", sw.after.name, sw.after.id),
+            enabled: sw.after.enabled,
+            changed: sw.changed,
+            ivrs_before: sw.before.ivrs().len(),
+            ivrs_after: sw.after.ivrs().len(),
+            version: sw.after.version,
+            left,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        // An automatic restore undoes only Failsoft's own activation, untouched since.
+        if req.mode == Mode::Auto && !req.enabled && !ours(&group) {
+            let note = match &last {
+                Some(l) if l.mode == Mode::Auto && l.group_id == group.id => format!(
+                    "left {}: changed by someone since Failsoft enabled it (version {} -> {})",
+                    if group.enabled { "enabled" } else { "disabled" },
+                    l.version,
+                    group.version
+                ),
+                Some(l) if l.mode == Mode::Manual => format!(
+                    "left as {} switched it ({}): a person's switch is never undone automatically",
+                    l.by,
+                    crate::clock::iso8601(l.at_ms)
+                ),
+                _ => "left: Failsoft did not enable it".into(),
+            };
+            self.record(&group, Mode::Left, req, Some(&note), owner, deadline)
+                .await?;
+            let sw = Switched {
+                before: group.clone(),
+                after: group,
+                changed: false,
+            };
+            return Ok(report(&sw, Some(note)));
+        }
+        // An automatic activation of a group already enabled takes no ownership of it.
+        if req.mode == Mode::Auto && req.enabled && group.enabled {
+            let sw = Switched {
+                before: group.clone(),
+                after: group.clone(),
+                changed: false,
+            };
+            if ours(&group) {
+                self.switches.release(owner, deadline).await?;
+                return Ok(report(&sw, None));
+            }
+            let note = "already enabled by someone else: Failsoft will not disable it";
+            self.record(&group, Mode::Left, req, Some(note), owner, deadline)
+                .await?;
+            return Ok(report(&sw, Some(note.into())));
+        }
+        let sw = match set_enabled(&self.api, &group.id, req.enabled, deadline).await {
+            Ok(sw) => sw,
+            Err(SwitchError::IvrsLost { lost, restored }) => {
+                let summary = format!(
+                    "Regional overflow: switching emergency group {} disconnected IVRs {lost:?}; {}",
+                    group.name,
+                    if restored {
+                        "they were restored at once. Check the group in Architect."
+                    } else {
+                        "restoring them FAILED: relink them in Architect now."
+                    }
+                );
+                self.page(
+                    &req.breaker,
+                    PAGE_IVRS,
+                    Action::Trigger,
+                    "overflow-ivrs",
+                    &summary,
+                    &summary,
+                )
+                .await;
+                if !restored {
+                    return Err(SwitchError::IvrsLost { lost, restored }.into());
+                }
+                let after = emergency::get(&self.api, &group.id, deadline).await?;
+                Switched {
+                    before: group.clone(),
+                    changed: after.enabled != group.enabled,
+                    after,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if sw.after.enabled != req.enabled {
+            return Err(SwitchError::Conflict(0).into());
+        }
+        let mode = req.mode;
+        let note = (!sw.changed).then(|| format!("already {}", on_off(req.enabled)));
+        self.record(&sw.after, mode, req, note.as_deref(), owner, deadline)
+            .await?;
+        let r = report(&sw, None);
+        let summary = format!(
+            "Regional overflow {}: emergency group {} {} by {} ({}); {} of {} IVR links kept, {} s",
+            if req.enabled { "ACTIVE" } else { "ended" },
+            sw.after.name,
+            if req.enabled { "enabled" } else { "disabled" },
+            req.by,
+            req.reason,
+            r.ivrs_after,
+            r.ivrs_before,
+            r.elapsed_ms / 1000
+        );
+        tracing::info!(group = %sw.after.id, enabled = req.enabled, changed = sw.changed, by = %req.by, mode = mode.as_str(), "overflow switched");
+        crate::metrics::emit(
+            &[(
+                "Action",
+                if req.enabled {
+                    "overflow_on"
+                } else {
+                    "overflow_off"
+                },
+            )],
+            &[crate::metrics::millis(
+                "OverflowSwitchLatency",
+                r.elapsed_ms as f64,
+            )],
+        );
+        if req.enabled {
+            self.page(
+                &req.breaker,
+                PAGE_ON,
+                Action::Trigger,
+                "overflow",
+                &summary,
+                &req.reason,
+            )
+            .await;
+        } else {
+            self.page(
+                &req.breaker,
+                PAGE_OFF,
+                Action::Resolve,
+                "overflow",
+                &summary,
+                &req.reason,
+            )
+            .await;
+        }
+        Ok(r)
+    }
+
+    async fn record(
+        &self,
+        g: &Group,
+        mode: Mode,
+        req: &Request,
+        note: Option<&str>,
+        owner: &str,
+        deadline: Instant,
+    ) -> Result<(), OverflowError> {
+        let sw = Switch {
+            group_id: g.id.clone(),
+            group_name: g.name.clone(),
+            enabled: g.enabled,
+            version: g.version,
+            mode,
+            by: req.by.clone(),
+            reason: req.reason.clone(),
+            at_ms: self.clock.now_ms(),
+            ivrs: g.ivrs().len() as u32,
+            note: note.map(str::to_string),
+        };
+        if !self.switches.save(&sw, owner, deadline).await? {
+            tracing::warn!("the overflow claim ran out before the switch was recorded");
+        }
+        Ok(())
+    }
+
+    /// Queue a page on `breaker`'s record: outage-actions sends it within a second, from
+    /// whichever function or command asked.
+    async fn page(
+        &self,
+        breaker: &str,
+        id: &str,
+        action: Action,
+        what: &str,
+        summary: &str,
+        detail: &str,
+    ) {
+        let now = self.clock.now_ms();
+        let mut alert: Alert = outbox::work_fault(breaker, what, summary, detail, now);
+        alert.id = id.to_string();
+        alert.action = action;
+        let op = Op::Page {
+            alert,
+            now,
+            every_ms: 0,
+        };
+        let until = Instant::now() + 2 * crate::store::REQUEST_TIMEOUT;
+        match tokio::time::timeout_at(until, self.store.apply(breaker, &op)).await {
+            Ok(Ok(_)) => {}
+            r => {
+                tracing::error!(breaker, page = id, result = ?r.map(|r| r.map(|_| ())), "the overflow page could not be queued")
+            }
+        }
+    }
+}
+
+fn on_off(enabled: bool) -> &'static str {
+    if enabled {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+/// The board's line on the backup region, from the `genesys-backup` breaker: "ready,
+/// checked 40 s ago", or why not. None when the probe does not check it.
+pub fn readiness(r: &crate::breaker::Record, now: Millis) -> Option<serde_json::Value> {
+    let (at, healthy) = r.last_check?;
+    let ready = healthy && r.state == crate::breaker::State::Closed;
+    let checked = crate::clock::ago(now, at);
+    let text = if ready {
+        format!("Backup region: ready, checked {checked}")
+    } else {
+        format!(
+            "Backup region: NOT READY ({}), checked {checked}",
+            r.last_error.as_deref().unwrap_or("last check failed")
+        )
+    };
+    Some(
+        serde_json::json!({"ready": ready, "state": r.state, "checkedAt": crate::clock::iso8601(at), "text": text}),
+    )
+}
+
+impl Switch {
+    /// The last switch as people read it, on the board and in `failsoft overflow status`.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "group": format!("{} ({})", self.group_name, self.group_id),
+            "active": self.enabled,
+            "mode": self.mode,
+            "by": self.by,
+            "reason": self.reason,
+            "at": crate::clock::iso8601(self.at_ms),
+            "ivrs": self.ivrs,
+            "note": self.note,
+        })
+    }
+}

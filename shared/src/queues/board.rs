@@ -106,8 +106,18 @@ pub async fn board(
         Some(w) => Some(w.status(now, until).await),
         None => None,
     };
+    // The regional overflow: the last switch, and whether the backup would take calls.
+    let overflow = match &metrics.overflow {
+        Some(o) => o.load(until).await.ok().flatten().map(|s| s.view()),
+        None => None,
+    };
+    let backup = records
+        .iter()
+        .find(|r| r.name == crate::dependency::Dependency::GenesysBackup.name())
+        .and_then(|r| crate::overflow::readiness(r, now));
     json!({"breakers": breakers, "actions": actions, "done": done, "campaigns": campaigns,
-           "writeback": writeback, "queues": queues, "degradedMessage": banner})
+           "writeback": writeback, "overflow": overflow, "backup": backup,
+           "queues": queues, "degradedMessage": banner})
 }
 
 /// Answer one Function URL request.

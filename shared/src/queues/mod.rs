@@ -77,6 +77,8 @@ pub struct QueueMetrics {
     pub ledger: Option<crate::campaign::ledger::Ledger>,
     /// The write-back's backlog, shown on the board when its queues are configured.
     pub writeback: Option<crate::writeback::Watch>,
+    /// The regional overflow's last switch, shown on the board.
+    pub overflow: Option<crate::overflow::Switches>,
 }
 
 impl QueueMetrics {
@@ -265,6 +267,10 @@ impl QueueMetrics {
                 }
             }),
             writeback: crate::writeback::Watch::from_env(services, env).ok(),
+            overflow: Some(crate::overflow::Switches {
+                client: services.dynamo.clone(),
+                table: services.table.clone(),
+            }),
         })
     }
 }
