@@ -29,11 +29,18 @@ const PAGE: usize = 2;
 /// Architect emergency groups: a PUT replaces the whole group, as the real API does.
 pub const EMERGENCY: &str = "/api/v2/architect/emergencygroups";
 
-/// The org's campaigns, by (path, id), and its emergency groups, by id.
+/// Architect flows and the org's DIDs: what the backup region's readiness check reads.
+pub const FLOWS: &str = "/api/v2/flows";
+pub const DIDS: &str = "/api/v2/telephony/providers/edges/dids";
+
+/// The org's campaigns, by (path, id), its emergency groups, by id, its inbound call
+/// flows, by name, and its DIDs, by number.
 #[derive(Default)]
 pub struct Book {
     pub campaigns: BTreeMap<(String, String), Value>,
     pub groups: BTreeMap<String, Value>,
+    pub flows: BTreeMap<String, Value>,
+    pub dids: BTreeMap<String, Value>,
     /// The next PUT to a group loses its IVR links even when they are sent (how a
     /// failure of the switch would look from outside).
     pub lose_ivrs_once: bool,
@@ -51,13 +58,16 @@ impl FakeGenesys {
         let b = book.clone();
         let queries = Arc::new(AtomicU64::new(0));
         let server = FakeServer::start(move |req, _| {
-            if let Some(id) = req.path.strip_prefix(&format!("{EMERGENCY}/")) {
+            if req.path.starts_with(EMERGENCY) || req.path == FLOWS || req.path == DIDS {
                 if req.header("authorization") != Some("Bearer gc-token") {
                     return Response::json(401, &json!({"message": "unauthorized"}));
                 }
-                return match b.lock() {
-                    Ok(mut book) => emergency_group(&mut book, id, req),
-                    Err(_) => Response::json(500, &json!({"message": "poisoned"})),
+                let Ok(mut book) = b.lock() else {
+                    return Response::json(500, &json!({"message": "poisoned"}));
+                };
+                return match req.path.strip_prefix(&format!("{EMERGENCY}/")) {
+                    Some(id) => emergency_group(&mut book, id, req),
+                    None => listing(&book, req),
                 };
             }
             if req.path.starts_with(VOICE) || req.path.starts_with(MESSAGING) {
@@ -99,6 +109,40 @@ impl FakeGenesys {
                 json!({"id": id, "name": name, "version": 1, "enabled": false, "state": "active",
                        "division": {"id": "d1"},
                        "emergencyCallFlows": [{"emergencyFlow": {"id": "flow-backup", "name": "Backup region"}, "ivrs": ivrs}]}),
+            );
+        }
+    }
+
+    /// A person switches a group in Architect, as the UI would (a new version).
+    pub fn person_switches_group(&self, id: &str, enabled: bool) {
+        if let Ok(mut b) = self.book.lock() {
+            if let Some(g) = b.groups.get_mut(id) {
+                g["enabled"] = json!(enabled);
+                g["version"] = json!(g["version"].as_i64().unwrap_or(0) + 1);
+            }
+        }
+    }
+
+    /// An inbound call flow, published or only saved.
+    pub fn set_flow(&self, name: &str, published: bool) {
+        if let Ok(mut b) = self.book.lock() {
+            let version = published.then(|| json!({"id": "3.0"}));
+            b.flows.insert(
+                name.into(),
+                json!({"id": format!("flow-{}", name.len()), "name": name, "type": "INBOUNDCALL",
+                       "publishedVersion": version, "savedVersion": {"id": "3.1"}}),
+            );
+        }
+    }
+
+    /// A DID in the org, assigned to a flow or not.
+    pub fn set_did(&self, number: &str, assigned: bool) {
+        if let Ok(mut b) = self.book.lock() {
+            let owner = assigned.then(|| json!({"id": "flow-backup", "name": "Backup inbound"}));
+            b.dids.insert(
+                number.into(),
+                json!({"id": format!("did-{number}"), "phoneNumber": number, "owner": owner,
+                       "ownerType": if assigned { "IVR" } else { "" }}),
             );
         }
     }
@@ -180,6 +224,28 @@ fn emergency_group(book: &mut Book, id: &str, req: &Request) -> Response {
         }
         _ => Response::json(405, &json!({"message": "method not allowed"})),
     }
+}
+
+/// The list calls: emergency groups by name, flows by name, DIDs by number.
+fn listing(book: &Book, req: &Request) -> Response {
+    let entities: Vec<Value> = if req.path == EMERGENCY {
+        let name = req.param("name").unwrap_or_default();
+        book.groups
+            .values()
+            .filter(|g| g["name"].as_str() == Some(name))
+            .cloned()
+            .collect()
+    } else if req.path == FLOWS {
+        let name = req.param("name").unwrap_or_default();
+        book.flows.get(name).cloned().into_iter().collect()
+    } else {
+        let number = req.param("phoneNumber").unwrap_or_default();
+        book.dids.get(number).cloned().into_iter().collect()
+    };
+    Response::json(
+        200,
+        &json!({"entities": entities, "pageNumber": 1, "total": entities.len()}),
+    )
 }
 
 /// The campaign API: list (paged), get, and PUT with the version rule.

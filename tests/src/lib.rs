@@ -118,6 +118,37 @@ pub async fn sdk_config(url: &str) -> SdkConfig {
         .await
 }
 
+/// Every client against moto, as `Services::build` makes them in a function, with the
+/// clock the test injects: for building the domain objects in-process.
+pub async fn services(
+    url: &str,
+    table: &str,
+    clock: std::sync::Arc<dyn failsoft::clock::Clock>,
+) -> failsoft::service::Services {
+    use failsoft::secrets::{SecretCache, SecretsManager};
+    use std::sync::Arc;
+    let conf = sdk_config(url).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+    failsoft::service::Services {
+        store: Arc::new(failsoft::breaker::DynamoBreakerStore::new(
+            dynamo.clone(),
+            table,
+        )),
+        clock,
+        table: table.to_string(),
+        secrets: Arc::new(SecretCache::new(Arc::new(SecretsManager(
+            aws_sdk_secretsmanager::Client::new(&conf),
+        )))),
+        http: reqwest::Client::new(),
+        tokens: Arc::new(failsoft::token::DynamoTokenStore::new(
+            dynamo.clone(),
+            table,
+        )),
+        dynamo,
+        sqs: aws_sdk_sqs::Client::new(&conf),
+    }
+}
+
 pub fn template_spec() -> Result<TableSpec> {
     let yaml = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))?;
     Ok(TableSpec::from_template(&yaml)?)

@@ -419,9 +419,6 @@ async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Resul
 #[tokio::test]
 async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Result<()> {
     use failsoft::clock::ManualClock;
-    use failsoft::secrets::{SecretCache, SecretsManager};
-    use failsoft::service::Services;
-    use failsoft::token::DynamoTokenStore;
     use failsoft::writeback::{Message, WriteBack};
 
     const SENT: i64 = 1_800_000_000_000;
@@ -429,21 +426,8 @@ async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Resul
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
     let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 30).await?;
-    let conf = sdk_config(&m.url).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
     let clock = Arc::new(ManualClock::new(SENT + 10 * 60_000));
-    let services = Services {
-        store: Arc::new(DynamoBreakerStore::new(dynamo.clone(), &table)),
-        clock: clock.clone(),
-        table: table.clone(),
-        secrets: Arc::new(SecretCache::new(Arc::new(SecretsManager(
-            aws_sdk_secretsmanager::Client::new(&conf),
-        )))),
-        http: reqwest::Client::new(),
-        tokens: Arc::new(DynamoTokenStore::new(dynamo.clone(), &table)),
-        dynamo,
-        sqs: aws_sdk_sqs::Client::new(&conf),
-    };
+    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
     let env = |k: &str| match k {
         "CRM_SECRET_ID" => Some("crm-secret".to_string()),
         "WRITEBACK_QUEUE_URL" => Some(queue.clone()),

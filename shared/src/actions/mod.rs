@@ -344,6 +344,11 @@ impl Executor {
                 if on != rec.state.is_degraded() {
                     return Outcome::Done("cancelled: the breaker moved on".into());
                 }
+                if !on {
+                    if let Some(why) = o.held_by_other(&rec.name, deadline).await {
+                        return Outcome::Done(format!("left on: {why}"));
+                    }
+                }
                 let Ok(group) = o.group_or_default(None) else {
                     return Outcome::Retry {
                         after_s: None,

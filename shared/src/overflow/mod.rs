@@ -34,6 +34,8 @@ pub struct OverflowConfig {
     /// How long a switch retries a failing primary-region API before it pages for the
     /// SBC re-route (`OVERFLOW_SWITCH_TIMEOUT_S`).
     pub budget: Duration,
+    /// The breakers whose outage switches automatically (`OVERFLOW_AUTO_ON`).
+    pub auto_on: Vec<String>,
 }
 
 impl OverflowConfig {
@@ -50,6 +52,7 @@ impl OverflowConfig {
         Ok(OverflowConfig {
             group,
             budget: Duration::from_secs(number(env, "OVERFLOW_SWITCH_TIMEOUT_S", 45u64, 5, 50)?),
+            auto_on: crate::breaker::overflow_auto_on(env),
         })
     }
 }
@@ -159,6 +162,20 @@ impl Overflow {
             .ok_or(OverflowError::NoGroup)
     }
 
+    /// Another `OVERFLOW_AUTO_ON` breaker still in an outage: the overflow stays on
+    /// until the last one recovers (its restore then undoes it).
+    pub async fn held_by_other(&self, breaker: &str, deadline: Instant) -> Option<String> {
+        for other in self.config.auto_on.iter().filter(|o| *o != breaker) {
+            let until = crate::store::request_deadline(deadline);
+            if let Ok(Ok(r)) = tokio::time::timeout_at(until, self.store.load(other)).await {
+                if r.state.is_degraded() {
+                    return Some(format!("{other} is still {}", r.state));
+                }
+            }
+        }
+        None
+    }
+
     /// The group as Genesys holds it now (for `status` and `--dry-run`).
     pub async fn read(&self, group: &str, deadline: Instant) -> Result<Group, OverflowError> {
         Ok(emergency::find(&self.api, group, deadline).await?)
@@ -265,6 +282,21 @@ impl Overflow {
         };
         // An automatic restore undoes only Failsoft's own activation, untouched since.
         if req.mode == Mode::Auto && !req.enabled && !ours(&group) {
+            let sw = Switched {
+                before: group.clone(),
+                after: group.clone(),
+                changed: false,
+            };
+            // A person's switch: their record stands as it is.
+            if let Some(l) = last.as_ref().filter(|l| l.mode == Mode::Manual) {
+                self.switches.release(owner, deadline).await?;
+                let note = format!(
+                    "left as {} switched it ({}): a person's switch is never undone automatically",
+                    l.by,
+                    crate::clock::iso8601(l.at_ms)
+                );
+                return Ok(report(&sw, Some(note)));
+            }
             let note = match &last {
                 Some(l) if l.mode == Mode::Auto && l.group_id == group.id => format!(
                     "left {}: changed by someone since Failsoft enabled it (version {} -> {})",
@@ -272,20 +304,10 @@ impl Overflow {
                     l.version,
                     group.version
                 ),
-                Some(l) if l.mode == Mode::Manual => format!(
-                    "left as {} switched it ({}): a person's switch is never undone automatically",
-                    l.by,
-                    crate::clock::iso8601(l.at_ms)
-                ),
                 _ => "left: Failsoft did not enable it".into(),
             };
             self.record(&group, Mode::Left, req, Some(&note), owner, deadline)
                 .await?;
-            let sw = Switched {
-                before: group.clone(),
-                after: group,
-                changed: false,
-            };
             return Ok(report(&sw, Some(note)));
         }
         // An automatic activation of a group already enabled takes no ownership of it.
@@ -295,7 +317,12 @@ impl Overflow {
                 after: group.clone(),
                 changed: false,
             };
-            if ours(&group) {
+            // Ours already (another breaker's outage, an earlier attempt), or a
+            // person's: their record stands.
+            let manual = last
+                .as_ref()
+                .is_some_and(|l| l.mode == Mode::Manual && l.enabled && l.group_id == group.id);
+            if ours(&group) || manual {
                 self.switches.release(owner, deadline).await?;
                 return Ok(report(&sw, None));
             }

@@ -1,0 +1,503 @@
+//! The regional overflow as an outage action (issue 16): the `genesys-api` breaker's
+//! outage enables the emergency group through the outbox, its recovery disables it after
+//! the delay, but only if Failsoft enabled it and nobody changed it since; a person's
+//! switch is never undone; every switch is claimed, recorded and paged once; a switch
+//! the primary region refuses is paged at once for the SBC re-route. The executors are
+//! built as the functions build them (`Executor::build`), against moto, a fake Genesys
+//! and a fake PagerDuty, on an injected clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsoft::actions::Executor;
+use failsoft::breaker::{Breaker, Event, Record};
+use failsoft::clock::{Clock, ManualClock};
+use failsoft::dependency::Dependency;
+use failsoft::overflow::{Mode, Overflow, Request, Switches};
+use failsoft::service::Services;
+use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY};
+use failsoft_testkit::fake_http::{Fault, Response};
+use failsoft_testkit::fake_pagerduty::FakePagerDuty;
+use failsoft_testkit::{create_secret, fresh_table, moto};
+use serde_json::json;
+use tokio::time::Instant;
+
+const IVRS: [&str; 3] = ["ivr-main", "ivr-sales", "ivr-support"];
+const START: i64 = 1_800_000_000_000;
+const DELAY_MS: i64 = 600_000;
+
+struct Rig {
+    genesys: FakeGenesys,
+    pd: FakePagerDuty,
+    services: Services,
+    clock: Arc<ManualClock>,
+    vars: Vec<(String, String)>,
+}
+
+impl Rig {
+    async fn new(auto_on: &str) -> anyhow::Result<Rig> {
+        let m = moto()?;
+        let (_, table) = fresh_table(&m.url).await?;
+        let genesys = FakeGenesys::start().await?;
+        genesys.add_group("eg-1", "Regional overflow", &IVRS);
+        let pd = FakePagerDuty::start().await?;
+        let creds = json!({"client_id": "id", "client_secret": "s"});
+        create_secret(&m.url, &format!("gc-{table}"), &creds).await?;
+        create_secret(
+            &m.url,
+            &format!("pd-{table}"),
+            &json!({"routing_key": "rk"}),
+        )
+        .await?;
+        let clock = Arc::new(ManualClock::new(START));
+        let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
+        let vars = [
+            ("GENESYS_SECRET_ID", format!("gc-{table}")),
+            ("GENESYS_API_URL", genesys.server.url.clone()),
+            (
+                "GENESYS_LOGIN_URL",
+                format!("{}/oauth/token", genesys.server.url),
+            ),
+            ("OVERFLOW_AUTO_ON", auto_on.to_string()),
+            ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1".into()),
+            ("OVERFLOW_RESTORE_DELAY_S", (DELAY_MS / 1000).to_string()),
+            ("OVERFLOW_SWITCH_TIMEOUT_S", "5".into()),
+            ("ALERT_SECRET_ID", format!("pd-{table}")),
+            ("PAGERDUTY_EVENTS_URL", pd.events_url()),
+            ("ALERT_BACKOFF_S", "1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Ok(Rig {
+            genesys,
+            pd,
+            services,
+            clock,
+            vars,
+        })
+    }
+
+    fn env(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        move |k: &str| {
+            self.vars
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    /// One outage-actions instance, built as the function builds it.
+    fn executor(&self, role: &str) -> anyhow::Result<Executor> {
+        let mut ex = Executor::build(&self.services, &self.env(), role)?;
+        if let Some(o) = ex.overflow.as_mut() {
+            // Retries within the budget wait a tenth of the real first backoff.
+            o.first_backoff = Duration::from_millis(100);
+        }
+        Ok(ex)
+    }
+
+    fn breaker(&self, d: Dependency) -> anyhow::Result<Breaker> {
+        Ok(self.services.breaker(d, &self.env())?)
+    }
+
+    /// A person's `failsoft overflow activate|deactivate`, in-process.
+    fn operator(&self) -> anyhow::Result<Overflow> {
+        let mut o = Overflow::build(&self.services, &self.env())?;
+        o.first_backoff = Duration::from_millis(100);
+        Ok(o)
+    }
+
+    async fn record(&self, name: &str) -> anyhow::Result<Record> {
+        Ok(self.services.store.load(name).await?)
+    }
+
+    async fn last_switch(&self) -> anyhow::Result<Option<failsoft::overflow::Switch>> {
+        let s = Switches {
+            client: self.services.dynamo.clone(),
+            table: self.services.table.clone(),
+        };
+        Ok(s.load(deadline()).await?)
+    }
+
+    fn group_puts(&self) -> usize {
+        self.genesys
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.starts_with(EMERGENCY))
+            .count()
+    }
+
+    fn enabled(&self) -> bool {
+        self.genesys.group("eg-1")["enabled"] == true
+    }
+
+    fn ivrs(&self) -> usize {
+        self.genesys.group("eg-1")["emergencyCallFlows"][0]["ivrs"]
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
+    /// The overflow events PagerDuty received, as (action, severity of the incident's
+    /// trigger, dedup key).
+    fn overflow_pages(&self) -> Vec<(String, String, String)> {
+        let incidents = self.pd.incidents();
+        self.pd
+            .requests()
+            .into_iter()
+            .filter(|(_, key)| key.contains("/overflow"))
+            .map(|(action, key)| {
+                let severity = incidents
+                    .iter()
+                    .find(|i| i.dedup_key == key)
+                    .and_then(|i| {
+                        i.trigger["payload"]["severity"]
+                            .as_str()
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_default();
+                (action, severity, key)
+            })
+            .collect()
+    }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+async fn open(b: &Breaker) -> anyhow::Result<()> {
+    b.command(Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    Ok(())
+}
+
+async fn release(b: &Breaker) -> anyhow::Result<()> {
+    b.command(Event::Release { by: "drill".into() }).await?;
+    Ok(())
+}
+
+/// Runs as the stream and the probe would, until nothing is due now.
+async fn drain(ex: &Executor, breaker: &str) -> anyhow::Result<()> {
+    for _ in 0..4 {
+        ex.run(breaker, deadline()).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_outage_enables_the_group_and_its_recovery_disables_it_after_the_delay(
+) -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    open(&api).await?;
+    assert!(rig
+        .record("genesys-api")
+        .await?
+        .outbox
+        .contains_key("overflow-on"));
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "the outage enabled the group");
+    assert_eq!(rig.ivrs(), 3, "every IVR link kept");
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!((sw.mode, sw.enabled, sw.ivrs), (Mode::Auto, true, 3));
+    assert!(sw.by.contains("genesys-api"), "{sw:?}");
+    // One low-urgency info page tells the on-call it happened.
+    assert!(
+        rig.overflow_pages().contains(&(
+            "trigger".into(),
+            "info".into(),
+            "genesys-api/overflow".into()
+        )),
+        "{:?}",
+        rig.overflow_pages()
+    );
+
+    release(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "not before the restore delay");
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&ex, "genesys-api").await?;
+    assert!(!rig.enabled(), "restored after the delay");
+    assert_eq!(rig.ivrs(), 3);
+    assert_eq!(rig.group_puts(), 2, "one PUT on, one PUT off");
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!((sw.mode, sw.enabled), (Mode::Auto, false));
+    // The overflow incident is resolved with the restore.
+    let pages = rig.overflow_pages();
+    assert_eq!(
+        pages.iter().filter(|p| p.0 == "resolve").count(),
+        1,
+        "{pages:?}"
+    );
+    assert!(
+        rig.record("genesys-api").await?.outbox.is_empty(),
+        "every action done"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_persons_activation_is_never_undone_automatically() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    open(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    // The on-call takes it over by hand (already enabled: recorded as theirs).
+    let r = rig
+        .operator()?
+        .switch(
+            &Request {
+                group: "Regional overflow".into(),
+                enabled: true,
+                mode: Mode::Manual,
+                by: "alice".into(),
+                reason: "region degraded, staying on backup".into(),
+                breaker: "genesys-api".into(),
+            },
+            "cli-alice",
+            deadline(),
+        )
+        .await?;
+    assert!(!r.changed && r.enabled);
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "alice's switch stands");
+    assert_eq!(rig.group_puts(), 1);
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!(
+        (sw.mode, sw.by.as_str(), sw.enabled),
+        (Mode::Manual, "alice", true)
+    );
+    assert_eq!(sw.reason, "region degraded, staying on backup");
+    // What the restore did is in the action history.
+    let done = failsoft::actions::History {
+        client: rig.services.dynamo.clone(),
+        table: rig.services.table.clone(),
+    }
+    .recent("genesys-api", deadline())
+    .await?;
+    assert!(
+        done.iter()
+            .any(|d| d.action == "restore_overflow" && d.outcome.contains("left as alice")),
+        "{done:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_group_changed_since_failsoft_enabled_it_is_left_alone() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    open(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    // Someone edits the group in Architect meanwhile (off and on again: a new version).
+    rig.genesys.person_switches_group("eg-1", false);
+    rig.genesys.person_switches_group("eg-1", true);
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "left as the person set it");
+    assert_eq!(rig.group_puts(), 1);
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!(sw.mode, Mode::Left);
+    assert!(
+        sw.note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("changed by someone"),
+        "{sw:?}"
+    );
+    Ok(())
+}
+
+/// Two breakers that both switch (`OVERFLOW_AUTO_ON=genesys-api,genesys-analytics`) open at
+/// once, each acted on by eight executors: one PUT, one info page, and the group stays
+/// on until the last one recovers. Only the claim on `overflow#switch` keeps it to one
+/// page: each breaker's outbox claim covers its own action only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_breakers_switching_at_once_switch_once_and_page_once() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api,genesys-analytics").await?;
+    let mut executors = Vec::new();
+    for i in 0..16 {
+        executors.push(Arc::new(rig.executor(&format!("ex-{i}"))?));
+    }
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    let auth = rig.breaker(Dependency::GenesysAnalytics)?;
+    open(&api).await?;
+    open(&auth).await?;
+    let mut tasks = Vec::new();
+    for (i, ex) in executors.iter().enumerate() {
+        let ex = ex.clone();
+        let name = if i % 2 == 0 {
+            "genesys-api"
+        } else {
+            "genesys-analytics"
+        };
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5 {
+                if ex.run(name, deadline()).await.is_ok() {
+                    break;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    for name in ["genesys-api", "genesys-analytics"] {
+        for _ in 0..10 {
+            if rig.record(name).await?.outbox.is_empty() {
+                break;
+            }
+            rig.clock.advance(60_000);
+            drain(&executors[0], name).await?;
+        }
+    }
+    assert!(rig.enabled());
+    assert_eq!(rig.group_puts(), 1, "one PUT");
+    let triggers: Vec<_> = rig
+        .overflow_pages()
+        .into_iter()
+        .filter(|p| p.0 == "trigger")
+        .collect();
+    assert_eq!(triggers.len(), 1, "one info page: {triggers:?}");
+
+    // genesys-analytics recovers first: the overflow stays on while genesys-api is open.
+    release(&auth).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&executors[1], "genesys-analytics").await?;
+    assert!(rig.enabled(), "genesys-api still holds it");
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&executors[0], "genesys-api").await?;
+    assert!(!rig.enabled(), "the last recovery restores it");
+    assert_eq!(rig.group_puts(), 2);
+    Ok(())
+}
+
+/// The primary region's API refuses every switch: retried within the budget (5 s),
+/// then the on-call is paged at once, critical, with the SBC steps' runbook.
+#[tokio::test]
+async fn a_switch_the_region_refuses_pages_at_once_for_the_sbc_reroute() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    rig.genesys.server.fault(
+        EMERGENCY,
+        Fault::Respond(Response::json(503, &json!({"message": "unavailable"}))),
+        None,
+    );
+    open(&api).await?;
+    let started = std::time::Instant::now();
+    ex.run("genesys-api", deadline()).await?;
+    let took = started.elapsed();
+    assert!(!rig.enabled());
+    let tries = rig
+        .genesys
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with(EMERGENCY))
+        .count();
+    assert!(tries >= 3, "retried with backoff: {tries}");
+    assert!(took < Duration::from_secs(20), "bounded: {took:?}");
+    // The failure page is queued with the attempt, and sent on the next run.
+    assert!(rig
+        .record("genesys-api")
+        .await?
+        .outbox
+        .contains_key("work-overflow-failed"));
+    ex.run("genesys-api", deadline()).await?;
+    let failed: Vec<_> = rig
+        .pd
+        .incidents()
+        .into_iter()
+        .filter(|i| i.dedup_key == "genesys-api/overflow-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "one page");
+    assert_eq!(failed[0].triggers, 1);
+    let payload = &failed[0].trigger["payload"];
+    assert_eq!(payload["severity"], "critical");
+    assert!(
+        payload["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SBC"),
+        "{payload}"
+    );
+    // The region comes back: the action, retried after its backoff, switches.
+    rig.genesys.server.clear_faults();
+    rig.clock.advance(120_000);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    assert_eq!(rig.ivrs(), 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unknown_group_name_is_refused_and_nothing_is_switched() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let r = rig
+        .operator()?
+        .switch(
+            &Request {
+                group: "Regional overflw".into(),
+                enabled: true,
+                mode: Mode::Manual,
+                by: "alice".into(),
+                reason: "typo".into(),
+                breaker: "genesys-api".into(),
+            },
+            "cli-alice",
+            deadline(),
+        )
+        .await;
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.to_string().contains("no emergency group")),
+        "{r:?}"
+    );
+    assert_eq!(rig.group_puts(), 0);
+    assert!(rig.last_switch().await?.is_none());
+    // And the claim was let go: the next switch goes through.
+    let ok = rig
+        .operator()?
+        .switch(
+            &Request {
+                group: "Regional overflow".into(),
+                enabled: true,
+                mode: Mode::Manual,
+                by: "alice".into(),
+                reason: "drill".into(),
+                breaker: "genesys-api".into(),
+            },
+            "cli-alice-2",
+            deadline(),
+        )
+        .await?;
+    assert!(ok.changed && rig.enabled());
+    assert!(rig.clock.now_ms() >= START);
+    Ok(())
+}
