@@ -121,10 +121,14 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
                 Some(d) if !forced_closed => format!("{}. Impact: {}", a.summary, d.impact()),
                 _ => a.summary.clone(),
             };
+            // A backup that would not take calls hurts nobody yet: low urgency.
+            let backup = breaker == Dependency::GenesysBackup.name();
             let (severity, class) = if forced_closed {
                 ("warning", "breaker_override")
             } else if config {
                 ("error", "configuration")
+            } else if backup {
+                ("warning", "backup_readiness")
             } else {
                 ("critical", "circuit_breaker")
             };
@@ -380,6 +384,40 @@ mod tests {
         assert!(!summary.contains("Impact"), "{summary}");
         let open = event("k", "crm", &trigger(), None);
         assert_eq!(open["payload"]["severity"], "critical");
+    }
+
+    #[test]
+    fn overflow_pages_say_how_urgent_they_are() {
+        let page = |id: &str| {
+            let mut a = outbox::work_fault("genesys-api", "overflow", "overflow", "why", 0);
+            a.id = id.into();
+            let url = "https://wiki.example/runbooks/regional-overflow.md";
+            event("k", "genesys-api", &a, Some(url))
+        };
+        let on = page("work-overflow-on");
+        assert_eq!(
+            (&on["payload"]["severity"], &on["payload"]["class"]),
+            (&json!("info"), &json!("overflow"))
+        );
+        assert_eq!(
+            on["links"][0]["href"],
+            "https://wiki.example/runbooks/regional-overflow.md"
+        );
+        // The switch could not be made: the SBC re-route is someone's job right now.
+        assert_eq!(
+            page("work-overflow-failed")["payload"]["severity"],
+            "critical"
+        );
+        assert_eq!(page("work-overflow-ivrs")["payload"]["severity"], "error");
+        // A backup that is not ready: a warning, with what it would mean.
+        let ev = event("k", "genesys-backup", &trigger(), None);
+        assert_eq!(ev["payload"]["severity"], "warning");
+        assert_eq!(ev["payload"]["class"], "backup_readiness");
+        let summary = ev["payload"]["summary"].as_str().unwrap_or_default();
+        assert!(
+            summary.contains("overflow to the backup region would fail"),
+            "{summary}"
+        );
     }
 
     #[test]
