@@ -85,6 +85,8 @@ fn reads_with(set: &[(String, String)]) -> BTreeSet<String> {
     let _ = failsoft::writeback::target_from_env(&env);
     let _ = failsoft::writeback::settings_from_env(&env);
     let _ = failsoft::writeback::queue_urls(&env);
+    let _ = failsoft::overflow::OverflowConfig::from_env(&env);
+    let _ = failsoft::overflow::backup::BackupConfig::from_env(&env);
     let _ = failsoft::metrics::namespace_from(&env);
     let _ = failsoft::logging::filter_from(&env);
     for d in Dependency::ALL {
@@ -104,6 +106,12 @@ fn read_by_code() -> BTreeSet<String> {
         ("ALERT_SECRET_ID", "pd"),
         ("CAMPAIGN_PAUSE_ON", "crm,genesys-api"),
         ("WRITEBACK_QUEUE_URL", "https://sqs/q"),
+        ("OVERFLOW_AUTO_ON", "genesys-api"),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
+        ("BACKUP_GENESYS_ENVIRONMENT", "mypurecloud.com.au"),
+        ("BACKUP_GENESYS_SECRET_ID", "backup"),
+        ("BACKUP_FLOW_NAME", "Backup inbound"),
+        ("BACKUP_DIDS", "+61290000000"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

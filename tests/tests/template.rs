@@ -97,6 +97,16 @@ fn statements(t: &Value) -> Vec<(String, Value)> {
                 .cloned()
                 .unwrap_or_default()
             {
+                // `!If [Condition, statement, !Ref AWS::NoValue]`: the statement when it applies.
+                let s = match &s {
+                    Value::Tagged(t) if t.tag == "If" => {
+                        match t.value.as_sequence().and_then(|v| v.get(1)) {
+                            Some(stmt) => stmt.clone(),
+                            None => s.clone(),
+                        }
+                    }
+                    _ => s,
+                };
                 out.push((id.clone(), s));
             }
             assert!(
@@ -314,6 +324,7 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
                     "campaign#*",
                     "actions#*",
                     failsoft::writeback::backlog::KEY,
+                    failsoft::overflow::record::KEY,
                 ]
                 .contains(&k.as_str());
             assert!(known, "{id}: {k} is no key the code uses");
@@ -505,5 +516,45 @@ fn the_writeback_queue_outlasts_a_day_long_outage_with_least_privilege() -> anyh
         recv.2.contains("WritebackQueue") && !recv.2.contains("WritebackDlq"),
         "{recv:?}"
     );
+    Ok(())
+}
+
+/// The overflow settings reach every function that can write a transition (they decide
+/// what an outage calls for), the overflow record is written only by the executors, and
+/// the backup org's secret is readable by the health probe alone, when it is set.
+#[test]
+fn overflow_settings_are_global_and_the_backup_secret_is_the_probes() -> anyhow::Result<()> {
+    let t = template()?;
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    for var in [
+        "OVERFLOW_AUTO_ON",
+        "OVERFLOW_EMERGENCY_GROUP_ID",
+        "OVERFLOW_RESTORE_DELAY_S",
+    ] {
+        assert!(globals.get(var).is_some(), "{var} is not global");
+    }
+    let probe = &t["Resources"]["HealthProbeFunction"]["Properties"]["Environment"]["Variables"];
+    for var in [
+        "BACKUP_GENESYS_ENVIRONMENT",
+        "BACKUP_GENESYS_SECRET_ID",
+        "BACKUP_FLOW_NAME",
+        "BACKUP_DIDS",
+    ] {
+        assert!(probe.get(var).is_some(), "health-probe lacks {var}");
+    }
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for (id, s) in statements(&t) {
+        let text = format!("{s:?}");
+        if text.contains("BackupGenesysSecretArn") {
+            readers.push(id.clone());
+        }
+        if text.contains(failsoft::overflow::record::KEY) && text.contains("dynamodb:PutItem") {
+            writers.push(id);
+        }
+    }
+    assert_eq!(readers, ["HealthProbeFunction"]);
+    writers.sort();
+    assert_eq!(writers, ["HealthProbeFunction", "OutageActionsFunction"]);
     Ok(())
 }
