@@ -340,3 +340,142 @@ async fn writeback_status_and_redrive() -> anyhow::Result<()> {
     assert!(String::from_utf8_lossy(&out.stderr).contains("WRITEBACK_QUEUE_URL"));
     Ok(())
 }
+
+/// `failsoft overflow`: refused without a reason, a dry run changes nothing, activate
+/// enables the group with every IVR link and records who and why, status shows it, an
+/// unknown group is refused, deactivate switches it back; each switch queues its page.
+/// Multi-threaded: the fake Genesys answers while a worker waits on the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
+    use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY};
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let g = FakeGenesys::start().await?;
+    g.add_group("eg-1", "Regional overflow", &["ivr-main", "ivr-sales"]);
+    let secret = format!("gc-{table}");
+    failsoft_testkit::create_secret(
+        &m.url,
+        &secret,
+        &serde_json::json!({"client_id": "id", "client_secret": "s"}),
+    )
+    .await?;
+    let login = format!("{}/oauth/token", g.server.url);
+    let env = [
+        ("GENESYS_SECRET_ID", secret.as_str()),
+        ("GENESYS_API_URL", g.server.url.as_str()),
+        ("GENESYS_LOGIN_URL", login.as_str()),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
+        ("USER", "alice"),
+    ];
+    let cmd = |args: &[&str]| failsoft_with(&m.url, &table, &env, args);
+    let puts = || {
+        g.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.starts_with(EMERGENCY))
+            .count()
+    };
+
+    let no_reason = cmd(&["overflow", "activate", "--yes"])?;
+    assert!(!no_reason.status.success());
+    assert!(String::from_utf8_lossy(&no_reason.stderr).contains("--reason"));
+    let blank = cmd(&["overflow", "activate", "--reason", " ", "--yes"])?;
+    assert!(!blank.status.success());
+
+    let dry = cmd(&["overflow", "activate", "--reason", "drill", "--dry-run"])?;
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("Will enable emergency group Regional overflow (eg-1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ivr-main, ivr-sales") && text.contains("nothing changed"),
+        "{text}"
+    );
+    // Without --yes and with no terminal: refused, nothing changed.
+    let unconfirmed = cmd(&["overflow", "activate", "--reason", "drill"])?;
+    assert!(!unconfirmed.status.success());
+    assert_eq!(puts(), 0);
+
+    let started = std::time::Instant::now();
+    let on = cmd(&[
+        "overflow",
+        "activate",
+        "--reason",
+        "us-east-1 API down",
+        "--yes",
+        "--json",
+    ])?;
+    let took = started.elapsed();
+    assert!(
+        on.status.success(),
+        "{}",
+        String::from_utf8_lossy(&on.stderr)
+    );
+    let report: Value = serde_json::from_slice(&on.stdout)?;
+    assert_eq!(report["enabled"], true);
+    assert_eq!(
+        (report["ivrsBefore"].as_u64(), report["ivrsAfter"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(g.group("eg-1")["enabled"], true);
+    assert_eq!(puts(), 1);
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+
+    let status = cmd(&["overflow", "status", "--json"])?;
+    assert!(status.status.success());
+    let s: Value = serde_json::from_slice(&status.stdout)?;
+    assert_eq!(s["group"]["enabled"], true);
+    assert_eq!(
+        s["group"]["ivrs"],
+        serde_json::json!(["ivr-main", "ivr-sales"])
+    );
+    assert_eq!(s["lastSwitch"]["by"], "alice");
+    assert_eq!(s["lastSwitch"]["mode"], "manual");
+    assert_eq!(s["lastSwitch"]["reason"], "us-east-1 API down");
+    // The info page waits in genesys-api's outbox for outage-actions.
+    let store = DynamoBreakerStore::new(
+        aws_sdk_dynamodb::Client::new(&failsoft_testkit::sdk_config(&m.url).await),
+        &table,
+    );
+    let rec = store.load("genesys-api").await?;
+    assert!(
+        rec.outbox.contains_key("work-overflow-on"),
+        "{:?}",
+        rec.outbox.keys()
+    );
+
+    let unknown = cmd(&[
+        "overflow",
+        "deactivate",
+        "--group",
+        "No such group",
+        "--reason",
+        "x",
+        "--yes",
+    ])?;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no emergency group"));
+
+    let off = cmd(&[
+        "overflow",
+        "deactivate",
+        "--reason",
+        "region healthy",
+        "--yes",
+    ])?;
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    assert_eq!(g.group("eg-1")["enabled"], false);
+    assert_eq!(puts(), 2);
+    let text = String::from_utf8_lossy(&cmd(&["overflow", "status"])?.stdout).to_string();
+    assert!(
+        text.contains("not active") && text.contains("disabled by alice"),
+        "{text}"
+    );
+    Ok(())
+}
