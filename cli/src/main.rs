@@ -405,7 +405,7 @@ async fn writeback(cmd: WritebackCmd) -> Result<()> {
 const SBC_STEPS: &str =
     "The emergency group could not be switched through the primary region's API.
 Re-route at the carrier/SBC now (infra/runbooks/regional-overflow.md, \"SBC fallback\"):
-  1. Open the carrier portal or SBC console named in the runbook's contacts table.
+  1. Open the carrier portal or SBC console (contacts: the telephony team's table).
   2. Point the main DIDs' routing at the backup region's trunk (the pre-provisioned BACKUP_DIDS).
   3. Place a test call to the main number and hear the backup flow answer.
   4. Record the time and what you changed in the incident; undo it the same way on return.";

@@ -383,7 +383,11 @@ async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
     assert!(!blank.status.success());
 
     let dry = cmd(&["overflow", "activate", "--reason", "drill", "--dry-run"])?;
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     let text = String::from_utf8_lossy(&dry.stdout);
     assert!(
         text.contains("Will enable emergency group Regional overflow (eg-1)"),

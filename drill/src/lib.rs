@@ -19,6 +19,8 @@ pub const SCENARIOS: &[&str] = &[
     "pagerduty-flapping",
     "campaign-pause",
     "writeback-outage",
+    "region-overflow",
+    "backup-not-ready",
 ];
 
 #[derive(Clone, Debug, Default)]
@@ -53,6 +55,8 @@ pub async fn run(names: &[String], opts: &Options) -> anyhow::Result<Vec<Scenari
             "crm-maintenance" => scenarios::maintenance::window(opts).await?,
             "campaign-pause" => scenarios::campaigns::pause(opts).await?,
             "writeback-outage" => scenarios::writeback::outage(opts).await?,
+            "region-overflow" => scenarios::overflow::region_overflow(opts).await?,
+            "backup-not-ready" => scenarios::overflow::backup_not_ready(opts).await?,
             _ => scenarios::flapping::pagerduty(opts).await?,
         };
         let verdict = if r.passed { "PASS" } else { "FAIL" };

@@ -26,30 +26,31 @@ pub struct Check {
     pub detail: String,
 }
 
-/// What the system did that the timeline marks: a page, or a change to a campaign.
+/// What the system did that the timeline marks: a page, or a switch made in Genesys (a
+/// campaign turned off or on, the emergency group enabled or disabled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkKind {
     PageTrigger,
     PageResolve,
-    CampaignOff,
-    CampaignOn,
+    SwitchedOff,
+    SwitchedOn,
 }
 
 impl MarkKind {
     const ALL: [MarkKind; 4] = [
         MarkKind::PageTrigger,
         MarkKind::PageResolve,
-        MarkKind::CampaignOff,
-        MarkKind::CampaignOn,
+        MarkKind::SwitchedOff,
+        MarkKind::SwitchedOn,
     ];
 
     fn legend(self) -> &'static str {
         match self {
             MarkKind::PageTrigger => "page",
             MarkKind::PageResolve => "resolve",
-            MarkKind::CampaignOff => "campaign off",
-            MarkKind::CampaignOn => "campaign on",
+            MarkKind::SwitchedOff => "switched off",
+            MarkKind::SwitchedOn => "switched on",
         }
     }
 
@@ -66,12 +67,12 @@ impl MarkKind {
                 x,
                 y + 4.0
             ),
-            MarkKind::CampaignOff => format!(
+            MarkKind::SwitchedOff => format!(
                 "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"#8250df\"",
                 x - 4.0,
                 y - 4.0
             ),
-            MarkKind::CampaignOn => format!(
+            MarkKind::SwitchedOn => format!(
                 "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4.5\" fill=\"none\" stroke=\"#8250df\" stroke-width=\"2\""
             ),
         }
@@ -351,8 +352,8 @@ pub fn svg(s: &Scenario) -> String {
             escape(&m.label),
             match m.kind {
                 MarkKind::PageTrigger | MarkKind::PageResolve => "path",
-                MarkKind::CampaignOff => "rect",
-                MarkKind::CampaignOn => "circle",
+                MarkKind::SwitchedOff => "rect",
+                MarkKind::SwitchedOn => "circle",
             }
         );
     }
@@ -590,8 +591,8 @@ mod tests {
         for word in [
             "page",
             "resolve",
-            "campaign off",
-            "campaign on",
+            "switched off",
+            "switched on",
             "answer latency",
         ] {
             assert!(

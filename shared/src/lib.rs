@@ -2,7 +2,8 @@
 //!
 //! Modules import downward only (`docs/architecture.md` has the map and the check):
 //! - what each function does, in the guide's words: [`crm`], [`token`], [`queues`],
-//!   [`health_check`], and [`alert`] (pages);
+//!   [`health_check`], [`alert`] (pages), [`actions`] (the outage actions), [`campaign`]
+//!   (the campaign pause), [`overflow`] (the regional overflow) and [`writeback`];
 //! - [`service`]: the clients a function builds once; [`dependency`]: the registry of
 //!   what is protected, with each one's breaker defaults, health check, runbook and
 //!   page text;

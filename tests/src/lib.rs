@@ -223,6 +223,28 @@ pub fn emulator_target_dir() -> PathBuf {
     base.join("emulator")
 }
 
+/// The operator CLI's binary, built once into the emulator's target dir (`cargo test`
+/// holds its own): for drills that run `failsoft` as an operator would.
+pub fn cli_binary() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = emulator_target_dir();
+            let status = Command::new("cargo")
+                .args(["build", "-q", "-p", "failsoft-cli"])
+                .current_dir(workspace_root())
+                .env("CARGO_TARGET_DIR", &dir)
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("building failsoft-cli: {status}"));
+            }
+            Ok(dir.join("debug/failsoft"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
 /// `cargo lambda watch`, the Lambda runtime emulator, running this workspace's functions
 /// against moto. Stopped (its whole process group) on drop.
 pub struct Emulator {

@@ -40,9 +40,9 @@ fn campaign_marks(g: &FakeGenesys, started: Instant) -> Vec<Mark> {
             Some(Mark {
                 t_ms: r.at.duration_since(started).as_millis() as u64,
                 kind: if status == "on" {
-                    MarkKind::CampaignOn
+                    MarkKind::SwitchedOn
                 } else {
-                    MarkKind::CampaignOff
+                    MarkKind::SwitchedOff
                 },
                 label: format!("PUT {id} {status} (version {})", v["version"]),
             })

@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod crm;
 pub mod flapping;
 pub mod maintenance;
+pub mod overflow;
 pub mod region;
 pub mod tokens;
 pub mod writeback;
