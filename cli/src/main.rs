@@ -420,7 +420,11 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
     let (args, enabled) = match cmd {
         OverflowCmd::Status { group, json } => {
             let group = o.group_or_default(group.as_deref())?;
-            let last = o.switches.load(deadline).await?;
+            // The state table may be down (the outage may be ours): say so, show the rest.
+            let (last, record_error) = match o.switches.load(deadline).await {
+                Ok(l) => (l, None),
+                Err(e) => (None, Some(e.to_string())),
+            };
             let backup = services
                 .store
                 .load(Dependency::GenesysBackup.name())
@@ -436,7 +440,8 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
                 Err(e) => json!({"error": e.to_string()}),
             };
             if json {
-                let v = json!({"group": view, "lastSwitch": last.as_ref().map(|s| s.view()), "backup": backup});
+                let v = json!({"group": view, "lastSwitch": last.as_ref().map(|s| s.view()),
+                               "recordError": record_error, "backup": backup});
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 match &read {
@@ -470,7 +475,10 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
                             .map(|n| format!(" [{n}]"))
                             .unwrap_or_default()
                     ),
-                    None => println!("last switch: never switched by Failsoft"),
+                    None => match &record_error {
+                        Some(e) => println!("last switch: unknown (state table: {e})"),
+                        None => println!("last switch: never switched by Failsoft"),
+                    },
                 }
                 match &backup {
                     Some(b) => println!("{}", b["text"].as_str().unwrap_or_default()),
@@ -542,9 +550,12 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
         Ok(r) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
+                if !r.recorded {
+                    eprintln!("WARNING: the state table is unavailable: this switch is NOT recorded, NOT on the board and NOT paged.");
+                }
             } else {
                 println!(
-                    "{} {}d in {:.1} s: {} of {} IVR link(s) kept, version {}{}. Recorded; the on-call is told (low-urgency page).",
+                    "{} {}d in {:.1} s: {} of {} IVR link(s) kept, version {}{}.",
                     r.group,
                     verb,
                     r.elapsed_ms as f64 / 1000.0,
@@ -553,6 +564,11 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
                     r.version,
                     if r.changed { "" } else { " (it already was)" }
                 );
+                if r.recorded {
+                    println!("Recorded; the on-call is told (low-urgency page).");
+                } else {
+                    eprintln!("WARNING: the state table is unavailable: this switch is NOT recorded, NOT on the board and NOT paged. Tell the on-call yourself, and run `failsoft overflow status` once the table is back.");
+                }
             }
             Ok(())
         }

@@ -483,3 +483,66 @@ async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Our own state table refusing must not stand between a person and the switch: made
+/// through Genesys alone, and said to be neither recorded nor paged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_activate_works_while_the_state_table_refuses() -> anyhow::Result<()> {
+    use failsoft_testkit::fake_genesys::FakeGenesys;
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let g = FakeGenesys::start().await?;
+    g.add_group("eg-1", "Regional overflow", &["ivr-main", "ivr-sales"]);
+    let secret = format!("gc-{table}");
+    failsoft_testkit::create_secret(
+        &m.url,
+        &secret,
+        &serde_json::json!({"client_id": "id", "client_secret": "s"}),
+    )
+    .await?;
+    let login = format!("{}/oauth/token", g.server.url);
+    let refused = failsoft_testkit::fake_aws::refused_url()?;
+    let env = [
+        ("GENESYS_SECRET_ID", secret.as_str()),
+        ("GENESYS_API_URL", g.server.url.as_str()),
+        ("GENESYS_LOGIN_URL", login.as_str()),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", refused.as_str()),
+    ];
+    let started = std::time::Instant::now();
+    let out = failsoft_with(
+        &m.url,
+        &table,
+        &env,
+        &[
+            "overflow",
+            "activate",
+            "--reason",
+            "region down",
+            "--yes",
+            "--json",
+        ],
+    )?;
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        (report["enabled"].as_bool(), report["recorded"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(g.group("eg-1")["enabled"], true);
+    assert_eq!(report["ivrsAfter"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT recorded"));
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let status = failsoft_with(&m.url, &table, &env, &["overflow", "status"])?;
+    let text = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        text.contains("ACTIVE") && text.contains("last switch: unknown"),
+        "{text}"
+    );
+    Ok(())
+}

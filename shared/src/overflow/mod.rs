@@ -110,6 +110,9 @@ pub struct Report {
     /// Why nothing was done (an automatic restore of a group a person changed).
     pub left: Option<String>,
     pub elapsed_ms: u64,
+    /// False when the state table could not be reached: a person's switch was made
+    /// anyway, but neither recorded nor paged (the board does not show it).
+    pub recorded: bool,
 }
 
 /// The claim on a switch lasts the budget and a margin for recording it.
@@ -244,15 +247,44 @@ impl Overflow {
     ) -> Result<Report, OverflowError> {
         let now = self.clock.now_ms();
         let until = now + self.config.budget.as_millis() as Millis + CLAIM_MARGIN_MS;
-        let last = match self.switches.claim(owner, now, until, deadline).await? {
-            Claim::Won(last) => last,
-            Claim::Busy(by) => return Err(OverflowError::Busy(by)),
+        let last = match self.switches.claim(owner, now, until, deadline).await {
+            Ok(Claim::Won(last)) => last,
+            Ok(Claim::Busy(by)) => return Err(OverflowError::Busy(by)),
+            // Our own state table must not stand between a person and the switch: made
+            // unclaimed (Genesys's version check still lets one PUT through), unrecorded.
+            Err(e) if req.mode == Mode::Manual => {
+                tracing::error!(error = %e, "the state table is unavailable: switching without a claim or a record");
+                return self.unrecorded(req, started, deadline).await;
+            }
+            Err(e) => return Err(e.into()),
         };
         let r = self.claimed(req, owner, last, started, deadline).await;
         if r.is_err() {
             let _ = self.switches.release(owner, deadline).await;
         }
         r
+    }
+
+    /// A person's switch while the state table is down: Genesys alone.
+    async fn unrecorded(
+        &self,
+        req: &Request,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
+        let group = emergency::find(&self.api, &req.group, deadline).await?;
+        let sw = set_enabled(&self.api, &group.id, req.enabled, deadline).await?;
+        Ok(Report {
+            group: format!("{} ({})", sw.after.name, sw.after.id),
+            enabled: sw.after.enabled,
+            changed: sw.changed,
+            ivrs_before: sw.before.ivrs().len(),
+            ivrs_after: sw.after.ivrs().len(),
+            version: sw.after.version,
+            left: None,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            recorded: false,
+        })
     }
 
     /// The switch itself, under the claim.
@@ -279,6 +311,7 @@ impl Overflow {
             version: sw.after.version,
             left,
             elapsed_ms: started.elapsed().as_millis() as u64,
+            recorded: true,
         };
         // An automatic restore undoes only Failsoft's own activation, untouched since.
         if req.mode == Mode::Auto && !req.enabled && !ours(&group) {
