@@ -107,3 +107,13 @@ pub fn renamed(env: &dyn Env, new: &str, old: &str) -> String {
     }
     new.to_string()
 }
+
+/// An environment of fixed pairs, for unit tests of the `from_env`s.
+#[cfg(test)]
+pub(crate) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k: &str| m.get(k).cloned()
+}

@@ -159,26 +159,18 @@ impl Dependency {
 
     /// This dependency's breaker configuration: its defaults under `BREAKER_<NAME>_*`.
     pub fn breaker_config(self, env: &impl Env) -> Result<BreakerConfig, ConfigError> {
-        // A misspelt breaker in CAMPAIGN_PAUSE_ON would silently pause nothing.
-        if let Some(bad) = crate::breaker::campaign_pause_on(env)
-            .into_iter()
-            .find(|n| Dependency::parse(n).is_none())
-        {
-            return Err(ConfigError::Invalid {
-                var: "CAMPAIGN_PAUSE_ON".into(),
-                value: bad,
-                why: "not a breaker Failsoft knows".into(),
-            });
-        }
-        if let Some(bad) = crate::breaker::overflow_auto_on(env)
-            .into_iter()
-            .find(|n| Dependency::parse(n).is_none())
-        {
-            return Err(ConfigError::Invalid {
-                var: "OVERFLOW_AUTO_ON".into(),
-                value: bad,
-                why: "not a breaker Failsoft knows".into(),
-            });
+        // A misspelt breaker in either list would silently do nothing.
+        for var in ["CAMPAIGN_PAUSE_ON", "OVERFLOW_AUTO_ON"] {
+            if let Some(bad) = crate::breaker::breaker_list(env, var)
+                .into_iter()
+                .find(|n| Dependency::parse(n).is_none())
+            {
+                return Err(ConfigError::Invalid {
+                    var: var.into(),
+                    value: bad,
+                    why: "not a breaker Failsoft knows".into(),
+                });
+            }
         }
         BreakerConfig::from_env(self.name(), self.defaults(), env)
     }
@@ -208,15 +200,7 @@ impl fmt::Display for Dependency {
 mod tests {
     use super::*;
     use crate::breaker::TripPolicy;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| m.get(k).cloned()
-    }
+    use crate::config::env_of as env;
 
     #[test]
     fn names_round_trip_and_unknown_names_are_refused() {

@@ -149,6 +149,23 @@ pub async fn services(
     }
 }
 
+/// Hold `b` OPEN as an operator's drill would.
+pub async fn force_open(b: &failsoft::breaker::Breaker) -> Result<()> {
+    b.command(failsoft::breaker::Event::ForceOpen {
+        by: "drill".into(),
+        until: None,
+    })
+    .await?;
+    Ok(())
+}
+
+/// End `b`'s forced state: it returns to CLOSED.
+pub async fn release(b: &failsoft::breaker::Breaker) -> Result<()> {
+    b.command(failsoft::breaker::Event::Release { by: "drill".into() })
+        .await?;
+    Ok(())
+}
+
 pub fn template_spec() -> Result<TableSpec> {
     let yaml = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))?;
     Ok(TableSpec::from_template(&yaml)?)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use failsoft::actions::{Executor, History};
 use failsoft::alert::{PagerDuty, Runbooks};
 use failsoft::breaker::{
-    Breaker, BreakerStore, DynamoBreakerStore, Event, GuardSettings, Policy, State, TripPolicy,
+    Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy, State, TripPolicy,
 };
 use failsoft::campaign::genesys::CampaignApi;
 use failsoft::campaign::ledger::{Ledger, Stage};
@@ -20,7 +20,9 @@ use failsoft_testkit::fake_genesys::{FakeGenesys, MESSAGING, VOICE};
 use failsoft_testkit::fake_http::{Fault, Response};
 use failsoft_testkit::fake_pagerduty::FakePagerDuty;
 use failsoft_testkit::stream_pump::StreamPump;
-use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
+use failsoft_testkit::{
+    create_secret, force_open as open, fresh_table, moto, release, sdk_config, Emulator,
+};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -70,20 +72,6 @@ fn pausing() -> Policy {
 }
 
 /// An outage begins (as the drill's operator forces it) or ends.
-async fn open(b: &Breaker) -> anyhow::Result<()> {
-    b.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
-    Ok(())
-}
-
-async fn release(b: &Breaker) -> anyhow::Result<()> {
-    b.command(Event::Release { by: "drill".into() }).await?;
-    Ok(())
-}
-
 fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(30)
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::actions::Executor;
-use failsoft::breaker::{Breaker, Event, Record};
+use failsoft::breaker::{Breaker, Record};
 use failsoft::clock::{Clock, ManualClock};
 use failsoft::dependency::Dependency;
 use failsoft::overflow::{Mode, Overflow, Request, Switches};
@@ -18,7 +18,7 @@ use failsoft::service::Services;
 use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY};
 use failsoft_testkit::fake_http::{Fault, Response};
 use failsoft_testkit::fake_pagerduty::FakePagerDuty;
-use failsoft_testkit::{create_secret, fresh_table, moto};
+use failsoft_testkit::{create_secret, force_open as open, fresh_table, moto, release};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -163,22 +163,20 @@ impl Rig {
     }
 }
 
+/// Alice's `failsoft overflow activate --group <group> --reason <reason>`.
+fn alice_enables(group: &str, reason: &str) -> Request {
+    Request {
+        group: group.into(),
+        enabled: true,
+        mode: Mode::Manual,
+        by: "alice".into(),
+        reason: reason.into(),
+        breaker: "genesys-api".into(),
+    }
+}
+
 fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(30)
-}
-
-async fn open(b: &Breaker) -> anyhow::Result<()> {
-    b.command(Event::ForceOpen {
-        by: "drill".into(),
-        until: None,
-    })
-    .await?;
-    Ok(())
-}
-
-async fn release(b: &Breaker) -> anyhow::Result<()> {
-    b.command(Event::Release { by: "drill".into() }).await?;
-    Ok(())
 }
 
 /// Runs as the stream and the probe would, until nothing is due now.
@@ -260,14 +258,7 @@ async fn a_persons_activation_is_never_undone_automatically() -> anyhow::Result<
     let r = rig
         .operator()?
         .switch(
-            &Request {
-                group: "Regional overflow".into(),
-                enabled: true,
-                mode: Mode::Manual,
-                by: "alice".into(),
-                reason: "region degraded, staying on backup".into(),
-                breaker: "genesys-api".into(),
-            },
+            &alice_enables("Regional overflow", "region degraded, staying on backup"),
             "cli-alice",
             deadline(),
         )
@@ -462,14 +453,7 @@ async fn an_unknown_group_name_is_refused_and_nothing_is_switched() -> anyhow::R
     let r = rig
         .operator()?
         .switch(
-            &Request {
-                group: "Regional overflw".into(),
-                enabled: true,
-                mode: Mode::Manual,
-                by: "alice".into(),
-                reason: "typo".into(),
-                breaker: "genesys-api".into(),
-            },
+            &alice_enables("Regional overflw", "typo"),
             "cli-alice",
             deadline(),
         )
@@ -485,14 +469,7 @@ async fn an_unknown_group_name_is_refused_and_nothing_is_switched() -> anyhow::R
     let ok = rig
         .operator()?
         .switch(
-            &Request {
-                group: "Regional overflow".into(),
-                enabled: true,
-                mode: Mode::Manual,
-                by: "alice".into(),
-                reason: "drill".into(),
-                breaker: "genesys-api".into(),
-            },
+            &alice_enables("Regional overflow", "drill"),
             "cli-alice-2",
             deadline(),
         )

@@ -26,8 +26,8 @@ pub use machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket, Tr
 pub use memory::MemoryStore;
 pub use op::{Expect, Op, Tally};
 pub use policy::{
-    breaker_var, campaign_pause_on, overflow_auto_on, Backoff, BreakerConfig, Defaults,
-    GuardSettings, Policy, TripPolicy,
+    breaker_list, breaker_var, campaign_pause_on, overflow_auto_on, Backoff, BreakerConfig,
+    Defaults, GuardSettings, Policy, TripPolicy,
 };
 pub use record::{clip, Action, Alert, Counts, Lease, Record, State, Transition};
 pub use store::{Applied, BreakerStore};

@@ -226,14 +226,19 @@ impl BreakerConfig {
     }
 }
 
-/// The breakers named in `CAMPAIGN_PAUSE_ON` (comma-separated).
-pub fn campaign_pause_on(env: &dyn Env) -> Vec<String> {
-    env.get("CAMPAIGN_PAUSE_ON")
+/// The breaker names listed in `var` (comma-separated).
+pub fn breaker_list(env: &dyn Env, var: &str) -> Vec<String> {
+    env.get(var)
         .unwrap_or_default()
         .split(',')
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())
         .collect()
+}
+
+/// The breakers named in `CAMPAIGN_PAUSE_ON`.
+pub fn campaign_pause_on(env: &dyn Env) -> Vec<String> {
+    breaker_list(env, "CAMPAIGN_PAUSE_ON")
 }
 
 /// Whether `name` pauses campaigns (`CAMPAIGN_PAUSE_ON`), and after how long its
@@ -250,15 +255,10 @@ fn campaign_pause(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigErr
     Ok(Some(seconds_ms("CAMPAIGN_RESUME_DELAY_S", delay)?))
 }
 
-/// The breakers named in `OVERFLOW_AUTO_ON` (comma-separated): their outage switches
-/// to the backup region by itself. Off by default.
+/// The breakers named in `OVERFLOW_AUTO_ON`: their outage switches to the backup region
+/// by itself. Off by default.
 pub fn overflow_auto_on(env: &dyn Env) -> Vec<String> {
-    env.get("OVERFLOW_AUTO_ON")
-        .unwrap_or_default()
-        .split(',')
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect()
+    breaker_list(env, "OVERFLOW_AUTO_ON")
 }
 
 /// How long after recovery an emergency group Failsoft enabled is disabled again: a

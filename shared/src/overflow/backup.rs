@@ -300,15 +300,7 @@ impl Backup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| m.get(k).cloned()
-    }
+    use crate::config::env_of as env;
 
     #[test]
     fn off_unless_a_backup_region_is_named() {

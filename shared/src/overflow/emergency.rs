@@ -110,6 +110,17 @@ pub struct Switched {
     pub changed: bool,
 }
 
+impl Switched {
+    /// Nothing to change: the group as it is.
+    pub fn unchanged(g: &Group) -> Switched {
+        Switched {
+            before: g.clone(),
+            after: g.clone(),
+            changed: false,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum SwitchError {
     #[error(transparent)]
@@ -201,11 +212,7 @@ pub async fn set_enabled(
     loop {
         let before = get(api, id, deadline).await?;
         if before.enabled == enabled {
-            return Ok(Switched {
-                after: before.clone(),
-                before,
-                changed: false,
-            });
+            return Ok(Switched::unchanged(&before));
         }
         let after = match put(api, id, &before.switched(enabled), deadline).await {
             Err(e) if e.status() == Some(409) && conflicts < MAX_CONFLICTS => {

@@ -315,11 +315,7 @@ impl Overflow {
         };
         // An automatic restore undoes only Failsoft's own activation, untouched since.
         if req.mode == Mode::Auto && !req.enabled && !ours(&group) {
-            let sw = Switched {
-                before: group.clone(),
-                after: group.clone(),
-                changed: false,
-            };
+            let sw = Switched::unchanged(&group);
             // A person's switch: their record stands as it is.
             if let Some(l) = last.as_ref().filter(|l| l.mode == Mode::Manual) {
                 self.switches.release(owner, deadline).await?;
@@ -345,11 +341,7 @@ impl Overflow {
         }
         // An automatic activation of a group already enabled takes no ownership of it.
         if req.mode == Mode::Auto && req.enabled && group.enabled {
-            let sw = Switched {
-                before: group.clone(),
-                after: group.clone(),
-                changed: false,
-            };
+            let sw = Switched::unchanged(&group);
             // Ours already (another breaker's outage, an earlier attempt), or a
             // person's: their record stands.
             let manual = last

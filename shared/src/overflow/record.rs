@@ -117,6 +117,14 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Switch> {
 impl Switches {
     /// The last switch, if any.
     pub async fn load(&self, deadline: Instant) -> Result<Option<Switch>, StoreError> {
+        Ok(self.item(deadline).await?.as_ref().and_then(from_item))
+    }
+
+    /// The item as stored (with its claim), read consistently.
+    async fn item(
+        &self,
+        deadline: Instant,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let req = self
             .client
             .get_item()
@@ -126,7 +134,7 @@ impl Switches {
             .send();
         bounded(deadline, async {
             let out = req.await.map_err(classify_sdk_error)?;
-            Ok(out.item().and_then(from_item))
+            Ok(out.item().cloned())
         })
         .await
     }
@@ -165,23 +173,11 @@ impl Switches {
         match won {
             Some(last) => Ok(Claim::Won(last)),
             None => {
-                let req = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", s(KEY))
-                    .consistent_read(true)
-                    .send();
-                let holder = bounded(deadline, async {
-                    let out = req.await.map_err(classify_sdk_error)?;
-                    Ok(out
-                        .item()
-                        .and_then(|i| i.get("claim_owner"))
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default())
-                })
-                .await?;
+                let holder = self
+                    .item(deadline)
+                    .await?
+                    .and_then(|i| i.get("claim_owner").and_then(|v| v.as_s().ok()).cloned())
+                    .unwrap_or_default();
                 Ok(Claim::Busy(holder))
             }
         }
