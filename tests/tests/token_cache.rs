@@ -411,6 +411,10 @@ async fn the_function_refreshes_and_never_shows_the_token() -> anyhow::Result<()
     let mut env = failsoft_testkit::Emulator::aws_env(&w.url, &w.table);
     env.push(("CRM_SECRET_ID", secret.as_str()));
     env.push(("TOKEN_KMS_KEY_ID", key.as_str()));
+    // The save (KMS, then DynamoDB) gets the breaker's store timeout, 250 ms by default;
+    // a moto loaded by the rest of the suite can miss it (the token then lives only in
+    // memory, as it should). What is tested here is the sealing, not that budget.
+    env.push(("BREAKER_CRM_AUTH_STORE_TIMEOUT_MS", "5000"));
     let log = std::env::temp_dir().join(format!("failsoft-token-{}.log", w.table));
     let emu = failsoft_testkit::Emulator::start_logged(&env, Some(log.clone()))?;
     let first = emu
