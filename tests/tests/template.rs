@@ -558,3 +558,37 @@ fn overflow_settings_are_global_and_the_backup_secret_is_the_probes() -> anyhow:
     assert_eq!(writers, ["HealthProbeFunction", "OutageActionsFunction"]);
     Ok(())
 }
+
+/// Settings that would fail every function's start (automatic overflow without a group,
+/// a backup region without credentials or anything to check) are refused by
+/// CloudFormation rules at deploy time, not met by crm-lookup at its first call.
+#[test]
+fn optional_features_cannot_break_every_function_at_deploy_time() -> anyhow::Result<()> {
+    let t = template()?;
+    let rules = t
+        .get("Rules")
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    let text = |name: &str| {
+        rules
+            .get(name)
+            .map(|r| format!("{r:?}"))
+            .unwrap_or_default()
+    };
+    let overflow = text("OverflowAutoOnNeedsAGroup");
+    assert!(
+        overflow.contains("OverflowAutoOn") && overflow.contains("OverflowEmergencyGroupId"),
+        "{overflow}"
+    );
+    let backup = text("BackupRegionNeedsCredentialsAndSomethingToCheck");
+    for p in [
+        "BackupGenesysEnvironment",
+        "BackupGenesysSecretArn",
+        "BackupFlowName",
+        "BackupDids",
+    ] {
+        assert!(backup.contains(p), "{p}: {backup}");
+    }
+    Ok(())
+}
