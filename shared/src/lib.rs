@@ -4,6 +4,8 @@
 //! - what each function does, in the guide's words: [`crm`], [`token`], [`queues`],
 //!   [`health_check`], [`alert`] (pages), [`actions`] (the outage actions), [`campaign`]
 //!   (the campaign pause), [`overflow`] (the regional overflow) and [`writeback`];
+//! - one home per external API's client: [`genesys`] (the paced Genesys client), the CRM's
+//!   in [`crm`], PagerDuty's in [`alert`];
 //! - [`service`]: the clients a function builds once; [`dependency`]: the registry of
 //!   what is protected, with each one's breaker defaults, health check, runbook and
 //!   page text;
@@ -25,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod crm;
 pub mod dependency;
+pub mod genesys;
 pub mod health_check;
 pub mod http;
 pub mod logging;

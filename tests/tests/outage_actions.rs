@@ -10,10 +10,10 @@ use failsoft::alert::{PagerDuty, Runbooks};
 use failsoft::breaker::{
     Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy, State, TripPolicy,
 };
-use failsoft::campaign::genesys::CampaignApi;
 use failsoft::campaign::ledger::{Ledger, Stage};
 use failsoft::campaign::Campaigns;
 use failsoft::clock::ManualClock;
+use failsoft::genesys::GenesysApi;
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
 use failsoft_testkit::fake_genesys::{FakeGenesys, MESSAGING, VOICE};
@@ -139,7 +139,7 @@ impl World {
                 backoff_ms: 1_000,
             }),
             campaigns: Some(Campaigns {
-                api: CampaignApi::new(
+                api: GenesysApi::new(
                     reqwest::Client::new(),
                     self.genesys.server.url.clone(),
                     tokens,

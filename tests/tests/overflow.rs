@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::breaker::{Breaker, DynamoBreakerStore, GuardSettings, Policy};
-use failsoft::campaign::genesys::CampaignApi;
 use failsoft::clock::SystemClock;
+use failsoft::genesys::GenesysApi;
 use failsoft::overflow::{set_enabled, SwitchError};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 const IVRS: [&str; 3] = ["ivr-main", "ivr-sales", "ivr-support"];
 
-async fn world() -> anyhow::Result<(FakeGenesys, CampaignApi)> {
+async fn world() -> anyhow::Result<(FakeGenesys, GenesysApi)> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
     let g = FakeGenesys::start().await?;
@@ -55,7 +55,7 @@ async fn world() -> anyhow::Result<(FakeGenesys, CampaignApi)> {
         clock,
         TokenSettings::default(),
     );
-    let api = CampaignApi::new(
+    let api = GenesysApi::new(
         reqwest::Client::new(),
         g.server.url.clone(),
         Arc::new(tokens),

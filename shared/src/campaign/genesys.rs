@@ -1,16 +1,11 @@
 //! The Genesys outbound campaign API: list, read and switch voice and messaging
-//! campaigns, paced under the platform's per-token rate limit and honouring 429
-//! `Retry-After` within the caller's deadline.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! campaigns, through the paced Genesys client (`crate::genesys`).
 
 use serde_json::Value;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::http::{self, HttpError};
-use crate::token::TokenCache;
+use crate::genesys::{ApiError, GenesysApi};
+use crate::http;
 
 /// Voice campaigns and messaging campaigns: the same statuses and `version` rule, on
 /// two paths.
@@ -102,124 +97,9 @@ impl Campaign {
     }
 }
 
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum ApiError {
-    #[error("no Genesys token: {0}")]
-    Auth(String),
-    #[error("Genesys API: {0}")]
-    Http(#[from] HttpError),
-    #[error("Genesys API answered without the expected fields")]
-    Malformed,
-}
-
-impl ApiError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ApiError::Http(e) => e.status(),
-            _ => None,
-        }
-    }
-
-    pub fn retry_after_s(&self) -> Option<u64> {
-        match self {
-            ApiError::Http(HttpError::Status {
-                status: 429,
-                retry_after_s,
-            }) => Some(retry_after_s.unwrap_or(60)),
-            _ => None,
-        }
-    }
-}
-
-/// The campaign API through the Genesys token cache. One request at a time per
-/// instance, at least `min_interval` apart: a pause of fifty campaigns must not spend
-/// the token's 300 requests a minute that routing and the probe also use.
-pub struct CampaignApi {
-    pub http: reqwest::Client,
-    pub base_url: String,
-    pub tokens: Arc<TokenCache>,
-    pub min_interval: Duration,
-    next_slot: Mutex<Instant>,
-}
-
-/// A 429's `Retry-After` longer than this ends the attempt: the action is retried later.
-const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
-
-impl CampaignApi {
-    pub fn new(
-        http: reqwest::Client,
-        base_url: String,
-        tokens: Arc<TokenCache>,
-        per_minute: u32,
-    ) -> CampaignApi {
-        CampaignApi {
-            http,
-            base_url,
-            tokens,
-            min_interval: Duration::from_millis(60_000 / u64::from(per_minute.max(1))),
-            next_slot: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Wait for this instance's next request slot, or fail if it is past `deadline`.
-    async fn pace(&self, deadline: Instant) -> Result<(), ApiError> {
-        let mut slot = self.next_slot.lock().await;
-        let at = (*slot).max(Instant::now());
-        if at >= deadline {
-            return Err(ApiError::Http(HttpError::Timeout));
-        }
-        *slot = at + self.min_interval;
-        drop(slot);
-        tokio::time::sleep_until(at).await;
-        Ok(())
-    }
-
-    /// One Genesys API request, paced, with this instance's token and a 429 waited out
-    /// when it fits the deadline. The emergency groups of `overflow` use it too (this
-    /// paced client should become a `genesys` module of its own once a third API does).
-    pub async fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        deadline: Instant,
-    ) -> Result<Value, ApiError> {
-        loop {
-            self.pace(deadline).await?;
-            let (token, _) = self
-                .tokens
-                .get(deadline)
-                .await
-                .map_err(|e| ApiError::Auth(e.to_string()))?;
-            let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
-            let mut req = self
-                .http
-                .request(method.clone(), url)
-                .bearer_auth(&token.access_token);
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            match http::send_json(req, deadline).await {
-                Err(e @ HttpError::Status { status: 429, .. }) => {
-                    let wait = Duration::from_secs(
-                        ApiError::Http(e.clone()).retry_after_s().unwrap_or(60),
-                    );
-                    // Honoured here when it fits; otherwise the caller defers the action.
-                    if wait > MAX_INLINE_WAIT || Instant::now() + wait >= deadline {
-                        return Err(ApiError::Http(e));
-                    }
-                    tracing::warn!(
-                        path,
-                        wait_s = wait.as_secs(),
-                        "Genesys rate limit; waiting as told"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                r => return r.map_err(ApiError::Http),
-            }
-        }
-    }
-
+/// The campaign calls of the paced Genesys client: they live with the campaigns they
+/// read and write; the client, its pacing and its token live in `crate::genesys`.
+impl GenesysApi {
     /// Every campaign of `kind` whose status is `on`, in `divisions` if any are given,
     /// across all pages.
     pub async fn list_on(

@@ -13,10 +13,11 @@ use tokio::time::Instant;
 
 use crate::clock::{Clock, Millis};
 use crate::config::{number, ConfigError, Env};
+use crate::genesys::{ApiError, GenesysApi};
 use crate::service::{InitError, Services};
 use crate::store::StoreError;
 use crate::token::{genesys_api_url, TokenConfig};
-use genesys::{ApiError, Campaign, CampaignApi, Kind};
+use genesys::{Campaign, Kind};
 use ledger::{Entry, Ledger, Stage};
 
 /// `CAMPAIGN_DIVISION_IDS` and the pace of campaign requests. Which breakers pause is
@@ -90,7 +91,7 @@ pub struct Report {
 }
 
 pub struct Campaigns {
-    pub api: CampaignApi,
+    pub api: GenesysApi,
     pub ledger: Ledger,
     pub divisions: Vec<String>,
     pub clock: Arc<dyn Clock>,
@@ -117,7 +118,7 @@ impl Campaigns {
         let cache = Arc::new(services.token_cache(provider, &tokens, env)?);
         let env_dyn: &dyn Env = env;
         Ok(Some(Campaigns {
-            api: CampaignApi::new(
+            api: GenesysApi::new(
                 services.http.clone(),
                 genesys_api_url(env_dyn)?,
                 cache,

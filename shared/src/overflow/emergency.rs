@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::campaign::genesys::{ApiError, CampaignApi};
+use crate::genesys::{ApiError, GenesysApi};
 
 pub const PATH: &str = "/api/v2/architect/emergencygroups";
 /// A 409 (the version moved under us) is re-read and tried again this many times.
@@ -137,7 +137,7 @@ pub enum SwitchError {
 }
 
 /// Group `id` as Genesys holds it now.
-pub async fn get(api: &CampaignApi, id: &str, deadline: Instant) -> Result<Group, SwitchError> {
+pub async fn get(api: &GenesysApi, id: &str, deadline: Instant) -> Result<Group, SwitchError> {
     let body = api
         .request(
             reqwest::Method::GET,
@@ -152,7 +152,7 @@ pub async fn get(api: &CampaignApi, id: &str, deadline: Instant) -> Result<Group
 /// The group named `id_or_name`: read by id when it looks like one, else found by its
 /// exact name. An unknown or ambiguous name is refused, never guessed.
 pub async fn find(
-    api: &CampaignApi,
+    api: &GenesysApi,
     id_or_name: &str,
     deadline: Instant,
 ) -> Result<Group, SwitchError> {
@@ -185,7 +185,7 @@ pub async fn find(
 }
 
 async fn put(
-    api: &CampaignApi,
+    api: &GenesysApi,
     id: &str,
     body: &Value,
     deadline: Instant,
@@ -203,7 +203,7 @@ async fn put(
 
 /// Switch group `id` on or off, keeping its IVR links; within `deadline`.
 pub async fn set_enabled(
-    api: &CampaignApi,
+    api: &GenesysApi,
     id: &str,
     enabled: bool,
     deadline: Instant,

@@ -19,9 +19,9 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::breaker::{outbox, Action, Alert, BreakerStore, Op};
-use crate::campaign::genesys::CampaignApi;
 use crate::clock::{Clock, Millis};
 use crate::config::{number, ConfigError, Env};
+use crate::genesys::GenesysApi;
 use crate::service::{InitError, Services};
 use crate::store::StoreError;
 use crate::token::{genesys_api_url, TokenConfig};
@@ -121,7 +121,7 @@ const CLAIM_MARGIN_MS: Millis = 30_000;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct Overflow {
-    pub api: CampaignApi,
+    pub api: GenesysApi,
     pub switches: Switches,
     /// Where the pages go (`Op::Page` on a breaker's record; outage-actions sends them).
     pub store: Arc<dyn BreakerStore>,
@@ -145,7 +145,7 @@ impl Overflow {
         let cache = Arc::new(services.token_cache(provider, &tokens, env)?);
         let env_dyn: &dyn Env = env;
         Ok(Overflow {
-            api: CampaignApi::new(services.http.clone(), genesys_api_url(env_dyn)?, cache, 120),
+            api: GenesysApi::new(services.http.clone(), genesys_api_url(env_dyn)?, cache, 120),
             switches: Switches {
                 client: services.dynamo.clone(),
                 table: services.table.clone(),
