@@ -25,6 +25,26 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
         &json!({"client_id": "id", "client_secret": "s"}),
     )
     .await?;
+    // An operator switched the regional overflow on; their name carries markup too.
+    let switches = failsoft::overflow::Switches {
+        client: client.clone(),
+        table: table.clone(),
+    };
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    switches.claim("t", 1, 2, until).await?;
+    let sw = failsoft::overflow::Switch {
+        group_id: "eg-1".into(),
+        group_name: "Regional overflow".into(),
+        enabled: true,
+        version: 2,
+        mode: failsoft::overflow::Mode::Manual,
+        by: "<i>alice</i>".into(),
+        reason: "INC-1234".into(),
+        at_ms: 1_800_000_000_000,
+        ivrs: 3,
+        note: None,
+    };
+    anyhow::ensure!(switches.save(&sw, "t", until).await?, "recorded");
     // An operator holds the CRM breaker open; its name carries markup that must stay text.
     failsoft_testkit::operator_command(
         client,
@@ -86,6 +106,17 @@ async fn the_board_shows_the_banner_and_breakers_and_polls() -> anyhow::Result<(
     assert!(
         dom.contains("<td class=\"muted\">none</td>"),
         "no campaign table:\n{dom}"
+    );
+    // The regional overflow: the switch, escaped, and a backup nobody checks.
+    assert!(
+        dom.contains("id=\"overflow-row\"") && dom.contains("Regional overflow (eg-1)"),
+        "no overflow row:\n{dom}"
+    );
+    assert!(dom.contains("<td class=\"degraded\">ACTIVE</td>"), "{dom}");
+    assert!(dom.contains("&lt;i&gt;alice&lt;/i&gt;") && !dom.contains("<i>alice</i>"));
+    assert!(
+        dom.contains("Backup region: not checked"),
+        "no backup line:\n{dom}"
     );
     let polls: u32 = dom
         .split("data-polls=\"")
