@@ -1,5 +1,5 @@
-//! The actions a transition records with itself when its breaker pauses campaigns
-//! (`CAMPAIGN_PAUSE_ON`): a pause when an outage begins, a resume after the delay when
+//! The actions a transition records with itself when its breaker pauses campaigns (or
+//! switches the overflow): a pause when an outage begins, a resume after the delay when
 //! it ends, one slot each, never folded into a page summary.
 
 use failsoft::breaker::{
@@ -188,4 +188,67 @@ fn a_campaign_action_is_never_folded_into_the_page_summary() {
         "{:?}",
         c.drop
     );
+}
+
+/// The regional overflow's slots follow the same rules beside the campaign pause's: on
+/// with the trip, off after its own delay on recovery, a new outage within that delay
+/// cancelling the waiting restore; one slot each.
+#[test]
+fn the_overflow_is_switched_on_with_the_trip_and_off_after_its_own_delay() {
+    const RESTORE: i64 = 600_000;
+    let policy = Policy {
+        overflow: Some(RESTORE),
+        ..pausing()
+    };
+    let r = Record::new("genesys-api");
+    let open = run(&r, &fail(&r), 1_000, &policy);
+    let on = open.outbox.get(outbox::OVERFLOW_ON_ID).cloned();
+    assert_eq!(
+        on.as_ref().map(|a| (a.action, a.next_ms)),
+        Some((Action::ActivateOverflow, 1_000))
+    );
+    assert!(
+        open.outbox.contains_key(outbox::PAUSE_ID),
+        "beside the pause"
+    );
+    // Done by an executor: the slot empties.
+    let done = Op::DropAlert {
+        id: outbox::OVERFLOW_ON_ID.into(),
+        owner: "ex".into(),
+    };
+    let claim = Op::ClaimAlert {
+        id: outbox::OVERFLOW_ON_ID.into(),
+        owner: "ex".into(),
+        now: 2_000,
+        until: 120_000,
+    };
+    let open = claim
+        .apply(&open)
+        .and_then(|r| done.apply(&r))
+        .unwrap_or_else(|| panic!("claimed and dropped"));
+    let closed = recover(&open, 10_000, &policy);
+    let off = closed.outbox.get(outbox::OVERFLOW_OFF_ID).cloned();
+    assert_eq!(
+        off.as_ref().map(|a| (a.action, a.next_ms)),
+        Some((Action::RestoreOverflow, 10_000 + RESTORE)),
+        "{:?}",
+        kinds(&closed)
+    );
+    assert_eq!(
+        closed.outbox.get(outbox::RESUME_ID).map(|a| a.next_ms),
+        Some(10_000 + DELAY),
+        "each kind keeps its own delay"
+    );
+    // Down again within the delay: the restore waiting is cancelled, the overflow is on.
+    let again = run(&closed, &fail(&closed), 20_000, &policy);
+    assert!(
+        !again.outbox.contains_key(outbox::OVERFLOW_OFF_ID),
+        "{:?}",
+        kinds(&again)
+    );
+    assert_eq!(
+        again.outbox.get(outbox::OVERFLOW_ON_ID).map(|a| a.action),
+        Some(Action::ActivateOverflow)
+    );
+    assert_eq!(again.state, State::Open);
 }
