@@ -414,7 +414,12 @@ Re-route at the carrier/SBC now (infra/runbooks/regional-overflow.md, \"SBC fall
 async fn overflow(cmd: OverflowCmd) -> Result<()> {
     use failsoft::overflow::{Mode, Overflow, Request};
     let services = Services::from_env(&ProcessEnv).await?;
-    let o = Overflow::build(&services, &ProcessEnv)?;
+    let api = std::sync::Arc::new(failsoft::genesys::GenesysApi::build(
+        &services,
+        &ProcessEnv,
+        failsoft::genesys::DEFAULT_PER_MINUTE,
+    )?);
+    let o = Overflow::build(&services, &ProcessEnv, &api)?;
     let now = failsoft::clock::Clock::now_ms(&failsoft::clock::SystemClock);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(50);
     let (args, enabled) = match cmd {

@@ -341,16 +341,18 @@ async fn writeback_status_and_redrive() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `failsoft overflow`: refused without a reason, a dry run changes nothing, activate
-/// enables the group with every IVR link and records who and why, status shows it, an
-/// unknown group is refused, deactivate switches it back; each switch queues its page.
-/// Multi-threaded: the fake Genesys answers while a worker waits on the command.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
-    use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY};
+/// moto with a fresh table, a fake Genesys holding group `eg-1` (two IVRs), and its
+/// client secret: (moto, table, Genesys, secret id, token URL).
+async fn overflow_world() -> anyhow::Result<(
+    &'static failsoft_testkit::Moto,
+    String,
+    failsoft_testkit::fake_genesys::FakeGenesys,
+    String,
+    String,
+)> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let g = FakeGenesys::start().await?;
+    let g = failsoft_testkit::fake_genesys::FakeGenesys::start().await?;
     g.add_group("eg-1", "Regional overflow", &["ivr-main", "ivr-sales"]);
     let secret = format!("gc-{table}");
     failsoft_testkit::create_secret(
@@ -360,6 +362,17 @@ async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
     )
     .await?;
     let login = format!("{}/oauth/token", g.server.url);
+    Ok((m, table, g, secret, login))
+}
+
+/// `failsoft overflow`: refused without a reason, a dry run changes nothing, activate
+/// enables the group with every IVR link and records who and why, status shows it, an
+/// unknown group is refused, deactivate switches it back; each switch queues its page.
+/// Multi-threaded: the fake Genesys answers while a worker waits on the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
+    use failsoft_testkit::fake_genesys::EMERGENCY;
+    let (m, table, g, secret, login) = overflow_world().await?;
     let env = [
         ("GENESYS_SECRET_ID", secret.as_str()),
         ("GENESYS_API_URL", g.server.url.as_str()),
@@ -488,19 +501,7 @@ async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
 /// through Genesys alone, and said to be neither recorded nor paged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overflow_activate_works_while_the_state_table_refuses() -> anyhow::Result<()> {
-    use failsoft_testkit::fake_genesys::FakeGenesys;
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let g = FakeGenesys::start().await?;
-    g.add_group("eg-1", "Regional overflow", &["ivr-main", "ivr-sales"]);
-    let secret = format!("gc-{table}");
-    failsoft_testkit::create_secret(
-        &m.url,
-        &secret,
-        &serde_json::json!({"client_id": "id", "client_secret": "s"}),
-    )
-    .await?;
-    let login = format!("{}/oauth/token", g.server.url);
+    let (m, table, g, secret, login) = overflow_world().await?;
     let refused = failsoft_testkit::fake_aws::refused_url()?;
     let env = [
         ("GENESYS_SECRET_ID", secret.as_str()),

@@ -10,8 +10,24 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::config::Env;
 use crate::http::{self, HttpError};
-use crate::token::TokenCache;
+use crate::service::{InitError, Services};
+use crate::token::{genesys_api_url, TokenCache, TokenConfig};
+
+/// Requests a minute per instance unless `CAMPAIGN_REQUESTS_PER_MINUTE` says otherwise:
+/// Genesys allows about 300 per token, shared with routing and the probe.
+pub const DEFAULT_PER_MINUTE: u32 = 120;
+
+/// An entity's `name`, clipped: it goes into records, pages and the board.
+pub fn entity_name(body: &Value) -> String {
+    body.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect()
+}
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -71,6 +87,26 @@ impl GenesysApi {
             min_interval: Duration::from_millis(60_000 / u64::from(per_minute.max(1))),
             next_slot: Mutex::new(Instant::now()),
         }
+    }
+
+    /// The client a function builds once, with the fleet's Genesys token
+    /// (`GENESYS_SECRET_ID`, `GENESYS_API_URL` or `GENESYS_ENVIRONMENT`), shared by the
+    /// campaign pause and the overflow so that both keep to one pace.
+    pub fn build(
+        services: &Services,
+        env: &impl Env,
+        per_minute: u32,
+    ) -> Result<GenesysApi, InitError> {
+        let tokens = TokenConfig::from_env(env)?;
+        let provider = tokens.provider("genesys", "GENESYS_SECRET_ID")?;
+        let cache = Arc::new(services.token_cache(provider, &tokens, env)?);
+        let env: &dyn Env = env;
+        Ok(GenesysApi::new(
+            services.http.clone(),
+            genesys_api_url(env)?,
+            cache,
+            per_minute,
+        ))
     }
 
     /// Wait for this instance's next request slot, or fail if it is past `deadline`.

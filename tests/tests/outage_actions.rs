@@ -139,12 +139,12 @@ impl World {
                 backoff_ms: 1_000,
             }),
             campaigns: Some(Campaigns {
-                api: GenesysApi::new(
+                api: Arc::new(GenesysApi::new(
                     reqwest::Client::new(),
                     self.genesys.server.url.clone(),
                     tokens,
                     60_000,
-                ),
+                )),
                 ledger: self.ledger().await,
                 divisions: Vec::new(),
                 clock: self.clock.clone(),

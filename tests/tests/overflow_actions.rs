@@ -103,7 +103,12 @@ impl Rig {
 
     /// A person's `failsoft overflow activate|deactivate`, in-process.
     fn operator(&self) -> anyhow::Result<Overflow> {
-        let mut o = Overflow::build(&self.services, &self.env())?;
+        let api = Arc::new(failsoft::genesys::GenesysApi::build(
+            &self.services,
+            &self.env(),
+            failsoft::genesys::DEFAULT_PER_MINUTE,
+        )?);
+        let mut o = Overflow::build(&self.services, &self.env(), &api)?;
         o.first_backoff = Duration::from_millis(100);
         Ok(o)
     }

@@ -22,6 +22,7 @@ use crate::breaker::{Action, Alert, Applied, BreakerStore, Op, Record};
 use crate::campaign::Campaigns;
 use crate::clock::{Clock, Millis};
 use crate::config::Env;
+use crate::genesys::{GenesysApi, DEFAULT_PER_MINUTE};
 use crate::metrics;
 use crate::overflow::{Mode, Overflow, Request};
 use crate::service::{InitError, Services};
@@ -140,14 +141,32 @@ fn failing_key(a: &Alert) -> String {
 
 impl Executor {
     pub fn build(services: &Services, env: &impl Env, role: &str) -> Result<Executor, InitError> {
+        let campaign_config = crate::campaign::CampaignConfig::from_env(env)?;
+        let overflow_on = !crate::breaker::overflow_auto_on(env).is_empty();
+        // One Genesys client, built only when some action needs it, so that the pause
+        // and the overflow keep to one pace under the token's rate limit.
+        let api = match (&campaign_config, overflow_on) {
+            (None, false) => None,
+            (c, _) => {
+                let per_minute = c.as_ref().map_or(DEFAULT_PER_MINUTE, |c| c.per_minute);
+                Some(Arc::new(GenesysApi::build(services, env, per_minute)?))
+            }
+        };
+        let (campaigns, overflow) = match &api {
+            Some(api) => (
+                Campaigns::build(services, env, api)?,
+                match overflow_on {
+                    true => Some(Overflow::build(services, env, api)?),
+                    false => None,
+                },
+            ),
+            None => (None, None),
+        };
         Ok(Executor {
             store: services.store.clone(),
             pager: AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c)),
-            campaigns: Campaigns::build(services, env)?,
-            overflow: match crate::breaker::overflow_auto_on(env).is_empty() {
-                true => None,
-                false => Some(Overflow::build(services, env)?),
-            },
+            campaigns,
+            overflow,
             history: Some(History {
                 client: services.dynamo.clone(),
                 table: services.table.clone(),

@@ -60,13 +60,7 @@ impl Campaign {
         }
         Some(Campaign {
             kind,
-            name: body
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .chars()
-                .take(120)
-                .collect(),
+            name: crate::genesys::entity_name(&body),
             status: body
                 .get("campaignStatus")
                 .and_then(Value::as_str)

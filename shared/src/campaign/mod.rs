@@ -16,7 +16,6 @@ use crate::config::{number, ConfigError, Env};
 use crate::genesys::{ApiError, GenesysApi};
 use crate::service::{InitError, Services};
 use crate::store::StoreError;
-use crate::token::{genesys_api_url, TokenConfig};
 use genesys::{Campaign, Kind};
 use ledger::{Entry, Ledger, Stage};
 
@@ -52,7 +51,13 @@ impl CampaignConfig {
         Ok(Some(CampaignConfig {
             divisions,
             // Genesys allows about 300 requests per token per minute, shared with the probe.
-            per_minute: number(env, "CAMPAIGN_REQUESTS_PER_MINUTE", 120u32, 1, 3_000)?,
+            per_minute: number(
+                env,
+                "CAMPAIGN_REQUESTS_PER_MINUTE",
+                crate::genesys::DEFAULT_PER_MINUTE,
+                1,
+                3_000,
+            )?,
         }))
     }
 }
@@ -91,7 +96,7 @@ pub struct Report {
 }
 
 pub struct Campaigns {
-    pub api: GenesysApi,
+    pub api: Arc<GenesysApi>,
     pub ledger: Ledger,
     pub divisions: Vec<String>,
     pub clock: Arc<dyn Clock>,
@@ -109,21 +114,17 @@ fn label(c: &Campaign) -> String {
 }
 
 impl Campaigns {
-    pub fn build(services: &Services, env: &impl Env) -> Result<Option<Campaigns>, InitError> {
+    /// With the function's one Genesys client; None when no breaker pauses campaigns.
+    pub fn build(
+        services: &Services,
+        env: &impl Env,
+        api: &Arc<GenesysApi>,
+    ) -> Result<Option<Campaigns>, InitError> {
         let Some(config) = CampaignConfig::from_env(env)? else {
             return Ok(None);
         };
-        let tokens = TokenConfig::from_env(env)?;
-        let provider = tokens.provider("genesys", "GENESYS_SECRET_ID")?;
-        let cache = Arc::new(services.token_cache(provider, &tokens, env)?);
-        let env_dyn: &dyn Env = env;
         Ok(Some(Campaigns {
-            api: GenesysApi::new(
-                services.http.clone(),
-                genesys_api_url(env_dyn)?,
-                cache,
-                config.per_minute,
-            ),
+            api: api.clone(),
             ledger: Ledger {
                 client: services.dynamo.clone(),
                 table: services.table.clone(),

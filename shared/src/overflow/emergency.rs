@@ -33,13 +33,7 @@ impl Group {
             return None;
         }
         Some(Group {
-            name: body
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .chars()
-                .take(120)
-                .collect(),
+            name: crate::genesys::entity_name(&body),
             version: body.get("version").and_then(Value::as_i64)?,
             enabled: body
                 .get("enabled")

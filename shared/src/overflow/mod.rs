@@ -24,7 +24,6 @@ use crate::config::{number, ConfigError, Env};
 use crate::genesys::GenesysApi;
 use crate::service::{InitError, Services};
 use crate::store::StoreError;
-use crate::token::{genesys_api_url, TokenConfig};
 
 /// `OVERFLOW_EMERGENCY_GROUP_ID` and how long a switch keeps trying.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,13 +114,30 @@ pub struct Report {
     pub recorded: bool,
 }
 
+impl Report {
+    /// What `sw` did, `started` ago; `left` says why nothing was done, if so.
+    fn of(sw: &Switched, left: Option<String>, started: Instant, recorded: bool) -> Report {
+        Report {
+            group: format!("{} ({})", sw.after.name, sw.after.id),
+            enabled: sw.after.enabled,
+            changed: sw.changed,
+            ivrs_before: sw.before.ivrs().len(),
+            ivrs_after: sw.after.ivrs().len(),
+            version: sw.after.version,
+            left,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            recorded,
+        }
+    }
+}
+
 /// The claim on a switch lasts the budget and a margin for recording it.
 const CLAIM_MARGIN_MS: Millis = 30_000;
 /// The first retry's wait; each further one doubles, within the budget.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct Overflow {
-    pub api: GenesysApi,
+    pub api: Arc<GenesysApi>,
     pub switches: Switches,
     /// Where the pages go (`Op::Page` on a breaker's record; outage-actions sends them).
     pub store: Arc<dyn BreakerStore>,
@@ -137,21 +153,20 @@ pub const PAGE_FAILED: &str = "work-overflow-failed";
 pub const PAGE_IVRS: &str = "work-overflow-ivrs";
 
 impl Overflow {
-    /// From the primary region's settings (`GENESYS_*`) and `OVERFLOW_*`.
-    pub fn build(services: &Services, env: &impl Env) -> Result<Overflow, InitError> {
-        let config = OverflowConfig::from_env(env)?;
-        let tokens = TokenConfig::from_env(env)?;
-        let provider = tokens.provider("genesys", "GENESYS_SECRET_ID")?;
-        let cache = Arc::new(services.token_cache(provider, &tokens, env)?);
-        let env_dyn: &dyn Env = env;
+    /// From `OVERFLOW_*`, with the function's one Genesys client (the primary region's).
+    pub fn build(
+        services: &Services,
+        env: &impl Env,
+        api: &Arc<GenesysApi>,
+    ) -> Result<Overflow, InitError> {
         Ok(Overflow {
-            api: GenesysApi::new(services.http.clone(), genesys_api_url(env_dyn)?, cache, 120),
+            api: api.clone(),
             switches: Switches {
                 client: services.dynamo.clone(),
                 table: services.table.clone(),
             },
             store: services.store.clone(),
-            config,
+            config: OverflowConfig::from_env(env)?,
             clock: services.clock.clone(),
             first_backoff: FIRST_BACKOFF,
         })
@@ -274,17 +289,7 @@ impl Overflow {
     ) -> Result<Report, OverflowError> {
         let group = emergency::find(&self.api, &req.group, deadline).await?;
         let sw = set_enabled(&self.api, &group.id, req.enabled, deadline).await?;
-        Ok(Report {
-            group: format!("{} ({})", sw.after.name, sw.after.id),
-            enabled: sw.after.enabled,
-            changed: sw.changed,
-            ivrs_before: sw.before.ivrs().len(),
-            ivrs_after: sw.after.ivrs().len(),
-            version: sw.after.version,
-            left: None,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            recorded: false,
-        })
+        Ok(Report::of(&sw, None, started, false))
     }
 
     /// The switch itself, under the claim.
@@ -302,17 +307,7 @@ impl Overflow {
                 l.mode == Mode::Auto && l.enabled && l.group_id == g.id && l.version == g.version
             })
         };
-        let report = |sw: &Switched, left: Option<String>| Report {
-            group: format!("{} ({})", sw.after.name, sw.after.id),
-            enabled: sw.after.enabled,
-            changed: sw.changed,
-            ivrs_before: sw.before.ivrs().len(),
-            ivrs_after: sw.after.ivrs().len(),
-            version: sw.after.version,
-            left,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            recorded: true,
-        };
+        let report = |sw: &Switched, left: Option<String>| Report::of(sw, left, started, true);
         // An automatic restore undoes only Failsoft's own activation, untouched since.
         if req.mode == Mode::Auto && !req.enabled && !ours(&group) {
             let sw = Switched::unchanged(&group);
