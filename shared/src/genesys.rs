@@ -37,7 +37,16 @@ pub enum ApiError {
     Http(#[from] HttpError),
     #[error("Genesys API answered without the expected fields")]
     Malformed,
+    /// The version sent is not the current one: 409, or a 400 whose message says the
+    /// version "does not match the current version", as Genesys's own Terraform
+    /// provider reads it (`genesyscloud/util/util_retries.go`, `IsVersionMismatch`).
+    /// Either way the caller re-reads and tries again.
+    #[error("Genesys API: the version sent is not the current one (HTTP {0})")]
+    VersionConflict(u16),
 }
+
+/// The words of Genesys's 400 for a stale version.
+const STALE_VERSION: &str = "does not match the current version";
 
 impl ApiError {
     pub fn status(&self) -> Option<u16> {
@@ -45,6 +54,11 @@ impl ApiError {
             ApiError::Http(e) => e.status(),
             _ => None,
         }
+    }
+
+    /// A stale version (409, or Genesys's 400 that says so): re-read and try again.
+    pub fn is_version_conflict(&self) -> bool {
+        matches!(self, ApiError::VersionConflict(_))
     }
 
     pub fn retry_after_s(&self) -> Option<u64> {
@@ -146,8 +160,16 @@ impl GenesysApi {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            match http::send_json(req, deadline).await {
-                Err(e @ HttpError::Status { status: 429, .. }) => {
+            match http::send_json_explained(req, deadline).await {
+                Err((HttpError::Status { status: 409, .. }, _)) => {
+                    return Err(ApiError::VersionConflict(409))
+                }
+                Err((HttpError::Status { status: 400, .. }, Some(m)))
+                    if m.to_ascii_lowercase().contains(STALE_VERSION) =>
+                {
+                    return Err(ApiError::VersionConflict(400))
+                }
+                Err((e @ HttpError::Status { status: 429, .. }, _)) => {
                     let wait = Duration::from_secs(
                         ApiError::Http(e.clone()).retry_after_s().unwrap_or(60),
                     );
@@ -162,7 +184,7 @@ impl GenesysApi {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                r => return r.map_err(ApiError::Http),
+                r => return r.map_err(|(e, _)| ApiError::Http(e)),
             }
         }
     }

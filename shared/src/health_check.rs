@@ -25,6 +25,13 @@ use crate::token::{genesys_api_url, TokenCache, TokenConfig};
 pub enum Check {
     /// GET `url`; healthy on 2xx.
     Http { url: String },
+    /// GET `url` on the Genesys API with the fleet's Genesys token; healthy on 2xx. A
+    /// token it cannot have, or one the API refuses (401), is the token's fault, not the
+    /// API's.
+    Genesys {
+        tokens: Arc<TokenCache>,
+        url: String,
+    },
     /// GET `<instance_url><path>` with the crm token; healthy on 2xx.
     Crm {
         tokens: Arc<TokenCache>,
@@ -88,6 +95,22 @@ impl HealthChecker {
         };
         match check {
             Check::Http { url } => get(url.clone(), None).await,
+            Check::Genesys { tokens, url } => {
+                let (t, _) = tokens
+                    .get(deadline)
+                    .await
+                    .map_err(|e| failed(e.to_string(), false))?;
+                let req = self.http.get(url.clone()).bearer_auth(&t.access_token);
+                match http::send_json(req, deadline).await {
+                    Ok(_) | Err(HttpError::Garbage(_)) => Ok(()),
+                    Err(e @ HttpError::Status { status: 401, .. }) => {
+                        // Dropped fleet-wide; the next check fetches a new one.
+                        tokens.invalidate(&t, deadline).await;
+                        Err(failed(format!("the Genesys token was refused: {e}"), false))
+                    }
+                    Err(e) => Err(failed(e.to_string(), true)),
+                }
+            }
             Check::Crm { tokens, path } => {
                 let (t, _) = tokens
                     .get(deadline)
@@ -225,6 +248,12 @@ impl HealthChecker {
     }
 }
 
+/// The Genesys API's health check: `GET /api/v2/date` ("Get the current system
+/// date/time", SDK `UtilitiesApi.get_date`): documented, needs a token but no
+/// permission, and reads nothing of the org. `/api/v2/health/check` is not in the
+/// public API.
+pub const GENESYS_API_CHECK_PATH: &str = "/api/v2/date";
+
 /// The health check's own settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HealthCheckConfig {
@@ -253,7 +282,7 @@ impl HealthCheckConfig {
             false => None,
             true => {
                 let base = genesys_api_url(env)?;
-                let path = parsed(env, &api_path, "/api/v2/health/check".to_string())?;
+                let path = parsed(env, &api_path, GENESYS_API_CHECK_PATH.to_string())?;
                 Some(format!("{}{path}", base.trim_end_matches('/')))
             }
         };
@@ -275,9 +304,13 @@ impl HealthChecker {
         let config = HealthCheckConfig::from_env(env)?;
         let tokens = TokenConfig::from_env(env)?;
         let mut targets = Vec::new();
+        let mut genesys_tokens = None;
         for provider in &tokens.providers {
             let cache = Arc::new(services.token_cache(provider.clone(), &tokens, env)?);
             let auth = provider.auth();
+            if auth == Dependency::GenesysAuth {
+                genesys_tokens = Some(cache.clone());
+            }
             for d in Dependency::ALL {
                 let check = match d.health_check() {
                     HealthCheck::CrmInstance if auth == Dependency::CrmAuth => Check::Crm {
@@ -305,9 +338,17 @@ impl HealthChecker {
             });
         }
         if let Some(url) = &config.genesys_api {
+            let check = match genesys_tokens {
+                Some(tokens) => Check::Genesys {
+                    tokens,
+                    url: url.clone(),
+                },
+                // No Genesys client configured: a path that answers without a token.
+                None => Check::Http { url: url.clone() },
+            };
             targets.push(Target {
                 breaker: services.breaker(Dependency::GenesysApi, env)?,
-                check: Check::Http { url: url.clone() },
+                check,
             });
         }
         Ok(HealthChecker {

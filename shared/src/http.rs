@@ -58,8 +58,22 @@ pub async fn send_json(
     req: reqwest::RequestBuilder,
     deadline: Instant,
 ) -> Result<Value, HttpError> {
+    send_json_explained(req, deadline).await.map_err(|(e, _)| e)
+}
+
+/// An error answer's `message` is read up to this many bytes: enough for a vendor's
+/// sentence, never a whole page.
+const MAX_ERROR_BODY: usize = 4_096;
+
+/// As [`send_json`], and with a non-2xx answer, the `message` its JSON body carries
+/// (Genesys's error bodies have `message`, `code`, `status`): some answers mean
+/// different things by their message alone, such as Genesys's 400 for a stale version.
+pub async fn send_json_explained(
+    req: reqwest::RequestBuilder,
+    deadline: Instant,
+) -> Result<Value, (HttpError, Option<String>)> {
     let fut = async {
-        let resp = req.send().await.map_err(classify)?;
+        let resp = req.send().await.map_err(|e| (classify(e), None))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             let retry_after_s = resp
@@ -67,17 +81,24 @@ pub async fn send_json(
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
-            return Err(HttpError::Status {
-                status,
-                retry_after_s,
-            });
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let message = serde_json::from_slice::<Value>(&bytes[..bytes.len().min(MAX_ERROR_BODY)])
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string));
+            return Err((
+                HttpError::Status {
+                    status,
+                    retry_after_s,
+                },
+                message,
+            ));
         }
-        let bytes = resp.bytes().await.map_err(classify)?;
-        serde_json::from_slice(&bytes).map_err(|e| HttpError::Garbage(e.to_string()))
+        let bytes = resp.bytes().await.map_err(|e| (classify(e), None))?;
+        serde_json::from_slice(&bytes).map_err(|e| (HttpError::Garbage(e.to_string()), None))
     };
     tokio::time::timeout_at(deadline, fut)
         .await
-        .unwrap_or(Err(HttpError::Timeout))
+        .unwrap_or(Err((HttpError::Timeout, None)))
 }
 
 /// One HTTP client per instance: rustls, short connect timeout, no redirects.

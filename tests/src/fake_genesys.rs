@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use crate::contract::{self, Vendor};
 use crate::fake_http::{FakeServer, Request, Response};
 
-/// The region's health check, as the health probe calls it by default.
-pub const HEALTH_PATH: &str = "/api/v2/health/check";
+/// The region's health check, as the health probe calls it by default: `GET
+/// /api/v2/date` (SDK `UtilitiesApi.get_date`: OAuth, no permission; answers a
+/// `ServerDate`). `/api/v2/health/check` is not in the public API and answers 404 here.
+pub const HEALTH_PATH: &str = "/api/v2/date";
 pub const QUERY: &str = "/api/v2/analytics/queues/observations/query";
 
 /// A fake Genesys: the token endpoint and queue observations (waiting = 3 × n for the
@@ -29,9 +32,38 @@ const PAGE: usize = 2;
 /// Architect emergency groups: a PUT replaces the whole group, as the real API does.
 pub const EMERGENCY: &str = "/api/v2/architect/emergencygroups";
 
-/// Architect flows and the org's DIDs: what the backup region's readiness check reads.
+/// Architect flows and IVR configurations (call routes, with the numbers each answers
+/// in `dnis`): what the backup region's readiness check reads. The DID list
+/// (`/api/v2/telephony/providers/edges/dids`) needs `telephony:plugin:all`, so it is
+/// served only to a client granted that.
 pub const FLOWS: &str = "/api/v2/flows";
+pub const IVRS: &str = "/api/v2/architect/ivrs";
 pub const DIDS: &str = "/api/v2/telephony/providers/edges/dids";
+
+/// What Genesys says to a PUT with a stale version. Both are documented in practice:
+/// Genesys's Terraform provider (`util_retries.go`, `IsVersionMismatch`) retries "409,
+/// or 400 whose message says the version does not match the current version".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stale {
+    #[default]
+    Conflict409,
+    BadRequest400,
+}
+
+impl Stale {
+    fn answer(self) -> Response {
+        match self {
+            Stale::Conflict409 => Response::json(
+                409,
+                &json!({"message": "The version number supplied must match the version number of the most recent update", "code": "conflict", "status": 409}),
+            ),
+            Stale::BadRequest400 => Response::json(
+                400,
+                &json!({"message": "The version supplied does not match the current version of the resource", "code": "bad.request", "status": 400}),
+            ),
+        }
+    }
+}
 
 /// The org's campaigns, by (path, id), its emergency groups, by id, its inbound call
 /// flows, by name, and its DIDs, by number.
@@ -41,6 +73,13 @@ pub struct Book {
     pub groups: BTreeMap<String, Value>,
     pub flows: BTreeMap<String, Value>,
     pub dids: BTreeMap<String, Value>,
+    /// IVR configurations by id.
+    pub ivrs: BTreeMap<String, Value>,
+    /// How a stale version is answered.
+    pub stale: Stale,
+    /// The permissions the org's OAuth client was granted: a call the record says needs
+    /// another is refused with 403.
+    pub granted: Vec<String>,
     /// The next PUT to a group loses its IVR links even when they are sent (how a
     /// failure of the switch would look from outside).
     pub lose_ivrs_once: bool,
@@ -53,12 +92,29 @@ pub struct FakeGenesys {
 }
 
 impl FakeGenesys {
+    /// A Genesys org whose client holds exactly what the README lists for the main
+    /// client ([`contract::genesys::MAIN_CLIENT`]).
     pub async fn start() -> anyhow::Result<FakeGenesys> {
-        let book: Arc<Mutex<Book>> = Arc::default();
+        Self::start_granted(contract::genesys::MAIN_CLIENT).await
+    }
+
+    /// A Genesys org whose client holds `granted` and nothing else.
+    pub async fn start_granted(granted: &[&str]) -> anyhow::Result<FakeGenesys> {
+        let book: Arc<Mutex<Book>> = Arc::new(Mutex::new(Book {
+            granted: granted.iter().map(|p| p.to_string()).collect(),
+            ..Book::default()
+        }));
         let b = book.clone();
         let queries = Arc::new(AtomicU64::new(0));
-        let server = FakeServer::start(move |req, _| {
-            if req.path.starts_with(EMERGENCY) || req.path == FLOWS || req.path == DIDS {
+        let server = FakeServer::start(contract::checked(Vendor::Genesys, move |req, _| {
+            if let Some(refused) = without_permission(&b, req) {
+                return refused;
+            }
+            if req.path.starts_with(EMERGENCY)
+                || req.path == FLOWS
+                || req.path == DIDS
+                || req.path == IVRS
+            {
                 if req.header("authorization") != Some("Bearer gc-token") {
                     return Response::json(401, &json!({"message": "unauthorized"}));
                 }
@@ -80,9 +136,16 @@ impl FakeGenesys {
                 };
             }
             other(req, &queries)
-        })
+        }))
         .await?;
         Ok(FakeGenesys { server, book })
+    }
+
+    /// Take a permission away from the org's client.
+    pub fn revoke(&self, permission: &str) {
+        if let Ok(mut b) = self.book.lock() {
+            b.granted.retain(|p| p != permission);
+        }
     }
 
     /// Add a campaign at version 1.
@@ -135,16 +198,54 @@ impl FakeGenesys {
         }
     }
 
-    /// A DID in the org, assigned to a flow or not.
+    /// A DID in the org, routed to a call flow through an IVR configuration (its
+    /// `dnis`), or in the org's number list only.
     pub fn set_did(&self, number: &str, assigned: bool) {
         if let Ok(mut b) = self.book.lock() {
-            let owner = assigned.then(|| json!({"id": "flow-backup", "name": "Backup inbound"}));
+            let owner = assigned.then(|| json!({"id": "ivr-backup", "name": "Backup inbound"}));
             b.dids.insert(
                 number.into(),
                 json!({"id": format!("did-{number}"), "phoneNumber": number, "owner": owner,
                        "ownerType": if assigned { "IVR" } else { "" }}),
             );
+            let id = format!("ivr-{}", number.trim_start_matches('+'));
+            if assigned {
+                b.ivrs.insert(
+                    id.clone(),
+                    json!({"id": id, "name": format!("Backup {number}"), "state": "active", "version": 1,
+                           "dnis": [number], "openHoursFlow": {"id": "flow-backup", "name": "Backup inbound"}}),
+                );
+            } else {
+                b.ivrs.remove(&id);
+            }
         }
+    }
+
+    /// How a PUT with a stale version is answered from now on.
+    pub fn answer_stale_with(&self, stale: Stale) {
+        if let Ok(mut b) = self.book.lock() {
+            b.stale = stale;
+        }
+    }
+
+    /// Set a voice campaign's decimal pacing (`maxCallsPerAgentDecimal`, with the
+    /// integer `maxCallsPerAgent` beside it, as Genesys keeps both).
+    pub fn set_pacing(&self, id: &str, per_agent: f64) {
+        if let Ok(mut b) = self.book.lock() {
+            if let Some(c) = b.campaigns.get_mut(&(VOICE.to_string(), id.to_string())) {
+                c["maxCallsPerAgentDecimal"] = json!(per_agent);
+                c["maxCallsPerAgent"] = json!(per_agent.round() as i64);
+            }
+        }
+    }
+
+    /// A campaign as Genesys holds it now.
+    pub fn campaign(&self, path: &str, id: &str) -> Value {
+        self.book
+            .lock()
+            .ok()
+            .and_then(|b| b.campaigns.get(&(path.to_string(), id.to_string())).cloned())
+            .unwrap_or(Value::Null)
     }
 
     /// A group as Genesys holds it now.
@@ -192,6 +293,26 @@ impl FakeGenesys {
     }
 }
 
+/// A call by an authenticated client that lacks the permission the record says the
+/// operation needs: 403, as Genesys answers it (`ErrorBody`).
+fn without_permission(book: &Mutex<Book>, req: &Request) -> Option<Response> {
+    if req.header("authorization") != Some("Bearer gc-token") {
+        return None;
+    }
+    let op = contract::find(Vendor::Genesys, &req.method, &req.path)?;
+    let granted: Vec<String> = book.lock().ok()?.granted.clone();
+    let granted: Vec<&str> = granted.iter().map(String::as_str).collect();
+    if op.permissions.allows(&granted) {
+        return None;
+    }
+    let missing = op.permissions.names().join(", ");
+    Some(Response::json(
+        403,
+        &json!({"message": format!("You are missing the following permission(s): {missing}"),
+                "code": "missing.permissions", "status": 403}),
+    ))
+}
+
 /// GET a group; PUT one back whole at its current version (409 otherwise). What the
 /// PUT does not carry is gone: that is the real API's pitfall.
 fn emergency_group(book: &mut Book, id: &str, req: &Request) -> Response {
@@ -205,10 +326,7 @@ fn emergency_group(book: &mut Book, id: &str, req: &Request) -> Response {
                 return Response::json(400, &json!({"message": "bad body"}));
             };
             if body["version"] != current["version"] {
-                return Response::json(
-                    409,
-                    &json!({"message": "version mismatch", "code": "conflict"}),
-                );
+                return book.stale.answer();
             }
             body["id"] = json!(id);
             body["version"] = json!(current["version"].as_i64().unwrap_or(0) + 1);
@@ -226,9 +344,21 @@ fn emergency_group(book: &mut Book, id: &str, req: &Request) -> Response {
     }
 }
 
-/// The list calls: emergency groups by name, flows by name, DIDs by number.
+/// The list calls: emergency groups by name, flows by name, IVRs by number (`dnis`),
+/// DIDs by number.
 fn listing(book: &Book, req: &Request) -> Response {
-    let entities: Vec<Value> = if req.path == EMERGENCY {
+    let entities: Vec<Value> = if req.path == IVRS {
+        let number = req.param("dnis").unwrap_or_default();
+        book.ivrs
+            .values()
+            .filter(|i| {
+                i["dnis"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|n| n.as_str() == Some(number)))
+            })
+            .cloned()
+            .collect()
+    } else if req.path == EMERGENCY {
         let name = req.param("name").unwrap_or_default();
         book.groups
             .values()
@@ -295,11 +425,9 @@ fn campaigns(book: &mut Book, req: &Request) -> Response {
                 return Response::json(400, &json!({"message": "bad body", "code": "bad.request"}));
             };
             if body["version"] != c["version"] {
-                return Response::json(
-                    409,
-                    &json!({"message": "The version number supplied must match the version number of the most recent update", "code": "conflict"}),
-                );
+                return book.stale.answer();
             }
+            let decimal = req.param("useMaxCallsPerAgentDecimal") == Some("true");
             let from = c["campaignStatus"].as_str().unwrap_or_default().to_string();
             let to = body["campaignStatus"]
                 .as_str()
@@ -317,6 +445,12 @@ fn campaigns(book: &mut Book, req: &Request) -> Response {
                 }
             };
             *c = body;
+            // Without useMaxCallsPerAgentDecimal=true the decimal is not used (SDK
+            // OutboundApi.put_outbound_campaign): the fake takes the worst reading, the
+            // integer `maxCallsPerAgent` in its place.
+            if !decimal && c.get("maxCallsPerAgentDecimal").is_some() {
+                c["maxCallsPerAgentDecimal"] = json!(c["maxCallsPerAgent"].as_f64());
+            }
             c["campaignStatus"] = json!(next);
             c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
             Response::json(200, c)
@@ -328,8 +462,11 @@ fn campaigns(book: &mut Book, req: &Request) -> Response {
 /// Everything but campaigns: token, health check, queue observations.
 fn other(req: &Request, queries: &AtomicU64) -> Response {
     {
-        if req.path == HEALTH_PATH {
-            return Response::json(200, &json!({"status": "OK"}));
+        if req.path == HEALTH_PATH && req.header("authorization") == Some("Bearer gc-token") {
+            return Response::json(200, &json!({"currentDate": "2026-11-28T02:41:00.000Z"}));
+        }
+        if req.path == "/api/v2/health/check" {
+            return Response::json(404, &json!({"message": "not found", "code": "not.found", "status": 404}));
         }
         if req.path == "/oauth/token" {
             return Response::json(
@@ -348,17 +485,28 @@ fn other(req: &Request, queries: &AtomicU64) -> Response {
                         .collect()
                 })
                 .unwrap_or_default();
-            // Queues this org does not have are absent from the answer.
+            let asked: Vec<&str> = body["metrics"]
+                .as_array()
+                .map(|m| m.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            // Queues this org does not have are absent from the answer; each has only the
+            // metrics asked for. 7 agents interact while 5 conversations do: the two
+            // are different metrics.
             let results: Vec<Value> = ids
                 .iter()
                 .filter(|id| !id.starts_with("unknown-"))
                 .enumerate()
                 .map(|(i, id)| {
-                    json!({"group": {"queueId": id}, "data": [
-                    {"metric": "oWaiting", "stats": {"count": 3 * (i + 1)}},
-                    {"metric": "oOnQueueUsers", "qualifier": "IDLE", "stats": {"count": 2}},
-                    {"metric": "oOnQueueUsers", "qualifier": "INTERACTING", "stats": {"count": 7}},
-                    {"metric": "oInteracting", "stats": {"count": 5}}]})
+                    let data: Vec<Value> = [
+                        json!({"metric": "oWaiting", "stats": {"count": 3 * (i + 1)}}),
+                        json!({"metric": "oOnQueueUsers", "qualifier": "IDLE", "stats": {"count": 2}}),
+                        json!({"metric": "oOnQueueUsers", "qualifier": "INTERACTING", "stats": {"count": 7}}),
+                        json!({"metric": "oInteracting", "stats": {"count": 5}}),
+                    ]
+                    .into_iter()
+                    .filter(|d| asked.contains(&d["metric"].as_str().unwrap_or_default()))
+                    .collect();
+                    json!({"group": {"queueId": id}, "data": data})
                 })
                 .collect();
             return Response::json(200, &json!({"results": results}));

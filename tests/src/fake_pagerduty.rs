@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use crate::contract::{self, Vendor};
 use crate::fake_http::{FakeServer, Response};
 
 pub const EVENTS_PATH: &str = "/v2/enqueue";
@@ -31,7 +32,7 @@ impl FakePagerDuty {
     pub async fn start() -> anyhow::Result<FakePagerDuty> {
         let incidents: Arc<Mutex<Vec<Incident>>> = Arc::default();
         let inc = incidents.clone();
-        let server = FakeServer::start(move |req, _| {
+        let server = FakeServer::start(contract::checked(Vendor::PagerDuty, move |req, _| {
             let ev: Value = match serde_json::from_str(&req.body) {
                 Ok(v) => v,
                 Err(_) => return Response::json(400, &json!({"status": "invalid event"})),
@@ -65,7 +66,7 @@ impl FakePagerDuty {
                 202,
                 &json!({"status": "success", "message": "Event processed", "dedup_key": key}),
             )
-        })
+        }))
         .await?;
         Ok(FakePagerDuty { server, incidents })
     }

@@ -1,7 +1,17 @@
 //! A fake Salesforce: the client-credentials token endpoint and SOSL phone search over
 //! a fixed set of contacts; and for the write-back, Tasks upserted by external id (one
-//! by one, or through sObject Collections), searches through Composite, the org's API
-//! calls counted against a daily limit. On the fault-injecting server.
+//! by one, or through sObject Collections), searches through Composite Batch, the org's
+//! API calls counted against a daily limit. On the fault-injecting server.
+//!
+//! It answers as the REST API Developer Guide says, not as our client expects:
+//! - Composite (`/composite`) refuses Search subrequests ("Send Multiple Requests Using
+//!   Composite" lists sObject resources, Collections, Query and QueryAll); Composite
+//!   Batch (`/composite/batch`) runs up to 25, and each subrequest counts as an API call.
+//! - Two records with one external id in one Collections upsert both fail with
+//!   `DUPLICATE_VALUE`, and neither is written.
+//! - A field the object does not have is a 400 `INVALID_FIELD` for the request; an
+//!   object or external id field it does not have, a 404 `NOT_FOUND`; a value outside a
+//!   restricted picklist, the record's `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use crate::contract::{self, Vendor};
 use crate::fake_http::{parse_form, FakeServer, Response};
 
 pub const TOKEN_PATH: &str = "/services/oauth2/token";
@@ -112,6 +123,57 @@ pub struct Org {
     pub api_calls: Arc<AtomicU32>,
     /// The daily allowance: past it, 403 `REQUEST_LIMIT_EXCEEDED` (0: no limit).
     pub daily_limit: Arc<AtomicU32>,
+    /// HTTP requests under `/services/data/` (a Composite Batch of 25 is one).
+    pub requests: Arc<AtomicU32>,
+}
+
+/// The Task's fields the fake org has: the standard ones the write-back may set
+/// (Salesforce Object Reference, "Task"), and the external id field.
+pub const TASK_FIELDS: [&str; 14] = [
+    "Subject",
+    "Status",
+    "TaskSubtype",
+    "ActivityDate",
+    "WhoId",
+    "WhatId",
+    "Description",
+    "CallObject",
+    "CallDisposition",
+    "CallDurationInSeconds",
+    "CallType",
+    "Priority",
+    "OwnerId",
+    EXTERNAL_ID_FIELD,
+];
+/// The org's external id field on Task.
+pub const EXTERNAL_ID_FIELD: &str = "Genesys_Interaction_Id__c";
+/// Restricted picklists of Task (Object Reference): `TaskSubtype` and `CallType`.
+const TASK_SUBTYPES: [&str; 6] = ["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"];
+const CALL_TYPES: [&str; 3] = ["Internal", "Inbound", "Outbound"];
+
+/// A field the Task does not have: the request's 400, as Salesforce answers it.
+fn unknown_field(record: &Value) -> Option<Response> {
+    let o = record.as_object()?;
+    let bad = o
+        .keys()
+        .find(|k| k.as_str() != "attributes" && !TASK_FIELDS.contains(&k.as_str()))?;
+    Some(Response::json(
+        400,
+        &json!([{"message": format!("No such column '{bad}' on sobject of type Task"), "errorCode": "INVALID_FIELD"}]),
+    ))
+}
+
+/// A record's value outside a restricted picklist, as its errors.
+fn bad_picklist(record: &Value) -> Option<Value> {
+    for (field, allowed) in [("TaskSubtype", &TASK_SUBTYPES[..]), ("CallType", &CALL_TYPES[..])] {
+        if let Some(v) = record.get(field).and_then(Value::as_str) {
+            if !allowed.contains(&v) {
+                return Some(json!([{"statusCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    "message": format!("{field}: bad value for restricted picklist field: {v}"), "fields": [field]}]));
+            }
+        }
+    }
+    None
 }
 
 impl Org {
@@ -121,9 +183,15 @@ impl Org {
     pub fn calls(&self) -> u32 {
         self.api_calls.load(Ordering::SeqCst)
     }
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::SeqCst)
+    }
 
     /// Upsert one Task: (created, or the record's errors).
     fn upsert(&self, ext: &str, body: &Value) -> Result<bool, Value> {
+        if let Some(errors) = bad_picklist(body) {
+            return Err(errors);
+        }
         if body.to_string().contains(INVALID_NOTE) {
             return Err(
                 json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
@@ -177,7 +245,10 @@ pub async fn start_org(contacts: Vec<FakeContact>) -> anyhow::Result<(FakeServer
     let org = Org::default();
     let o = org.clone();
     let current = org.sessions.clone();
-    let server = FakeServer::start(move |req, base| {
+    let server = FakeServer::start(contract::checked(Vendor::Salesforce, move |req, base| {
+        if req.path.starts_with(API_PREFIX) && req.path != API_PREFIX {
+            o.requests.fetch_add(1, Ordering::SeqCst);
+        }
         let mut r = handle(&o, &contacts, &current, req, base);
         if req.path.starts_with(API_PREFIX) && req.path != API_PREFIX {
             r.headers.push((
@@ -186,7 +257,7 @@ pub async fn start_org(contacts: Vec<FakeContact>) -> anyhow::Result<(FakeServer
             ));
         }
         r
-    })
+    }))
     .await?;
     Ok((server, org))
 }
@@ -272,9 +343,21 @@ fn writes(
         ));
     };
     let parts: Vec<&str> = rest.split('/').collect();
+    let not_found = || {
+        Response::json(
+            404,
+            &json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]),
+        )
+    };
     match (req.method.as_str(), parts.as_slice()) {
-        ("PATCH", ["sobjects", "Task", _field, ext]) => {
+        ("PATCH", ["sobjects", object, field, ext]) => {
             org.api_calls.fetch_add(1, Ordering::SeqCst);
+            if *object != "Task" || *field != EXTERNAL_ID_FIELD {
+                return Some(not_found());
+            }
+            if let Some(r) = unknown_field(&body) {
+                return Some(r);
+            }
             Some(match org.upsert(ext, &body) {
                 Ok(true) => Response::json(
                     201,
@@ -288,8 +371,11 @@ fn writes(
                 Err(errors) => Response::json(400, &errors),
             })
         }
-        ("PATCH", ["composite", "sobjects", "Task", field]) => {
+        ("PATCH", ["composite", "sobjects", object, field]) => {
             org.api_calls.fetch_add(1, Ordering::SeqCst);
+            if *object != "Task" || *field != EXTERNAL_ID_FIELD {
+                return Some(not_found());
+            }
             let records = body["records"].as_array().cloned().unwrap_or_default();
             if records.len() > 200 {
                 return Some(Response::json(
@@ -297,12 +383,26 @@ fn writes(
                     &json!([{"errorCode": "EXCEEDED_ID_LIMIT", "message": "more than 200"}]),
                 ));
             }
+            if let Some(r) = records.iter().find_map(unknown_field) {
+                return Some(r);
+            }
+            // One external id twice in one request: both refused, neither written.
+            let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+            for r in &records {
+                if let Some(ext) = r[*field].as_str() {
+                    *seen.entry(ext.to_string()).or_default() += 1;
+                }
+            }
             let results: Vec<Value> = records
                 .iter()
                 .map(|r| {
                     let Some(ext) = r[*field].as_str() else {
                         return json!({"success": false, "errors": [{"statusCode": "MISSING_ARGUMENT", "message": "no external id"}]});
                     };
+                    if seen.get(ext).copied().unwrap_or(0) > 1 {
+                        return json!({"success": false, "errors": [{"statusCode": "DUPLICATE_VALUE",
+                            "message": format!("Duplicate external id specified: {ext}"), "fields": []}]});
+                    }
                     let mut fields = r.clone();
                     if let Some(o) = fields.as_object_mut() {
                         o.remove("attributes");
@@ -322,21 +422,49 @@ fn writes(
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if subs.len() > 25 {
+            // Composite does not support Search (the guide lists the resources it
+            // does); the exact code of the refusal is not documented.
+            if subs
+                .iter()
+                .any(|s| s["url"].as_str().unwrap_or_default().contains("/search"))
+            {
                 return Some(Response::json(
                     400,
-                    &json!([{"errorCode": "INVALID_BATCH_REQUEST", "message": "more than 25"}]),
+                    &json!([{"errorCode": "INVALID_API_INPUT", "message": "Search is not supported in a composite request"}]),
                 ));
             }
-            let answers: Vec<Value> = subs
+            // The fake runs nothing else through Composite: Failsoft sends nothing else.
+            Some(Response::json(
+                501,
+                &json!([{"errorCode": "NOT_IMPLEMENTED", "message": "the fake runs no other composite subrequest"}]),
+            ))
+        }
+        ("POST", ["composite", "batch"]) => {
+            let subs = body["batchRequests"].as_array().cloned().unwrap_or_default();
+            if subs.len() > 25 || subs.is_empty() {
+                return Some(Response::json(
+                    400,
+                    &json!([{"errorCode": "INVALID_BATCH_REQUEST", "message": "a batch takes 1 to 25 subrequests"}]),
+                ));
+            }
+            // Each subrequest counts against the org's allowance.
+            org.api_calls.fetch_add(subs.len() as u32, Ordering::SeqCst);
+            let results: Vec<Value> = subs
                 .iter()
                 .map(|s| {
                     let url = s["url"].as_str().unwrap_or_default();
-                    let found = search_records(contacts, &query_of(url));
-                    json!({"body": {"searchRecords": found}, "httpHeaders": {}, "httpStatusCode": 200, "referenceId": s["referenceId"]})
+                    let search = url
+                        .split_once('/')
+                        .is_some_and(|(v, r)| v.starts_with('v') && r.starts_with("search/?"));
+                    if s["method"] != "GET" || !search {
+                        return json!({"statusCode": 404, "result": [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]});
+                    }
+                    let found = search_records(contacts, &query_of(&format!("/{url}")));
+                    json!({"statusCode": 200, "result": {"searchRecords": found}})
                 })
                 .collect();
-            Some(Response::json(200, &json!({"compositeResponse": answers})))
+            let has_errors = results.iter().any(|r| r["statusCode"] != 200);
+            Some(Response::json(200, &json!({"hasErrors": has_errors, "results": results})))
         }
         _ => None,
     }

@@ -426,6 +426,7 @@ impl Drop for Emulator {
         let _ = self.child.wait();
     }
 }
+pub mod contract;
 pub mod fake_aws;
 pub mod fake_genesys;
 pub mod fake_http;

@@ -12,7 +12,8 @@ use failsoft::breaker::State;
 use failsoft::clock::ManualClock;
 use failsoft::health_check::HealthChecker;
 use failsoft::service::Services;
-use failsoft_testkit::fake_genesys::FakeGenesys;
+use failsoft_testkit::contract::genesys::BACKUP_CLIENT;
+use failsoft_testkit::fake_genesys::{FakeGenesys, DIDS as DID_LIST, IVRS};
 use failsoft_testkit::fake_http::{Fault, Response};
 use failsoft_testkit::fake_pagerduty::FakePagerDuty;
 use failsoft_testkit::{create_secret, fresh_table, moto};
@@ -36,7 +37,8 @@ impl Rig {
     async fn new() -> anyhow::Result<Rig> {
         let m = moto()?;
         let (_, table) = fresh_table(&m.url).await?;
-        let backup = FakeGenesys::start().await?;
+        // The backup org's client holds only what the README lists: read-only.
+        let backup = FakeGenesys::start_granted(BACKUP_CLIENT).await?;
         backup.set_flow(FLOW, true);
         for d in DIDS.split(',') {
             backup.set_did(d, true);
@@ -130,6 +132,17 @@ async fn a_ready_backup_is_checked_every_run_and_says_so() -> anyhow::Result<()>
     assert_eq!(rig.backup.server.count("/oauth/token"), 1);
     assert_eq!(rig.backup.server.count("/api/v2/flows"), 3);
     assert!(rig.pages().is_empty());
+    // With a read-only client: the DIDs are seen through the IVR configurations. The
+    // DID list needs telephony:plugin:all, which this client does not hold, and is
+    // never asked.
+    assert_eq!(rig.backup.server.count(IVRS), 6, "two DIDs, three runs");
+    assert_eq!(rig.backup.server.count(DID_LIST), 0);
+    let refused = reqwest::Client::new()
+        .get(format!("{}{DID_LIST}", rig.backup.server.url))
+        .bearer_auth("gc-token")
+        .send()
+        .await?;
+    assert_eq!(refused.status().as_u16(), 403, "the DID list is not read-only");
     Ok(())
 }
 
@@ -184,7 +197,7 @@ async fn an_unassigned_did_or_a_refused_login_is_not_ready() -> anyhow::Result<(
     assert_eq!(r.failures, 1);
     let err = r.last_error.unwrap_or_default();
     assert!(
-        err.contains("DID +61290000001 is not assigned in the backup org"),
+        err.contains("DID +61290000001 is not routed to a call flow"),
         "{err}"
     );
     rig.backup.set_did("+61290000001", true);

@@ -143,7 +143,9 @@ async fn live_then_cached_then_zeroed() -> anyhow::Result<()> {
             v[0]["agentsAvailable"].as_u64(),
             v[0]["agentsInteracting"].as_u64()
         ),
-        (Some(2), Some(5))
+        // Agents from the user metric (oOnQueueUsers INTERACTING: 7), never the
+        // conversation count oInteracting (5) that the board once showed as agents.
+        (Some(2), Some(7))
     );
     assert_eq!(v[0]["isDegraded"], false);
     assert!(v[0].get("degradedMessage").is_none());

@@ -75,8 +75,8 @@ fn target() -> anyhow::Result<Target> {
 
 fn call() -> anyhow::Result<AfterCall> {
     let body = json!({"detail": {"topicName": "v2.detail.events.conversation.c1.acw", "eventBody": {
-        "eventTime": "2026-11-28T02:41:00.000Z", "conversationId": "c1", "participantId": "p1",
-        "direction": "inbound", "ani": "tel:+13175550123", "queueId": "q-sales",
+        "eventTime": 1_795_833_660_000_i64, "conversationId": "c1", "participantId": "p1",
+        "mediaType": "VOICE", "direction": "INBOUND", "ani": "tel:+13175550123", "queueId": "q-sales",
         "wrapupCode": "Resolved", "wrapupNotes": "renewal", "wrapupDurationMs": 61000}}});
     Ok(AfterCall::parse(&body.to_string())?)
 }

@@ -38,7 +38,10 @@ impl Regions {
     async fn new(st: &Stage) -> anyhow::Result<Regions> {
         let primary = FakeGenesys::start().await?;
         primary.add_group(GROUP, "Regional overflow", &IVRS);
-        let backup = FakeGenesys::start().await?;
+        // The backup org's client is read-only, as the README says it may be.
+        let backup =
+            FakeGenesys::start_granted(failsoft_testkit::contract::genesys::BACKUP_CLIENT)
+                .await?;
         backup.set_flow(FLOW, true);
         for d in DIDS.split(',') {
             backup.set_did(d, true);

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use failsoft_testkit::fake_genesys::HEALTH_PATH;
 use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
 use serde_json::json;
 
@@ -11,14 +12,13 @@ use crate::report::{check, Observation, Scenario};
 use crate::stage::Stage;
 use crate::Options;
 
-const HEALTH_PATH: &str = "/api/v2/health/check";
 const FAILURE_THRESHOLD: usize = 5;
 
 pub async fn unhealthy(opts: &Options) -> anyhow::Result<Scenario> {
     let mut st = Stage::new().await?;
     let region = FakeServer::start(|req, _| {
         if req.path == HEALTH_PATH {
-            return Response::json(200, &json!({"status": "ok"}));
+            return Response::json(200, &json!({"currentDate": "2026-11-28T02:41:00.000Z"}));
         }
         Response::json(404, &json!({"message": "not found"}))
     })

@@ -32,6 +32,18 @@ impl Kind {
         }
     }
 
+    /// The PUT's query. A voice campaign's `maxCallsPerAgent` may be a decimal, which
+    /// Genesys keeps only when the PUT says `useMaxCallsPerAgentDecimal=true` (SDK
+    /// `OutboundApi.put_outbound_campaign`; Genesys's Terraform provider always sends
+    /// it): without it, our off-and-on round trip could change the pacing a person set.
+    /// Messaging campaigns have no such parameter.
+    pub fn put_query(self) -> &'static str {
+        match self {
+            Kind::Voice => "?useMaxCallsPerAgentDecimal=true",
+            Kind::Messaging => "",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -141,15 +153,16 @@ impl GenesysApi {
         Campaign::from_body(kind, body).ok_or(ApiError::Malformed)
     }
 
-    /// PUT `c` back with `status` and the version it was read with. A 409 means the
-    /// version moved; a 400, that Genesys refuses the transition.
+    /// PUT `c` back with `status` and the version it was read with.
+    /// `ApiError::VersionConflict` means the version moved; any other 400, that Genesys
+    /// refuses the transition.
     pub async fn switch(
         &self,
         c: &Campaign,
         status: &str,
         deadline: Instant,
     ) -> Result<Campaign, ApiError> {
-        let path = format!("{}/{}", c.kind.path(), c.id);
+        let path = format!("{}/{}{}", c.kind.path(), c.id, c.kind.put_query());
         let body = self
             .request(
                 reqwest::Method::PUT,

@@ -187,11 +187,12 @@ impl Campaigns {
         Ok(report)
     }
 
-    /// PUT `off` with the version just read; a 409 re-reads and tries again, bounded.
+    /// PUT `off` with the version just read; a stale version (409, or Genesys's 400
+    /// that says so) re-reads and tries again, bounded.
     async fn turn_off(&self, mut c: Campaign, deadline: Instant) -> Result<(), ApiError> {
         for _ in 0..MAX_CONFLICTS {
             match self.api.switch(&c, "off", deadline).await {
-                Err(e) if e.status() == Some(409) => {
+                Err(e) if e.is_version_conflict() => {
                     c = self.api.get(c.kind, &c.id, deadline).await?;
                     if c.status != "on" {
                         return Ok(());
@@ -200,10 +201,7 @@ impl Campaigns {
                 r => return r.map(|_| ()),
             }
         }
-        Err(ApiError::Http(crate::http::HttpError::Status {
-            status: 409,
-            retry_after_s: None,
-        }))
+        Err(ApiError::VersionConflict(409))
     }
 
     /// Read a campaign being paused until it is `off` (recorded with its version), within
@@ -319,7 +317,7 @@ impl Campaigns {
                         continue;
                     }
                     // The version moved under us: somebody is changing it right now.
-                    Err(err) if err.status() == Some(409) => {}
+                    Err(err) if err.is_version_conflict() => {}
                     Err(err) => return Err(err.into()),
                 }
             }

@@ -1,6 +1,6 @@
 //! The backup region's readiness, proven every minute by the health probe: its login
 //! and API answer with the backup org's own client credentials, the overflow flow exists
-//! and is published, and the backup DIDs are assigned. A failover is where an untested
+//! and is published, and the backup DIDs route to a call flow. A failover is where an untested
 //! backup fails, so a backup that would not take the calls is paged long before it is
 //! needed (the `genesys-backup` breaker, at low urgency).
 
@@ -267,30 +267,34 @@ impl Backup {
             .unwrap_or_default())
     }
 
-    /// The DID is in the backup org and assigned to something that answers it.
+    /// The DID routes to a call flow in the backup org: an active IVR configuration
+    /// lists it in `dnis` and has an open-hours flow. Read through the IVR list
+    /// (`GET /api/v2/architect/ivrs?dnis=`, `routing:callRoute:view`, SDK
+    /// `ArchitectApi.get_architect_ivrs`), so a read-only client will do: the DID list
+    /// needs `telephony:plugin:all`, which is not a read-only permission.
     async fn did(&self, did: &str, token: &str, deadline: Instant) -> Result<(), NotReady> {
         let q: String = url::form_urlencoded::byte_serialize(did.as_bytes()).collect();
         let body = self
             .get(
-                &format!("/api/v2/telephony/providers/edges/dids?pageSize=25&phoneNumber={q}"),
+                &format!("/api/v2/architect/ivrs?pageSize=25&dnis={q}"),
                 token,
                 deadline,
             )
             .await?;
-        let found = body["entities"]
+        let routed = body["entities"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|d| d["phoneNumber"].as_str() == Some(did))
-            .ok_or_else(|| {
-                not_ready(format!(
-                    "overflow would fail: DID {did} is not in the backup org"
-                ))
-            })?;
-        let assigned = found["owner"]["id"].as_str().is_some_and(|s| !s.is_empty());
-        if !assigned {
+            .filter(|i| i["state"].as_str().is_none_or(|s| s == "active"))
+            .filter(|i| {
+                i["dnis"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|n| n.as_str() == Some(did)))
+            })
+            .any(|i| i["openHoursFlow"]["id"].as_str().is_some_and(|s| !s.is_empty()));
+        if !routed {
             return Err(not_ready(format!(
-                "overflow would fail: DID {did} is not assigned in the backup org"
+                "overflow would fail: DID {did} is not routed to a call flow (no IVR configuration answers it) in the backup org"
             )));
         }
         Ok(())

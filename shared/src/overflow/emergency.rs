@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use crate::genesys::{ApiError, GenesysApi};
 
 pub const PATH: &str = "/api/v2/architect/emergencygroups";
-/// A 409 (the version moved under us) is re-read and tried again this many times.
+/// A stale version (409, or Genesys's 400 that says so) is re-read and tried again this
+/// many times.
 const MAX_CONFLICTS: u32 = 3;
 
 /// One emergency group as read: the whole body is kept, because a PUT replaces it.
@@ -209,11 +210,11 @@ pub async fn set_enabled(
             return Ok(Switched::unchanged(&before));
         }
         let after = match put(api, id, &before.switched(enabled), deadline).await {
-            Err(e) if e.status() == Some(409) && conflicts < MAX_CONFLICTS => {
+            Err(e) if e.is_version_conflict() && conflicts < MAX_CONFLICTS => {
                 conflicts += 1;
                 continue;
             }
-            Err(e) if e.status() == Some(409) => return Err(SwitchError::Conflict(conflicts + 1)),
+            Err(e) if e.is_version_conflict() => return Err(SwitchError::Conflict(conflicts + 1)),
             Err(e) => return Err(e.into()),
             Ok(g) => g,
         };

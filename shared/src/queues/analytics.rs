@@ -17,7 +17,7 @@ pub fn query(ids: &[String]) -> Value {
         .iter()
         .map(|id| json!({"type": "dimension", "dimension": "queueId", "operator": "matches", "value": id}))
         .collect();
-    json!({"filter": {"type": "or", "predicates": predicates}, "metrics": ["oWaiting", "oOnQueueUsers", "oInteracting"]})
+    json!({"filter": {"type": "or", "predicates": predicates}, "metrics": ["oWaiting", "oOnQueueUsers"]})
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -28,9 +28,11 @@ pub struct Counts {
     pub agents_interacting: u64,
 }
 
-/// Counts per queue id from an observations answer. `oWaiting` → waiting,
-/// `oOnQueueUsers` with qualifier IDLE → available, `oInteracting` → interacting.
-/// A queue the answer does not mention has all zeros.
+/// Counts per queue id from an observations answer. `oWaiting` (conversations) →
+/// waiting; agents from the user metric `oOnQueueUsers`, by its routing-status
+/// qualifier: IDLE → available, INTERACTING → interacting. `oInteracting` counts
+/// conversations, not agents (SDK `ObservationMetricData`, `QueueObservationQuery`), so
+/// it is neither asked for nor read.
 /// The counts of each of `ids`, in order; `None` for a queue the answer does not
 /// contain (unknown, or not visible to this client): never zeros presented as live.
 pub fn parse(body: &Value, ids: &[String]) -> Option<Vec<(String, Option<Counts>)>> {
@@ -62,7 +64,9 @@ pub fn parse(body: &Value, ids: &[String]) -> Option<Vec<(String, Option<Counts>
                 (Some("oOnQueueUsers"), Some(q)) if q.eq_ignore_ascii_case("IDLE") => {
                     c.agents_available += count
                 }
-                (Some("oInteracting"), _) => c.agents_interacting += count,
+                (Some("oOnQueueUsers"), Some(q)) if q.eq_ignore_ascii_case("INTERACTING") => {
+                    c.agents_interacting += count
+                }
                 _ => {}
             }
         }
@@ -92,8 +96,9 @@ mod tests {
             Some(Counts {
                 interactions_waiting: 4,
                 agents_available: 2,
-                agents_interacting: 6
-            })
+                agents_interacting: 5
+            }),
+            "agents from oOnQueueUsers; oInteracting (6 conversations) is not agents"
         );
         assert_eq!(got[1].1.as_ref().map(|c| c.interactions_waiting), Some(1));
         assert_eq!(got[2].1, None, "absent from the answer: unknown, not zero");

@@ -10,9 +10,18 @@
 
 use crate::clock::Millis;
 
-/// The first wait, the growth per receive and the cap (SQS allows up to 12 h).
+/// The first wait, the growth per receive and the cap.
 pub const FIRST_WAIT_S: u64 = 30;
 pub const MAX_WAIT_S: u64 = 1_800;
+
+/// SQS allows 12 hours of visibility in total, counted from the receive, not per
+/// ChangeMessageVisibility call ("Amazon SQS visibility timeout": extending it does not
+/// reset the 12-hour maximum); a longer one is refused. A message is deferred at most
+/// a batching window (≤ 300 s) plus a function timeout (≤ 900 s) after its receive, so
+/// no visibility is ever set past 12 h less those 1,200 s.
+pub const MAX_VISIBILITY_S: u64 = 43_200 - 1_200;
+/// The largest `WRITEBACK_DEFER_MAX_S`: its 20 % jitter still fits [`MAX_VISIBILITY_S`].
+pub const MAX_CONFIGURED_WAIT_S: u64 = MAX_VISIBILITY_S * 5 / 6;
 
 /// The schedule: `WRITEBACK_DEFER_FIRST_S` and `WRITEBACK_DEFER_MAX_S` (the defaults
 /// above; the drill shortens them to run an outage in minutes).
@@ -50,7 +59,7 @@ impl Schedule {
             .max((breaker_wait_ms.max(0) as u64).div_ceil(1000))
             .min(self.max_s);
         let spread = (wait as f64 * 0.2 * jitter.clamp(0.0, 1.0)) as u64;
-        (wait + spread).min(43_200)
+        (wait + spread).min(MAX_VISIBILITY_S)
     }
 }
 
@@ -81,6 +90,22 @@ mod tests {
         assert_eq!(visibility_s(1, 86_400_000, 0.0), MAX_WAIT_S);
         assert_eq!(visibility_s(u32::MAX, 0, 0.0), MAX_WAIT_S);
         assert_eq!(visibility_s(7, 0, 0.99), 1_800 + 356);
+    }
+
+    #[test]
+    fn no_visibility_passes_twelve_hours_from_the_receive() {
+        // The longest schedule allowed, a breaker open for a day, the largest jitter.
+        let longest = Schedule {
+            first_s: 900,
+            max_s: MAX_CONFIGURED_WAIT_S,
+        };
+        for receive in [1, 5, 20, u32::MAX] {
+            let v = longest.visibility_s(receive, 86_400_000, 0.999);
+            assert!(
+                v + 1_200 <= 43_200,
+                "receive {receive}: {v} s would pass SQS's 12 h"
+            );
+        }
     }
 
     #[test]

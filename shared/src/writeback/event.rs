@@ -16,9 +16,108 @@ pub struct AfterCall {
     pub wrapup_code: Option<String>,
     pub notes: Option<String>,
     pub duration_ms: Option<u64>,
-    pub direction: Option<String>,
-    /// RFC 3339, as Genesys sends it.
-    pub event_time: Option<String>,
+    /// None for `UNKNOWN`, absent, or a value newer than this code.
+    pub direction: Option<Direction>,
+    pub media: MediaType,
+    /// Epoch milliseconds: the SDK model types `eventTime` as an integer.
+    pub event_time_ms: Option<i64>,
+}
+
+/// `direction` of the ACW event: `UNKNOWN`, `INBOUND` or `OUTBOUND` (SDK model
+/// `AcwDetailEventTopicAfterCallWorkEvent`). `UNKNOWN`, or a value added later, is no
+/// direction, never poison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// `mediaType` of the ACW event. The SDK model lists `UNKNOWN`, `VOICE`, `CHAT`,
+/// `EMAIL`, `CALLBACK`, `COBROWSE`, `VIDEO`, `SCREENSHARE`, `MESSAGE`; the topic fires
+/// for each. A value added later is kept as it came (`Other`), never poison.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MediaType {
+    Voice,
+    Callback,
+    Chat,
+    Email,
+    Message,
+    Cobrowse,
+    Video,
+    Screenshare,
+    Unknown,
+    Other(String),
+}
+
+impl MediaType {
+    /// Every value the SDK model lists, as Genesys spells them.
+    pub const KNOWN: [&'static str; 9] = [
+        "VOICE",
+        "CALLBACK",
+        "CHAT",
+        "EMAIL",
+        "MESSAGE",
+        "COBROWSE",
+        "VIDEO",
+        "SCREENSHARE",
+        "UNKNOWN",
+    ];
+
+    /// From the event's value, case-insensitively; absent is `Unknown`.
+    pub fn parse(s: Option<&str>) -> MediaType {
+        let Some(s) = s else {
+            return MediaType::Unknown;
+        };
+        match s.to_ascii_uppercase().as_str() {
+            "VOICE" => MediaType::Voice,
+            "CALLBACK" => MediaType::Callback,
+            "CHAT" => MediaType::Chat,
+            "EMAIL" => MediaType::Email,
+            "MESSAGE" => MediaType::Message,
+            "COBROWSE" => MediaType::Cobrowse,
+            "VIDEO" => MediaType::Video,
+            "SCREENSHARE" => MediaType::Screenshare,
+            "UNKNOWN" | "" => MediaType::Unknown,
+            other => MediaType::Other(other.chars().take(40).collect()),
+        }
+    }
+
+    /// As Genesys spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MediaType::Voice => "VOICE",
+            MediaType::Callback => "CALLBACK",
+            MediaType::Chat => "CHAT",
+            MediaType::Email => "EMAIL",
+            MediaType::Message => "MESSAGE",
+            MediaType::Cobrowse => "COBROWSE",
+            MediaType::Video => "VIDEO",
+            MediaType::Screenshare => "SCREENSHARE",
+            MediaType::Unknown => "UNKNOWN",
+            MediaType::Other(s) => s,
+        }
+    }
+
+    /// A telephone call: a voice interaction, or a callback (which an agent places as
+    /// a call). Only these are Salesforce "Call" Tasks with call fields.
+    pub fn is_call(&self) -> bool {
+        matches!(self, MediaType::Voice | MediaType::Callback)
+    }
+
+    /// The word a Task's subject starts with.
+    pub fn label(&self) -> &'static str {
+        match self {
+            MediaType::Voice => "Call",
+            MediaType::Callback => "Callback",
+            MediaType::Chat => "Chat",
+            MediaType::Email => "Email",
+            MediaType::Message => "Message",
+            MediaType::Cobrowse => "Co-browse",
+            MediaType::Video => "Video",
+            MediaType::Screenshare => "Screen share",
+            MediaType::Unknown | MediaType::Other(_) => "Interaction",
+        }
+    }
 }
 
 /// Why a message can never be written: it goes to the DLQ with this reason.
@@ -70,13 +169,17 @@ impl AfterCall {
             None | Some(Value::Null) => None,
             Some(d) => Some(d.as_u64().ok_or(Poison::Invalid("wrapupDurationMs"))?),
         };
-        let direction = short("direction")?.map(|d| d.to_ascii_lowercase());
-        if direction
-            .as_deref()
-            .is_some_and(|d| d != "inbound" && d != "outbound")
-        {
-            return Err(Poison::Invalid("direction"));
-        }
+        let direction = match short("direction")?.map(|d| d.to_ascii_uppercase()).as_deref() {
+            Some("INBOUND") => Some(Direction::Inbound),
+            Some("OUTBOUND") => Some(Direction::Outbound),
+            _ => None,
+        };
+        // An integer (epoch ms) as the SDK model says; a time we cannot read leaves the
+        // activity undated rather than losing the record.
+        let event_time_ms = b
+            .get("eventTime")
+            .and_then(Value::as_i64)
+            .filter(|ms| (0..=253_402_300_799_999).contains(ms));
         Ok(AfterCall {
             conversation_id: id("conversationId")?,
             participant_id: id("participantId")?,
@@ -86,8 +189,15 @@ impl AfterCall {
             notes: text("wrapupNotes").map(|n| n.chars().take(MAX_NOTES).collect()),
             duration_ms,
             direction,
-            event_time: short("eventTime")?,
+            media: MediaType::parse(b.get("mediaType").and_then(Value::as_str)),
+            event_time_ms,
         })
+    }
+
+    /// The activity's day (UTC, `YYYY-MM-DD`), from `eventTime`.
+    pub fn activity_date(&self) -> Option<String> {
+        self.event_time_ms
+            .map(|ms| crate::clock::iso8601(ms).chars().take(10).collect())
     }
 
     /// The external id the Task is upserted by: one per conversation and participant, so
@@ -114,8 +224,8 @@ mod tests {
     }
 
     fn acw() -> Value {
-        json!({"eventTime": "2026-11-28T02:41:00.000Z", "conversationId": "c0ffee00-0000-4000-8000-000000000001",
-               "participantId": "9a9a0000-0000-4000-8000-000000000002", "direction": "INBOUND",
+        json!({"eventTime": 1_795_833_660_000_i64, "conversationId": "c0ffee00-0000-4000-8000-000000000001",
+               "participantId": "9a9a0000-0000-4000-8000-000000000002", "direction": "INBOUND", "mediaType": "VOICE",
                "ani": "tel:+13175550123", "queueId": "q-sales", "wrapupCode": "Resolved",
                "wrapupNotes": "Customer asked about renewal", "wrapupDurationMs": 42000})
     }
@@ -127,8 +237,11 @@ mod tests {
             c.external_id(),
             "c0ffee00-0000-4000-8000-000000000001:9a9a0000-0000-4000-8000-000000000002"
         );
-        assert_eq!(c.direction.as_deref(), Some("inbound"));
+        assert_eq!(c.direction, Some(Direction::Inbound));
+        assert_eq!(c.media, MediaType::Voice);
         assert_eq!(c.duration_ms, Some(42_000));
+        // eventTime is epoch milliseconds: 2026-11-28T02:41:00Z.
+        assert_eq!(c.activity_date().as_deref(), Some("2026-11-28"));
         assert_eq!(c.wrapup_code.as_deref(), Some("Resolved"));
     }
 
@@ -156,12 +269,36 @@ mod tests {
             AfterCall::parse(&envelope(b)),
             Err(Poison::Invalid("wrapupDurationMs"))
         );
+    }
+
+    #[test]
+    fn unknown_enum_values_are_never_poison() {
+        for (direction, want) in [
+            ("UNKNOWN", None),
+            ("SIDEWAYS", None),
+            ("OUTBOUND", Some(Direction::Outbound)),
+        ] {
+            let mut b = acw();
+            b["direction"] = json!(direction);
+            let c = AfterCall::parse(&envelope(b)).unwrap_or_else(|e| panic!("{direction}: {e}"));
+            assert_eq!(c.direction, want, "{direction}");
+        }
+        for m in MediaType::KNOWN {
+            let mut b = acw();
+            b["mediaType"] = json!(m);
+            let c = AfterCall::parse(&envelope(b)).unwrap_or_else(|e| panic!("{m}: {e}"));
+            assert_eq!(c.media.as_str(), m);
+        }
         let mut b = acw();
-        b["direction"] = json!("sideways");
-        assert_eq!(
-            AfterCall::parse(&envelope(b)),
-            Err(Poison::Invalid("direction"))
-        );
+        b["mediaType"] = json!("HOLOGRAM");
+        let c = AfterCall::parse(&envelope(b)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.media, MediaType::Other("HOLOGRAM".into()));
+        assert!(!c.media.is_call());
+        // A time that is not epoch ms leaves the activity undated, nothing more.
+        let mut b = acw();
+        b["eventTime"] = json!("yesterday");
+        let c = AfterCall::parse(&envelope(b)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.activity_date(), None);
     }
 
     #[test]

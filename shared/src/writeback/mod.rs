@@ -19,9 +19,9 @@ pub mod status;
 pub mod upsert;
 pub mod writer;
 
-pub use event::{AfterCall, Poison};
+pub use event::{AfterCall, Direction, MediaType, Poison};
 pub use upsert::{FieldMap, Target, WriteError, Written};
-pub use writer::{Batching, Message, Report, Settings, WriteBack};
+pub use writer::{Batching, MediaTypes, Message, Report, Settings, WriteBack};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use tokio::time::Instant;
@@ -65,7 +65,8 @@ pub fn target_from_env(env: &impl Env) -> Result<Target, ConfigError> {
 }
 
 /// `WRITEBACK_MAX_AGE_S` (default an hour), `WRITEBACK_BATCHING` (`collections`, the
-/// default, or `single`) and the deferral schedule (`WRITEBACK_DEFER_FIRST_S`, `_MAX_S`).
+/// default, or `single`), `WRITEBACK_MEDIA_TYPES` (`all`, the default, or a list) and
+/// the deferral schedule (`WRITEBACK_DEFER_FIRST_S`, `_MAX_S`).
 pub fn settings_from_env(env: &impl Env) -> Result<Settings, ConfigError> {
     let env: &dyn Env = env;
     let max_age_s: i64 = number(env, "WRITEBACK_MAX_AGE_S", 3_600, 60, 14 * 86_400)?;
@@ -86,10 +87,17 @@ pub fn settings_from_env(env: &impl Env) -> Result<Settings, ConfigError> {
         "WRITEBACK_DEFER_MAX_S",
         defer::MAX_WAIT_S,
         first_s,
-        43_200,
+        defer::MAX_CONFIGURED_WAIT_S,
     )?;
+    let media: String = parsed(env, "WRITEBACK_MEDIA_TYPES", "all".to_string())?;
+    let media = MediaTypes::parse(&media).map_err(|why| ConfigError::Invalid {
+        var: "WRITEBACK_MEDIA_TYPES".into(),
+        value: media.clone(),
+        why,
+    })?;
     Ok(Settings {
         batching,
+        media,
         max_age_ms: max_age_s * 1000,
         schedule: defer::Schedule { first_s, max_s },
     })

@@ -99,7 +99,7 @@ impl Queues {
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         .id(i.to_string())
                         .receipt_handle(receipt)
-                        .visibility_timeout((*secs).min(43_200) as i32)
+                        .visibility_timeout((*secs).min(super::defer::MAX_VISIBILITY_S) as i32)
                         .build()
                         .map_err(|e| QueueError::Unavailable(e.to_string()))
                 })

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use super::event::AfterCall;
+use super::event::{AfterCall, Direction, MediaType};
 use crate::http::HttpError;
 
 /// Which of the event's values go into which Task field.
@@ -61,6 +61,14 @@ impl FieldMap {
     }
 }
 
+/// The Task fields that describe a telephone call: written for calls only.
+pub const CALL_FIELDS: [&str; 4] = [
+    "CallType",
+    "CallDurationInSeconds",
+    "CallObject",
+    "CallDisposition",
+];
+
 /// Where and how a call is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -82,20 +90,28 @@ impl Target {
         )
     }
 
-    /// The record: a completed call activity, linked to `who` (the contact found by
-    /// ANI) when there is one, with the mapped fields.
+    /// The record: a completed activity of the interaction's own kind, linked to `who`
+    /// (the contact found by ANI) when there is one, with the mapped fields. Only a
+    /// call is a "Call" Task with call fields; an email is an "Email" Task; anything
+    /// else a plain Task (`TaskSubtype` picklist: Task, Email, Call, ...).
     pub fn body(&self, call: &AfterCall, who: Option<&str>) -> Value {
         let mut o = Map::new();
         o.insert(
             "Subject".into(),
             json!(format!(
-                "Call: {}",
+                "{}: {}",
+                call.media.label(),
                 call.wrapup_code.as_deref().unwrap_or("no wrap-up")
             )),
         );
         o.insert("Status".into(), json!("Completed"));
-        o.insert("TaskSubtype".into(), json!("Call"));
-        if let Some(day) = call.event_time.as_deref().and_then(|t| t.get(..10)) {
+        let subtype = match &call.media {
+            m if m.is_call() => "Call",
+            MediaType::Email => "Email",
+            _ => "Task",
+        };
+        o.insert("TaskSubtype".into(), json!(subtype));
+        if let Some(day) = call.activity_date() {
             o.insert("ActivityDate".into(), json!(day));
         }
         if let Some(w) = who {
@@ -107,17 +123,21 @@ impl Target {
             (&f.wrapup, call.wrapup_code.clone().map(Value::from)),
             (&f.notes, call.notes.clone().map(Value::from)),
             (&f.duration, call.duration_ms.map(|ms| json!(ms / 1000))),
-            // Task.CallType's picklist values are `Inbound` and `Outbound`.
+            // Task.CallType's picklist values are `Inbound` and `Outbound`; an unknown
+            // direction is left unset, not guessed.
             (
                 &f.direction,
-                call.direction.as_deref().map(|d| match d {
-                    "outbound" => json!("Outbound"),
-                    _ => json!("Inbound"),
+                call.direction.map(|d| match d {
+                    Direction::Outbound => json!("Outbound"),
+                    Direction::Inbound => json!("Inbound"),
                 }),
             ),
         ];
         for (field, value) in pairs {
             if let (Some(field), Some(value)) = (field, value) {
+                if !call.media.is_call() && CALL_FIELDS.contains(&field.as_str()) {
+                    continue;
+                }
                 o.insert(field.clone(), value);
             }
         }
@@ -145,6 +165,11 @@ pub enum WriteError {
     /// The token was refused (401): the token cache drops it.
     #[error("token refused")]
     Unauthorized,
+    /// Salesforce says our request, or our configuration, is wrong (a request-level
+    /// 400 or 404, a missing permission, a field that does not exist): no record is at
+    /// fault, so none is poison and Salesforce is not failing. Kept, and paged.
+    #[error("our request or configuration is wrong: {0}")]
+    Config(String),
     /// Anything else: retried later.
     #[error("Salesforce: {0}")]
     Retry(HttpError),
@@ -191,14 +216,54 @@ pub fn classify(
         300 => Err(WriteError::Poison(
             "several records match this external id".into(),
         )),
-        400 | 404 => Err(WriteError::Poison(errors())),
+        400 if configuration_fault(body) => Err(WriteError::Config(errors())),
+        400 => Err(WriteError::Poison(errors())),
+        // The object, the field or the API version does not exist.
+        404 => Err(WriteError::Config(errors())),
         401 => Err(WriteError::Unauthorized),
         403 if body.contains("REQUEST_LIMIT_EXCEEDED") => Err(WriteError::Limit),
+        // Refused for want of a permission: the integration user's, not the record's.
+        403 => Err(WriteError::Config(errors())),
         _ => Err(WriteError::Retry(HttpError::Status {
             status,
             retry_after_s,
         })),
     }
+}
+
+/// Salesforce error codes that say the request is wrong, not the record in it (REST
+/// API Developer Guide, "Status Codes and Error Responses"; "If the request isn't well
+/// formed, the API returns a 400"): a field, object or type that does not exist, a body
+/// or query Salesforce cannot read, or access the integration user lacks.
+pub const CONFIG_CODES: [&str; 12] = [
+    "INVALID_FIELD",
+    "INVALID_FIELD_FOR_INSERT_UPDATE",
+    "INVALID_TYPE",
+    "NOT_FOUND",
+    "JSON_PARSER_ERROR",
+    "METHOD_NOT_ALLOWED",
+    "MALFORMED_QUERY",
+    "MALFORMED_SEARCH",
+    "INVALID_SEARCH",
+    "INSUFFICIENT_ACCESS",
+    "API_DISABLED_FOR_ORG",
+    "INVALID_BATCH_REQUEST",
+];
+
+/// Whether an error answer (Salesforce's array of `{errorCode|statusCode, message}`)
+/// names one of [`CONFIG_CODES`].
+pub fn configuration_fault(body: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return false;
+    };
+    let errors = v.as_array().cloned().unwrap_or_else(|| vec![v]);
+    errors.iter().any(|e| {
+        ["errorCode", "statusCode"].iter().any(|k| {
+            e[*k]
+                .as_str()
+                .is_some_and(|c| CONFIG_CODES.contains(&c))
+        })
+    })
 }
 
 /// `Sforce-Limit-Info: api-usage=18/15000`: (used, limit).
@@ -348,7 +413,17 @@ mod tests {
         ));
         assert!(matches!(
             classify(403, "[]", None),
-            Err(WriteError::Retry(_))
+            Err(WriteError::Config(_))
+        ));
+        // Our own mistakes are configuration faults, never poison.
+        let no_field = r#"[{"message":"No such column 'Colour__c' on sobject of type Task","errorCode":"INVALID_FIELD"}]"#;
+        assert!(matches!(
+            classify(400, no_field, None),
+            Err(WriteError::Config(_))
+        ));
+        assert!(matches!(
+            classify(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#, None),
+            Err(WriteError::Config(_))
         ));
     }
 

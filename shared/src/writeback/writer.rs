@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::backlog::{BacklogStore, Seen};
 use super::collections::{find_contacts, upsert_all, Spent};
 use super::defer::Schedule;
-use super::event::AfterCall;
+use super::event::{AfterCall, MediaType};
 use super::queue::Queues;
 use super::upsert::{upsert, Target, WriteError, Written};
 use crate::breaker::{outbox, Breaker, CallError, Classify, Op, Record, State, Verdict};
@@ -71,6 +71,9 @@ enum Fault {
     /// The request itself was refused for good: every record of it is poison.
     #[error("refused: {0}")]
     Refused(String),
+    /// Salesforce says our request or configuration is wrong: kept and paged.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl Classify for Fault {
@@ -79,7 +82,9 @@ impl Classify for Fault {
         match self {
             Fault::Crm(_) => Verdict::Failed,
             Fault::Auth(_) => Verdict::NotReached,
-            Fault::Limit | Fault::Refused(_) => Verdict::Answered,
+            // Salesforce answered: a spent limit, a refusal, or our own mistake is no
+            // sign that it is failing.
+            Fault::Limit | Fault::Refused(_) | Fault::Config(_) => Verdict::Answered,
         }
     }
 }
@@ -93,7 +98,7 @@ impl Classify for LimitView {
     fn verdict(&self) -> Verdict {
         match &self.0 {
             CallError::Failed(Fault::Limit) => Verdict::Failed,
-            CallError::Failed(Fault::Refused(_)) => Verdict::Answered,
+            CallError::Failed(Fault::Refused(_) | Fault::Config(_)) => Verdict::Answered,
             CallError::Failed(Fault::Crm(_) | Fault::Auth(_))
             | CallError::Rejected(_)
             | CallError::TimedOut => Verdict::NotReached,
@@ -107,6 +112,7 @@ impl From<WriteError> for Fault {
             WriteError::Poison(why) => Fault::Refused(why),
             WriteError::Limit => Fault::Limit,
             WriteError::Retry(e) => Fault::Crm(e),
+            WriteError::Config(why) => Fault::Config(why),
             WriteError::Unauthorized => Fault::Auth(TokenError::Unavailable {
                 provider: "crm",
                 reason: "Salesforce refused the token (401)".into(),
@@ -123,16 +129,64 @@ pub struct Report {
     pub written: u32,
     pub deferred: u32,
     pub poisoned: u32,
+    /// Of a media type `WRITEBACK_MEDIA_TYPES` does not select: let go unwritten.
+    pub skipped: u32,
+    /// Kept because Salesforce says our request or configuration is wrong.
+    pub misconfigured: u32,
     pub api_calls: u32,
+    /// HTTP requests to Salesforce (a Composite Batch of 25 searches is one).
+    pub requests: u32,
 }
 
 /// The write-back's settings beyond its target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub batching: Batching,
+    /// Which media types are written (`WRITEBACK_MEDIA_TYPES`).
+    pub media: MediaTypes,
     /// Page when a message has waited longer than this.
     pub max_age_ms: Millis,
     pub schedule: Schedule,
+}
+
+/// `WRITEBACK_MEDIA_TYPES`: every media type (`all`, the default), or those listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum MediaTypes {
+    #[default]
+    All,
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl MediaTypes {
+    /// `all`, or a comma list of the SDK model's `mediaType` values (any case).
+    /// Unknown names are refused: a typo must not silently drop records.
+    pub fn parse(s: &str) -> Result<MediaTypes, String> {
+        if s.trim().eq_ignore_ascii_case("all") {
+            return Ok(MediaTypes::All);
+        }
+        let mut only = std::collections::BTreeSet::new();
+        for m in s.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            let up = m.to_ascii_uppercase();
+            if !MediaType::KNOWN.contains(&up.as_str()) {
+                return Err(format!(
+                    "{m:?} is not a Genesys media type ({})",
+                    MediaType::KNOWN.join(", ")
+                ));
+            }
+            only.insert(up);
+        }
+        if only.is_empty() {
+            return Err("expected all, or media types such as VOICE,CALLBACK".into());
+        }
+        Ok(MediaTypes::Only(only))
+    }
+
+    pub fn selects(&self, m: &MediaType) -> bool {
+        match self {
+            MediaTypes::All => true,
+            MediaTypes::Only(set) => set.contains(m.as_str()),
+        }
+    }
 }
 
 /// Pages of the write-back's own faults come at most this often per kind.
@@ -161,6 +215,10 @@ impl WriteBack {
         let mut calls: Vec<(&Message, AfterCall)> = Vec::new();
         for m in messages {
             match AfterCall::parse(&m.body) {
+                Ok(c) if !self.settings.media.selects(&c.media) => {
+                    tracing::debug!(message_id = %m.id, media = c.media.as_str(), "media type not written (WRITEBACK_MEDIA_TYPES)");
+                    report.skipped += 1;
+                }
                 Ok(c) => calls.push((m, c)),
                 Err(why) => {
                     self.poison(m, &why.to_string(), &mut report, deadline)
@@ -190,8 +248,11 @@ impl WriteBack {
             written = report.written,
             deferred = report.deferred,
             poisoned = report.poisoned,
+            skipped = report.skipped,
+            misconfigured = report.misconfigured,
             failed = report.failed.len(),
             api_calls = report.api_calls,
+            requests = report.requests,
             latency_ms = started.elapsed().as_millis() as u64,
             "write-back batch"
         );
@@ -201,6 +262,8 @@ impl WriteBack {
                 metrics::count("WritebackWritten", report.written.into()),
                 metrics::count("WritebackDeferred", report.deferred.into()),
                 metrics::count("WritebackPoisoned", report.poisoned.into()),
+                metrics::count("WritebackSkipped", report.skipped.into()),
+                metrics::count("WritebackMisconfigured", report.misconfigured.into()),
                 metrics::count("WritebackFailed", report.failed.len() as f64),
                 metrics::count("SalesforceApiCalls", report.api_calls.into()),
                 metrics::millis("WritebackLatency", started.elapsed().as_millis() as f64),
@@ -254,9 +317,24 @@ impl WriteBack {
                 (m.receipt.clone(), secs)
             })
             .collect();
-        if let Err(e) = self.queues.defer(&waits, deadline).await {
-            // They come back after the queue's own visibility timeout instead.
-            tracing::warn!(error = %e, "visibility not extended");
+        match self.queues.defer(&waits, deadline).await {
+            Ok(refused) if refused.is_empty() => {}
+            // They come back after the queue's own visibility timeout instead: said,
+            // and counted, so a schedule SQS refuses is seen.
+            Ok(refused) => {
+                tracing::warn!(
+                    refused = refused.len(),
+                    "SQS refused to extend the visibility of some messages"
+                );
+                metrics::emit(
+                    &[("Function", "crm-writeback")],
+                    &[metrics::count(
+                        "WritebackVisibilityRefused",
+                        refused.len() as f64,
+                    )],
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "visibility not extended"),
         }
         report.failed.extend(messages.iter().map(|m| m.id.clone()));
     }
@@ -292,26 +370,30 @@ impl WriteBack {
     }
 
     /// Through `crm-api-limit` and `crm`: find the contacts, upsert the Tasks; each
-    /// record's answer decides its message's fate.
+    /// record's answer decides its message's fate. Messages that carry one external id
+    /// (a redelivery, a DLQ send whose answer was lost) are written once, as the latest
+    /// of them, and share its fate: Salesforce answers `DUPLICATE_VALUE` to two records
+    /// with one external id in one request.
     async fn write(&self, calls: &[(&Message, AfterCall)], report: &mut Report, deadline: Instant) {
         let limit_deadline = deadline.checked_sub(RESERVE).unwrap_or(deadline);
         let crm_deadline = limit_deadline
             .checked_sub(RESERVE)
             .unwrap_or(limit_deadline);
         let mut spent = Spent::default();
-        let only: Vec<&AfterCall> = calls.iter().map(|(_, c)| c).collect();
+        let (unique, of) = distinct(calls);
         let outcome = self
             .limit
             .call(limit_deadline, deadline, || async {
                 self.crm
                     .call(crm_deadline, limit_deadline, || {
-                        self.salesforce(&only, crm_deadline, &mut spent)
+                        self.salesforce(&unique, crm_deadline, &mut spent)
                     })
                     .await
                     .map_err(LimitView)
             })
             .await;
         report.api_calls += spent.api_calls;
+        report.requests += spent.requests;
         if let Some((used, limit)) = spent.usage {
             metrics::emit(
                 &[("Function", "crm-writeback")],
@@ -325,7 +407,10 @@ impl WriteBack {
         let results = match outcome {
             Ok(r) => r,
             Err(CallError::Failed(LimitView(CallError::Failed(Fault::Refused(why))))) => {
-                vec![Err(WriteError::Poison(why)); calls.len()]
+                vec![Err(WriteError::Poison(why)); unique.len()]
+            }
+            Err(CallError::Failed(LimitView(CallError::Failed(Fault::Config(why))))) => {
+                vec![Err(WriteError::Config(why)); unique.len()]
             }
             Err(e) => {
                 tracing::warn!(error = %e, "write-back batch not written");
@@ -337,9 +422,13 @@ impl WriteBack {
                 return;
             }
         };
-        let mut retry = Vec::new();
-        for ((m, c), r) in calls.iter().zip(results) {
-            match r {
+        let (mut retry, mut misconfigured) = (Vec::new(), None);
+        for ((m, c), i) in calls.iter().zip(of) {
+            let result = results
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| Err(WriteError::Retry(HttpError::Garbage("no result".into()))));
+            match result {
                 Ok(w) => {
                     report.written += 1;
                     tracing::debug!(external_id = %c.external_id(), created = w == Written::Created, "written");
@@ -353,15 +442,42 @@ impl WriteBack {
                     )
                     .await
                 }
+                Err(WriteError::Config(why)) => {
+                    report.misconfigured += 1;
+                    misconfigured.get_or_insert(why);
+                    retry.push(*m);
+                }
                 Err(e) => {
                     tracing::warn!(message_id = %m.id, error = %e, "record not written; retried");
                     retry.push(*m);
                 }
             }
         }
+        if let Some(why) = misconfigured {
+            self.misconfigured(&why, report.misconfigured, deadline)
+                .await;
+        }
         if !retry.is_empty() {
             self.defer(&retry, 0, report, deadline).await;
         }
+    }
+
+    /// Salesforce says our request or configuration is wrong: no record is poison and
+    /// Salesforce is not failing, so the messages wait in the queue and a person is told,
+    /// at most hourly.
+    async fn misconfigured(&self, why: &str, kept: u32, deadline: Instant) {
+        tracing::error!(
+            reason = why,
+            kept,
+            "Salesforce refuses the write-back's request as wrong; records kept"
+        );
+        let now = self.clock.now_ms();
+        let summary = format!(
+            "crm-writeback: Salesforce refuses our request as wrong ({}). Nothing is lost: the records wait in the queue. Check WRITEBACK_OBJECT, WRITEBACK_EXTERNAL_ID_FIELD, WRITEBACK_FIELD_MAP and the integration user's permissions (`failsoft doctor`).",
+            why.chars().take(300).collect::<String>()
+        );
+        self.page("writeback-config", &summary, why, now, deadline)
+            .await;
     }
 
     /// The Salesforce work: one token, the contacts by ANI, the upserts.
@@ -409,12 +525,12 @@ impl WriteBack {
                 spent.add(None);
                 let c = search(&self.http, session, d, &self.search, deadline)
                     .await
-                    .map_err(|e| {
-                        if e.status() == Some(401) {
-                            WriteError::Unauthorized
-                        } else {
-                            WriteError::Retry(e)
-                        }
+                    .map_err(|e| match e.status() {
+                        Some(401) => WriteError::Unauthorized,
+                        // A search Salesforce cannot read, or a resource that does not
+                        // exist: ours to fix.
+                        Some(400 | 404) => WriteError::Config(format!("search answered {e}")),
+                        _ => WriteError::Retry(e),
                     })?;
                 found.insert(d.as_str().to_string(), c.map(|c| c.id));
             }
@@ -490,5 +606,79 @@ impl WriteBack {
             )
             .await;
         }
+    }
+}
+
+/// The batch's calls with one per external id (the latest by `eventTime`, then the
+/// last delivered), and for each message the index of the call written for it.
+fn distinct<'a>(calls: &'a [(&Message, AfterCall)]) -> (Vec<&'a AfterCall>, Vec<usize>) {
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unique: Vec<&AfterCall> = Vec::new();
+    let mut of = Vec::with_capacity(calls.len());
+    for (_, c) in calls {
+        let i = *first.entry(c.external_id()).or_insert_with(|| {
+            unique.push(c);
+            unique.len() - 1
+        });
+        if c.event_time_ms >= unique[i].event_time_ms {
+            unique[i] = c;
+        }
+        of.push(i);
+    }
+    (unique, of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> Message {
+        Message {
+            id: id.into(),
+            body: String::new(),
+            receipt: String::new(),
+            receives: 1,
+            sent_ms: 0,
+        }
+    }
+
+    fn call(conv: &str, at: i64, notes: &str) -> AfterCall {
+        AfterCall {
+            conversation_id: conv.into(),
+            participant_id: "p".into(),
+            ani: None,
+            queue_id: None,
+            wrapup_code: None,
+            notes: Some(notes.into()),
+            duration_ms: None,
+            direction: None,
+            media: MediaType::Voice,
+            event_time_ms: Some(at),
+        }
+    }
+
+    #[test]
+    fn one_record_per_external_id_the_latest_wins() {
+        let (m1, m2, m3) = (message("1"), message("2"), message("3"));
+        let calls = vec![
+            (&m1, call("a", 2, "second")),
+            (&m2, call("b", 1, "only")),
+            (&m3, call("a", 1, "first, redelivered late")),
+        ];
+        let (unique, of) = distinct(&calls);
+        assert_eq!(unique.len(), 2);
+        assert_eq!(of, vec![0, 1, 0]);
+        assert_eq!(unique[0].notes.as_deref(), Some("second"));
+    }
+
+    #[test]
+    fn media_types_are_all_or_a_known_list() {
+        assert_eq!(MediaTypes::parse("all"), Ok(MediaTypes::All));
+        let only = MediaTypes::parse("voice, CALLBACK").unwrap_or_default();
+        assert!(only.selects(&MediaType::Voice));
+        assert!(only.selects(&MediaType::Callback));
+        assert!(!only.selects(&MediaType::Chat));
+        assert!(MediaTypes::parse("VOICE,PIGEON").is_err(), "a typo is refused");
+        assert!(MediaTypes::parse(" , ").is_err());
     }
 }
