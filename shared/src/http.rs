@@ -82,9 +82,10 @@ pub async fn send_json_explained(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
             let bytes = resp.bytes().await.unwrap_or_default();
-            let message = serde_json::from_slice::<Value>(&bytes[..bytes.len().min(MAX_ERROR_BODY)])
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string));
+            let message =
+                serde_json::from_slice::<Value>(&bytes[..bytes.len().min(MAX_ERROR_BODY)])
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string));
             return Err((
                 HttpError::Status {
                     status,

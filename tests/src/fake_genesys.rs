@@ -244,7 +244,11 @@ impl FakeGenesys {
         self.book
             .lock()
             .ok()
-            .and_then(|b| b.campaigns.get(&(path.to_string(), id.to_string())).cloned())
+            .and_then(|b| {
+                b.campaigns
+                    .get(&(path.to_string(), id.to_string()))
+                    .cloned()
+            })
             .unwrap_or(Value::Null)
     }
 
@@ -466,7 +470,10 @@ fn other(req: &Request, queries: &AtomicU64) -> Response {
             return Response::json(200, &json!({"currentDate": "2026-11-28T02:41:00.000Z"}));
         }
         if req.path == "/api/v2/health/check" {
-            return Response::json(404, &json!({"message": "not found", "code": "not.found", "status": 404}));
+            return Response::json(
+                404,
+                &json!({"message": "not found", "code": "not.found", "status": 404}),
+            );
         }
         if req.path == "/oauth/token" {
             return Response::json(

@@ -165,11 +165,16 @@ fn unknown_field(record: &Value) -> Option<Response> {
 
 /// A record's value outside a restricted picklist, as its errors.
 fn bad_picklist(record: &Value) -> Option<Value> {
-    for (field, allowed) in [("TaskSubtype", &TASK_SUBTYPES[..]), ("CallType", &CALL_TYPES[..])] {
+    for (field, allowed) in [
+        ("TaskSubtype", &TASK_SUBTYPES[..]),
+        ("CallType", &CALL_TYPES[..]),
+    ] {
         if let Some(v) = record.get(field).and_then(Value::as_str) {
             if !allowed.contains(&v) {
-                return Some(json!([{"statusCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                    "message": format!("{field}: bad value for restricted picklist field: {v}"), "fields": [field]}]));
+                return Some(
+                    json!([{"statusCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    "message": format!("{field}: bad value for restricted picklist field: {v}"), "fields": [field]}]),
+                );
             }
         }
     }
@@ -440,7 +445,10 @@ fn writes(
             ))
         }
         ("POST", ["composite", "batch"]) => {
-            let subs = body["batchRequests"].as_array().cloned().unwrap_or_default();
+            let subs = body["batchRequests"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             if subs.len() > 25 || subs.is_empty() {
                 return Some(Response::json(
                     400,
@@ -464,7 +472,10 @@ fn writes(
                 })
                 .collect();
             let has_errors = results.iter().any(|r| r["statusCode"] != 200);
-            Some(Response::json(200, &json!({"hasErrors": has_errors, "results": results})))
+            Some(Response::json(
+                200,
+                &json!({"hasErrors": has_errors, "results": results}),
+            ))
         }
         _ => None,
     }

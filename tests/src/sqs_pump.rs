@@ -208,6 +208,37 @@ pub async fn create_queues(
 
 /// An ACW event as EventBridge delivers it to the queue.
 pub fn acw_event(conversation: &str, participant: &str, ani: &str, notes: &str) -> Value {
+    acw_event_of(conversation, participant, ani, notes, "VOICE", "INBOUND")
+}
+
+/// One event for each media type and direction the record lists for the ACW topic
+/// (`contract::genesys::ACW_MEDIA_TYPES` × `ACW_DIRECTIONS`), conversation ids
+/// `conv-<media>-<direction>`, each checked against the record's event shape.
+pub fn acw_events_of_every_kind(ani: &str) -> Vec<(String, String, Value)> {
+    use crate::contract::genesys::{ACW_DIRECTIONS, ACW_EVENT, ACW_MEDIA_TYPES};
+    let mut out = Vec::new();
+    for media in ACW_MEDIA_TYPES {
+        for direction in ACW_DIRECTIONS {
+            let conv = format!("conv-{}-{}", media.to_lowercase(), direction.to_lowercase());
+            let ev = acw_event_of(&conv, "part-1", ani, "notes", media, direction);
+            if let Err(e) = ACW_EVENT.check(&ev["detail"]["eventBody"]) {
+                panic!("a generated event does not conform to the record: {e}");
+            }
+            out.push((media.to_string(), direction.to_string(), ev));
+        }
+    }
+    out
+}
+
+/// An ACW event of `media` and `direction`, as EventBridge delivers it.
+pub fn acw_event_of(
+    conversation: &str,
+    participant: &str,
+    ani: &str,
+    notes: &str,
+    media: &str,
+    direction: &str,
+) -> Value {
     json!({
         "version": "0", "id": format!("evt-{conversation}"),
         "detail-type": "v2.detail.events.conversation.{id}.acw",
@@ -217,9 +248,10 @@ pub fn acw_event(conversation: &str, participant: &str, ani: &str, notes: &str) 
             "topicName": format!("v2.detail.events.conversation.{conversation}.acw"),
             "version": "2",
             "eventBody": {
-                "eventTime": "2026-11-28T02:41:00.000Z", "conversationId": conversation,
-                "participantId": participant, "sessionId": "s-1", "mediaType": "VOICE",
-                "direction": "INBOUND", "ani": ani, "dnis": "tel:+18005550100",
+                // Epoch milliseconds (2026-11-28T02:41:00Z), as the SDK model types it.
+                "eventTime": 1_795_833_660_000_i64, "conversationId": conversation,
+                "participantId": participant, "sessionId": "s-1", "mediaType": media,
+                "direction": direction, "ani": ani, "dnis": "tel:+18005550100",
                 "userId": "u-1", "queueId": "q-sales", "wrapupCode": "Resolved",
                 "wrapupNotes": notes, "wrapupDurationMs": 61000
             },

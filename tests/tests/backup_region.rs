@@ -142,7 +142,11 @@ async fn a_ready_backup_is_checked_every_run_and_says_so() -> anyhow::Result<()>
         .bearer_auth("gc-token")
         .send()
         .await?;
-    assert_eq!(refused.status().as_u16(), 403, "the DID list is not read-only");
+    assert_eq!(
+        refused.status().as_u16(),
+        403,
+        "the DID list is not read-only"
+    );
     Ok(())
 }
 

@@ -241,8 +241,11 @@ async fn every_record_is_written_once_and_linked_and_a_redelivery_updates() -> a
     w.send(12, 0).await?;
     w.drain().await?;
     assert_written(&w.org, 12, 1);
-    // Two batches (10 and 2): each one Composite search and one Collections upsert.
-    assert_eq!(w.org.calls(), 4, "API calls for 12 records");
+    // Two batches (10 and 2): each one Composite Batch of searches and one Collections
+    // upsert; each search in a batch counts against the org's allowance (3 numbers in
+    // the first batch, 2 in the second), each Collections request once.
+    assert_eq!(w.org.requests(), 4, "HTTP requests for 12 records");
+    assert_eq!(w.org.calls(), 7, "API calls for 12 records");
     // Genesys redelivers the same events: updated in place, never duplicated.
     w.send(12, 0).await?;
     w.drain().await?;
@@ -476,6 +479,271 @@ async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Resul
     assert_eq!(
         pages(&services.store.load("crm").await?).1,
         Some(SENT + 3 * HOUR)
+    );
+    Ok(())
+}
+
+/// A backlog drains through the resources Salesforce documents: the contacts through
+/// Composite Batch (Composite takes no Search subrequest, and the fake refuses one as
+/// Salesforce does), the Tasks through Collections; at most 0.05 requests a record at
+/// the mapping's batch of 100. Before, every batch failed at the lookup and the backlog
+/// never drained.
+#[tokio::test]
+async fn a_backlog_drains_through_documented_resources_within_its_request_budget(
+) -> anyhow::Result<()> {
+    let mut w = world(30, &[]).await?;
+    w.pump.batch_size = 100;
+    let n = 200;
+    for i in 0..n {
+        // One caller in five is a known contact; the rest are numbers of their own.
+        let ani = match i % 5 {
+            0 => CALLERS[(i / 5) % CALLERS.len()].0.to_string(),
+            _ => format!("tel:+1212555{i:04}"),
+        };
+        let body = acw_event(&format!("conv-{i}"), &format!("part-{i}"), &ani, "renewal");
+        w.send_raw(&body.to_string()).await?;
+    }
+    w.drain().await?;
+    let tasks = w.org.tasks();
+    assert_eq!(tasks.len(), n, "every record written");
+    for i in (0..n).step_by(5) {
+        let (task, count) = &tasks[&format!("conv-{i}:part-{i}")];
+        assert_eq!(*count, 1);
+        let who = CALLERS[(i / 5) % CALLERS.len()].1;
+        assert_eq!(task.get("WhoId").and_then(Value::as_str), who, "conv-{i}");
+    }
+    let requests = w.org.requests();
+    assert!(
+        f64::from(requests) / n as f64 <= 0.05,
+        "{requests} Salesforce requests for {n} records"
+    );
+    assert_eq!(
+        w.sf.count("/services/data/v61.0/composite/batch"),
+        4 * 2,
+        "160 distinct numbers: 4 batches of searches per 100 records"
+    );
+    let (queued, dead) = w.depths().await?;
+    assert_eq!((queued, dead.len()), (0, 0));
+    assert_eq!(w.record("crm").await?.failures, 0, "nothing blamed on crm");
+    Ok(())
+}
+
+/// Genesys delivers the same interaction twice within one batch (a redelivery, or a DLQ
+/// send whose answer was lost and a redrive): one record, written once, and every copy
+/// let go. Salesforce answers DUPLICATE_VALUE to both copies in one Collections request,
+/// which made both poison.
+#[tokio::test]
+async fn copies_of_one_interaction_in_a_batch_are_one_write() -> anyhow::Result<()> {
+    let w = world(30, &[]).await?;
+    let twice = acw_event("conv-0", "part-0", CALLERS[0].0, "renewal").to_string();
+    for _ in 0..3 {
+        w.send_raw(&twice).await?;
+    }
+    w.send(2, 1).await?;
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!((r.received, r.deleted, r.kept.len()), (5, 5, 0), "{r:?}");
+    let tasks = w.org.tasks();
+    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks["conv-0:part-0"].1, 1, "written once");
+    let (queued, dead) = w.depths().await?;
+    assert_eq!((queued, dead.len()), (0, 0), "nothing poison: {dead:?}");
+    Ok(())
+}
+
+/// A field map naming a field the Task does not have: Salesforce refuses the whole
+/// Collections request (400 `INVALID_FIELD`). That is our configuration, not any
+/// record and not Salesforce failing: every message is kept, one page says what to fix,
+/// nothing goes to the DLQ, and `crm` counts no failure.
+#[tokio::test]
+async fn our_own_bad_request_is_kept_paged_once_and_blamed_on_nobody() -> anyhow::Result<()> {
+    let w = world(
+        30,
+        &[(
+            "WRITEBACK_FIELD_MAP",
+            "queue=CallObject,notes=Interaction_Notes__c",
+        )],
+    )
+    .await?;
+    w.send(6, 0).await?;
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!((r.received, r.kept.len()), (6, 6), "all kept: {r:?}");
+    let (queued, dead) = w.depths().await?;
+    assert_eq!((queued, dead.len()), (6, 0), "none poison: {dead:?}");
+    let crm = w.record("crm").await?;
+    assert_eq!(
+        (crm.state, crm.failures),
+        (State::Closed, 0),
+        "not blamed on crm"
+    );
+    let pages: Vec<_> = crm
+        .outbox
+        .values()
+        .filter(|a| a.id == "work-writeback-config")
+        .collect();
+    assert_eq!(pages.len(), 1, "{:?}", crm.outbox);
+    assert!(
+        pages[0].summary.contains("WRITEBACK_FIELD_MAP"),
+        "{}",
+        pages[0].summary
+    );
+    let why = pages[0].last_error.clone().unwrap_or_default();
+    assert!(why.contains("INVALID_FIELD"), "{why}");
+    assert_eq!(w.org.tasks().len(), 0);
+    Ok(())
+}
+
+/// Every media type and direction the after-call-work topic carries (generated from
+/// the record, not written by hand) is written, and each honestly: a call is a "Call"
+/// Task with call fields, an email an "Email" Task, anything else a plain Task with no
+/// call fields; an unknown direction is no direction, never poison.
+#[tokio::test]
+async fn every_media_type_and_direction_is_written_as_what_it_is() -> anyhow::Result<()> {
+    let w = world(30, &[]).await?;
+    let events = failsoft_testkit::sqs_pump::acw_events_of_every_kind(CALLERS[0].0);
+    for (_, _, ev) in &events {
+        w.send_raw(&ev.to_string()).await?;
+    }
+    w.drain().await?;
+    let tasks = w.org.tasks();
+    assert_eq!(tasks.len(), events.len(), "none poison, none lost");
+    assert_eq!(w.depths().await?.1.len(), 0, "nothing in the DLQ");
+    for (media, direction, ev) in &events {
+        let conv = ev["detail"]["eventBody"]["conversationId"]
+            .as_str()
+            .unwrap_or_default();
+        let (task, _) = &tasks[&format!("{conv}:part-1")];
+        let call = media == "VOICE" || media == "CALLBACK";
+        let subtype = match media.as_str() {
+            "VOICE" | "CALLBACK" => "Call",
+            "EMAIL" => "Email",
+            _ => "Task",
+        };
+        assert_eq!(task["TaskSubtype"], subtype, "{media}");
+        assert_eq!(
+            task["ActivityDate"], "2026-11-28",
+            "from eventTime (epoch ms)"
+        );
+        for field in [
+            "CallType",
+            "CallDurationInSeconds",
+            "CallObject",
+            "CallDisposition",
+        ] {
+            let want = call && !(field == "CallType" && direction == "UNKNOWN");
+            assert_eq!(
+                task.get(field).is_some(),
+                want,
+                "{media} {direction}: {field}"
+            );
+        }
+        if call && direction != "UNKNOWN" {
+            let want = if direction == "INBOUND" {
+                "Inbound"
+            } else {
+                "Outbound"
+            };
+            assert_eq!(task["CallType"], want);
+        }
+        assert_eq!(
+            task["Description"], "notes",
+            "{media}: notes always written"
+        );
+    }
+    Ok(())
+}
+
+/// `WRITEBACK_MEDIA_TYPES` chooses what is written: the rest is let go, not kept, not
+/// poison.
+#[tokio::test]
+async fn only_the_chosen_media_types_are_written() -> anyhow::Result<()> {
+    let w = world(30, &[("WRITEBACK_MEDIA_TYPES", "VOICE,CALLBACK")]).await?;
+    let events = failsoft_testkit::sqs_pump::acw_events_of_every_kind(CALLERS[0].0);
+    let inbound: Vec<_> = events.iter().filter(|(_, d, _)| d == "INBOUND").collect();
+    for (_, _, ev) in &inbound {
+        w.send_raw(&ev.to_string()).await?;
+    }
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!(
+        (r.received, r.deleted),
+        (inbound.len(), inbound.len()),
+        "{r:?}"
+    );
+    let mut written: Vec<String> = w.org.tasks().keys().cloned().collect();
+    written.sort();
+    assert_eq!(
+        written,
+        ["conv-callback-inbound:part-1", "conv-voice-inbound:part-1"]
+    );
+    assert_eq!(w.depths().await?, (0, vec![]));
+    Ok(())
+}
+
+/// SQS allows 12 hours of visibility counted from the receive; a longer one is refused
+/// and the message comes back at the queue's own timeout. The longest schedule allowed
+/// is accepted; one that could pass 12 hours is refused at start.
+#[tokio::test]
+async fn no_deferral_asks_sqs_for_more_than_twelve_hours() -> anyhow::Result<()> {
+    use failsoft::clock::SystemClock;
+    use failsoft::writeback::defer::MAX_CONFIGURED_WAIT_S;
+    use failsoft::writeback::{Message, WriteBack};
+
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    // Visibility 0: a message is hidden only if the extension is accepted.
+    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 0).await?;
+    let services = failsoft_testkit::services(&m.url, &table, Arc::new(SystemClock)).await;
+    let longest = MAX_CONFIGURED_WAIT_S.to_string();
+    let env = |max: String| {
+        let (queue, dlq) = (queue.clone(), dlq.clone());
+        move |k: &str| match k {
+            "CRM_SECRET_ID" => Some("crm-secret".to_string()),
+            "WRITEBACK_QUEUE_URL" => Some(queue.clone()),
+            "WRITEBACK_DLQ_URL" => Some(dlq.clone()),
+            "WRITEBACK_DEFER_FIRST_S" => Some("900".to_string()),
+            "WRITEBACK_DEFER_MAX_S" => Some(max.clone()),
+            _ => None,
+        }
+    };
+    assert!(
+        WriteBack::build(&services, &env("43200".into())).is_err(),
+        "a schedule that can pass 12 h is refused"
+    );
+    let wb = WriteBack::build(&services, &env(longest))?;
+    wb.crm
+        .command(Event::ForceOpen {
+            by: "test".into(),
+            until: None,
+        })
+        .await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&m.url).await);
+    let body = acw_event("conv-1", "part-1", "tel:+13175550123", "notes").to_string();
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body(&body)
+        .send()
+        .await?;
+    let got = sqs.receive_message().queue_url(&queue).send().await?;
+    let m0 = got
+        .messages()
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the message was not received"))?;
+    let message = Message {
+        id: m0.message_id().unwrap_or_default().into(),
+        body,
+        receipt: m0.receipt_handle().unwrap_or_default().into(),
+        // Far into an outage: the schedule is at its cap, with its jitter.
+        receives: 30,
+        sent_ms: 0,
+    };
+    for _ in 0..5 {
+        let r = wb.handle(std::slice::from_ref(&message), deadline()).await;
+        assert_eq!(r.deferred, 1);
+    }
+    let again = sqs.receive_message().queue_url(&queue).send().await?;
+    assert!(
+        again.messages().is_empty(),
+        "the extension was accepted: the message is hidden"
     );
     Ok(())
 }

@@ -40,8 +40,7 @@ impl Regions {
         primary.add_group(GROUP, "Regional overflow", &IVRS);
         // The backup org's client is read-only, as the README says it may be.
         let backup =
-            FakeGenesys::start_granted(failsoft_testkit::contract::genesys::BACKUP_CLIENT)
-                .await?;
+            FakeGenesys::start_granted(failsoft_testkit::contract::genesys::BACKUP_CLIENT).await?;
         backup.set_flow(FLOW, true);
         for d in DIDS.split(',') {
             backup.set_did(d, true);

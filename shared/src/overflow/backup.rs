@@ -291,7 +291,11 @@ impl Backup {
                     .as_array()
                     .is_some_and(|d| d.iter().any(|n| n.as_str() == Some(did)))
             })
-            .any(|i| i["openHoursFlow"]["id"].as_str().is_some_and(|s| !s.is_empty()));
+            .any(|i| {
+                i["openHoursFlow"]["id"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty())
+            });
         if !routed {
             return Err(not_ready(format!(
                 "overflow would fail: DID {did} is not routed to a call flow (no IVR configuration answers it) in the backup org"

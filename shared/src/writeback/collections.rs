@@ -297,7 +297,10 @@ mod tests {
     #[test]
     fn a_field_that_does_not_exist_is_ours_to_fix_and_a_duplicate_passes() {
         let no_field = json!({"success": false, "errors": [{"statusCode": "INVALID_FIELD", "message": "No such column"}]});
-        assert!(matches!(record_result(&no_field), Err(WriteError::Config(_))));
+        assert!(matches!(
+            record_result(&no_field),
+            Err(WriteError::Config(_))
+        ));
         let dup = json!({"success": false, "errors": [{"statusCode": "DUPLICATE_VALUE", "message": "Duplicate external id specified: c1:p1"}]});
         assert!(matches!(record_result(&dup), Err(WriteError::Retry(_))));
     }

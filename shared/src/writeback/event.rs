@@ -169,7 +169,10 @@ impl AfterCall {
             None | Some(Value::Null) => None,
             Some(d) => Some(d.as_u64().ok_or(Poison::Invalid("wrapupDurationMs"))?),
         };
-        let direction = match short("direction")?.map(|d| d.to_ascii_uppercase()).as_deref() {
+        let direction = match short("direction")?
+            .map(|d| d.to_ascii_uppercase())
+            .as_deref()
+        {
             Some("INBOUND") => Some(Direction::Inbound),
             Some("OUTBOUND") => Some(Direction::Outbound),
             _ => None,

@@ -258,11 +258,9 @@ pub fn configuration_fault(body: &str) -> bool {
     };
     let errors = v.as_array().cloned().unwrap_or_else(|| vec![v]);
     errors.iter().any(|e| {
-        ["errorCode", "statusCode"].iter().any(|k| {
-            e[*k]
-                .as_str()
-                .is_some_and(|c| CONFIG_CODES.contains(&c))
-        })
+        ["errorCode", "statusCode"]
+            .iter()
+            .any(|k| e[*k].as_str().is_some_and(|c| CONFIG_CODES.contains(&c)))
     })
 }
 
@@ -422,7 +420,11 @@ mod tests {
             Err(WriteError::Config(_))
         ));
         assert!(matches!(
-            classify(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#, None),
+            classify(
+                404,
+                r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#,
+                None
+            ),
             Err(WriteError::Config(_))
         ));
     }

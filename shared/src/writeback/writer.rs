@@ -472,9 +472,10 @@ impl WriteBack {
             "Salesforce refuses the write-back's request as wrong; records kept"
         );
         let now = self.clock.now_ms();
+        // The fix first: the page's text is clipped, the reason is in its details.
         let summary = format!(
-            "crm-writeback: Salesforce refuses our request as wrong ({}). Nothing is lost: the records wait in the queue. Check WRITEBACK_OBJECT, WRITEBACK_EXTERNAL_ID_FIELD, WRITEBACK_FIELD_MAP and the integration user's permissions (`failsoft doctor`).",
-            why.chars().take(300).collect::<String>()
+            "crm-writeback: Salesforce refuses our request as wrong; records kept in the queue. Check WRITEBACK_OBJECT, WRITEBACK_EXTERNAL_ID_FIELD, WRITEBACK_FIELD_MAP, permissions (failsoft doctor). {}",
+            why
         );
         self.page("writeback-config", &summary, why, now, deadline)
             .await;
@@ -678,7 +679,10 @@ mod tests {
         assert!(only.selects(&MediaType::Voice));
         assert!(only.selects(&MediaType::Callback));
         assert!(!only.selects(&MediaType::Chat));
-        assert!(MediaTypes::parse("VOICE,PIGEON").is_err(), "a typo is refused");
+        assert!(
+            MediaTypes::parse("VOICE,PIGEON").is_err(),
+            "a typo is refused"
+        );
         assert!(MediaTypes::parse(" , ").is_err());
     }
 }

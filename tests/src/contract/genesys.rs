@@ -68,7 +68,10 @@ const fn e(status: u16, meaning: &'static str) -> Answer {
 const fn errors_and(success: Answer) -> [Answer; 8] {
     [
         success,
-        e(400, "the request is wrong (or a stale version: see util_retries.go)"),
+        e(
+            400,
+            "the request is wrong (or a stale version: see util_retries.go)",
+        ),
         e(401, "no valid token"),
         e(403, "the client lacks the permission"),
         e(404, "no such entity"),
@@ -401,7 +404,11 @@ static TOKEN: Shape = Shape {
 
 static OAUTH_ERROR: Shape = Shape {
     name: "OAuthError",
-    fields: &[opt("error", STR), opt("description", STR), opt("error_description", STR)],
+    fields: &[
+        opt("error", STR),
+        opt("description", STR),
+        opt("error_description", STR),
+    ],
     open: false,
 };
 
@@ -707,3 +714,65 @@ const fn ok_token() -> Answer {
         meaning: "a token",
     }
 }
+
+/// `mediaType` of the after-call-work event (SDK model
+/// `AcwDetailEventTopicAfterCallWorkEvent`, `allowed_values`).
+pub const ACW_MEDIA_TYPES: &[&str] = &[
+    "UNKNOWN",
+    "VOICE",
+    "CHAT",
+    "EMAIL",
+    "CALLBACK",
+    "COBROWSE",
+    "VIDEO",
+    "SCREENSHARE",
+    "MESSAGE",
+];
+/// `direction` of the same event.
+pub const ACW_DIRECTIONS: &[&str] = &["UNKNOWN", "INBOUND", "OUTBOUND"];
+
+/// The after-call-work event's body (`v2.detail.events.conversation.{id}.acw`), as
+/// the EventBridge integration delivers it in `detail.eventBody`. `eventTime` is an
+/// integer (epoch milliseconds).
+pub static ACW_EVENT: Shape = Shape {
+    name: "AcwDetailEventTopicAfterCallWorkEvent",
+    fields: &[
+        opt("eventTime", INT),
+        opt("conversationId", STR),
+        opt("participantId", STR),
+        opt("sessionId", STR),
+        opt("mediaType", Ty::Enum(ACW_MEDIA_TYPES)),
+        opt("provider", STR),
+        opt("direction", Ty::Enum(ACW_DIRECTIONS)),
+        opt("ani", STR),
+        opt("dnis", STR),
+        opt("addressTo", STR),
+        opt("addressFrom", STR),
+        opt("callbackUserName", STR),
+        opt("callbackNumbers", Ty::Arr(&STR)),
+        opt("callbackScheduledTime", INT),
+        opt("subject", STR),
+        opt(
+            "messageType",
+            Ty::Enum(&[
+                "UNKNOWN",
+                "SMS",
+                "TWITTER",
+                "FACEBOOK",
+                "LINE",
+                "WHATSAPP",
+                "WEBMESSAGING",
+                "OPEN",
+                "INSTAGRAM",
+            ]),
+        ),
+        opt("userId", STR),
+        opt("queueId", STR),
+        opt("wrapupCode", STR),
+        opt("wrapupNotes", STR),
+        opt("wrapupDurationMs", INT),
+        opt("conversationExternalContactIds", Ty::Arr(&STR)),
+        opt("conversationExternalOrganizationIds", Ty::Arr(&STR)),
+    ],
+    open: false,
+};

@@ -163,7 +163,8 @@ impl Operation {
                         .iter()
                         .find(|f| f.name == k)
                         .ok_or_else(|| format!("form field {k:?} is not in the record"))?;
-                    f.ty.check_text(v).map_err(|e| format!("form field {k}: {e}"))?;
+                    f.ty.check_text(v)
+                        .map_err(|e| format!("form field {k}: {e}"))?;
                 }
                 for f in fields.iter().filter(|f| f.required) {
                     if !form.iter().any(|(k, _)| k == f.name) {

@@ -19,7 +19,10 @@ static PAYLOAD: Shape = Shape {
     fields: &[
         req("summary", STR),
         req("source", STR),
-        req("severity", Ty::Enum(&["critical", "error", "warning", "info"])),
+        req(
+            "severity",
+            Ty::Enum(&["critical", "error", "warning", "info"]),
+        ),
         opt("timestamp", Ty::DateTime),
         opt("component", STR),
         opt("group", STR),
@@ -33,7 +36,10 @@ static EVENT: Shape = Shape {
     name: "Event",
     fields: &[
         req("routing_key", STR),
-        req("event_action", Ty::Enum(&["trigger", "acknowledge", "resolve"])),
+        req(
+            "event_action",
+            Ty::Enum(&["trigger", "acknowledge", "resolve"]),
+        ),
         opt("dedup_key", STR),
         opt("payload", Ty::Obj(&PAYLOAD)),
         opt("links", Ty::Arr(&Ty::Obj(&LINK))),

@@ -130,7 +130,10 @@ static COLLECTION: Shape = Shape {
 static SUBREQUEST: Shape = Shape {
     name: "Subrequest",
     fields: &[
-        req("method", Ty::Enum(&["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"])),
+        req(
+            "method",
+            Ty::Enum(&["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]),
+        ),
         req("url", STR),
         opt("richInput", Ty::Any),
         opt("binaryPartName", STR),

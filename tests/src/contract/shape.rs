@@ -157,14 +157,12 @@ impl Shape {
             .ok_or_else(|| format!("{} is not a {}", kind(v), self.name))?;
         for f in self.fields {
             match o.get(f.name) {
-                None if f.required => {
-                    return Err(format!("{}.{} is required", self.name, f.name))
-                }
+                None if f.required => return Err(format!("{}.{} is required", self.name, f.name)),
                 None => {}
-                Some(x) => f
-                    .ty
-                    .check(x)
-                    .map_err(|e| format!("{}.{}: {e}", self.name, f.name))?,
+                Some(x) => {
+                    f.ty.check(x)
+                        .map_err(|e| format!("{}.{}: {e}", self.name, f.name))?
+                }
             }
         }
         if !self.open {
