@@ -51,7 +51,8 @@ pub enum Stale {
 }
 
 impl Stale {
-    fn answer(self) -> Response {
+    /// The answer as Genesys gives it.
+    pub fn answer(self) -> Response {
         match self {
             Stale::Conflict409 => Response::json(
                 409,

@@ -510,3 +510,75 @@ async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Resul
     assert!(w.store().await.load("crm").await?.outbox.is_empty());
     Ok(())
 }
+
+/// The Genesys region is checked with a documented call (`GET /api/v2/date`, SDK
+/// `UtilitiesApi.get_date`: a token, no permission), not the undocumented
+/// `/api/v2/health/check` (which the fake, like the public API, does not have). A token
+/// the API refuses is the token's fault: `genesys-api` does not count it.
+#[tokio::test]
+async fn the_region_is_checked_with_a_documented_call_and_the_token() -> anyhow::Result<()> {
+    use failsoft_testkit::fake_genesys::{FakeGenesys, HEALTH_PATH};
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let g = FakeGenesys::start().await?;
+    create_secret(
+        &m.url,
+        &format!("gc-{table}"),
+        &json!({"client_id": "id", "client_secret": "s"}),
+    )
+    .await?;
+    let clock = Arc::new(ManualClock::new(T0));
+    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
+    let (url, secret) = (g.server.url.clone(), format!("gc-{table}"));
+    let env = move |k: &str| match k {
+        "GENESYS_API_URL" => Some(url.clone()),
+        "GENESYS_LOGIN_URL" => Some(format!("{url}/oauth/token")),
+        "GENESYS_SECRET_ID" => Some(secret.clone()),
+        "BREAKER_GENESYS_API_STORE_TIMEOUT_MS" => Some("5000".into()),
+        _ => None,
+    };
+    let probe = HealthChecker::build(&services, &env)?;
+    let run = || async {
+        clock.advance(60_000);
+        probe.run(Instant::now() + Duration::from_secs(20)).await
+    };
+    let api = |out: &Value| {
+        out["dependencies"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["name"] == "genesys-api").cloned())
+            .unwrap_or_default()
+    };
+    let out = run().await;
+    assert_eq!(api(&out)["healthy"], true, "{out}");
+    let checks: Vec<_> = g
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/v2/"))
+        .collect();
+    assert!(!checks.is_empty());
+    assert!(checks
+        .iter()
+        .all(|r| r.path == HEALTH_PATH && r.header("authorization") == Some("Bearer gc-token")));
+    // The token refused: not the region's fault.
+    g.server.fault(
+        HEALTH_PATH,
+        Fault::Respond(Response::json(
+            401,
+            &json!({"message": "expired", "status": 401}),
+        )),
+        Some(2),
+    );
+    let out = run().await;
+    assert_eq!(api(&out)["healthy"], false);
+    let r = services.store.load("genesys-api").await?;
+    assert_eq!(
+        r.failures, 0,
+        "a refused token is not counted against the region"
+    );
+    // The region failing is.
+    g.server.fault(HEALTH_PATH, Fault::Status(503), Some(1));
+    run().await;
+    assert_eq!(services.store.load("genesys-api").await?.failures, 1);
+    Ok(())
+}

@@ -16,7 +16,7 @@ use failsoft::clock::ManualClock;
 use failsoft::genesys::GenesysApi;
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fake_genesys::{FakeGenesys, MESSAGING, VOICE};
+use failsoft_testkit::fake_genesys::{FakeGenesys, Stale, MESSAGING, VOICE};
 use failsoft_testkit::fake_http::{Fault, Response};
 use failsoft_testkit::fake_pagerduty::FakePagerDuty;
 use failsoft_testkit::stream_pump::StreamPump;
@@ -769,5 +769,62 @@ async fn an_auth_breaker_opened_by_token_cache_is_paged_within_two_seconds() -> 
         "paged {paged:?} after the token-cache call began"
     );
     eprintln!("stream page latency (upper bound, from the token-cache invoke): {paged:?}");
+    Ok(())
+}
+
+/// A stale version answered 400 (as Genesys may: its Terraform provider retries "409,
+/// or 400 ... does not match the current version") is a version conflict: read again
+/// and paused. It used to be taken for a refused transition, and the campaign was
+/// skipped and forgotten, left dialing through the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_version_answered_400_is_paused_not_skipped() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    w.genesys
+        .add(MESSAGING, "reminders", "SMS reminders", "on", "d1");
+    for (path, id) in [(VOICE, "renewals"), (MESSAGING, "reminders")] {
+        w.genesys.server.faults_in_turn(
+            &format!("{path}/{id}"),
+            &[Fault::Respond(Stale::BadRequest400.answer())],
+        );
+    }
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    open(&crm).await?;
+    ex.run("crm", deadline()).await?;
+    for (path, id) in [(VOICE, "renewals"), (MESSAGING, "reminders")] {
+        assert_eq!(w.genesys.status(path, id), "off", "{id} paused");
+        assert_eq!(puts(&w, path, id), vec!["off", "off"], "{id}: read again");
+    }
+    Ok(())
+}
+
+/// A voice campaign's decimal pacing survives the pause and the resume: every PUT says
+/// useMaxCallsPerAgentDecimal=true (SDK OutboundApi.put_outbound_campaign; Genesys's
+/// provider always sends it). Without it the fake, as the worst reading of the docs,
+/// keeps only the integer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_decimal_pacing_survives_the_pause_and_the_resume() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    w.genesys.set_pacing("renewals", 1.5);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    open(&crm).await?;
+    ex.run("crm", deadline()).await?;
+    release(&crm).await?;
+    w.clock.advance(DELAY + 1);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
+    let c = w.genesys.campaign(VOICE, "renewals");
+    assert_eq!(c["maxCallsPerAgentDecimal"], 1.5, "{c}");
+    let flagged = w
+        .genesys
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .all(|r| r.param("useMaxCallsPerAgentDecimal") == Some("true"));
+    assert!(flagged, "every voice campaign PUT asks for the decimal");
     Ok(())
 }

@@ -12,7 +12,7 @@ use failsoft::genesys::GenesysApi;
 use failsoft::overflow::{set_enabled, SwitchError};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY};
+use failsoft_testkit::fake_genesys::{FakeGenesys, Stale, EMERGENCY};
 use failsoft_testkit::fake_http::{Fault, Response};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config};
 use serde_json::{json, Value};
@@ -166,5 +166,39 @@ async fn links_a_put_lost_are_restored_at_once_and_reported() -> anyhow::Result<
         other => panic!("expected IvrsLost, got {other:?}"),
     }
     assert_eq!(ivrs_of(&g.group("eg-1")), IVRS, "the links are back");
+    Ok(())
+}
+
+/// Genesys may answer a stale version with 400 "does not match the current version"
+/// instead of 409 (Genesys's own Terraform provider retries both): the switch reads
+/// again and goes through, where it used to fail at once and page for the SBC re-route.
+#[tokio::test]
+async fn a_stale_version_answered_400_is_read_again_too() -> anyhow::Result<()> {
+    let (g, api) = world().await?;
+    g.server.faults_in_turn(
+        &format!("{EMERGENCY}/eg-1"),
+        &[
+            Fault::Slow(Duration::ZERO),
+            Fault::Respond(Stale::BadRequest400.answer()),
+        ],
+    );
+    let on = set_enabled(&api, "eg-1", true, deadline()).await?;
+    assert!(on.changed && on.after.enabled);
+    assert_eq!(g.group("eg-1")["enabled"], true);
+    assert_eq!(ivrs_of(&g.group("eg-1")), IVRS);
+    // The fake answers a real stale PUT the same way.
+    g.answer_stale_with(Stale::BadRequest400);
+    let stale = api
+        .request(
+            reqwest::Method::PUT,
+            &format!("{EMERGENCY}/eg-1"),
+            Some(&json!({"name": "Regional overflow", "enabled": false, "version": 1})),
+            deadline(),
+        )
+        .await;
+    assert!(
+        stale.as_ref().is_err_and(|e| e.is_version_conflict()),
+        "{stale:?}"
+    );
     Ok(())
 }
