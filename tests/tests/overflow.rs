@@ -83,12 +83,13 @@ fn ivrs_of(group: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_naive_put_disconnects_the_ivrs_and_the_switch_keeps_them() -> anyhow::Result<()> {
     let (g, api) = world().await?;
-    // The pitfall, shown on the fake: only `enabled` (and the version) sent.
+    // The pitfall, shown on the fake: only `enabled` (and the version and the required
+    // name) sent.
     let naive = api
         .request(
             reqwest::Method::PUT,
             &format!("{EMERGENCY}/eg-1"),
-            Some(&json!({"enabled": true, "version": 1})),
+            Some(&json!({"name": "Regional overflow", "enabled": true, "version": 1})),
             deadline(),
         )
         .await?;

@@ -592,3 +592,51 @@ fn optional_features_cannot_break_every_function_at_deploy_time() -> anyhow::Res
     }
     Ok(())
 }
+
+/// The README's "AWS: each function's role" table lists exactly the actions each
+/// function's role has in the template.
+#[test]
+fn the_readme_lists_each_roles_actions() -> anyhow::Result<()> {
+    let t = template()?;
+    let readme = std::fs::read_to_string(workspace_root().join("README.md"))?;
+    let section = readme
+        .split("### AWS: each function's role")
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("no AWS permissions table in the README"))?;
+    let resource = |f: &str| match f {
+        "crm-lookup" => "CrmLookupFunction",
+        "token-cache" => "TokenCacheFunction",
+        "health-probe" => "HealthProbeFunction",
+        "queue-metrics" => "QueueMetricsFunction",
+        "outage-actions" => "OutageActionsFunction",
+        "crm-writeback" => "CrmWritebackFunction",
+        _ => "GenesysInvokeRole",
+    };
+    let mut rows = 0;
+    for line in section.lines().skip_while(|l| !l.starts_with('|')).skip(2) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (function, listed) = (cells[1], cells[2]);
+        let mut listed: Vec<String> = listed
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        listed.sort();
+        let mut actual: Vec<String> = statements(&t)
+            .into_iter()
+            .filter(|(id, _)| id == resource(function))
+            .flat_map(|(_, s)| list(s.get("Action")))
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        actual.sort();
+        actual.dedup();
+        assert_eq!(listed, actual, "{function}");
+        rows += 1;
+    }
+    assert_eq!(rows, 7, "six functions and Genesys's invoke role");
+    Ok(())
+}
