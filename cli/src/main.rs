@@ -1,6 +1,8 @@
 //! `failsoft`: the operator's command line, against the state table named by
 //! `STATE_TABLE` (AWS credentials and `AWS_ENDPOINT_URL` as usual).
 
+mod doctor;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -44,6 +46,11 @@ enum Command {
     /// region. Reads GENESYS_SECRET_ID, GENESYS_ENVIRONMENT and OVERFLOW_EMERGENCY_GROUP_ID.
     #[command(subcommand)]
     Overflow(OverflowCmd),
+    /// After `sam deploy`, before an outage: try everything an outage will need (secrets,
+    /// tokens, each permission, the function, queues, mapping, rule, alarm topic,
+    /// breakers) and say what fails and how to fix it. Changes nothing; exit 1 if
+    /// anything fails. Reads the stack's settings from the environment.
+    Doctor(doctor::Args),
 }
 
 #[derive(Subcommand)]
@@ -191,6 +198,7 @@ async fn main() -> Result<()> {
         Command::Actions { json } => actions(json).await,
         Command::Writeback(cmd) => writeback(cmd).await,
         Command::Overflow(cmd) => overflow(cmd).await,
+        Command::Doctor(args) => doctor::exec(args).await,
         Command::Table(TableCmd::Create { name, template }) => {
             let yaml = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;

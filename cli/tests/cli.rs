@@ -547,3 +547,299 @@ async fn overflow_activate_works_while_the_state_table_refuses() -> anyhow::Resu
     );
     Ok(())
 }
+
+/// A stand-in of a deployed stack, everything as `sam deploy` leaves it: moto with the
+/// table, the four secrets, the write-back queue and DLQ, a Lambda function with its
+/// SQS mapping, a partner bus rule to the queue and an alarm topic with a subscriber;
+/// a Genesys org whose client holds what the README lists, a read-only backup org, and
+/// a Salesforce org. The environment is the functions'.
+struct Stack {
+    url: String,
+    table: String,
+    env: Vec<(String, String)>,
+    genesys: failsoft_testkit::fake_genesys::FakeGenesys,
+    _backup: failsoft_testkit::fake_genesys::FakeGenesys,
+    _sf: failsoft_testkit::fake_http::FakeServer,
+}
+
+async fn stack() -> anyhow::Result<Stack> {
+    use failsoft_testkit::contract::genesys::BACKUP_CLIENT;
+    use failsoft_testkit::fake_genesys::{FakeGenesys, VOICE};
+    use failsoft_testkit::{create_secret, fake_salesforce, sdk_config, sqs_pump};
+    use serde_json::json;
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let conf = sdk_config(&m.url).await;
+    let genesys = FakeGenesys::start().await?;
+    genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    genesys.add_group("eg-1", "Regional overflow", &["ivr-main", "ivr-sales"]);
+    let backup = FakeGenesys::start_granted(BACKUP_CLIENT).await?;
+    backup.set_flow("Backup inbound", true);
+    backup.set_did("+61290000000", true);
+    let (sf, _org) = fake_salesforce::start_org(vec![fake_salesforce::pat_platinum()]).await?;
+    let secret = |kind: &str| format!("{kind}-{table}");
+    create_secret(
+        &m.url,
+        &secret("crm"),
+        &fake_salesforce::credentials(&sf.url),
+    )
+    .await?;
+    for kind in ["gc", "backup"] {
+        create_secret(
+            &m.url,
+            &secret(kind),
+            &json!({"client_id": "id", "client_secret": "s"}),
+        )
+        .await?;
+    }
+    create_secret(&m.url, &secret("pd"), &json!({"routing_key": "R0UTING"})).await?;
+    let (queue, dlq) = sqs_pump::create_queues(&m.url, &format!("wb-{table}"), 360).await?;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap_or_default();
+    // The functions: a role, crm-lookup and crm-writeback with its mapping.
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let role = iam
+        .create_role()
+        .role_name(format!("fn-{table}"))
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await?;
+    let role_arn = role.role().map(|r| r.arn().to_string()).unwrap_or_default();
+    let lambda = aws_sdk_lambda::Client::new(&conf);
+    for f in ["crm-lookup", "crm-writeback"] {
+        lambda
+            .create_function()
+            .function_name(format!("{f}-{table}"))
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&role_arn)
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(empty_zip()))
+                    .build(),
+            )
+            .send()
+            .await?;
+    }
+    lambda
+        .create_event_source_mapping()
+        .function_name(format!("crm-writeback-{table}"))
+        .event_source_arn(&queue_arn)
+        .batch_size(100)
+        .send()
+        .await?;
+    // The partner bus and its rule to the queue.
+    let events = aws_sdk_eventbridge::Client::new(&conf);
+    let bus = format!("acw-{table}");
+    events.create_event_bus().name(&bus).send().await?;
+    events
+        .put_rule()
+        .name("acw-to-writeback")
+        .event_bus_name(&bus)
+        .event_pattern(
+            json!({"detail-type": [{"prefix": "v2.detail.events.conversation."}]}).to_string(),
+        )
+        .send()
+        .await?;
+    events
+        .put_targets()
+        .rule("acw-to-writeback")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("writeback")
+                .arn(&queue_arn)
+                .build()?,
+        )
+        .send()
+        .await?;
+    // The alarm topic, with the on-call subscribed.
+    let sns = aws_sdk_sns::Client::new(&conf);
+    let topic = sns
+        .create_topic()
+        .name(format!("alarms-{table}"))
+        .send()
+        .await?;
+    let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await?;
+    let g = genesys.server.url.clone();
+    let b = backup.server.url.clone();
+    let env: Vec<(String, String)> = [
+        ("CRM_SECRET_ID", secret("crm")),
+        ("GENESYS_SECRET_ID", secret("gc")),
+        ("GENESYS_API_URL", g.clone()),
+        ("GENESYS_LOGIN_URL", format!("{g}/oauth/token")),
+        ("CAMPAIGN_PAUSE_ON", "crm".into()),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1".into()),
+        ("BOARD_QUEUE_IDS", "q-sales,q-support".into()),
+        ("BACKUP_GENESYS_SECRET_ID", secret("backup")),
+        ("BACKUP_GENESYS_API_URL", b.clone()),
+        ("BACKUP_GENESYS_LOGIN_URL", format!("{b}/oauth/token")),
+        ("BACKUP_FLOW_NAME", "Backup inbound".into()),
+        ("BACKUP_DIDS", "+61290000000".into()),
+        ("ALERT_SECRET_ID", secret("pd")),
+        ("WRITEBACK_QUEUE_URL", queue),
+        ("WRITEBACK_DLQ_URL", dlq),
+        ("CRM_LOOKUP_FUNCTION", format!("crm-lookup-{table}")),
+        ("WRITEBACK_EVENT_BUS", bus),
+        ("ALARM_TOPIC_ARN", topic_arn),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Ok(Stack {
+        url: m.url.clone(),
+        table,
+        env,
+        genesys,
+        _backup: backup,
+        _sf: sf,
+    })
+}
+
+/// The smallest zip archive: an empty one (moto stores the code, it does not run it).
+fn empty_zip() -> Vec<u8> {
+    let mut z = vec![0x50, 0x4b, 0x05, 0x06];
+    z.extend([0u8; 18]);
+    z
+}
+
+impl Stack {
+    fn doctor(&self, json: bool) -> anyhow::Result<std::process::Output> {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let args: &[&str] = if json {
+            &["doctor", "--json"]
+        } else {
+            &["doctor"]
+        };
+        failsoft_with(&self.url, &self.table, &env, args)
+    }
+}
+
+/// `failsoft doctor` on a healthy stand-in stack: every item passes, exit 0. Then three
+/// faults at once (a permission missing from the Genesys client, an unreadable secret,
+/// a deleted emergency group): exit 1, each named with its fix, the permission by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_a_healthy_stack_and_names_each_fault() -> anyhow::Result<()> {
+    let s = stack().await?;
+    let out = s.doctor(true)?;
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| anyhow::anyhow!("{e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let failed: Vec<&Value> = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(out.status.success());
+    let items: Vec<&str> = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "ok")
+        .filter_map(|c| c["item"].as_str())
+        .collect();
+    for want in [
+        "secret CRM_SECRET_ID",
+        "secret ALERT_SECRET_ID",
+        "token genesys",
+        "token crm",
+        "token genesys-backup",
+        "genesys-api health check",
+        "campaign pause: voice campaigns",
+        "campaign pause: messaging campaigns",
+        "regional overflow: emergency group",
+        "status board: queue observations",
+        "backup: flow",
+        "backup: DID +61290000000",
+        "salesforce: contact search",
+        "salesforce: Task described",
+        "salesforce: external id Genesys_Interaction_Id__c",
+        "salesforce: mapped fields",
+        "breaker crm",
+        "breaker genesys-backup",
+        "data action function",
+        "write-back queue",
+        "write-back DLQ",
+        "write-back event source mapping",
+        "genesys partner bus rule",
+        "alarm topic",
+    ] {
+        assert!(items.contains(&want), "{want} not ok: {items:?}");
+    }
+    let text = s.doctor(false)?;
+    println!("--- healthy ---\n{}", String::from_utf8_lossy(&text.stdout));
+
+    // Three faults.
+    s.genesys.revoke("outbound:campaign:view");
+    if let Ok(mut book) = s.genesys.book.lock() {
+        book.groups.remove("eg-1");
+    }
+    let sm = aws_sdk_secretsmanager::Client::new(&failsoft_testkit::sdk_config(&s.url).await);
+    let pd = s
+        .env
+        .iter()
+        .find(|(k, _)| k == "ALERT_SECRET_ID")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    sm.delete_secret()
+        .secret_id(&pd)
+        .force_delete_without_recovery(true)
+        .send()
+        .await?;
+    let out = s.doctor(true)?;
+    assert_eq!(out.status.code(), Some(1), "a failure exits non-zero");
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    let failed: Vec<&Value> = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    let named: Vec<&str> = failed.iter().filter_map(|c| c["item"].as_str()).collect();
+    assert_eq!(
+        named,
+        [
+            "secret ALERT_SECRET_ID",
+            "campaign pause: voice campaigns",
+            "regional overflow: emergency group"
+        ],
+        "{failed:#?}"
+    );
+    let perm = failed[1]["detail"].as_str().unwrap_or_default();
+    assert!(perm.contains("outbound:campaign:view"), "{perm}");
+    assert!(failed
+        .iter()
+        .all(|c| c["fix"].as_str().is_some_and(|f| !f.is_empty())));
+    let text = s.doctor(false)?;
+    println!(
+        "--- three faults ---\n{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    Ok(())
+}

@@ -311,11 +311,50 @@ fn handle(
             let found = search_records(contacts, req.param("q").unwrap_or_default());
             return Response::json(200, &json!({"searchRecords": found}));
         }
+        if let Some(r) = describe(current, req) {
+            return r;
+        }
         if let Some(r) = writes(org, contacts, current, req) {
             return r;
         }
         Response::json(404, &json!([{"errorCode": "NOT_FOUND"}]))
     }
+}
+
+/// `GET …/sobjects/Task/describe` ("Get Field and Other Metadata for an Object"): the
+/// fields the org's Task has, the external id among them (External ID, Unique), all
+/// creatable and editable by the integration user.
+fn describe(current: &Sessions, req: &crate::fake_http::Request) -> Option<Response> {
+    let rest = req.path.strip_prefix(API_PREFIX)?;
+    let (_version, rest) = rest.split_once('/')?;
+    let object = rest.strip_prefix("sobjects/")?.strip_suffix("/describe")?;
+    if req.method != "GET" {
+        return None;
+    }
+    if req.header("authorization") != Some(&format!("Bearer {}", current.token())) {
+        return Some(Response::json(
+            401,
+            &json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]),
+        ));
+    }
+    if object != "Task" {
+        return Some(Response::json(
+            404,
+            &json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]),
+        ));
+    }
+    let fields: Vec<Value> = TASK_FIELDS
+        .iter()
+        .map(|f| {
+            let ext = *f == EXTERNAL_ID_FIELD;
+            json!({"name": f, "type": "string", "externalId": ext,
+                   "unique": ext, "createable": true, "updateable": true})
+        })
+        .collect();
+    Some(Response::json(
+        200,
+        &json!({"name": "Task", "createable": true, "updateable": true, "fields": fields}),
+    ))
 }
 
 /// The write-back's calls: single upsert, Collections upsert, Composite searches.

@@ -36,7 +36,9 @@ fn every_operation_has_a_source_a_success_and_its_permission() {
             op.name
         );
         // Every Genesys API call but the token and the date needs a permission.
-        if *vendor == Vendor::Genesys && op.path.starts_with("/api/v2/") && op.path != "/api/v2/date"
+        if *vendor == Vendor::Genesys
+            && op.path.starts_with("/api/v2/")
+            && op.path != "/api/v2/date"
         {
             assert_ne!(op.permissions, Perms::None, "{}", op.name);
         }
@@ -167,7 +169,11 @@ fn every_request_and_answer_of_the_suite_conforms() -> anyhow::Result<()> {
     for p in problems.iter().take(20) {
         println!("  {p}");
     }
-    assert!(problems.is_empty(), "{} exchanges do not conform", problems.len());
+    assert!(
+        problems.is_empty(),
+        "{} exchanges do not conform",
+        problems.len()
+    );
     let missing: Vec<&str> = contract::all()
         .map(|(_, op)| op.name)
         .filter(|n| !NOT_CALLED.contains(n) && !by_op.contains(*n))
@@ -205,7 +211,10 @@ fn readme_table(heading: &str) -> anyhow::Result<Vec<String>> {
 fn the_readme_lists_exactly_what_each_genesys_client_is_granted() -> anyhow::Result<()> {
     for (heading, grant) in [
         ("### Genesys: main OAuth client", genesys::MAIN_CLIENT),
-        ("### Genesys: backup region's client", genesys::BACKUP_CLIENT),
+        (
+            "### Genesys: backup region's client",
+            genesys::BACKUP_CLIENT,
+        ),
     ] {
         let mut listed = readme_table(heading)?;
         listed.sort();
