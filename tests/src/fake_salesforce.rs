@@ -163,6 +163,17 @@ fn unknown_field(record: &Value) -> Option<Response> {
     ))
 }
 
+/// Per-record errors (`statusCode`) as a request's error answer (`errorCode`).
+fn as_request_errors(errors: &Value) -> Value {
+    let list: Vec<Value> = errors
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| json!({"errorCode": e["statusCode"], "message": e["message"], "fields": e.get("fields").cloned().unwrap_or(json!([]))}))
+        .collect();
+    Value::Array(list)
+}
+
 /// A record's value outside a restricted picklist, as its errors.
 fn bad_picklist(record: &Value) -> Option<Value> {
     for (field, allowed) in [
@@ -199,7 +210,7 @@ impl Org {
         }
         if body.to_string().contains(INVALID_NOTE) {
             return Err(
-                json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
                                "message": "Notes refused by a validation rule", "fields": ["Description"]}]),
             );
         }
@@ -412,7 +423,9 @@ fn writes(
                     headers: vec![],
                     body: String::new(),
                 },
-                Err(errors) => Response::json(400, &errors),
+                // A single upsert's errors name their code `errorCode`; Collections'
+                // per-record errors, `statusCode` ("Status Codes and Error Responses").
+                Err(errors) => Response::json(400, &as_request_errors(&errors)),
             })
         }
         ("PATCH", ["composite", "sobjects", object, field]) => {
