@@ -209,10 +209,8 @@ impl Org {
             return Err(errors);
         }
         if body.to_string().contains(INVALID_NOTE) {
-            return Err(
-                json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
-                               "message": "Notes refused by a validation rule", "fields": ["Description"]}]),
-            );
+            return Err(json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                               "message": "Notes refused by a validation rule", "fields": ["Description"]}]));
         }
         let Ok(mut all) = self.tasks.lock() else {
             return Err(json!([{"statusCode": "UNKNOWN_EXCEPTION", "message": "lock"}]));
