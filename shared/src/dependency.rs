@@ -26,7 +26,7 @@ pub enum Dependency {
     /// calls that cannot succeed.
     CrmApiLimit,
     /// The backup Genesys region the overflow sends callers to: ready or not, checked
-    /// every minute (login, API, flow published, DIDs assigned).
+    /// every minute (login, API, flow published, DIDs routed to a call flow).
     GenesysBackup,
 }
 

@@ -1,5 +1,5 @@
 //! The backup region's readiness (issue 16): the health probe logs in to the backup org
-//! with its own credentials, finds the overflow flow published and the DIDs assigned,
+//! with its own credentials, finds the overflow flow published and the DIDs routed,
 //! every run. A backup that would not take the calls opens `genesys-backup` and pages
 //! once, at low urgency, saying why; the board says it too. The probe is built as the
 //! function builds it, against moto, a fake backup region and a fake PagerDuty, on an

@@ -518,7 +518,7 @@ pub async fn backup_not_ready(opts: &Options) -> anyhow::Result<Scenario> {
         check(
             "a ready backup is proven so",
             ready_first,
-            "genesys-backup CLOSED after the first probe (login, flow published, DIDs assigned)"
+            "genesys-backup CLOSED after the first probe (login, flow published, DIDs routed)"
                 .to_string(),
         ),
         check(

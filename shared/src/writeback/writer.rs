@@ -52,7 +52,7 @@ impl Message {
 }
 
 /// How records go to Salesforce: one Collections request per 200 (and one Composite
-/// request per 25 searches), or one request per record and per search.
+/// Batch request per 25 searches), or one request per record and per search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Batching {
     Collections,
