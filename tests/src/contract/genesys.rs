@@ -425,61 +425,21 @@ const PAGING: [Param; 2] = [p("pageSize", INT), p("pageNumber", INT)];
 static CAMPAIGN_ANSWERS: [Answer; 8] = errors_and(ok(&CAMPAIGN));
 static MESSAGING_ANSWERS: [Answer; 8] = errors_and(ok(&MESSAGING_CAMPAIGN));
 static GROUP_ANSWERS: [Answer; 8] = errors_and(ok(&EMERGENCY_GROUP));
-/// A PUT with a stale version: 409, or 400 "does not match the current version".
-static GROUP_PUT_ANSWERS: [Answer; 9] = {
-    let [a, b, c, d, e, f, g, h] = errors_and(ok(&EMERGENCY_GROUP));
-    [
-        a,
-        b,
-        c,
-        d,
-        e,
-        f,
-        g,
-        h,
-        Answer {
-            status: 409,
-            body: Some(Ty::Obj(&ERROR)),
-            meaning: "the version is not the current one",
-        },
-    ]
-};
-static CAMPAIGN_PUT_ANSWERS: [Answer; 9] = {
-    let [a, b, c, d, e, f, g, h] = errors_and(ok(&CAMPAIGN));
-    [
-        a,
-        b,
-        c,
-        d,
-        e,
-        f,
-        g,
-        h,
-        Answer {
-            status: 409,
-            body: Some(Ty::Obj(&ERROR)),
-            meaning: "the version is not the current one",
-        },
-    ]
-};
-static MESSAGING_PUT_ANSWERS: [Answer; 9] = {
-    let [a, b, c, d, e, f, g, h] = errors_and(ok(&MESSAGING_CAMPAIGN));
-    [
-        a,
-        b,
-        c,
-        d,
-        e,
-        f,
-        g,
-        h,
-        Answer {
-            status: 409,
-            body: Some(Ty::Obj(&ERROR)),
-            meaning: "the version is not the current one",
-        },
-    ]
-};
+/// A PUT's answers: a GET's, and 409 for a stale version (which may also come as the
+/// 400 "does not match the current version").
+const fn put_answers(success: Answer) -> [Answer; 9] {
+    let [a, b, c, d, e, f, g, h] = errors_and(success);
+    let stale = Answer {
+        status: 409,
+        body: Some(Ty::Obj(&ERROR)),
+        meaning: "the version is not the current one",
+    };
+    [a, b, c, d, e, f, g, h, stale]
+}
+
+static GROUP_PUT_ANSWERS: [Answer; 9] = put_answers(ok(&EMERGENCY_GROUP));
+static CAMPAIGN_PUT_ANSWERS: [Answer; 9] = put_answers(ok(&CAMPAIGN));
+static MESSAGING_PUT_ANSWERS: [Answer; 9] = put_answers(ok(&MESSAGING_CAMPAIGN));
 
 /// Every Genesys operation Failsoft calls (and the DID list, which it no longer does:
 /// kept so that a call to it is recognised, and refused without `telephony:plugin:all`).
