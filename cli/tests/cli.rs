@@ -560,6 +560,7 @@ struct Stack {
     genesys: failsoft_testkit::fake_genesys::FakeGenesys,
     _backup: failsoft_testkit::fake_genesys::FakeGenesys,
     _sf: failsoft_testkit::fake_http::FakeServer,
+    org: failsoft_testkit::fake_salesforce::Org,
 }
 
 async fn stack() -> anyhow::Result<Stack> {
@@ -576,7 +577,7 @@ async fn stack() -> anyhow::Result<Stack> {
     let backup = FakeGenesys::start_granted(BACKUP_CLIENT).await?;
     backup.set_flow("Backup inbound", true);
     backup.set_did("+61290000000", true);
-    let (sf, _org) = fake_salesforce::start_org(vec![fake_salesforce::pat_platinum()]).await?;
+    let (sf, org) = fake_salesforce::start_org(vec![fake_salesforce::pat_platinum()]).await?;
     let secret = |kind: &str| format!("{kind}-{table}");
     create_secret(
         &m.url,
@@ -714,6 +715,7 @@ async fn stack() -> anyhow::Result<Stack> {
         genesys,
         _backup: backup,
         _sf: sf,
+        org,
     })
 }
 
@@ -840,6 +842,24 @@ async fn doctor_passes_a_healthy_stack_and_names_each_fault() -> anyhow::Result<
     println!(
         "--- three faults ---\n{}",
         String::from_utf8_lossy(&text.stdout)
+    );
+
+    // The Salesforce integration user loses edit access to a mapped field.
+    s.org.revoke_edit("CallDisposition");
+    let report: Value = serde_json::from_slice(&s.doctor(true)?.stdout)?;
+    let fields = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["item"] == "salesforce: mapped fields")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(fields["status"], "fail", "{fields}");
+    assert!(
+        fields["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("CallDisposition")),
+        "{fields}"
     );
     Ok(())
 }

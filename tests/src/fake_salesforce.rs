@@ -125,6 +125,8 @@ pub struct Org {
     pub daily_limit: Arc<AtomicU32>,
     /// HTTP requests under `/services/data/` (a Composite Batch of 25 is one).
     pub requests: Arc<AtomicU32>,
+    /// Task fields the integration user may read but not edit (field-level security).
+    pub read_only: Arc<Mutex<Vec<String>>>,
 }
 
 /// The Task's fields the fake org has: the standard ones the write-back may set
@@ -204,9 +206,33 @@ impl Org {
     }
 
     /// Upsert one Task: (created, or the record's errors).
+    /// Take the integration user's edit access to a Task field away, as a profile or
+    /// permission set without it would.
+    pub fn revoke_edit(&self, field: &str) {
+        if let Ok(mut r) = self.read_only.lock() {
+            r.push(field.to_string());
+        }
+    }
+
+    fn editable(&self, field: &str) -> bool {
+        self.read_only
+            .lock()
+            .map(|r| !r.iter().any(|f| f == field))
+            .unwrap_or(true)
+    }
+
     fn upsert(&self, ext: &str, body: &Value) -> Result<bool, Value> {
         if let Some(errors) = bad_picklist(body) {
             return Err(errors);
+        }
+        // A field the user cannot edit: the record's error, as Salesforce words it.
+        if let Some(f) = body
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !self.editable(k)))
+        {
+            return Err(json!([{"statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "message": format!("Unable to create/update fields: {f}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."),
+                "fields": [f]}]));
         }
         if body.to_string().contains(INVALID_NOTE) {
             return Err(json!([{"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
@@ -320,7 +346,7 @@ fn handle(
             let found = search_records(contacts, req.param("q").unwrap_or_default());
             return Response::json(200, &json!({"searchRecords": found}));
         }
-        if let Some(r) = describe(current, req) {
+        if let Some(r) = describe(org, current, req) {
             return r;
         }
         if let Some(r) = writes(org, contacts, current, req) {
@@ -332,8 +358,8 @@ fn handle(
 
 /// `GET …/sobjects/Task/describe` ("Get Field and Other Metadata for an Object"): the
 /// fields the org's Task has, the external id among them (External ID, Unique), all
-/// creatable and editable by the integration user.
-fn describe(current: &Sessions, req: &crate::fake_http::Request) -> Option<Response> {
+/// creatable and editable by the integration user unless taken away (`revoke_edit`).
+fn describe(org: &Org, current: &Sessions, req: &crate::fake_http::Request) -> Option<Response> {
     let rest = req.path.strip_prefix(API_PREFIX)?;
     let (_version, rest) = rest.split_once('/')?;
     let object = rest.strip_prefix("sobjects/")?.strip_suffix("/describe")?;
@@ -356,8 +382,9 @@ fn describe(current: &Sessions, req: &crate::fake_http::Request) -> Option<Respo
         .iter()
         .map(|f| {
             let ext = *f == EXTERNAL_ID_FIELD;
+            let edit = org.editable(f);
             json!({"name": f, "type": "string", "externalId": ext,
-                   "unique": ext, "createable": true, "updateable": true})
+                   "unique": ext, "createable": edit, "updateable": edit})
         })
         .collect();
     Some(Response::json(

@@ -747,3 +747,30 @@ async fn no_deferral_asks_sqs_for_more_than_twelve_hours() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+/// A mapped field the integration user may not edit (field-level security): Salesforce
+/// refuses each record with `INVALID_FIELD_FOR_INSERT_UPDATE`. That is our configuration,
+/// not the records: kept, paged once, none poison, `crm` not blamed.
+#[tokio::test]
+async fn a_field_the_user_cannot_edit_keeps_the_records_and_pages_once() -> anyhow::Result<()> {
+    let w = world(30, &[]).await?;
+    w.org.revoke_edit("CallDisposition");
+    w.send(4, 0).await?;
+    let r = w.pump.round(&w.emu).await?;
+    assert_eq!((r.received, r.kept.len()), (4, 4), "{r:?}");
+    let (queued, dead) = w.depths().await?;
+    assert_eq!((queued, dead.len()), (4, 0), "none poison: {dead:?}");
+    let crm = w.record("crm").await?;
+    assert_eq!((crm.state, crm.failures), (State::Closed, 0));
+    let page = crm
+        .outbox
+        .values()
+        .find(|a| a.id == "work-writeback-config")
+        .map(|a| a.last_error.clone().unwrap_or_default());
+    assert!(
+        page.as_deref()
+            .is_some_and(|e| e.contains("CallDisposition")),
+        "{page:?}"
+    );
+    Ok(())
+}
