@@ -178,8 +178,18 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
                     })
                     .unwrap_or(false)
             });
+        // The times, so that a failure says which condition missed.
+        let expiry = with_token
+            .first()
+            .and_then(|(_, r, _)| r["expiresAt"].as_str())
+            .unwrap_or("?");
+        let last_none = none.last().map_or("none".to_string(), |(_, _, at)| iso8601(*at));
+        let errors: Vec<&str> = none
+            .iter()
+            .filter_map(|(_, r, _)| r["error"].as_str())
+            .collect();
         (served_before_expiry && stale && refused_after, format!(
-            "{} reports with the token ({} stale), all before its expiry; {} after it, none with a token",
+            "{} reports with the token ({} stale), all before its expiry; {} after it, none with a token (expiry {expiry}, last without a token {last_none}; {errors:?})",
             with_token.len(),
             with_token.iter().filter(|(_, r, _)| r["source"] == "stale").count(),
             none.len()
