@@ -183,7 +183,9 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
             .first()
             .and_then(|(_, r, _)| r["expiresAt"].as_str())
             .unwrap_or("?");
-        let last_none = none.last().map_or("none".to_string(), |(_, _, at)| iso8601(*at));
+        let last_none = none
+            .last()
+            .map_or("none".to_string(), |(_, _, at)| iso8601(*at));
         let errors: Vec<&str> = none
             .iter()
             .filter_map(|(_, r, _)| r["error"].as_str())
