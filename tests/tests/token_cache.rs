@@ -587,3 +587,49 @@ async fn tokens_are_sealed_in_the_table_and_bound_to_their_provider() -> anyhow:
     assert_eq!(sealed().load("old").await?.token, Some(token));
     Ok(())
 }
+
+/// A process without the key (the operator's CLI run without `TOKEN_KMS_KEY_ID`) reads
+/// a sealed token as none and fetches its own; it never writes it over the fleet's
+/// sealed item in clear text (into the table and 35 days of backups). A plain item, or
+/// none, it may still write.
+#[tokio::test]
+async fn a_process_without_the_key_never_overwrites_a_sealed_token() -> anyhow::Result<()> {
+    use failsoft::token::{KmsSeal, Token, TokenStore};
+    let w = world().await?;
+    let conf = sdk_config(&w.url).await;
+    let key = kms_key(&w.url).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&conf);
+    let sealed = DynamoTokenStore::new(dynamo.clone(), &w.table)
+        .sealed_with(KmsSeal::new(aws_sdk_kms::Client::new(&conf), &key));
+    let plain = DynamoTokenStore::new(dynamo.clone(), &w.table);
+    let fleet = Token {
+        access_token: "00Dfleet!sealed".into(),
+        instance_url: Some("https://example.my.salesforce.com".into()),
+        expires_ms: T0 + 3_600_000,
+        issued_ms: T0,
+    };
+    assert!(sealed.try_lease("crm", "fleet", T0, T0 + 5_000).await?);
+    assert!(sealed.save("crm", "fleet", &fleet, T0).await?);
+    // The keyless process cannot open it, so it fetched a token of its own.
+    assert_eq!(plain.load("crm").await?.token, None);
+    let cli = Token {
+        access_token: "00Dcli!plaintext".into(),
+        ..fleet.clone()
+    };
+    assert!(
+        plain
+            .try_lease("crm", "cli", T0 + 10_000, T0 + 15_000)
+            .await?
+    );
+    assert!(
+        !plain.save("crm", "cli", &cli, T0 + 10_000).await?,
+        "refused: the item is sealed"
+    );
+    let item = raw_item(&w, "token#crm").await?;
+    assert!(!format!("{item:?}").contains("00Dcli"), "{item:?}");
+    assert_eq!(sealed.load("crm").await?.token, Some(fleet.clone()));
+    // Where nothing is sealed, a keyless process still keeps the token.
+    assert!(plain.try_lease("genesys", "cli", T0, T0 + 5_000).await?);
+    assert!(plain.save("genesys", "cli", &cli, T0).await?);
+    Ok(())
+}

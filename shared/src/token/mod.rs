@@ -304,6 +304,17 @@ impl TokenCache {
                             provider = self.name(),
                             "fetched token not saved to the table"
                         );
+                        // Refused (a sealed item and no key here, or the lease lost):
+                        // the lease is let go at once rather than at its expiry, so the
+                        // fleet's next refresh does not wait on it.
+                        if matches!(saved, Ok(Ok(false))) {
+                            let until = self.breaker.store_deadline(deadline);
+                            let _ = tokio::time::timeout_at(
+                                until,
+                                self.store.release(self.name(), o, None),
+                            )
+                            .await;
+                        }
                     }
                 }
                 metrics::emit(

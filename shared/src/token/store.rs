@@ -278,27 +278,41 @@ impl TokenStore for DynamoTokenStore {
         now: Millis,
     ) -> Result<bool, StoreError> {
         let url = token.instance_url.clone().unwrap_or_default();
-        let value = match &self.seal {
-            Some(seal) => AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
-                seal.seal(provider, &token.access_token).await?,
-            )),
-            None => AttributeValue::S(token.access_token.clone()),
+        let (value, cond) = match &self.seal {
+            Some(seal) => (
+                AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                    seal.seal(provider, &token.access_token).await?,
+                )),
+                "lease_owner = :o",
+            ),
+            // A process without the key (an operator's CLI run without
+            // TOKEN_KMS_KEY_ID, say) never puts a live token in clear text where the
+            // fleet keeps it sealed: it may replace only a plain value, or none. It
+            // keeps its token in memory instead.
+            None => (
+                AttributeValue::S(token.access_token.clone()),
+                "lease_owner = :o AND (attribute_not_exists(#t) OR attribute_type(#t, :plain))",
+            ),
         };
+        let mut values = vec![
+            (":t", value),
+            (":sha", fingerprint(&token.access_token)),
+            (":url", AttributeValue::S(url)),
+            (":e", n(token.expires_ms)),
+            (":now", n(now)),
+            (":ttl", n(token.expires_ms / 1000 + TTL_GRACE_S)),
+            (":zero", n(0)),
+            (":o", AttributeValue::S(owner.into())),
+        ];
+        if self.seal.is_none() {
+            values.push((":plain", AttributeValue::S("S".into())));
+        }
         self.update(
             provider,
             "SET #t = :t, token_sha = :sha, instance_url = :url, expires_ms = :e, fetched_ms = :now, expires_at = :ttl, not_before_ms = :zero \
              REMOVE lease_owner, lease_exp",
-            "lease_owner = :o",
-            vec![
-                (":t", value),
-                (":sha", fingerprint(&token.access_token)),
-                (":url", AttributeValue::S(url)),
-                (":e", n(token.expires_ms)),
-                (":now", n(now)),
-                (":ttl", n(token.expires_ms / 1000 + TTL_GRACE_S)),
-                (":zero", n(0)),
-                (":o", AttributeValue::S(owner.into())),
-            ],
+            cond,
+            values,
         )
         .await
     }
