@@ -509,7 +509,7 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
         bail!("--reason must say why; nothing changed");
     }
     let group = o.group_or_default(args.group.as_deref())?;
-    let g = o.read(&group, deadline).await.with_context(|| {
+    let g = o.read_patiently(&group, deadline).await.with_context(|| {
         format!(
             "reading emergency group {group:?}{}",
             if enabled {

@@ -863,3 +863,48 @@ async fn doctor_passes_a_healthy_stack_and_names_each_fault() -> anyhow::Result<
     );
     Ok(())
 }
+
+/// A degraded region refuses the preview's read of the group (503, twice): the command
+/// rides it out with the switch's backoff and switches, instead of sending the operator
+/// to the carrier after the first refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_activate_rides_out_a_refused_read_before_sending_anyone_to_the_carrier(
+) -> anyhow::Result<()> {
+    use failsoft_testkit::fake_genesys::EMERGENCY;
+    use failsoft_testkit::fake_http::Fault;
+    let (m, table, g, secret, login) = overflow_world().await?;
+    let env = [
+        ("GENESYS_SECRET_ID", secret.as_str()),
+        ("GENESYS_API_URL", g.server.url.as_str()),
+        ("GENESYS_LOGIN_URL", login.as_str()),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
+        ("USER", "alice"),
+    ];
+    g.server.faults_in_turn(
+        &format!("{EMERGENCY}/eg-1"),
+        &[Fault::Status(503), Fault::Status(503)],
+    );
+    let out = failsoft_with(
+        &m.url,
+        &table,
+        &env,
+        &[
+            "overflow",
+            "activate",
+            "--reason",
+            "region degraded",
+            "--yes",
+        ],
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("SBC"),
+        "nobody sent to the carrier"
+    );
+    assert_eq!(g.group("eg-1")["enabled"], true);
+    Ok(())
+}

@@ -199,6 +199,30 @@ impl Overflow {
         Ok(emergency::find(&self.api, group, deadline).await?)
     }
 
+    /// The same, riding out the transient answers of a degraded region (a 503, a reset)
+    /// with the switch's backoff, for at most 30 s (less with a smaller switch budget),
+    /// within `deadline`: a person is not sent to the carrier over one refused read, and
+    /// the switch that follows keeps time of its own.
+    pub async fn read_patiently(
+        &self,
+        group: &str,
+        deadline: Instant,
+    ) -> Result<Group, OverflowError> {
+        let patience = self.config.budget.min(Duration::from_secs(30));
+        let deadline = deadline.min(Instant::now() + patience);
+        let mut wait = self.first_backoff;
+        loop {
+            match self.read(group, deadline).await {
+                Err(e) if e.transient() && Instant::now() + wait < deadline => {
+                    tracing::warn!(group, error = %e, wait_ms = wait.as_millis() as u64, "emergency group not read; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(8));
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Make the switch `req` asks for: claimed, retried within the budget, recorded,
     /// announced. When enabling keeps failing, the SBC page goes out at once.
     pub async fn switch(
