@@ -640,3 +640,40 @@ fn the_readme_lists_each_roles_actions() -> anyhow::Result<()> {
     assert_eq!(rows, 7, "six functions and Genesys's invoke role");
     Ok(())
 }
+
+/// queue-metrics, behind a Function URL, writes only what it writes: its own breaker,
+/// the Genesys token's (its refresh), the Genesys token and the metrics cache. No other
+/// breaker it merely shows on the board.
+#[test]
+fn queue_metrics_writes_only_its_own_keys() -> anyhow::Result<()> {
+    let t = template()?;
+    let mut written: Vec<String> = statements(&t)
+        .into_iter()
+        .filter(|(id, s)| {
+            id == "QueueMetricsFunction"
+                && list(s.get("Action"))
+                    .iter()
+                    .any(|a| a.as_str() == Some("dynamodb:UpdateItem"))
+        })
+        .flat_map(|(_, s)| {
+            list(
+                s["Condition"]
+                    .get("ForAllValues:StringLike")
+                    .or_else(|| s["Condition"].get("ForAllValues:StringEquals"))
+                    .and_then(|c| c.get("dynamodb:LeadingKeys")),
+            )
+        })
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "breaker#genesys-analytics",
+            "breaker#genesys-auth",
+            "metrics#*",
+            "token#genesys"
+        ]
+    );
+    Ok(())
+}
