@@ -507,3 +507,54 @@ async fn an_unknown_group_name_is_refused_and_nothing_is_switched() -> anyhow::R
     assert!(rig.clock.now_ms() >= START);
     Ok(())
 }
+
+/// The automatic activation's PUT lands, and its confirmation is lost: the reads after
+/// it answer 503, as a degraded region's do. The retry finds the group enabled at the
+/// version its own PUT produced: it is Failsoft's switch, recorded as automatic and
+/// paged ACTIVE, and the recovery's restore undoes it after the delay. It used to be
+/// recorded as "already enabled by someone else": never paged, never restored.
+#[tokio::test]
+async fn an_activation_whose_confirmation_is_lost_is_still_paged_and_restored() -> anyhow::Result<()>
+{
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    // The switch's reads and its PUT pass; the read after the PUT, and the next, fail.
+    rig.genesys.server.faults_in_turn(
+        &format!("{EMERGENCY}/eg-1"),
+        &[
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::ZERO),
+            Fault::Status(503),
+            Fault::Status(503),
+        ],
+    );
+    open(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    assert_eq!(
+        rig.group_puts(),
+        1,
+        "one PUT: the retry did not switch again"
+    );
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!((sw.mode, sw.enabled), (Mode::Auto, true), "{sw:?}");
+    assert!(
+        rig.overflow_pages().contains(&(
+            "trigger".into(),
+            "info".into(),
+            "genesys-api/overflow".into()
+        )),
+        "the on-call hears of it: {:?}",
+        rig.overflow_pages()
+    );
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&ex, "genesys-api").await?;
+    assert!(!rig.enabled(), "restored after the delay");
+    Ok(())
+}

@@ -10,7 +10,7 @@ pub mod emergency;
 pub mod record;
 
 pub use emergency::{set_enabled, Group, SwitchError, Switched};
-pub use record::{Claim, Mode, Switch, Switches};
+pub use record::{Claim, Intent, Mode, Switch, Switches};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -286,8 +286,8 @@ impl Overflow {
     ) -> Result<Report, OverflowError> {
         let now = self.clock.now_ms();
         let until = now + self.config.budget.as_millis() as Millis + CLAIM_MARGIN_MS;
-        let last = match self.switches.claim(owner, now, until, deadline).await {
-            Ok(Claim::Won(last)) => last,
+        let (last, intent) = match self.switches.claim(owner, now, until, deadline).await {
+            Ok(Claim::Won(last, intent)) => (last, intent),
             Ok(Claim::Busy(by)) => return Err(OverflowError::Busy(by)),
             // Our own state table must not stand between a person and the switch: made
             // unclaimed (Genesys's version check still lets one PUT through), unrecorded.
@@ -297,7 +297,9 @@ impl Overflow {
             }
             Err(e) => return Err(e.into()),
         };
-        let r = self.claimed(req, owner, last, started, deadline).await;
+        let r = self
+            .claimed(req, owner, last, intent, started, deadline)
+            .await;
         if r.is_err() {
             let _ = self.switches.release(owner, deadline).await;
         }
@@ -322,10 +324,39 @@ impl Overflow {
         req: &Request,
         owner: &str,
         last: Option<Switch>,
+        intent: Option<Intent>,
         started: Instant,
         deadline: Instant,
     ) -> Result<Report, OverflowError> {
         let group = emergency::find(&self.api, &req.group, deadline).await?;
+        // An earlier attempt of this same switch PUT it, and its confirmation was lost
+        // (the answer, the read after it, or the record): the group is as asked, at a
+        // later version than the PUT was sent with. It is Failsoft's switch: recorded
+        // and paged as one, so that the restore undoes it and the on-call hears of it.
+        let landed = intent.as_ref().is_some_and(|i| {
+            i.group_id == group.id
+                && i.enabled == req.enabled
+                && group.enabled == req.enabled
+                && group.version > i.from_version
+        });
+        if landed {
+            tracing::warn!(group = %group.id, enabled = req.enabled, "an earlier attempt's switch landed; its confirmation was lost");
+            let sw = Switched {
+                before: group.clone(),
+                after: group.clone(),
+                changed: true,
+            };
+            return self
+                .confirmed(
+                    req,
+                    owner,
+                    sw,
+                    Some("confirmed after its answer was lost"),
+                    started,
+                    deadline,
+                )
+                .await;
+        }
         let ours = |g: &Group| {
             last.as_ref().is_some_and(|l| {
                 l.mode == Mode::Auto && l.enabled && l.group_id == g.id && l.version == g.version
@@ -375,6 +406,13 @@ impl Overflow {
                 .await?;
             return Ok(report(&sw, Some(note.into())));
         }
+        let intended = Intent {
+            group_id: group.id.clone(),
+            enabled: req.enabled,
+            from_version: group.version,
+            at_ms: self.clock.now_ms(),
+        };
+        self.switches.intend(owner, &intended, deadline).await?;
         let sw = match set_enabled(&self.api, &group.id, req.enabled, deadline).await {
             Ok(sw) => sw,
             Err(SwitchError::IvrsLost { lost, restored }) => {
@@ -411,11 +449,26 @@ impl Overflow {
         if sw.after.enabled != req.enabled {
             return Err(SwitchError::Conflict(0).into());
         }
-        let mode = req.mode;
         let note = (!sw.changed).then(|| format!("already {}", on_off(req.enabled)));
-        self.record(&sw.after, mode, req, note.as_deref(), owner, deadline)
+        self.confirmed(req, owner, sw, note.as_deref(), started, deadline)
+            .await
+    }
+
+    /// A switch made (or found made by this same switch's earlier attempt): recorded
+    /// as `req.mode`, and paged.
+    async fn confirmed(
+        &self,
+        req: &Request,
+        owner: &str,
+        sw: Switched,
+        note: Option<&str>,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
+        let mode = req.mode;
+        self.record(&sw.after, mode, req, note, owner, deadline)
             .await?;
-        let r = report(&sw, None);
+        let r = Report::of(&sw, None, started, true);
         let summary = format!(
             "Regional overflow {}: emergency group {} {} by {} ({}); {} of {} IVR links kept, {} s",
             if req.enabled { "ACTIVE" } else { "ended" },

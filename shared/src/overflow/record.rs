@@ -66,11 +66,37 @@ pub struct Switch {
     pub note: Option<String>,
 }
 
+/// A switch about to be PUT, written under the claim before the PUT: if the PUT lands
+/// and its confirmation is lost (the answer, the read after it, the record), the retry
+/// still knows the change was its own. A recorded switch replaces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    pub group_id: String,
+    pub enabled: bool,
+    /// The version the PUT was sent with: the PUT, if it landed, produced a later one.
+    pub from_version: i64,
+    pub at_ms: Millis,
+}
+
+fn intent_of(item: &HashMap<String, AttributeValue>) -> Option<Intent> {
+    Some(Intent {
+        group_id: item.get("intent_group")?.as_s().ok()?.clone(),
+        enabled: *item.get("intent_enabled")?.as_bool().ok()?,
+        from_version: item.get("intent_from")?.as_n().ok()?.parse().ok()?,
+        at_ms: item
+            .get("intent_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    })
+}
+
 /// What a claim found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// Ours until it is released; the last switch, if any.
-    Won(Option<Switch>),
+    /// Ours until it is released; the last switch, if any, and a switch intended and
+    /// never recorded, if any.
+    Won(Option<Switch>, Option<Intent>),
     /// Another switch is under way, by this owner.
     Busy(String),
 }
@@ -164,14 +190,17 @@ impl Switches {
             .send();
         let won = bounded(deadline, async {
             match req.await {
-                Ok(out) => Ok(Some(out.attributes().and_then(from_item))),
+                Ok(out) => Ok(Some((
+                    out.attributes().and_then(from_item),
+                    out.attributes().and_then(intent_of),
+                ))),
                 Err(e) if e.as_service_error().is_some_and(crate::store::lost_race) => Ok(None),
                 Err(e) => Err(classify_sdk_error(e)),
             }
         })
         .await?;
         match won {
-            Some(last) => Ok(Claim::Won(last)),
+            Some((last, intent)) => Ok(Claim::Won(last, intent)),
             None => {
                 let holder = self
                     .item(deadline)
@@ -211,6 +240,31 @@ impl Switches {
             req = req.item("note", s(&clipped(n)));
         }
         conditional(deadline, req.send()).await
+    }
+
+    /// Note the switch about to be PUT, if `owner` still holds the claim.
+    pub async fn intend(
+        &self,
+        owner: &str,
+        intent: &Intent,
+        deadline: Instant,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(KEY))
+            .update_expression(
+                "SET intent_group = :g, intent_enabled = :e, intent_from = :v, intent_at = :t",
+            )
+            .condition_expression("claim_owner = :o")
+            .expression_attribute_values(":g", s(&intent.group_id))
+            .expression_attribute_values(":e", AttributeValue::Bool(intent.enabled))
+            .expression_attribute_values(":v", AttributeValue::N(intent.from_version.to_string()))
+            .expression_attribute_values(":t", AttributeValue::N(intent.at_ms.to_string()))
+            .expression_attribute_values(":o", s(owner))
+            .send();
+        conditional(deadline, req).await
     }
 
     /// Let go of the claim without recording a switch (nothing was changed).
