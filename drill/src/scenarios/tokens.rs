@@ -28,7 +28,9 @@ fn wall_ms() -> i64 {
 #[derive(Default)]
 struct Seen {
     lookups: Vec<(Observation, Value)>,
-    /// token-cache's Genesys row, and the wall-clock time it was read.
+    /// token-cache's Genesys row, and the wall-clock time the request for it was sent:
+    /// the row was made after it, so a token in a row asked for before its expiry was
+    /// not served past it, and one asked for after was.
     reports: Vec<(Observation, Value, i64)>,
 }
 
@@ -45,6 +47,7 @@ impl Play<'_> {
     }
 
     async fn genesys_token(&self, seen: &mut Seen) -> anyhow::Result<()> {
+        let asked_at = wall_ms();
         let t = Instant::now();
         let out = self
             .emu
@@ -73,7 +76,7 @@ impl Play<'_> {
                 alerts: self.st.pd.incidents().len(),
             },
             row,
-            wall_ms(),
+            asked_at,
         ));
         Ok(())
     }
@@ -191,7 +194,7 @@ pub async fn down(opts: &Options) -> anyhow::Result<Scenario> {
             .filter_map(|(_, r, _)| r["error"].as_str())
             .collect();
         (served_before_expiry && stale && refused_after, format!(
-            "{} reports with the token ({} stale), all before its expiry; {} after it, none with a token (expiry {expiry}, last without a token {last_none}; {errors:?})",
+            "{} reports with the token ({} stale), all asked for before its expiry: {served_before_expiry}; {} after it, none with a token: {refused_after} (expiry {expiry}, last without a token asked {last_none}; {errors:?})",
             with_token.len(),
             with_token.iter().filter(|(_, r, _)| r["source"] == "stale").count(),
             none.len()
