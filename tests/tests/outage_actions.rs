@@ -828,3 +828,39 @@ async fn a_decimal_pacing_survives_the_pause_and_the_resume() -> anyhow::Result<
     assert!(flagged, "every voice campaign PUT asks for the decimal");
     Ok(())
 }
+
+/// A campaign deleted in Genesys during the outage (404 on its read) has nothing to
+/// restore: its ledger entry is forgotten, and the resume of the others, and every later
+/// pause and resume, go on. It used to fail the resume for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    w.genesys.add(VOICE, "winback", "Win-back", "on", "d1");
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    open(&crm).await?;
+    ex.run("crm", deadline()).await?;
+    assert_eq!(w.genesys.status(VOICE, "winback"), "off");
+    if let Ok(mut book) = w.genesys.book.lock() {
+        book.campaigns
+            .remove(&(VOICE.to_string(), "winback".to_string()));
+    }
+    release(&crm).await?;
+    w.clock.advance(DELAY + 1);
+    ex.run("crm", deadline()).await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "on", "the other resumed");
+    assert!(
+        w.ledger().await.list(deadline()).await?.is_empty(),
+        "the deleted campaign's entry is gone"
+    );
+    assert!(
+        w.outbox_ids("crm").await?.is_empty(),
+        "nothing left failing in the outbox"
+    );
+    // The next outage pauses what dials, as before.
+    open(&crm).await?;
+    ex.run("crm", deadline()).await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    Ok(())
+}

@@ -209,7 +209,9 @@ impl Campaigns {
     /// it off now. `forced_*` belongs to Genesys: forget it.
     async fn settle_pause(&self, e: &Entry, deadline: Instant) -> Result<bool, CampaignError> {
         for _ in 0..MAX_STOPPING_READS {
-            let c = self.api.get(e.kind, &e.id, deadline).await?;
+            let Some(c) = self.read(e, deadline).await? else {
+                return Ok(true);
+            };
             match c.status.as_str() {
                 "off" => {
                     self.ledger.paused(&e.key(), c.version, deadline).await?;
@@ -233,6 +235,21 @@ impl Campaigns {
             }
         }
         Ok(false)
+    }
+
+    /// The campaign of `e` as Genesys holds it now; None, and its entry forgotten, when
+    /// Genesys no longer has it (404: deleted meanwhile). A deleted campaign has nothing
+    /// to restore, and must not fail every later pause and resume.
+    async fn read(&self, e: &Entry, deadline: Instant) -> Result<Option<Campaign>, CampaignError> {
+        match self.api.get(e.kind, &e.id, deadline).await {
+            Ok(c) => Ok(Some(c)),
+            Err(err) if err.status() == Some(404) => {
+                tracing::warn!(campaign = %e.id, "campaign deleted in Genesys; its ledger entry is forgotten");
+                self.ledger.forget(&e.key(), deadline).await?;
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Leave `c` as a person set it, and say so in the ledger.
@@ -279,7 +296,12 @@ impl Campaigns {
             let mut e = e;
             if e.stage == Stage::Pausing {
                 // The outage ended before the pause was seen through: finish it first.
-                let c = self.api.get(e.kind, &e.id, deadline).await?;
+                let Some(c) = self.read(&e, deadline).await? else {
+                    report
+                        .left
+                        .push(format!("{} {}: deleted in Genesys", e.kind.as_str(), e.id));
+                    continue;
+                };
                 match c.status.as_str() {
                     "off" => {
                         self.ledger.paused(&e.key(), c.version, deadline).await?;
@@ -307,7 +329,12 @@ impl Campaigns {
                 busy += 1;
                 continue;
             }
-            let c = self.api.get(e.kind, &e.id, deadline).await?;
+            let Some(c) = self.read(&e, deadline).await? else {
+                report
+                    .left
+                    .push(format!("{} {}: deleted in Genesys", e.kind.as_str(), e.id));
+                continue;
+            };
             let untouched = c.status == "off" && Some(c.version) == e.version;
             if untouched {
                 match self.api.switch(&c, "on", deadline).await {
