@@ -849,7 +849,11 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
     ex.run("crm", deadline()).await?;
-    assert_eq!(w.genesys.status(VOICE, "renewals"), "on", "the other resumed");
+    assert_eq!(
+        w.genesys.status(VOICE, "renewals"),
+        "on",
+        "the other resumed"
+    );
     assert!(
         w.ledger().await.list(deadline()).await?.is_empty(),
         "the deleted campaign's entry is gone"
