@@ -558,3 +558,40 @@ async fn an_activation_whose_confirmation_is_lost_is_still_paged_and_restored() 
     assert!(!rig.enabled(), "restored after the delay");
     Ok(())
 }
+
+/// One breaker both pauses the campaigns and switches the overflow (the template's own
+/// example). After its recovery the campaigns come back after their own delay (60 s),
+/// not after the overflow's restore delay (600 s): the two are separate lanes. They
+/// used to share one, and the resume waited for the restore.
+#[tokio::test]
+async fn the_campaign_resume_does_not_wait_for_the_overflow_restore() -> anyhow::Result<()> {
+    use failsoft_testkit::fake_genesys::VOICE;
+    let mut rig = Rig::new("genesys-api").await?;
+    rig.vars.extend([
+        ("CAMPAIGN_PAUSE_ON".to_string(), "genesys-api".to_string()),
+        ("CAMPAIGN_RESUME_DELAY_S".to_string(), "60".to_string()),
+    ]);
+    rig.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    open(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    assert_eq!(rig.genesys.status(VOICE, "renewals"), "off");
+    release(&api).await?;
+    rig.clock.advance(60_001);
+    drain(&ex, "genesys-api").await?;
+    assert_eq!(
+        rig.genesys.status(VOICE, "renewals"),
+        "on",
+        "resumed after its own delay"
+    );
+    assert!(
+        rig.enabled(),
+        "the overflow waits for its own, longer delay"
+    );
+    rig.clock.advance(DELAY_MS);
+    drain(&ex, "genesys-api").await?;
+    assert!(!rig.enabled());
+    Ok(())
+}

@@ -134,6 +134,27 @@ pub struct Executor {
     pub owner: String,
 }
 
+/// Which of an episode's entries go in order: its pages among themselves, the campaign
+/// pause before its resume, the overflow's switch before its restore. One lane never
+/// waits for another: a campaign resume does not wait out the overflow's restore delay,
+/// and an overflow that keeps failing does not hold the campaigns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Lane {
+    Pages,
+    Campaigns,
+    Overflow,
+}
+
+impl Lane {
+    fn of(a: Action) -> Lane {
+        match a {
+            Action::ActivateOverflow | Action::RestoreOverflow => Lane::Overflow,
+            a if a.is_page() => Lane::Pages,
+            _ => Lane::Campaigns,
+        }
+    }
+}
+
 /// The dedup key of the page about an action that keeps failing.
 fn failing_key(a: &Alert) -> String {
     format!("{}/{}", a.dedup_key, a.action.as_str())
@@ -196,8 +217,8 @@ impl Executor {
         total
     }
 
-    /// Act on what is due in `breaker`'s outbox. Pages of one episode go in order; a
-    /// campaign action never waits for a page, nor a page for it.
+    /// Act on what is due in `breaker`'s outbox. Each lane of an episode goes in order
+    /// (pages, campaigns, the overflow), and no lane waits for another.
     /// Fails only if the breaker could not be read.
     pub async fn run(&self, breaker: &str, deadline: Instant) -> Result<Delivery, StoreError> {
         let rec = tokio::time::timeout_at(request_deadline(deadline), self.store.load(breaker))
@@ -206,11 +227,11 @@ impl Executor {
         let now = self.clock.now_ms();
         let mut entries: Vec<&Alert> = rec.outbox.values().collect();
         entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
-        let mut blocked: HashSet<(&str, bool)> = HashSet::new();
+        let mut blocked: HashSet<(&str, Lane)> = HashSet::new();
         let mut done = Delivery::default();
         let mut acted = 0;
         for a in entries {
-            let lane = (a.dedup_key.as_str(), a.action.is_page());
+            let lane = (a.dedup_key.as_str(), Lane::of(a.action));
             let due = a.next_ms <= now && !a.claimed_by_other(&self.owner, now);
             if !due
                 || !self.can(a.action)
