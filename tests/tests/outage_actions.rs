@@ -537,7 +537,14 @@ async fn the_history_keeps_the_last_sixteen_actions_done() -> anyhow::Result<()>
         retried += attempt;
     }
     let recent = history.recent("crm", deadline()).await?;
-    assert_eq!(recent.len(), 16);
+    // A retried write whose first attempt landed fills two slots with one line, shown
+    // once: one line fewer per retry at most.
+    assert!(recent.len() <= 16, "{}", recent.len());
+    assert!(
+        recent.len() as u32 + retried >= 16,
+        "{} lines, {retried} retries",
+        recent.len()
+    );
     assert_eq!(recent[0].episode, "crm/39/0", "newest first");
     assert!(
         recent.windows(2).all(|w| w[0].at_ms > w[1].at_ms),
@@ -866,5 +873,30 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     open(&crm).await?;
     ex.run("crm", deadline()).await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    Ok(())
+}
+
+/// A history write retried after its first attempt landed (the answer timed out) fills
+/// two slots with one line: shown once. This is what made the ring's test flaky on a
+/// loaded moto (two lines with one time, so not "newest first").
+#[tokio::test]
+async fn a_line_written_twice_is_shown_once() -> anyhow::Result<()> {
+    let w = world().await?;
+    let history = History {
+        client: aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await),
+        table: w.table.clone(),
+    };
+    let d = failsoft::actions::Done {
+        breaker: "crm".into(),
+        action: "trigger".into(),
+        episode: "crm/1/0".into(),
+        at: String::new(),
+        outcome: "accepted".into(),
+        at_ms: T0,
+    };
+    history.record(&d, deadline()).await?;
+    history.record(&d, deadline()).await?;
+    let recent = history.recent("crm", deadline()).await?;
+    assert_eq!(recent.len(), 1, "{recent:?}");
     Ok(())
 }

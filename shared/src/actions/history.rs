@@ -123,6 +123,9 @@ impl History {
             })
             .collect();
         done.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
+        // A write retried after its first attempt landed (its answer timed out) puts
+        // the same line in two slots: shown once.
+        done.dedup_by(|a, b| a.at_ms == b.at_ms && a.action == b.action && a.episode == b.episode);
         Ok(done)
     }
 }
