@@ -315,7 +315,7 @@ async fn actions(as_json: bool) -> Result<()> {
     }
     println!("\n{:<45} {:<9} {:<22} NOTE", "CAMPAIGN", "STAGE", "HELD BY");
     for e in &campaigns {
-        let holders: Vec<&str> = e.holders.iter().map(String::as_str).collect();
+        let holders: Vec<&str> = e.holds.keys().map(String::as_str).collect();
         println!(
             "{:<45} {:<9} {:<22} {}",
             format!("{} {} ({})", e.kind.as_str(), e.name, e.id),

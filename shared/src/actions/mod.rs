@@ -36,6 +36,9 @@ const PAGE_CLAIM_MS: Millis = 15_000;
 const CAMPAIGN_CLAIM_MS: Millis = 120_000;
 /// The longest one campaign action's attempt may run, well inside its claim.
 const CAMPAIGN_ATTEMPT: Duration = Duration::from_secs(60);
+/// A campaign action that made progress and must go on (Genesys still stopping a
+/// campaign, another executor resuming one, the run out of time) goes on this soon.
+const PROGRESS_RETRY_MS: Millis = 5_000;
 /// A campaign action that failed this many times is paged, with what failed.
 pub const PAGE_AFTER_ATTEMPTS: u32 = 3;
 
@@ -117,8 +120,24 @@ impl Executor {
 enum Outcome {
     /// Done, refused for good, or no longer called for: the entry leaves the outbox.
     Done(String),
-    /// Try again later, not before `after_s` if the far end said so.
-    Retry { after_s: Option<u64>, why: String },
+    /// Try again later, not before `after_s` if the far end said so. `failed`: false
+    /// when the work went on and only ran out of time or waits on others (not counted
+    /// as an attempt, never paged).
+    Retry {
+        after_s: Option<u64>,
+        why: String,
+        failed: bool,
+    },
+}
+
+impl Outcome {
+    fn retry(why: impl Into<String>) -> Outcome {
+        Outcome::Retry {
+            after_s: None,
+            why: why.into(),
+            failed: true,
+        }
+    }
 }
 
 pub struct Executor {
@@ -276,11 +295,21 @@ impl Executor {
                     id: a.id.clone(),
                     owner: self.owner.clone(),
                 },
-                Outcome::Retry { after_s, .. } => Op::DeferAlert {
+                Outcome::Retry {
+                    after_s,
+                    failed: true,
+                    ..
+                } => Op::DeferAlert {
                     id: a.id.clone(),
                     owner: self.owner.clone(),
                     attempts: a.attempts + 1,
                     next_ms: now + self.retry_in(a.attempts, *after_s),
+                },
+                Outcome::Retry { failed: false, .. } => Op::DeferAlert {
+                    id: a.id.clone(),
+                    owner: self.owner.clone(),
+                    attempts: a.attempts,
+                    next_ms: self.clock.now_ms() + PROGRESS_RETRY_MS,
                 },
             };
             // The outcome is recorded even past the caller's deadline, but never waits
@@ -317,6 +346,13 @@ impl Executor {
                         self.page_failing(breaker, a, None, deadline).await;
                     }
                 }
+                Outcome::Retry {
+                    why, failed: false, ..
+                } => {
+                    blocked.insert(lane);
+                    done.pending += 1;
+                    tracing::info!(breaker, action = kind, id = %a.id, progress = %why, "outage action under way; continues shortly");
+                }
                 Outcome::Retry { why, .. } => {
                     blocked.insert(lane);
                     done.pending += 1;
@@ -351,10 +387,7 @@ impl Executor {
         match a.action {
             Action::Trigger | Action::Resolve | Action::Summary => {
                 let Some(pd) = &self.pager else {
-                    return Outcome::Retry {
-                        after_s: None,
-                        why: "no pager".into(),
-                    };
+                    return Outcome::retry("no pager");
                 };
                 // A trigger reports the count the record holds now: every failure counted
                 // by any instance before the trip.
@@ -370,15 +403,16 @@ impl Executor {
                         metrics::emit(&[], &[metrics::count("AlertsRejectedTotal", 1.0)]);
                         Outcome::Done(format!("refused ({status})"))
                     }
-                    Sent::Retry { after_s, why } => Outcome::Retry { after_s, why },
+                    Sent::Retry { after_s, why } => Outcome::Retry {
+                        after_s,
+                        why,
+                        failed: true,
+                    },
                 }
             }
             Action::ActivateOverflow | Action::RestoreOverflow => {
                 let Some(o) = &self.overflow else {
-                    return Outcome::Retry {
-                        after_s: None,
-                        why: "overflow not configured".into(),
-                    };
+                    return Outcome::retry("overflow not configured");
                 };
                 let on = a.action == Action::ActivateOverflow;
                 if on != rec.state.is_degraded() {
@@ -390,10 +424,7 @@ impl Executor {
                     }
                 }
                 let Ok(group) = o.group_or_default(None) else {
-                    return Outcome::Retry {
-                        after_s: None,
-                        why: "OVERFLOW_EMERGENCY_GROUP_ID is not set".into(),
-                    };
+                    return Outcome::retry("OVERFLOW_EMERGENCY_GROUP_ID is not set");
                 };
                 let req = Request {
                     group,
@@ -410,37 +441,34 @@ impl Executor {
                 let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
                 match Box::pin(o.switch(&req, &self.owner, attempt_deadline)).await {
                     Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
-                    Err(e) => Outcome::Retry {
-                        after_s: None,
-                        why: e.to_string(),
-                    },
+                    Err(e) => Outcome::retry(e.to_string()),
                 }
             }
             Action::PauseCampaigns | Action::ResumeCampaigns => {
                 let Some(c) = &self.campaigns else {
-                    return Outcome::Retry {
-                        after_s: None,
-                        why: "campaign pause not configured".into(),
-                    };
+                    return Outcome::retry("campaign pause not configured");
                 };
                 let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
                 let pause = a.action == Action::PauseCampaigns;
                 // The breaker moved on since the transition: the action is no longer
                 // called for (a resume is cancelled by a new outage; a pause by recovery).
+                // The record read here may be stale: what keeps a late resume from
+                // turning on what a new outage holds is the ledger's holds, by episode.
                 if pause != rec.state.is_degraded() {
                     return Outcome::Done("cancelled: the breaker moved on".into());
                 }
                 // Boxed: the campaign futures are deep, and the runtime's types stay small.
                 let r = if pause {
-                    Box::pin(c.pause(&rec.name, attempt_deadline)).await
+                    Box::pin(c.pause(&a.dedup_key, attempt_deadline)).await
                 } else {
-                    Box::pin(c.resume(&rec.name, &self.owner, attempt_deadline)).await
+                    Box::pin(c.resume(&a.dedup_key, &self.owner, attempt_deadline)).await
                 };
                 match r {
                     Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
                     Err(e) => Outcome::Retry {
                         after_s: e.retry_after_s(),
                         why: e.to_string(),
+                        failed: !e.is_progress(),
                     },
                 }
             }

@@ -1,95 +1,60 @@
 //! The campaign ledger: what the outages did to outbound campaigns, one item per
 //! campaign Failsoft turned off (`campaign#<kind>#<id>`), so that recovery undoes exactly
-//! that and nothing else. Every change is a conditional write: creating the item is the
-//! claim on the pause PUT, emptying its holders the claim on the resume PUT.
+//! that and nothing else. Each change is a [`Write`] of `step.rs`, made here as one
+//! conditional request whose condition is the one `Write::apply` states: creating the
+//! item is the claim on the pause PUT, claiming its resume the claim on the resume PUT.
 //!
 //! The items are found through one index item (`campaign#index`, the set of their keys),
 //! never by scanning: each function's IAM stays limited to its own keys. An item and its
-//! index entry are created and removed together, in one transaction.
+//! index entry are created and removed together, in one transaction. Every read is
+//! strongly consistent: a pause must see the item another breaker's pause just created.
+//!
+//! The largest item: the campaign's name (Genesys allows 256 characters), one hold per
+//! breaker of the registry, a note of at most 200 characters, an owner: under 1 KB.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use tokio::time::Instant;
 
-use super::genesys::{Campaign, Kind};
-use crate::clock::Millis;
-use crate::store::{bounded, classify_sdk_error, conditional, lost_race, StoreError};
+use super::genesys::Kind;
+pub use super::step::{key, Entry, Mark, Stage, Write};
+use crate::store::{bounded, classify_sdk_error, lost_race, Expr, StoreError};
 
 pub const PREFIX: &str = "campaign#";
 /// The index item: the keys of every ledger item. Bounded by the org's campaigns.
 pub const INDEX: &str = "campaign#index";
-/// How long a campaign left off (changed by a person) stays on the board.
-const LEFT_KEPT_S: i64 = 7 * 86_400;
-/// The longest note (why a campaign was left off) kept in an item.
-const MAX_NOTE: usize = 200;
 
-/// Where a campaign stands in the ledger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Stage {
-    /// Claimed by a pause; the PUT to `off` is made or about to be, and `off` not yet seen.
-    Pausing,
-    /// Seen `off` at `version`: resumable while nobody changes it.
-    Paused,
-    /// The last holder let go; one executor is resuming it.
-    Resuming,
-    /// Not resumed: a person changed it meanwhile. Kept a week for the board, then expires.
-    Left,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Pausing => "pausing",
-            Stage::Paused => "paused",
-            Stage::Resuming => "resuming",
-            Stage::Left => "left",
-        }
-    }
-    fn parse(s: &str) -> Option<Stage> {
-        [Stage::Pausing, Stage::Paused, Stage::Resuming, Stage::Left]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-    }
-}
-
-/// One ledger item.
+/// What a write did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub kind: Kind,
-    pub id: String,
-    pub name: String,
-    /// The breakers whose outage holds it off; it is resumed when the last one lets go.
-    pub holders: BTreeSet<String>,
-    pub stage: Stage,
-    /// The version seen once it was `off`: a different one means somebody changed it.
-    pub version: Option<i64>,
-    pub paused_ms: Millis,
-    pub note: Option<String>,
-    /// Genesys accepted our PUT to `off`: from then on, `on` means a person's choice.
-    pub acked: bool,
+pub enum Written {
+    /// Applied; the item as it is now.
+    Now(Entry),
+    /// Applied; the item is gone.
+    Gone,
+    /// Its condition did not hold: somebody else changed the item first.
+    Refused,
 }
 
-impl Entry {
-    pub fn key(&self) -> String {
-        key(self.kind, &self.id)
-    }
+/// The index's attribute per breaker: `over#<breaker>`, the last episode whose recovery
+/// began. One per breaker of the registry: the index item stays bounded.
+const OVER: &str = "over#";
 
-    /// The entry as people read it, on the board and in `failsoft actions`.
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "campaign": format!("{} {} ({})", self.kind.as_str(), self.name, self.id),
-            "stage": self.stage.as_str(),
-            "heldBy": self.holders,
-            "pausedAt": crate::clock::iso8601(self.paused_ms),
-            "note": self.note,
-        })
-    }
-}
+/// A condition with its names and values.
+type Condition = (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+);
 
-pub fn key(kind: Kind, id: &str) -> String {
-    format!("{PREFIX}{}#{id}", kind.as_str())
+/// The index says `breaker`'s episode `generation` is not over.
+fn not_over(breaker: &str, generation: u64) -> Condition {
+    (
+        "attribute_not_exists(#over) OR #over < :g".into(),
+        HashMap::from([("#over".to_string(), format!("{OVER}{breaker}"))]),
+        HashMap::from([(":g".to_string(), n(generation))]),
+    )
 }
 
 /// The ledger's items in the state table.
@@ -113,20 +78,42 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Entry> {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<i64>().ok())
     };
+    let mut holds: BTreeMap<String, u64> = item
+        .get("holds")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(b, g)| Some((b.clone(), g.as_n().ok()?.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Written before episodes held campaigns: breaker names, generation 0.
+    if let Some(old) = item.get("holders").and_then(|v| v.as_ss().ok()) {
+        for b in old {
+            holds.entry(b.clone()).or_insert(0);
+        }
+    }
+    let legacy_acked = item.get("acked").and_then(|v| v.as_bool().ok()).copied() == Some(true);
     Some(Entry {
         kind: Kind::parse(&get("kind")?)?,
         id: get("cid")?,
         name: get("name").unwrap_or_default(),
-        holders: item
-            .get("holders")
-            .and_then(|v| v.as_ss().ok())
-            .map(|v| v.iter().cloned().collect())
-            .unwrap_or_default(),
+        holds,
         stage: Stage::parse(&get("state")?)?,
+        // An item from before marks: acked, or sent long ago from a version not known.
+        mark: get("mark")
+            .and_then(|m| Mark::parse(&m))
+            .unwrap_or(if legacy_acked {
+                Mark::Acked
+            } else {
+                Mark::Sent { version: -1, at: 0 }
+            }),
         version: num("version"),
         paused_ms: num("paused_ms").unwrap_or(0),
         note: get("note"),
-        acked: item.get("acked").and_then(|v| v.as_bool().ok()).copied() == Some(true),
+        owner: get("owner"),
+        claim_until: num("claim_until").unwrap_or(0),
+        rev: num("rev").unwrap_or(0) as u64,
     })
 }
 
@@ -146,59 +133,463 @@ fn cancelled_by_condition<R>(
     })
 }
 
+/// An update of one item: its expression, its condition and their placeholders.
+struct Update {
+    set: Vec<String>,
+    remove: Vec<String>,
+    delete: Vec<String>,
+    cond: String,
+    x: Expr,
+}
+
+impl Update {
+    fn new() -> Update {
+        Update {
+            set: Vec::new(),
+            remove: Vec::new(),
+            delete: Vec::new(),
+            cond: "attribute_exists(pk)".into(),
+            x: Expr::default(),
+        }
+    }
+    fn set(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let (a, v) = (self.x.name(attr), self.x.value(v));
+        self.set.push(format!("{a} = {v}"));
+        self
+    }
+    fn remove(&mut self, attr: &str) -> &mut Self {
+        let a = self.x.name(attr);
+        self.remove.push(a);
+        self
+    }
+    /// `AND` a condition written with `{name}` for attribute names and `{:i}` for the
+    /// i-th of `values`.
+    fn when(&mut self, cond: &str, values: Vec<AttributeValue>) -> &mut Self {
+        let mut c = cond.to_string();
+        for attr in ["state", "owner", "claim_until", "holds", "mark"] {
+            let pat = format!("{{{attr}}}");
+            if c.contains(&pat) {
+                let a = self.x.name(attr);
+                c = c.replace(&pat, &a);
+            }
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            let p = self.x.value(v);
+            c = c.replace(&format!("{{:{i}}}"), &p);
+        }
+        self.cond = format!("{} AND ({c})", self.cond);
+        self
+    }
+    fn expression(&self) -> String {
+        let mut out = Vec::new();
+        if !self.set.is_empty() {
+            out.push(format!("SET {}", self.set.join(", ")));
+        }
+        if !self.remove.is_empty() {
+            out.push(format!("REMOVE {}", self.remove.join(", ")));
+        }
+        if !self.delete.is_empty() {
+            out.push(format!("DELETE {}", self.delete.join(", ")));
+        }
+        out.join(" ")
+    }
+}
+
+impl Update {
+    /// The condition of a guarded write: the item is still at `rev` (an item from
+    /// before revisions has none, and is at 0).
+    fn at(&mut self, rev: u64) {
+        let a = self.x.name("rev");
+        if rev == 0 {
+            self.cond = format!("{} AND attribute_not_exists({a})", self.cond);
+        } else {
+            let v = self.x.value(n(rev));
+            self.cond = format!("{} AND {a} = {v}", self.cond);
+        }
+    }
+
+    /// Every change counts one more revision.
+    fn bump(&mut self) {
+        let a = self.x.name("rev");
+        let (z, one) = (self.x.value(n(0)), self.x.value(n(1)));
+        self.set
+            .push(format!("{a} = if_not_exists({a}, {z}) + {one}"));
+    }
+}
+
 impl Ledger {
-    /// Claim `c` for a pause by `breaker`: true if this call created the item (and so
-    /// must make the PUT), false if it was already in the ledger (then `breaker` joins
-    /// its holders, and nobody PUTs again).
-    pub async fn claim_pause(
+    /// Make `w`, decided on the item `pk` at `rev`, if its condition holds.
+    pub async fn write(
         &self,
-        c: &Campaign,
-        breaker: &str,
-        now: Millis,
+        pk: &str,
+        w: &Write,
+        rev: u64,
         deadline: Instant,
-    ) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-        let pk = key(c.kind, &c.id);
-        let put = Put::builder()
+    ) -> Result<Written, StoreError> {
+        let mut u = Update::new();
+        if w.guarded() {
+            u.at(rev);
+        }
+        let stage = |st: Stage| s(st.as_str());
+        match w {
+            Write::Claim { .. } => return self.claim(pk, w, deadline).await,
+            Write::Forget => return self.delete(pk, Some(u), deadline).await,
+            Write::Resumed { owner } => {
+                let mut u = Update::new();
+                u.when(
+                    "{state} = {:0} AND {owner} = {:1} AND size({holds}) = {:2} AND attribute_not_exists(holders)",
+                    vec![stage(Stage::Resuming), s(owner), n(0)],
+                );
+                return self.delete(pk, Some(u), deadline).await;
+            }
+            Write::Join {
+                breaker,
+                generation,
+            } => {
+                let hold = format!("{}.{}", u.x.name("holds"), u.x.name(breaker));
+                let g = u.x.value(n(generation));
+                u.set.push(format!("{hold} = {g}"));
+                u.when("{state} <> {:0}", vec![stage(Stage::Left)]);
+                u.cond = format!(
+                    "{} AND (attribute_not_exists({hold}) OR {hold} < {g})",
+                    u.cond
+                );
+                u.bump();
+                return self.join(pk, u, breaker, *generation, deadline).await;
+            }
+            Write::Sent { version, at } => {
+                let m = Mark::Sent {
+                    version: *version,
+                    at: *at,
+                };
+                u.set("mark", s(&m.as_str()));
+                u.when("{state} = {:0}", vec![stage(Stage::Pausing)]);
+            }
+            Write::Unsent | Write::Acked => {
+                let m = if *w == Write::Acked {
+                    Mark::Acked
+                } else {
+                    Mark::Unsent
+                };
+                u.set("mark", s(&m.as_str()));
+                u.when("{state} = {:0}", vec![stage(Stage::Pausing)]);
+            }
+            Write::Paused { version } => {
+                u.set("state", stage(Stage::Paused))
+                    .set("version", n(version));
+                u.when("{state} = {:0}", vec![stage(Stage::Pausing)]);
+            }
+            Write::Release {
+                breaker,
+                generation,
+            } => {
+                let hold = format!("{}.{}", u.x.name("holds"), u.x.name(breaker));
+                let g = u.x.value(n(generation));
+                u.remove.push(hold.clone());
+                // An item written before episodes held campaigns names its breakers here.
+                let old = u.x.name("holders");
+                let b = u.x.value(AttributeValue::Ss(vec![breaker.clone()]));
+                u.delete.push(format!("{old} {b}"));
+                let name = u.x.value(s(breaker));
+                u.cond = format!("{} AND ({hold} <= {g} OR contains({old}, {name}))", u.cond);
+            }
+            Write::ClaimResume { owner, now, until } => {
+                u.set("state", stage(Stage::Resuming))
+                    .set("owner", s(owner))
+                    .set("claim_until", n(until));
+                u.when(
+                    "size({holds}) = {:0} AND attribute_not_exists(holders) AND ({state} = {:1} OR ({state} = {:2} AND ({owner} = {:3} OR {claim_until} < {:4})))",
+                    vec![n(0), stage(Stage::Paused), stage(Stage::Resuming), s(owner), n(now)],
+                );
+            }
+            Write::HandBack { owner } | Write::Unclaim { owner } => {
+                if matches!(w, Write::HandBack { .. }) {
+                    u.set("state", stage(Stage::Pausing))
+                        .set("mark", s(&Mark::Resumed.as_str()));
+                } else {
+                    u.set("state", stage(Stage::Paused));
+                }
+                u.remove("owner").remove("claim_until");
+                u.when(
+                    "{state} = {:0} AND {owner} = {:1}",
+                    vec![stage(Stage::Resuming), s(owner)],
+                );
+            }
+            Write::TakeOver { now } => {
+                u.set("state", stage(Stage::Pausing))
+                    .set("mark", s(&Mark::Resumed.as_str()));
+                u.remove("owner").remove("claim_until");
+                u.when(
+                    "{state} = {:0} AND {claim_until} < {:1} AND size({holds}) > {:2}",
+                    vec![stage(Stage::Resuming), n(now), n(0)],
+                );
+            }
+            Write::Leave { note, now } => {
+                let note: String = note.chars().take(super::step::MAX_NOTE).collect();
+                let ttl = (now + super::step::LEFT_KEPT_MS) / 1000;
+                u.set("state", stage(Stage::Left))
+                    .set("note", s(&note))
+                    .set("expires_at", n(ttl))
+                    .set("holds", AttributeValue::M(HashMap::new()));
+                u.remove("owner").remove("claim_until").remove("holders");
+            }
+        }
+        u.bump();
+        let req = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(&pk))
-            .item("kind", s(c.kind.as_str()))
-            .item("cid", s(&c.id))
-            .item("name", s(&c.name))
-            .item("holders", AttributeValue::Ss(vec![breaker.to_string()]))
-            .item("state", s(Stage::Pausing.as_str()))
-            .item("paused_ms", n(now))
-            .condition_expression("attribute_not_exists(pk) OR #s = :left")
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_values(":left", s(Stage::Left.as_str()))
+            .key("pk", s(pk))
+            .update_expression(u.expression())
+            .condition_expression(&u.cond)
+            .set_expression_attribute_names(Some(u.x.names))
+            .set_expression_attribute_values(Some(u.x.values))
+            .return_values(ReturnValue::AllNew)
+            .send();
+        bounded(deadline, async {
+            match req.await {
+                Ok(out) => out
+                    .attributes()
+                    .and_then(from_item)
+                    .map(Written::Now)
+                    .ok_or_else(|| StoreError::Corrupt(format!("ledger item {pk}"))),
+                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(Written::Refused),
+                Err(e) => Err(classify_sdk_error(e)),
+            }
+        })
+        .await
+    }
+
+    /// `Write::Join`: the item's update, if the episode is not over (the index says).
+    /// A transaction returns no item: it is read back.
+    async fn join(
+        &self,
+        pk: &str,
+        u: Update,
+        breaker: &str,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<Written, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression(u.expression())
+            .condition_expression(&u.cond)
+            .set_expression_attribute_names(Some(u.x.names))
+            .set_expression_attribute_values(Some(u.x.values))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let created = self
-            .with_index(
-                TransactWriteItem::builder().put(put).build(),
-                "ADD",
-                &pk,
-                deadline,
-            )
-            .await?;
-        if !created {
-            self.join(&pk, breaker, deadline).await?;
+        let (cond, names, values) = not_over(breaker, generation);
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(INDEX))
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let req = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .send();
+        let applied = bounded(deadline, async {
+            match req.await {
+                Ok(_) => Ok(true),
+                Err(e) if cancelled_by_condition(&e) => Ok(false),
+                Err(e) => Err(classify_sdk_error(e)),
+            }
+        })
+        .await?;
+        if !applied {
+            return Ok(Written::Refused);
         }
-        Ok(created)
+        Ok(match self.get(pk, deadline).await? {
+            Some(e) => Written::Now(e),
+            None => Written::Gone,
+        })
+    }
+
+    /// `breaker`'s episodes up to `generation` are over: their recovery began. A pause
+    /// of one of them that runs late claims and joins nothing from now on.
+    pub async fn end(
+        &self,
+        breaker: &str,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<(), StoreError> {
+        let (cond, names, values) = not_over(breaker, generation);
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(INDEX))
+            .update_expression("SET #over = :g")
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send();
+        crate::store::conditional(deadline, req).await.map(|_| ())
+    }
+
+    /// The episodes through which each breaker's recovery began (`end`).
+    pub async fn over(&self, deadline: Instant) -> Result<BTreeMap<String, u64>, StoreError> {
+        let req = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(INDEX))
+            .consistent_read(true)
+            .send();
+        let got = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
+        Ok(got
+            .item()
+            .map(|i| {
+                i.iter()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            k.strip_prefix(OVER)?.to_string(),
+                            v.as_n().ok()?.parse().ok()?,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// `Write::Claim`: the whole item, with its index entry.
+    async fn claim(&self, pk: &str, w: &Write, deadline: Instant) -> Result<Written, StoreError> {
+        let Some(Some(e)) = w.apply(None, 0, &BTreeMap::new()) else {
+            return Err(StoreError::Corrupt("a claim that creates nothing".into()));
+        };
+        let Write::Claim {
+            breaker,
+            generation,
+            ..
+        } = w
+        else {
+            return Err(StoreError::Corrupt("not a claim".into()));
+        };
+        let holds = e
+            .holds
+            .iter()
+            .map(|(b, g)| (b.clone(), n(g)))
+            .collect::<HashMap<_, _>>();
+        // An update, not a put: a campaign left by a person and claimed again keeps
+        // counting revisions, so that a write decided on the old item never applies
+        // to the new one.
+        let mut u = Update::new();
+        u.cond = "attribute_not_exists(pk)".into();
+        u.set("kind", s(e.kind.as_str()))
+            .set("cid", s(&e.id))
+            .set("name", s(&e.name))
+            .set("holds", AttributeValue::M(holds))
+            .set("state", s(e.stage.as_str()))
+            .set("mark", s(&e.mark.as_str()))
+            .set("paused_ms", n(e.paused_ms));
+        for gone in [
+            "version",
+            "note",
+            "expires_at",
+            "owner",
+            "claim_until",
+            "holders",
+            "acked",
+        ] {
+            u.remove(gone);
+        }
+        let left = u.x.value(s(Stage::Left.as_str()));
+        let state = u.x.name("state");
+        u.cond = format!("attribute_not_exists(pk) OR {state} = {left}");
+        u.bump();
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression(u.expression())
+            .condition_expression(&u.cond)
+            .set_expression_attribute_names(Some(u.x.names))
+            .set_expression_attribute_values(Some(u.x.values))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let item = TransactWriteItem::builder().update(update).build();
+        let not_over = not_over(breaker, *generation);
+        if !self
+            .indexed(item, "ADD", pk, Some(not_over), deadline)
+            .await?
+        {
+            return Ok(Written::Refused);
+        }
+        // A transaction returns no item: read back (its revision counts on).
+        Ok(match self.get(pk, deadline).await? {
+            Some(e) => Written::Now(e),
+            None => Written::Gone,
+        })
+    }
+
+    /// Delete `pk` (if `cond` holds) with its index entry.
+    async fn delete(
+        &self,
+        pk: &str,
+        cond: Option<Update>,
+        deadline: Instant,
+    ) -> Result<Written, StoreError> {
+        use aws_sdk_dynamodb::types::Delete;
+        let mut d = Delete::builder().table_name(&self.table).key("pk", s(pk));
+        if let Some(u) = cond {
+            d = d
+                .condition_expression(u.cond)
+                .set_expression_attribute_names(Some(u.x.names))
+                .set_expression_attribute_values(Some(u.x.values));
+        }
+        let d = d.build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let item = TransactWriteItem::builder().delete(d).build();
+        Ok(match self.with_index(item, "DELETE", pk, deadline).await? {
+            true => Written::Gone,
+            false => Written::Refused,
+        })
     }
 
     /// Write `item` and its index change (`ADD` or `DELETE` of `pk`) in one transaction:
     /// true if it applied, false if a condition did not hold.
     async fn with_index(
         &self,
-        item: aws_sdk_dynamodb::types::TransactWriteItem,
+        item: TransactWriteItem,
         verb: &str,
         pk: &str,
         deadline: Instant,
     ) -> Result<bool, StoreError> {
-        let index = aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(self.index_update(verb, pk)?)
-            .build();
+        self.indexed(item, verb, pk, None, deadline).await
+    }
+
+    /// `with_index`, the index change made only if `cond` holds of the index.
+    async fn indexed(
+        &self,
+        item: TransactWriteItem,
+        verb: &str,
+        pk: &str,
+        cond: Option<Condition>,
+        deadline: Instant,
+    ) -> Result<bool, StoreError> {
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(INDEX))
+            .update_expression(format!("{verb} #k :k"))
+            .expression_attribute_names("#k", "keys")
+            .expression_attribute_values(":k", AttributeValue::Ss(vec![pk.to_string()]));
+        if let Some((c, names, values)) = cond {
+            update = update.condition_expression(c);
+            for (k, v) in names {
+                update = update.expression_attribute_names(k, v);
+            }
+            for (k, v) in values {
+                update = update.expression_attribute_values(k, v);
+            }
+        }
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let index = TransactWriteItem::builder().update(update).build();
         let req = self
             .client
             .transact_write_items()
@@ -215,46 +606,28 @@ impl Ledger {
         .await
     }
 
-    /// The index change that goes with creating (`ADD`) or removing (`DELETE`) `pk`.
-    fn index_update(
-        &self,
-        verb: &str,
-        pk: &str,
-    ) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
-        aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(INDEX))
-            .update_expression(format!("{verb} #k :k"))
-            .expression_attribute_names("#k", "keys")
-            .expression_attribute_values(":k", AttributeValue::Ss(vec![pk.to_string()]))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
-    }
-
-    /// Add `breaker` to the holders of a campaign still held off.
-    pub async fn join(&self, pk: &str, breaker: &str, deadline: Instant) -> Result<(), StoreError> {
+    /// One item, read consistently; None if it is not there.
+    pub async fn get(&self, pk: &str, deadline: Instant) -> Result<Option<Entry>, StoreError> {
         let req = self
             .client
-            .update_item()
+            .get_item()
             .table_name(&self.table)
             .key("pk", s(pk))
-            .update_expression("ADD holders :b")
-            .condition_expression("#s IN (:pausing, :paused)")
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_values(":b", AttributeValue::Ss(vec![breaker.to_string()]))
-            .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
-            .expression_attribute_values(":paused", s(Stage::Paused.as_str()))
+            .consistent_read(true)
             .send();
-        conditional(deadline, req).await.map(|_| ())
+        let got = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
+        Ok(got.item().and_then(from_item))
     }
 
-    /// Every ledger item, through the index, each read by key.
+    /// Every ledger item, through the index, each read by key. The index is read
+    /// consistently too: a campaign another breaker's pause just claimed is in it.
     pub async fn list(&self, deadline: Instant) -> Result<Vec<Entry>, StoreError> {
         let req = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(INDEX))
+            .consistent_read(true)
             .send();
         let index = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
         let keys: Vec<String> = index
@@ -265,16 +638,8 @@ impl Ledger {
             .unwrap_or_default();
         let mut out = Vec::new();
         for k in keys {
-            let req = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", s(&k))
-                .consistent_read(true)
-                .send();
-            let got = bounded(deadline, async { req.await.map_err(classify_sdk_error) }).await?;
-            match got.item().and_then(from_item) {
-                Some(e) => out.push(e),
+            match self.get(&k, deadline).await? {
+                Some(e) => out.push(self.upgraded(&k, e, deadline).await?),
                 // Expired (a campaign left off, after a week): its index entry goes too.
                 None => self.prune(&k, deadline).await?,
             }
@@ -283,10 +648,29 @@ impl Ledger {
         Ok(out)
     }
 
+    /// An item written before episodes held campaigns gets its `holds` map, so that
+    /// holds can be added to it (its old `holders` are let go of by `Release`).
+    async fn upgraded(&self, pk: &str, e: Entry, deadline: Instant) -> Result<Entry, StoreError> {
+        if e.stage == Stage::Left || !e.holds.values().any(|g| *g == 0) {
+            return Ok(e);
+        }
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET holds = if_not_exists(holds, :m)")
+            .expression_attribute_values(":m", AttributeValue::M(HashMap::new()))
+            .condition_expression("attribute_exists(pk)")
+            .send();
+        crate::store::conditional(deadline, req).await?;
+        Ok(e)
+    }
+
     /// Remove `pk` from the index if its item is gone, in one transaction, so that an
     /// item created meanwhile keeps its entry.
     async fn prune(&self, pk: &str, deadline: Instant) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+        use aws_sdk_dynamodb::types::ConditionCheck;
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
@@ -297,146 +681,5 @@ impl Ledger {
         self.with_index(item, "DELETE", pk, deadline)
             .await
             .map(|_| ())
-    }
-
-    /// Genesys accepted the PUT to `off`.
-    pub async fn acked(&self, pk: &str, deadline: Instant) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression("SET acked = :t")
-            .condition_expression("#s = :pausing")
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
-            .send();
-        conditional(deadline, req).await.map(|_| ())
-    }
-
-    /// The campaign was seen `off` at `version`.
-    pub async fn paused(
-        &self,
-        pk: &str,
-        version: i64,
-        deadline: Instant,
-    ) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression("SET #s = :paused, version = :v")
-            .condition_expression("#s = :pausing")
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_values(":paused", s(Stage::Paused.as_str()))
-            .expression_attribute_values(":pausing", s(Stage::Pausing.as_str()))
-            .expression_attribute_values(":v", n(version))
-            .send();
-        conditional(deadline, req).await.map(|_| ())
-    }
-
-    /// `breaker` lets go of the campaign. Returns the entry as it is now, or None if
-    /// `breaker` did not hold it (another run let go already).
-    pub async fn release(
-        &self,
-        pk: &str,
-        breaker: &str,
-        deadline: Instant,
-    ) -> Result<Option<Entry>, StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression("DELETE holders :b")
-            .condition_expression("contains(holders, :one)")
-            .expression_attribute_values(":b", AttributeValue::Ss(vec![breaker.to_string()]))
-            .expression_attribute_values(":one", s(breaker))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send();
-        bounded(deadline, async {
-            match req.await {
-                Ok(out) => Ok(out.attributes().and_then(from_item)),
-                Err(e) if e.as_service_error().is_some_and(lost_race) => Ok(None),
-                Err(e) => Err(classify_sdk_error(e)),
-            }
-        })
-        .await
-    }
-
-    /// Claim the resume of a campaign nobody holds any more: exactly one executor wins
-    /// it (a claim left by one that died expires at `until`).
-    pub async fn claim_resume(
-        &self,
-        pk: &str,
-        owner: &str,
-        now: Millis,
-        until: Millis,
-        deadline: Instant,
-    ) -> Result<bool, StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression("SET #s = :resuming, #o = :me, claim_until = :until")
-            .condition_expression(
-                "attribute_not_exists(holders) AND (#s = :paused OR (#s = :resuming AND claim_until < :now))",
-            )
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":resuming", s(Stage::Resuming.as_str()))
-            .expression_attribute_values(":paused", s(Stage::Paused.as_str()))
-            .expression_attribute_values(":me", s(owner))
-            .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":now", n(now))
-            .send();
-        conditional(deadline, req).await
-    }
-
-    /// Remove an item and its index entry: the campaign is resumed, or was never ours
-    /// to pause.
-    pub async fn forget(&self, pk: &str, deadline: Instant) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let item = TransactWriteItem::builder().delete(delete).build();
-        self.with_index(item, "DELETE", pk, deadline)
-            .await
-            .map(|_| ())
-    }
-
-    /// Not resumed, and why: kept for the board, then expires.
-    pub async fn leave(
-        &self,
-        pk: &str,
-        note: &str,
-        now: Millis,
-        deadline: Instant,
-    ) -> Result<(), StoreError> {
-        let note: String = note.chars().take(MAX_NOTE).collect();
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression(
-                "SET #s = :left, note = :note, expires_at = :ttl REMOVE #o, claim_until",
-            )
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":left", s(Stage::Left.as_str()))
-            .expression_attribute_values(":note", s(&note))
-            .expression_attribute_values(":ttl", n(now / 1000 + LEFT_KEPT_S))
-            .send();
-        bounded(deadline, async {
-            req.await.map(|_| ()).map_err(classify_sdk_error)
-        })
-        .await
     }
 }

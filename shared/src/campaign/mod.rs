@@ -1,10 +1,12 @@
 //! The campaign pause (the guide's third promise: outbound campaigns pause safely).
 //! A breaker's outage turns off every outbound campaign that is dialing; its recovery
-//! turns back on exactly those, and only those nobody has touched since. The ledger
-//! remembers what was done; `genesys` speaks to the campaign API.
+//! turns back on exactly those, and only those nobody has touched since. `step` decides,
+//! entry by entry, purely; the ledger remembers; `genesys` speaks to the campaign API;
+//! `Campaigns` carries the steps out.
 
 pub mod genesys;
 pub mod ledger;
+pub mod step;
 
 use std::sync::Arc;
 
@@ -17,7 +19,8 @@ use crate::genesys::{ApiError, GenesysApi};
 use crate::service::{InitError, Services};
 use crate::store::StoreError;
 use genesys::{Campaign, Kind};
-use ledger::{Entry, Ledger, Stage};
+use ledger::{Ledger, Written};
+use step::{Answer, Entry, Seen, Stage, Status, Step, Write};
 
 /// `CAMPAIGN_DIVISION_IDS` and the pace of campaign requests. Which breakers pause is
 /// `CAMPAIGN_PAUSE_ON`, read with each breaker's policy.
@@ -72,6 +75,8 @@ pub enum CampaignError {
     Stopping(usize),
     #[error("{0} campaign(s) being resumed by another executor")]
     Busy(usize),
+    #[error("out of time with {0} campaign(s) still to do")]
+    Unfinished(usize),
 }
 
 impl CampaignError {
@@ -80,6 +85,13 @@ impl CampaignError {
             CampaignError::Api(e) => e.retry_after_s(),
             _ => None,
         }
+    }
+
+    /// Not a failure: the work goes on (another executor resuming, or this run out of
+    /// time). It is retried soon and never paged. A campaign that stays `stopping` is
+    /// Genesys's failure, and counts.
+    pub fn is_progress(&self) -> bool {
+        matches!(self, CampaignError::Busy(_) | CampaignError::Unfinished(_))
     }
 }
 
@@ -93,6 +105,8 @@ pub struct Report {
     pub resumed: Vec<String>,
     /// Not resumed, with why (a person changed it meanwhile).
     pub left: Vec<String>,
+    /// Turned on by a resume while a new outage took hold: handed back to its pause.
+    pub held_again: Vec<String>,
 }
 
 pub struct Campaigns {
@@ -102,15 +116,87 @@ pub struct Campaigns {
     pub clock: Arc<dyn Clock>,
 }
 
-/// A PUT that meets a moved version re-reads and tries again this often at most.
+/// PUTs that meet a moved version, per campaign and attempt.
 const MAX_CONFLICTS: u32 = 3;
-/// Reads that wait for `stopping` to become `off` within one attempt.
-const MAX_STOPPING_READS: u32 = 6;
+/// Steps per campaign and attempt: reads, ledger writes and PUTs.
+const MAX_STEPS: u32 = 16;
 /// How long one executor holds a campaign's resume.
-const RESUME_CLAIM_MS: Millis = 120_000;
+pub const RESUME_CLAIM_MS: Millis = 120_000;
+/// A run does not start on another campaign with less than this left.
+const PER_CAMPAIGN: std::time::Duration = std::time::Duration::from_secs(4);
 
 fn label(c: &Campaign) -> String {
     format!("{} {} ({})", c.kind.as_str(), c.name, c.id)
+}
+
+fn entry_label(e: &Entry) -> String {
+    format!("{} {} ({})", e.kind.as_str(), e.name, e.id)
+}
+
+/// Who drives an entry: the pause or the resume of one episode.
+enum Role<'a> {
+    Pause {
+        breaker: &'a str,
+        generation: u64,
+    },
+    Resume {
+        breaker: &'a str,
+        generation: u64,
+        owner: &'a str,
+    },
+}
+
+impl Role<'_> {
+    fn decide(&self, e: &Entry, seen: Option<Seen>, now: Millis) -> Step {
+        match *self {
+            Role::Pause {
+                breaker,
+                generation,
+            } => step::pause(e, breaker, generation, seen, now),
+            Role::Resume {
+                breaker,
+                generation,
+                owner,
+            } => step::resume(e, breaker, generation, owner, seen, now, RESUME_CLAIM_MS),
+        }
+    }
+}
+
+/// How driving one entry ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    Settled,
+    Wait,
+}
+
+/// What became of a ledger write.
+#[derive(Debug, PartialEq, Eq)]
+enum Recorded {
+    Applied,
+    /// Somebody changed the item first; it is read again.
+    Refused,
+    Gone,
+}
+
+/// How Genesys answered a PUT, as `step` reads it.
+fn answer<T>(r: &Result<T, ApiError>) -> Answer {
+    use crate::http::HttpError;
+    match r {
+        Ok(_) => Answer::Accepted,
+        Err(ApiError::VersionConflict(_)) => Answer::Conflict,
+        Err(ApiError::Http(HttpError::Status {
+            status: 400 | 404, ..
+        })) => Answer::Refused,
+        // 503: the server could not take the request (RFC 9110, 15.6.4); not made.
+        Err(ApiError::Http(HttpError::Status { status, .. }))
+            if *status < 500 || *status == 503 =>
+        {
+            Answer::NotNow
+        }
+        // No token: the PUT was never sent.
+        Err(ApiError::Auth(_)) => Answer::NotNow,
+        Err(_) => Answer::Unknown,
+    }
 }
 
 impl Campaigns {
@@ -134,229 +220,304 @@ impl Campaigns {
         }))
     }
 
-    /// Turn off every campaign that is `on`, and hold every one already off by us, for
-    /// `breaker`. Done only when each one this breaker holds is seen `off`.
-    pub async fn pause(&self, breaker: &str, deadline: Instant) -> Result<Report, CampaignError> {
+    /// `episode`'s outage: hold every campaign already in the ledger, turn off every
+    /// campaign that is `on`, and see each one it holds settle. Done only when each is
+    /// seen `off` (or left to a person, or gone).
+    pub async fn pause(&self, episode: &str, deadline: Instant) -> Result<Report, CampaignError> {
+        let (breaker, generation) = step::hold_of(episode);
+        let role = Role::Pause {
+            breaker: &breaker,
+            generation,
+        };
         let mut report = Report::default();
-        // Held already (by another breaker's outage, or by an earlier attempt).
+        // Held first, so that a resume running late sees this outage before it could
+        // turn them on, and what it turned on already is `on` for the listing below.
         for e in self.ledger.list(deadline).await? {
-            if matches!(e.stage, Stage::Pausing | Stage::Paused) && !e.holders.contains(breaker) {
-                self.ledger.join(&e.key(), breaker, deadline).await?;
-                report.joined += 1;
+            if let Step::Write(w @ Write::Join { .. }) = role.decide(&e, None, 0) {
+                if let Written::Now(_) = self.ledger.write(&e.key(), &w, e.rev, deadline).await? {
+                    report.joined += 1;
+                }
             }
         }
         for kind in Kind::ALL {
+            let listed_ms = self.clock.now_ms();
             for c in self.api.list_on(kind, &self.divisions, deadline).await? {
-                let now = self.clock.now_ms();
-                if !self.ledger.claim_pause(&c, breaker, now, deadline).await? {
-                    report.joined += 1;
-                    continue;
-                }
-                match self.turn_off(c.clone(), deadline).await {
-                    Ok(()) => {
-                        self.ledger
-                            .acked(&ledger::key(c.kind, &c.id), deadline)
-                            .await?;
-                        report.paused.push(label(&c));
-                    }
-                    Err(ApiError::Http(crate::http::HttpError::Status { status: 400, .. })) => {
-                        // Complete or invalid: Genesys will not turn it off. Not ours.
-                        tracing::warn!(campaign = %c.id, status = %c.status, "Genesys refused to turn the campaign off; skipped");
-                        self.ledger
-                            .forget(&ledger::key(c.kind, &c.id), deadline)
-                            .await?;
-                        report.skipped.push(label(&c));
-                    }
-                    Err(e) => return Err(e.into()),
+                let claim = Write::Claim {
+                    kind,
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    breaker: breaker.clone(),
+                    generation,
+                    now: self.clock.now_ms(),
+                };
+                if let Written::Now(e) = self
+                    .ledger
+                    .write(&claim_key(&c), &claim, 0, deadline)
+                    .await?
+                {
+                    self.drive(e, &role, Some((c, listed_ms)), deadline, &mut report)
+                        .await?;
                 }
             }
         }
-        // Everything this breaker holds must be seen off, at the version to restore.
-        let mut stopping = 0;
+        let mut waiting = 0;
         for e in self.ledger.list(deadline).await? {
-            if e.stage != Stage::Pausing || !e.holders.contains(breaker) {
-                continue;
-            }
-            if !self.settle_pause(&e, deadline).await? {
-                stopping += 1;
+            if self.drive(e, &role, None, deadline, &mut report).await? == Fate::Wait {
+                waiting += 1;
             }
         }
-        if stopping > 0 {
-            return Err(CampaignError::Stopping(stopping));
+        if waiting > 0 {
+            return Err(CampaignError::Stopping(waiting));
         }
         Ok(report)
     }
 
-    /// PUT `off` with the version just read; a stale version (409, or Genesys's 400
-    /// that says so) re-reads and tries again, bounded.
-    async fn turn_off(&self, mut c: Campaign, deadline: Instant) -> Result<(), ApiError> {
-        for _ in 0..MAX_CONFLICTS {
-            match self.api.switch(&c, "off", deadline).await {
-                Err(e) if e.is_version_conflict() => {
-                    c = self.api.get(c.kind, &c.id, deadline).await?;
-                    if c.status != "on" {
-                        return Ok(());
-                    }
-                }
-                r => return r.map(|_| ()),
-            }
-        }
-        Err(ApiError::VersionConflict(409))
-    }
-
-    /// Read a campaign being paused until it is `off` (recorded with its version), within
-    /// a few reads. A campaign found `on` again was never turned off (a lost PUT): turn
-    /// it off now. `forced_*` belongs to Genesys: forget it.
-    async fn settle_pause(&self, e: &Entry, deadline: Instant) -> Result<bool, CampaignError> {
-        for _ in 0..MAX_STOPPING_READS {
-            let Some(c) = self.read(e, deadline).await? else {
-                return Ok(true);
-            };
-            match c.status.as_str() {
-                "off" => {
-                    self.ledger.paused(&e.key(), c.version, deadline).await?;
-                    return Ok(true);
-                }
-                "stopping" => continue,
-                // Turned off by us, and on again: a person's choice, which stands.
-                "on" if e.acked => {
-                    self.leave(e, &c, deadline).await?;
-                    return Ok(true);
-                }
-                // Never turned off (an attempt that ended before its PUT): now.
-                "on" => {
-                    self.turn_off(c, deadline).await?;
-                    self.ledger.acked(&e.key(), deadline).await?;
-                }
-                _ => {
-                    self.ledger.forget(&e.key(), deadline).await?;
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
-    }
-
-    /// The campaign of `e` as Genesys holds it now; None, and its entry forgotten, when
-    /// Genesys no longer has it (404: deleted meanwhile). A deleted campaign has nothing
-    /// to restore, and must not fail every later pause and resume.
-    async fn read(&self, e: &Entry, deadline: Instant) -> Result<Option<Campaign>, CampaignError> {
-        match self.api.get(e.kind, &e.id, deadline).await {
-            Ok(c) => Ok(Some(c)),
-            Err(err) if err.status() == Some(404) => {
-                tracing::warn!(campaign = %e.id, "campaign deleted in Genesys; its ledger entry is forgotten");
-                self.ledger.forget(&e.key(), deadline).await?;
-                Ok(None)
-            }
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    /// Leave `c` as a person set it, and say so in the ledger.
-    async fn leave(
-        &self,
-        e: &Entry,
-        c: &Campaign,
-        deadline: Instant,
-    ) -> Result<String, CampaignError> {
-        let now = self.clock.now_ms();
-        let when = c
-            .modified
-            .clone()
-            .unwrap_or_else(|| crate::clock::iso8601(now));
-        let note = format!("left {}: changed by someone at {when}", c.status);
-        tracing::info!(campaign = %c.id, %note, "not resumed");
-        self.ledger.leave(&e.key(), &note, now, deadline).await?;
-        Ok(note)
-    }
-
-    /// `breaker`'s outage is over: let go of what it holds, and turn back on each
-    /// campaign nobody holds any more, if it is still `off` at the version we left.
+    /// `episode` is over: let go of what it (or an earlier episode of its breaker)
+    /// holds, and turn back on each campaign nobody holds any more, if it is still `off`
+    /// at the version we left it. `owner` claims each resume.
     pub async fn resume(
         &self,
-        breaker: &str,
+        episode: &str,
         owner: &str,
         deadline: Instant,
     ) -> Result<Report, CampaignError> {
+        let (breaker, generation) = step::hold_of(episode);
+        let role = Role::Resume {
+            breaker: &breaker,
+            generation,
+            owner,
+        };
         let mut report = Report::default();
-        let (mut stopping, mut busy) = (0, 0);
-        for e in self.ledger.list(deadline).await? {
-            let now_free = if e.holders.contains(breaker) {
-                match self.ledger.release(&e.key(), breaker, deadline).await? {
-                    Some(after) => after.holders.is_empty(),
-                    None => false,
-                }
-            } else {
-                // Let go of already, by a run that did not finish the resume.
-                e.holders.is_empty() && e.stage != Stage::Left
-            };
-            if !now_free || e.stage == Stage::Left {
-                continue;
+        let (mut waiting, mut busy) = (0, 0);
+        // First: a pause of this episode that runs late claims and joins nothing more.
+        self.ledger.end(&breaker, generation, deadline).await?;
+        let entries = self.ledger.list(deadline).await?;
+        let total = entries.len();
+        for (i, e) in entries.into_iter().enumerate() {
+            if Instant::now() + PER_CAMPAIGN >= deadline {
+                return Err(CampaignError::Unfinished(total - i));
             }
-            let mut e = e;
-            if e.stage == Stage::Pausing {
-                // The outage ended before the pause was seen through: finish it first.
-                let Some(c) = self.read(&e, deadline).await? else {
-                    report
-                        .left
-                        .push(format!("{} {}: deleted in Genesys", e.kind.as_str(), e.id));
-                    continue;
-                };
-                match c.status.as_str() {
-                    "off" => {
-                        self.ledger.paused(&e.key(), c.version, deadline).await?;
-                        e.version = Some(c.version);
-                    }
-                    "stopping" => {
-                        stopping += 1;
-                        continue;
-                    }
-                    // Never turned off, or Genesys's own: nothing to restore.
-                    _ => {
-                        self.ledger.forget(&e.key(), deadline).await?;
-                        continue;
-                    }
+            let stopping = e.stage == Stage::Pausing;
+            if self.drive(e, &role, None, deadline, &mut report).await? == Fate::Wait {
+                match stopping {
+                    true => waiting += 1,
+                    false => busy += 1,
                 }
             }
-            let now = self.clock.now_ms();
-            if !self
-                .ledger
-                .claim_resume(&e.key(), owner, now, now + RESUME_CLAIM_MS, deadline)
-                .await?
-            {
-                // Another executor holds it: done when that one is, or taken over once
-                // its claim runs out. Not done here.
-                busy += 1;
-                continue;
-            }
-            let Some(c) = self.read(&e, deadline).await? else {
-                report
-                    .left
-                    .push(format!("{} {}: deleted in Genesys", e.kind.as_str(), e.id));
-                continue;
-            };
-            let untouched = c.status == "off" && Some(c.version) == e.version;
-            if untouched {
-                match self.api.switch(&c, "on", deadline).await {
-                    Ok(_) => {
-                        self.ledger.forget(&e.key(), deadline).await?;
-                        report.resumed.push(label(&c));
-                        continue;
-                    }
-                    // The version moved under us: somebody is changing it right now.
-                    Err(err) if err.is_version_conflict() => {}
-                    Err(err) => return Err(err.into()),
-                }
-            }
-            let note = self.leave(&e, &c, deadline).await?;
-            report.left.push(format!("{}: {note}", label(&c)));
         }
-        if stopping > 0 {
-            return Err(CampaignError::Stopping(stopping));
+        if waiting > 0 {
+            return Err(CampaignError::Stopping(waiting));
         }
         if busy > 0 {
             return Err(CampaignError::Busy(busy));
         }
         Ok(report)
     }
+
+    /// Carry out `role`'s steps for one entry until it settles or must wait. After a
+    /// PUT fails, only reads and ledger writes follow (a lost PUT's fate is read back),
+    /// and the failure is returned.
+    async fn drive(
+        &self,
+        mut e: Entry,
+        role: &Role<'_>,
+        current: Option<(Campaign, Millis)>,
+        deadline: Instant,
+        report: &mut Report,
+    ) -> Result<Fate, CampaignError> {
+        // The campaign as last read, and when the read was sent.
+        let (mut current, mut read_ms) = match current {
+            Some((c, at)) => (Some(c), at),
+            None => (None, 0),
+        };
+        let mut failure: Option<ApiError> = None;
+        let mut conflicts = 0;
+        // Read, and Genesys no longer has it (404).
+        let mut gone = false;
+        for _ in 0..MAX_STEPS {
+            let now = self.clock.now_ms();
+            let seen = match (&current, gone) {
+                (_, true) => Some(Seen::Gone),
+                (Some(c), _) => Some(Seen::At {
+                    status: Status::of(&c.status),
+                    version: c.version,
+                    read_ms,
+                }),
+                (None, _) => None,
+            };
+            match role.decide(&e, seen, now) {
+                Step::Settled => break,
+                Step::Wait => return failure.map_or(Ok(Fate::Wait), |f| Err(f.into())),
+                Step::Read => match self.api.get(e.kind, &e.id, deadline).await {
+                    Ok(c) => {
+                        current = Some(c);
+                        read_ms = now;
+                    }
+                    Err(err) if err.status() == Some(404) => {
+                        tracing::warn!(campaign = %e.id, "campaign deleted in Genesys; its ledger entry is forgotten");
+                        gone = true;
+                    }
+                    Err(err) => return Err(failure.unwrap_or(err).into()),
+                },
+                Step::Write(w) => {
+                    let w = self.dated(w, current.as_ref());
+                    let keep_seen = matches!(
+                        w,
+                        Write::Claim { .. }
+                            | Write::Join { .. }
+                            | Write::Release { .. }
+                            | Write::Unsent
+                            | Write::Sent { .. }
+                    );
+                    let applied = match self.record(&mut e, &w, deadline, report).await? {
+                        Recorded::Gone => break,
+                        // Its episode is over, or a later one holds it: not this pause's.
+                        Recorded::Refused if matches!(w, Write::Join { .. }) => break,
+                        Recorded::Applied => true,
+                        // Somebody acted first: what we read of the campaign may be
+                        // older than what they did.
+                        Recorded::Refused => false,
+                    };
+                    if !keep_seen || !applied {
+                        current = None;
+                        gone = false;
+                    }
+                }
+                Step::TurnOff | Step::TurnOn if failure.is_some() => break,
+                Step::TurnOff => {
+                    let Some(c) = current.take() else {
+                        continue;
+                    };
+                    let sent = Write::Sent {
+                        version: c.version,
+                        at: now,
+                    };
+                    match self.record(&mut e, &sent, deadline, report).await? {
+                        Recorded::Applied => {}
+                        Recorded::Refused => continue,
+                        Recorded::Gone => break,
+                    }
+                    // Abandoned within the bound the entry now states.
+                    let bound = std::time::Duration::from_millis(step::PUT_BOUND_MS as u64);
+                    let r = self
+                        .api
+                        .switch(&c, "off", deadline.min(Instant::now() + bound))
+                        .await;
+                    let a = answer(&r);
+                    if let Some(w) = step::after_off(a) {
+                        if self.record(&mut e, &w, deadline, report).await? == Recorded::Gone {
+                            if a == Answer::Refused {
+                                tracing::warn!(campaign = %c.id, status = %c.status, "Genesys refused to turn the campaign off; skipped");
+                                report.skipped.push(label(&c));
+                            }
+                            break;
+                        }
+                    }
+                    match (a, r) {
+                        (Answer::Accepted, _) => report.paused.push(label(&c)),
+                        (Answer::Conflict, _) => {
+                            conflicts += 1;
+                            if conflicts >= MAX_CONFLICTS {
+                                failure = Some(ApiError::VersionConflict(409));
+                            }
+                        }
+                        (_, Err(err)) => failure = Some(err),
+                        (_, Ok(_)) => {}
+                    }
+                }
+                Step::TurnOn => {
+                    let (Some(c), Role::Resume { owner, .. }) = (current.take(), role) else {
+                        continue;
+                    };
+                    // The PUT ends well inside the claim: nobody takes the campaign over
+                    // while it may still land.
+                    let left = e.claim_until.saturating_sub(now) - step::CLAIM_MARGIN_MS / 2;
+                    let put_deadline = deadline
+                        .min(Instant::now() + std::time::Duration::from_millis(left.max(0) as u64));
+                    let r = self.api.switch(&c, "on", put_deadline).await;
+                    let a = answer(&r);
+                    let w = step::after_on(a, owner, now);
+                    match self.record(&mut e, &w, deadline, report).await? {
+                        Recorded::Gone => break,
+                        // Turned on, and a new outage holds it since our claim: it goes
+                        // back to the pause, `on` being ours.
+                        Recorded::Refused if matches!(w, Write::Resumed { .. }) => {
+                            let back = Write::HandBack {
+                                owner: (*owner).to_string(),
+                            };
+                            if self.record(&mut e, &back, deadline, report).await?
+                                == Recorded::Applied
+                            {
+                                tracing::warn!(campaign = %c.id, "an outage holds the campaign again; handed back to its pause");
+                                report.held_again.push(label(&c));
+                            }
+                        }
+                        Recorded::Applied | Recorded::Refused => {}
+                    }
+                    if let (Answer::NotNow | Answer::Unknown, Err(err)) = (a, r) {
+                        failure = Some(err);
+                    }
+                }
+            }
+        }
+        failure.map_or(Ok(Fate::Settled), |f| Err(f.into()))
+    }
+
+    /// Make `w` on `e`, decided on it as it is; `e` becomes the item as it is now
+    /// (read again if somebody changed it first).
+    async fn record(
+        &self,
+        e: &mut Entry,
+        w: &Write,
+        deadline: Instant,
+        report: &mut Report,
+    ) -> Result<Recorded, CampaignError> {
+        match self.ledger.write(&e.key(), w, e.rev, deadline).await? {
+            Written::Now(next) => {
+                self.noted(w, &next, report);
+                *e = next;
+                Ok(Recorded::Applied)
+            }
+            Written::Gone => {
+                if let Write::Resumed { .. } = w {
+                    report.resumed.push(entry_label(e));
+                }
+                Ok(Recorded::Gone)
+            }
+            Written::Refused => match self.ledger.get(&e.key(), deadline).await? {
+                Some(now_is) => {
+                    *e = now_is;
+                    Ok(Recorded::Refused)
+                }
+                None => Ok(Recorded::Gone),
+            },
+        }
+    }
+
+    /// A `Leave` says when Genesys saw the campaign changed, and to what.
+    fn dated(&self, w: Write, c: Option<&Campaign>) -> Write {
+        let Write::Leave { note, now } = w else {
+            return w;
+        };
+        let when = c
+            .and_then(|c| c.modified.clone())
+            .unwrap_or_else(|| crate::clock::iso8601(now));
+        let status = c.map_or("as it is", |c| c.status.as_str());
+        Write::Leave {
+            note: format!("left {status}: {note} at {when}"),
+            now,
+        }
+    }
+
+    /// Say in the log and the report what a write meant.
+    fn noted(&self, w: &Write, e: &Entry, report: &mut Report) {
+        if let Write::Leave { note, .. } = w {
+            tracing::info!(campaign = %e.id, %note, "not resumed");
+            report.left.push(format!("{}: {note}", entry_label(e)));
+        }
+    }
+}
+
+fn claim_key(c: &Campaign) -> String {
+    step::key(c.kind, &c.id)
 }
