@@ -80,6 +80,8 @@ struct FaultRule {
     path_prefix: String,
     /// Only requests carrying this header value (an AWS `X-Amz-Target`, say).
     header: Option<(String, String)>,
+    /// Only requests whose body contains this (one item's key, say).
+    body: Option<String>,
     fault: Fault,
     remaining: Option<u32>,
 }
@@ -179,6 +181,7 @@ impl FakeServer {
             s.faults.push(FaultRule {
                 path_prefix: prefix.into(),
                 header: None,
+                body: None,
                 fault,
                 remaining: times,
             });
@@ -192,6 +195,21 @@ impl FakeServer {
             s.faults.push(FaultRule {
                 path_prefix: String::new(),
                 header: Some((name.into(), value.into())),
+                body: None,
+                fault,
+                remaining: None,
+            });
+        }
+    }
+
+    /// Apply `fault` to every request whose header `name` is `value` and whose body
+    /// contains `body` (a `GetItem` of one breaker's record, say), until cleared.
+    pub fn fault_if_body(&self, name: &str, value: &str, body: &str, fault: Fault) {
+        if let Ok(mut s) = self.state.lock() {
+            s.faults.push(FaultRule {
+                path_prefix: String::new(),
+                header: Some((name.into(), value.into())),
+                body: Some(body.into()),
                 fault,
                 remaining: None,
             });
@@ -205,6 +223,7 @@ impl FakeServer {
             s.faults.extend(faults.iter().map(|f| FaultRule {
                 path_prefix: prefix.into(),
                 header: None,
+                body: None,
                 fault: f.clone(),
                 remaining: Some(1),
             }));
@@ -329,6 +348,9 @@ async fn serve(
                 && r.header
                     .as_ref()
                     .is_none_or(|(k, v)| req.header(k) == Some(v.as_str()))
+                && r.body
+                    .as_ref()
+                    .is_none_or(|b| req.body.contains(b.as_str()))
         });
         rule.map(|r| {
             if let Some(n) = r.remaining.as_mut() {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::actions::Executor;
-use failsoft::breaker::{Breaker, Record};
+use failsoft::breaker::{Breaker, Op, Record};
 use failsoft::clock::{Clock, ManualClock};
 use failsoft::dependency::Dependency;
 use failsoft::overflow::{Mode, Overflow, Request, Switches};
@@ -32,6 +32,7 @@ struct Rig {
     services: Services,
     clock: Arc<ManualClock>,
     vars: Vec<(String, String)>,
+    url: String,
 }
 
 impl Rig {
@@ -69,13 +70,26 @@ impl Rig {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        Ok(Rig {
+        let rig = Rig {
             genesys,
             pd,
             services,
             clock,
             vars,
-        })
+            url: m.url.clone(),
+        };
+        rig.backup_checked(true).await?;
+        Ok(rig)
+    }
+
+    /// The health probe's check of the backup region, now: passed or failed.
+    async fn backup_checked(&self, healthy: bool) -> anyhow::Result<()> {
+        let op = Op::NoteHealthCheck {
+            at: self.clock.now_ms(),
+            healthy,
+        };
+        self.services.store.apply("genesys-backup", &op).await?;
+        Ok(())
     }
 
     fn env(&self) -> impl Fn(&str) -> Option<String> + '_ {
@@ -593,5 +607,134 @@ async fn the_campaign_resume_does_not_wait_for_the_overflow_restore() -> anyhow:
     rig.clock.advance(DELAY_MS);
     drain(&ex, "genesys-api").await?;
     assert!(!rig.enabled());
+    Ok(())
+}
+
+/// The backup region is not proven ready (its last check failed): the outage does not
+/// send callers there. The refusal is paged, saying why; once the probe proves the
+/// backup ready, the activation waiting for it is made. It used to switch regardless.
+#[tokio::test]
+async fn an_automatic_overflow_goes_only_to_a_backup_proven_ready() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    rig.backup_checked(false).await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    open(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    assert!(!rig.enabled(), "not to a backup that failed its check");
+    assert_eq!(rig.group_puts(), 0);
+    let refused = rig
+        .pd
+        .incidents()
+        .into_iter()
+        .find(|i| i.dedup_key == "genesys-api/overflow-refused")
+        .ok_or_else(|| anyhow::anyhow!("the refusal is paged"))?;
+    let summary = refused.trigger["payload"]["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        summary.contains("NOT activated") && summary.contains("last check failed"),
+        "{summary}"
+    );
+    rig.backup_checked(true).await?;
+    rig.clock.advance(61_000);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "made once the backup is proven ready");
+    assert!(rig.overflow_pages().contains(&(
+        "trigger".into(),
+        "info".into(),
+        "genesys-api/overflow".into()
+    )));
+    Ok(())
+}
+
+/// Two breakers hold the overflow; the first recovers while the table does not answer
+/// for the second: the restore waits for a reading, and leaves the group on while the
+/// second is still OPEN. It used to take the unread breaker for recovered and restore.
+#[tokio::test]
+async fn a_restore_waits_while_the_other_holder_cannot_be_read() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api,genesys-analytics").await?;
+    let front = failsoft_testkit::fake_aws::front(&rig.url).await?;
+    let through_front =
+        failsoft_testkit::services(&front.url, &rig.services.table, rig.clock.clone()).await;
+    let mut ex = Executor::build(&through_front, &rig.env(), "ex")?;
+    if let Some(o) = ex.overflow.as_mut() {
+        o.first_backoff = Duration::from_millis(100);
+    }
+    let (api, analytics) = (
+        rig.breaker(Dependency::GenesysApi)?,
+        rig.breaker(Dependency::GenesysAnalytics)?,
+    );
+    open(&api).await?;
+    open(&analytics).await?;
+    drain(&ex, "genesys-api").await?;
+    drain(&ex, "genesys-analytics").await?;
+    assert!(rig.enabled());
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    front.fault_if_body(
+        "x-amz-target",
+        "DynamoDB_20120810.GetItem",
+        "genesys-analytics",
+        failsoft_testkit::fake_aws::internal_error(),
+    );
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "not restored on a reading that failed");
+    assert_eq!(rig.group_puts(), 1);
+    front.clear_faults();
+    rig.clock.advance(120_000);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "genesys-analytics still holds it");
+    assert!(
+        rig.record("genesys-api").await?.outbox.is_empty(),
+        "the restore is done: left on"
+    );
+    Ok(())
+}
+
+/// A person switches the group off and on again just after Failsoft's PUT, before its
+/// confirming read: Failsoft records the version its own PUT produced, so the restore
+/// sees the person's change and leaves the group as they set it. It used to record the
+/// version it read after, take the person's change for its own, and undo it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_switch_right_after_ours_is_not_taken_for_ours() -> anyhow::Result<()> {
+    let rig = Arc::new(Rig::new("genesys-api").await?);
+    let ex = Arc::new(rig.executor("ex")?);
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    // find, read, PUT, then the read that confirms: slow enough for the person.
+    rig.genesys.server.faults_in_turn(
+        &format!("{EMERGENCY}/eg-1"),
+        &[
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::from_millis(800)),
+        ],
+    );
+    open(&api).await?;
+    let running = {
+        let ex = ex.clone();
+        tokio::spawn(async move { ex.run("genesys-api", deadline()).await })
+    };
+    let started = Instant::now();
+    while rig.group_puts() == 0 {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "no PUT");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rig.genesys.person_switches_group("eg-1", false);
+    rig.genesys.person_switches_group("eg-1", true);
+    running.await??;
+    drain(&ex, "genesys-api").await?;
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "left as the person set it");
+    assert_eq!(rig.group_puts(), 1, "never switched off by Failsoft");
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!(sw.mode, Mode::Left, "{sw:?}");
     Ok(())
 }

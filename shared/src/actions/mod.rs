@@ -39,6 +39,9 @@ const CAMPAIGN_ATTEMPT: Duration = Duration::from_secs(60);
 /// A campaign action that made progress and must go on (Genesys still stopping a
 /// campaign, another executor resuming one, the run out of time) goes on this soon.
 const PROGRESS_RETRY_MS: Millis = 5_000;
+/// An automatic overflow waiting for the backup to be proven ready tries again after
+/// the probe's next check.
+const READINESS_RETRY_S: u64 = 60;
 /// A campaign action that failed this many times is paged, with what failed.
 pub const PAGE_AFTER_ATTEMPTS: u32 = 3;
 
@@ -305,11 +308,16 @@ impl Executor {
                     attempts: a.attempts + 1,
                     next_ms: now + self.retry_in(a.attempts, *after_s),
                 },
-                Outcome::Retry { failed: false, .. } => Op::DeferAlert {
+                Outcome::Retry {
+                    failed: false,
+                    after_s,
+                    ..
+                } => Op::DeferAlert {
                     id: a.id.clone(),
                     owner: self.owner.clone(),
                     attempts: a.attempts,
-                    next_ms: self.clock.now_ms() + PROGRESS_RETRY_MS,
+                    next_ms: self.clock.now_ms()
+                        + after_s.map_or(PROGRESS_RETRY_MS, |s| s as Millis * 1000),
                 },
             };
             // The outcome is recorded even past the caller's deadline, but never waits
@@ -419,13 +427,31 @@ impl Executor {
                     return Outcome::Done("cancelled: the breaker moved on".into());
                 }
                 if !on {
-                    if let Some(why) = o.held_by_other(&rec.name, deadline).await {
-                        return Outcome::Done(format!("left on: {why}"));
+                    match o.held_by_other(&rec.name, deadline).await {
+                        Ok(Some(why)) => return Outcome::Done(format!("left on: {why}")),
+                        Ok(None) => {}
+                        Err(e) => {
+                            return Outcome::retry(format!(
+                                "whether another breaker still holds the overflow is not known: {e}"
+                            ))
+                        }
                     }
                 }
                 let Ok(group) = o.group_or_default(None) else {
                     return Outcome::retry("OVERFLOW_EMERGENCY_GROUP_ID is not set");
                 };
+                // Callers go only to a backup proven ready; until it is, the outage is
+                // paged as not overflowed, and the activation waits for the next check.
+                if on {
+                    if let Err(why) = o.backup_proven(deadline).await {
+                        o.refused(&rec.name, &group, &why).await;
+                        return Outcome::Retry {
+                            after_s: Some(READINESS_RETRY_S),
+                            why: format!("backup region not proven ready: {why}"),
+                            failed: false,
+                        };
+                    }
+                }
                 let req = Request {
                     group,
                     enabled: on,

@@ -222,10 +222,17 @@ pub async fn set_enabled(
         let now = get(api, id, deadline).await?;
         let lost: Vec<String> = before.ivrs().difference(&now.ivrs()).cloned().collect();
         if lost.is_empty() {
+            // What Genesys holds now, at the version our PUT produced: a later version
+            // is somebody's change after ours (a person switching it off and on again),
+            // which the restore must see as theirs.
+            let produced = after.version;
             return Ok(Switched {
                 before,
-                after: if now.version >= after.version {
-                    now
+                after: if now.version >= produced {
+                    Group {
+                        version: produced,
+                        ..now
+                    }
                 } else {
                     after
                 },

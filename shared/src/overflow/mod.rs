@@ -151,6 +151,35 @@ pub const PAGE_ON: &str = "work-overflow-on";
 pub const PAGE_OFF: &str = "work-overflow-off";
 pub const PAGE_FAILED: &str = "work-overflow-failed";
 pub const PAGE_IVRS: &str = "work-overflow-ivrs";
+pub const PAGE_REFUSED: &str = "work-overflow-refused";
+/// The refusal page at most this often per breaker.
+const REFUSED_PAGE_EVERY_MS: Millis = 3_600_000;
+/// A readiness check older than this proves nothing (the probe checks every minute).
+pub const READINESS_MAX_AGE_MS: Millis = 300_000;
+
+/// Whether `backup` (the `genesys-backup` record) proves the backup region ready at
+/// `now`: its last check passed, within `READINESS_MAX_AGE_MS`, and its breaker is
+/// closed. Otherwise, why not, in words for the page.
+pub fn proven(backup: &crate::breaker::Record, now: Millis) -> Result<(), String> {
+    match backup.last_check {
+        None => Err(
+            "its readiness is not checked (set BACKUP_GENESYS_ENVIRONMENT for the health probe)"
+                .into(),
+        ),
+        Some((_, false)) => Err(format!(
+            "its last check failed ({})",
+            backup.last_error.as_deref().unwrap_or("no detail")
+        )),
+        Some((at, true)) if now - at > READINESS_MAX_AGE_MS => Err(format!(
+            "it was last proven ready {} ago",
+            crate::clock::ago(now, at)
+        )),
+        Some(_) if backup.state != crate::breaker::State::Closed => {
+            Err(format!("its breaker is {}", backup.state))
+        }
+        Some(_) => Ok(()),
+    }
+}
 
 impl Overflow {
     /// From `OVERFLOW_*`, with the function's one Genesys client (the primary region's).
@@ -181,17 +210,54 @@ impl Overflow {
     }
 
     /// Another `OVERFLOW_AUTO_ON` breaker still in an outage: the overflow stays on
-    /// until the last one recovers (its restore then undoes it).
-    pub async fn held_by_other(&self, breaker: &str, deadline: Instant) -> Option<String> {
+    /// until the last one recovers (its restore then undoes it). A breaker that cannot
+    /// be read is not taken for recovered: the restore waits for a reading.
+    pub async fn held_by_other(
+        &self,
+        breaker: &str,
+        deadline: Instant,
+    ) -> Result<Option<String>, StoreError> {
         for other in self.config.auto_on.iter().filter(|o| *o != breaker) {
             let until = crate::store::request_deadline(deadline);
-            if let Ok(Ok(r)) = tokio::time::timeout_at(until, self.store.load(other)).await {
-                if r.state.is_degraded() {
-                    return Some(format!("{other} is still {}", r.state));
-                }
+            let r = tokio::time::timeout_at(until, self.store.load(other))
+                .await
+                .unwrap_or(Err(StoreError::Timeout))?;
+            if r.state.is_degraded() {
+                return Ok(Some(format!("{other} is still {}", r.state)));
             }
         }
-        None
+        Ok(None)
+    }
+
+    /// Whether the backup region is proven ready to take the calls: the health probe's
+    /// last check of `genesys-backup` passed, recently. An automatic overflow goes only
+    /// to a backup proven so; the reason is what the page says when it does not.
+    pub async fn backup_proven(&self, deadline: Instant) -> Result<(), String> {
+        let until = crate::store::request_deadline(deadline);
+        let name = crate::dependency::Dependency::GenesysBackup.name();
+        match tokio::time::timeout_at(until, self.store.load(name)).await {
+            Ok(Ok(r)) => proven(&r, self.clock.now_ms()),
+            Ok(Err(e)) => Err(format!("its readiness could not be read ({e})")),
+            Err(_) => Err("its readiness could not be read (state table timed out)".into()),
+        }
+    }
+
+    /// Page that the automatic overflow was not made, and why (at most hourly: the
+    /// action retries until the backup is proven ready or the outage ends).
+    pub async fn refused(&self, breaker: &str, group: &str, why: &str) {
+        let summary = format!(
+            "Regional overflow NOT activated automatically: emergency group {group} stays off because the backup region is not proven ready: {why}. Callers stay on the primary region; if it is failing them, fix the backup or re-route at the carrier/SBC (runbook regional-overflow.md)"
+        );
+        self.page_every(
+            breaker,
+            PAGE_REFUSED,
+            Action::Trigger,
+            "overflow-refused",
+            &summary,
+            why,
+            REFUSED_PAGE_EVERY_MS,
+        )
+        .await;
     }
 
     /// The group as Genesys holds it now (for `status` and `--dry-run`).
@@ -557,6 +623,22 @@ impl Overflow {
         summary: &str,
         detail: &str,
     ) {
+        self.page_every(breaker, id, action, what, summary, detail, 0)
+            .await
+    }
+
+    /// `page`, at most once per `every_ms` for its slot.
+    #[allow(clippy::too_many_arguments)]
+    async fn page_every(
+        &self,
+        breaker: &str,
+        id: &str,
+        action: Action,
+        what: &str,
+        summary: &str,
+        detail: &str,
+        every_ms: Millis,
+    ) {
         let now = self.clock.now_ms();
         let mut alert: Alert = outbox::work_fault(breaker, what, summary, detail, now);
         alert.id = id.to_string();
@@ -564,7 +646,7 @@ impl Overflow {
         let op = Op::Page {
             alert,
             now,
-            every_ms: 0,
+            every_ms,
         };
         let until = Instant::now() + 2 * crate::store::REQUEST_TIMEOUT;
         match tokio::time::timeout_at(until, self.store.apply(breaker, &op)).await {
