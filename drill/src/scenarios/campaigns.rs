@@ -180,7 +180,7 @@ pub async fn pause(opts: &Options) -> anyhow::Result<Scenario> {
         .filter_map(|(p, id)| put_times(&g, p, id, "off", started).last().copied())
         .max()
         .unwrap_or(u64::MAX);
-    let checks = vec![
+    let mut checks = vec![
         within_deadline(&obs.iter().filter(|o| o.what == "crm-lookup").cloned().collect::<Vec<_>>()),
         check(
             "calls route without CRM context",
@@ -232,7 +232,7 @@ pub async fn pause(opts: &Options) -> anyhow::Result<Scenario> {
             "the ledger says what was left, and why",
             entries.len() == 1
                 && left.is_some_and(|e| e.stage == LedgerStage::Left)
-                && left_note.contains("changed by someone at 2026-11-28T02:41:00Z"),
+                && left_note.contains("by someone at 2026-11-28T02:41:00Z"),
             format!("{} ledger item(s); {left_note}", entries.len()),
         ),
         check(
@@ -246,14 +246,108 @@ pub async fn pause(opts: &Options) -> anyhow::Result<Scenario> {
             ),
         ),
     ];
+    checks.push(retrip_during_resume(&st, &emu, &g, &mut obs).await?);
     let mut marks = st.page_marks();
     marks.extend(campaign_marks(&g, started));
     marks.sort_by_key(|m| m.t_ms);
     Ok(Scenario::new(
         "campaign-pause",
-        &format!("Guide: outbound campaigns pause safely. The CRM goes down → the three dialing campaigns are turned off within seconds (one 409 on the way); a supervisor turns one back on mid-outage; the CRM recovers → after the {RESUME_DELAY_S} s resume delay exactly the two untouched campaigns are turned back on, and a campaign a person had paused before is never touched. Real time; the probe runs every half second."),
+        &format!("Guide: outbound campaigns pause safely. The CRM goes down → the three dialing campaigns are turned off within seconds (one 409 on the way); a supervisor turns one back on mid-outage; the CRM recovers → after the {RESUME_DELAY_S} s resume delay exactly the two untouched campaigns are turned back on, and a campaign a person had paused before is never touched. Then a second outage, whose recovery's resume meets a re-trip (resuming dialling is load on the CRM): every campaign stays off for the third outage, and is turned on after it. Real time; the probe runs every half second."),
         checks,
         obs,
     )
     .with_marks(marks))
+}
+
+/// The CRM fails until the breaker is OPEN.
+async fn fail_until_open(
+    st: &Stage,
+    emu: &failsoft_testkit::Emulator,
+    obs: &mut Vec<Observation>,
+) -> anyhow::Result<bool> {
+    st.sf.fault(API_PREFIX, Fault::Status(503), None);
+    for _ in 0..12 {
+        let (o, _) = st.lookup(emu, "crm-lookup", "crm").await?;
+        let open = o.breaker == "OPEN";
+        obs.push(o);
+        if open {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A second outage; its recovery's resume, slowed by a degraded Genesys, meets a
+/// re-trip of the CRM after its first PUT `on`. The third outage's pause holds every
+/// campaign: none dials through it (checked for ten seconds), and its own recovery
+/// turns them all on.
+async fn retrip_during_resume(
+    st: &Stage,
+    emu: &failsoft_testkit::Emulator,
+    g: &FakeGenesys,
+    obs: &mut Vec<Observation>,
+) -> anyhow::Result<crate::report::Check> {
+    let dialing = |g: &FakeGenesys| {
+        DIALING
+            .iter()
+            .filter(|(p, id)| g.status(p, id) == "on")
+            .count()
+    };
+    let opened = fail_until_open(st, emu, obs).await?;
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end && dialing(g) > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let paused = dialing(g) == 0;
+    // Recovery, with a slow Genesys: the resume takes seconds.
+    g.server
+        .fault(VOICE, Fault::Slow(Duration::from_millis(700)), None);
+    st.sf.clear_faults();
+    let resume_began = Instant::now();
+    let on_puts = |g: &FakeGenesys| {
+        DIALING
+            .iter()
+            .map(|(p, id)| put_times(g, p, id, "on", resume_began).len())
+            .sum::<usize>()
+    };
+    let end = Instant::now() + Duration::from_secs(RESUME_DELAY_S + 20);
+    while Instant::now() < end && on_puts(g) == 0 {
+        let (o, _) = st.probe(emu, "health-probe", "crm").await?;
+        obs.push(o);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let first_on = on_puts(g) > 0;
+    // The re-trip, while the resume is under way.
+    let reopened = fail_until_open(st, emu, obs).await?;
+    let mut worst = 0;
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut held_since: Option<Instant> = None;
+    while Instant::now() < end {
+        let on = dialing(g);
+        if on == 0 && held_since.is_none() {
+            held_since = Some(Instant::now());
+        }
+        if held_since.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
+            worst = worst.max(on);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let held = held_since.is_some() && worst == 0 && dialing(g) == 0;
+    // The third outage ends: every campaign back on.
+    g.server.clear_faults();
+    st.sf.clear_faults();
+    let end = Instant::now() + Duration::from_secs(RESUME_DELAY_S + 25);
+    while Instant::now() < end && dialing(g) < DIALING.len() {
+        let (o, _) = st.probe(emu, "health-probe", "crm").await?;
+        obs.push(o);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let back = dialing(g) == DIALING.len();
+    Ok(check(
+        "a re-trip during the resume keeps every campaign off",
+        opened && paused && first_on && reopened && held && back,
+        format!(
+            "second outage paused all: {paused}; its resume's first PUT on seen: {first_on}; re-tripped: {reopened}; all off within 3 s of the re-trip and for the rest of 10 s: {held} (most on meanwhile: {worst}); all on after the third outage: {back}"
+        ),
+    ))
 }

@@ -329,11 +329,37 @@ pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
     let emu = r
         .functions(&st, &[("OVERFLOW_AUTO_ON", "genesys-api")], opts)
         .await?;
+    // A degraded region loses the switch's confirmation: the PUT lands and its answer
+    // never comes (the connection resets), then the next two reads answer 503.
+    let pages_before = st.pd.requests().len();
+    r.primary.server.faults_in_turn(
+        &format!("{EMERGENCY}/{GROUP}"),
+        &[
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::ZERO),
+            Fault::ResetAfterHandling,
+            Fault::Status(503),
+            Fault::Status(503),
+        ],
+    );
     r.primary
         .server
         .fault(HEALTH_PATH, Fault::Status(503), None);
     obs.extend(probe_until(&st, &emu, "genesys-api", "OPEN", THRESHOLD + 2).await?);
     let auto_on = group_becomes(&r, true, Duration::from_secs(15)).await;
+    // Still Failsoft's switch: paged ACTIVE (and later resolved by the restore).
+    let lost_paged = {
+        let end = Instant::now() + Duration::from_secs(15);
+        loop {
+            let paged = st.pd.requests()[pages_before..]
+                .iter()
+                .any(|(action, key)| action == "trigger" && key == "genesys-api/overflow");
+            if paged || Instant::now() > end {
+                break paged;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
     obs.push(note(
         &st,
         "outage-actions (stream)",
@@ -359,6 +385,18 @@ pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
     let auto_off = group_becomes(&r, false, Duration::from_secs(10))
         .await
         .is_some();
+    let lost_resolved = {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let resolved = st.pd.requests()[pages_before..]
+                .iter()
+                .any(|(action, key)| action == "resolve" && key == "genesys-api/overflow");
+            if resolved || Instant::now() > end {
+                break resolved;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
     obs.push(note(
         &st,
         "restore after the delay",
@@ -455,6 +493,14 @@ pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
             ),
         ),
         check(
+            "a switch whose confirmation is lost is still paged and undone",
+            auto_on.is_some() && lost_paged && auto_off && lost_resolved,
+            format!(
+                "the PUT's answer lost, the next two reads 503: enabled {}; paged ACTIVE: {lost_paged}; restored: {auto_off}; page resolved: {lost_resolved}",
+                auto_on.is_some()
+            ),
+        ),
+        check(
             "an operator's takeover stands after recovery",
             again_on && took_over && left_alone,
             format!("auto on again: {again_on}; takeover: {took_over}; left enabled: {left_alone}"),
@@ -467,7 +513,7 @@ pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
     ];
     Ok(Scenario::new(
         "region-overflow",
-        "Guide: a partial regional outage → move callers to the backup region in under 5 minutes. Here one command does it in seconds, IVR links intact, and the automatic mode undoes only its own switch.",
+        "Guide: a partial regional outage → move callers to the backup region in under 5 minutes. Here one command does it in seconds, IVR links intact, and the automatic mode undoes only its own switch, even one whose confirmation the degraded region lost.",
         checks,
         obs,
     )
