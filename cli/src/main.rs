@@ -557,6 +557,7 @@ async fn overflow(cmd: OverflowCmd) -> Result<()> {
         by: args.by.clone(),
         reason: args.reason.trim().to_string(),
         breaker: Dependency::GenesysApi.name().to_string(),
+        confirm_only: false,
     };
     let owner = format!("cli-{}-{}", args.by, std::process::id());
     match o.switch(&req, &owner, deadline).await {

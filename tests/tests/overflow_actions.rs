@@ -191,6 +191,7 @@ fn alice_enables(group: &str, reason: &str) -> Request {
         by: "alice".into(),
         reason: reason.into(),
         breaker: "genesys-api".into(),
+        confirm_only: false,
     }
 }
 
@@ -736,5 +737,61 @@ async fn a_persons_switch_right_after_ours_is_not_taken_for_ours() -> anyhow::Re
         .await?
         .ok_or_else(|| anyhow::anyhow!("recorded"))?;
     assert_eq!(sw.mode, Mode::Left, "{sw:?}");
+    Ok(())
+}
+
+/// The activation's PUT lands, its answer and every read after it are lost, and the
+/// outage ends before a retry confirms it (the activation, no longer called for, is
+/// dropped). The restore finds the group enabled at the version our PUT produced: it
+/// is Failsoft's, paged as having been active, and undone. Found by the overflow model:
+/// it used to be "left: Failsoft did not enable it", on for good and never paged.
+#[tokio::test]
+async fn an_activation_lost_to_the_end_of_its_outage_is_paged_and_undone() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    // find, read, then the PUT lands unanswered; every read after it fails.
+    rig.genesys.server.faults_in_turn(
+        &format!("{EMERGENCY}/eg-1"),
+        &[
+            Fault::Slow(Duration::ZERO),
+            Fault::Slow(Duration::ZERO),
+            Fault::ResetAfterHandling,
+        ],
+    );
+    open(&api).await?;
+    let ran = ex.run("genesys-api", deadline());
+    // After the PUT, the region answers nothing but 503 for the rest of the budget.
+    let started = Instant::now();
+    let fail_reads = async {
+        while rig.group_puts() == 0 && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        rig.genesys
+            .server
+            .fault(&format!("{EMERGENCY}/eg-1"), Fault::Status(503), None);
+    };
+    let (r, _) = tokio::join!(ran, fail_reads);
+    r?;
+    assert!(rig.enabled(), "the PUT landed");
+    assert_eq!(rig.last_switch().await?, None, "never confirmed");
+    rig.genesys.server.clear_faults();
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    drain(&ex, "genesys-api").await?;
+    assert!(!rig.enabled(), "undone by the restore");
+    let pages = rig.overflow_pages();
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.0 == "trigger" && p.2 == "genesys-api/overflow"),
+        "the activation is paged: {pages:?}"
+    );
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.0 == "resolve" && p.2 == "genesys-api/overflow"),
+        "and its end: {pages:?}"
+    );
     Ok(())
 }

@@ -423,7 +423,11 @@ impl Executor {
                     return Outcome::retry("overflow not configured");
                 };
                 let on = a.action == Action::ActivateOverflow;
-                if on != rec.state.is_degraded() {
+                // The breaker moved on: a restore is no longer called for. An activation
+                // is not made any more, but one whose PUT landed with its confirmation
+                // lost is still confirmed (recorded, paged), for the restore to undo.
+                let moved_on = on != rec.state.is_degraded();
+                if moved_on && !on {
                     return Outcome::Done("cancelled: the breaker moved on".into());
                 }
                 if !on {
@@ -442,7 +446,7 @@ impl Executor {
                 };
                 // Callers go only to a backup proven ready; until it is, the outage is
                 // paged as not overflowed, and the activation waits for the next check.
-                if on {
+                if on && !moved_on {
                     if let Err(why) = o.backup_proven(deadline).await {
                         o.refused(&rec.name, &group, &why).await;
                         return Outcome::Retry {
@@ -463,6 +467,7 @@ impl Executor {
                     ),
                     reason: a.summary.clone(),
                     breaker: rec.name.clone(),
+                    confirm_only: moved_on,
                 };
                 let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
                 match Box::pin(o.switch(&req, &self.owner, attempt_deadline)).await {

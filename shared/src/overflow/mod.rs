@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod emergency;
 pub mod record;
+pub mod step;
 
 pub use emergency::{set_enabled, Group, SwitchError, Switched};
 pub use record::{Claim, Intent, Mode, Switch, Switches};
@@ -93,6 +94,9 @@ pub struct Request {
     pub reason: String,
     /// The breaker whose record carries the pages (`genesys-api` for a person's switch).
     pub breaker: String,
+    /// Only confirm an earlier attempt's switch whose confirmation was lost; never PUT
+    /// (an activation whose outage ended before it was confirmed).
+    pub confirm_only: bool,
 }
 
 /// What a switch did, for the CLI, the log and the action history.
@@ -395,82 +399,83 @@ impl Overflow {
         deadline: Instant,
     ) -> Result<Report, OverflowError> {
         let group = emergency::find(&self.api, &req.group, deadline).await?;
-        // An earlier attempt of this same switch PUT it, and its confirmation was lost
-        // (the answer, the read after it, or the record): the group is as asked, at a
-        // later version than the PUT was sent with. It is Failsoft's switch: recorded
-        // and paged as one, so that the restore undoes it and the on-call hears of it.
-        let landed = intent.as_ref().is_some_and(|i| {
-            i.group_id == group.id
-                && i.enabled == req.enabled
-                && group.enabled == req.enabled
-                && group.version > i.from_version
-        });
-        if landed {
-            tracing::warn!(group = %group.id, enabled = req.enabled, "an earlier attempt's switch landed; its confirmation was lost");
-            let sw = Switched {
-                before: group.clone(),
-                after: group.clone(),
-                changed: true,
-            };
-            return self
-                .confirmed(
-                    req,
-                    owner,
-                    sw,
-                    Some("confirmed after its answer was lost"),
-                    started,
-                    deadline,
-                )
-                .await;
-        }
-        let ours = |g: &Group| {
-            last.as_ref().is_some_and(|l| {
-                l.mode == Mode::Auto && l.enabled && l.group_id == g.id && l.version == g.version
-            })
+        let seen = step::Seen {
+            id: group.id.clone(),
+            enabled: group.enabled,
+            version: group.version,
         };
         let report = |sw: &Switched, left: Option<String>| Report::of(sw, left, started, true);
-        // An automatic restore undoes only Failsoft's own activation, untouched since.
-        if req.mode == Mode::Auto && !req.enabled && !ours(&group) {
-            let sw = Switched::unchanged(&group);
-            // A person's switch: their record stands as it is.
-            if let Some(l) = last.as_ref().filter(|l| l.mode == Mode::Manual) {
+        let decided = match req.confirm_only {
+            true => step::decide_confirm_only(&seen, last.as_ref(), intent.as_ref()),
+            false => step::decide(req.mode, req.enabled, &seen, last.as_ref(), intent.as_ref()),
+        };
+        match decided {
+            // An earlier attempt of this same switch PUT it, and its confirmation was
+            // lost (the answer, the read after it, or the record): Failsoft's switch,
+            // recorded and paged as one, so that the restore undoes it and the on-call
+            // hears of it.
+            step::Step::Confirm => {
+                tracing::warn!(group = %group.id, enabled = req.enabled, "an earlier attempt's switch landed; its confirmation was lost");
+                let sw = Switched {
+                    before: group.clone(),
+                    after: group.clone(),
+                    changed: true,
+                };
+                return self
+                    .confirmed(
+                        req,
+                        owner,
+                        sw,
+                        Some("confirmed after its answer was lost"),
+                        started,
+                        deadline,
+                    )
+                    .await;
+            }
+            step::Step::Release { note } => {
                 self.switches.release(owner, deadline).await?;
-                let note = format!(
-                    "left as {} switched it ({}): a person's switch is never undone automatically",
-                    l.by,
-                    crate::clock::iso8601(l.at_ms)
+                return Ok(report(&Switched::unchanged(&group), note));
+            }
+            step::Step::Leave { note } => {
+                self.record(&group, Mode::Left, req, Some(&note), owner, deadline)
+                    .await?;
+                return Ok(report(&Switched::unchanged(&group), Some(note)));
+            }
+            step::Step::Reverted { note } => {
+                self.record(&group, Mode::Left, req, Some(&note), owner, deadline)
+                    .await?;
+                let summary = format!(
+                    "Regional overflow NOT active: Failsoft enabled emergency group {} ({}), and someone disabled it since; it is left disabled. If callers should be on the backup region, enable it again: failsoft overflow activate",
+                    group.name, req.breaker
                 );
-                return Ok(report(&sw, Some(note)));
+                self.page(
+                    &req.breaker,
+                    PAGE_ON,
+                    Action::Trigger,
+                    "overflow",
+                    &summary,
+                    &note,
+                )
+                .await;
+                return Ok(report(&Switched::unchanged(&group), Some(note)));
             }
-            let note = match &last {
-                Some(l) if l.mode == Mode::Auto && l.group_id == group.id => format!(
-                    "left {}: changed by someone since Failsoft enabled it (version {} -> {})",
-                    if group.enabled { "enabled" } else { "disabled" },
-                    l.version,
-                    group.version
-                ),
-                _ => "left: Failsoft did not enable it".into(),
-            };
-            self.record(&group, Mode::Left, req, Some(&note), owner, deadline)
-                .await?;
-            return Ok(report(&sw, Some(note)));
-        }
-        // An automatic activation of a group already enabled takes no ownership of it.
-        if req.mode == Mode::Auto && req.enabled && group.enabled {
-            let sw = Switched::unchanged(&group);
-            // Ours already (another breaker's outage, an earlier attempt), or a
-            // person's: their record stands.
-            let manual = last
-                .as_ref()
-                .is_some_and(|l| l.mode == Mode::Manual && l.enabled && l.group_id == group.id);
-            if ours(&group) || manual {
-                self.switches.release(owner, deadline).await?;
-                return Ok(report(&sw, None));
+            step::Step::Undo => {
+                let summary = format!(
+                    "Regional overflow was ACTIVE: emergency group {} was enabled by Failsoft ({}) and its confirmation was lost; restoring it now",
+                    group.name, req.breaker
+                );
+                tracing::warn!(group = %group.id, "an activation landed and was never confirmed; paged, and restored");
+                self.page(
+                    &req.breaker,
+                    PAGE_ON,
+                    Action::Trigger,
+                    "overflow",
+                    &summary,
+                    &summary,
+                )
+                .await;
             }
-            let note = "already enabled by someone else: Failsoft will not disable it";
-            self.record(&group, Mode::Left, req, Some(note), owner, deadline)
-                .await?;
-            return Ok(report(&sw, Some(note.into())));
+            step::Step::Put => {}
         }
         let intended = Intent {
             group_id: group.id.clone(),

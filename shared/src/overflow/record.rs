@@ -21,7 +21,7 @@ pub const KEY: &str = "overflow#switch";
 const MAX_TEXT: usize = 200;
 
 /// Who owns the current state of the group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Failsoft switched it on an outage: its recovery may undo it.
@@ -48,7 +48,7 @@ impl Mode {
 }
 
 /// The last switch, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Switch {
     pub group_id: String,
@@ -69,7 +69,7 @@ pub struct Switch {
 /// A switch about to be PUT, written under the claim before the PUT: if the PUT lands
 /// and its confirmation is lost (the answer, the read after it, the record), the retry
 /// still knows the change was its own. A recorded switch replaces it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Intent {
     pub group_id: String,
     pub enabled: bool,
