@@ -8,6 +8,9 @@ bash scripts/chromium.sh
 source scripts/moto.sh
 # The protocol model: exhaustive to depth 7 here (about a minute); 6 when run alone.
 export FAILSOFT_MODEL_DEPTH="${FAILSOFT_MODEL_DEPTH:-7}"
+# The outage actions' models (docs/reliability.md): about 25 s and 7 s here.
+export FAILSOFT_CAMPAIGN_MODEL_DEPTH="${FAILSOFT_CAMPAIGN_MODEL_DEPTH:-12}"
+export FAILSOFT_OVERFLOW_MODEL_DEPTH="${FAILSOFT_OVERFLOW_MODEL_DEPTH:-14}"
 # Every request our clients send to a vendor fake, and every answer a fake gives, is
 # judged against the record of the vendors' definitions and logged here; the last step
 # judges the whole suite's log (tests/tests/conformance.rs).
