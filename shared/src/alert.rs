@@ -93,6 +93,8 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
                 // The switch could not be made: the SBC re-route is now the only way.
                 "overflow-failed" => ("critical", "overflow", "regional-overflow.md"),
                 "overflow-ivrs" => ("error", "overflow", "regional-overflow.md"),
+                // An outage action that keeps failing, queued when its page was not heard.
+                k if k.starts_with("failing-") => ("error", "outage_action", "outage-actions.md"),
                 _ => ("error", "writeback", "crm-writeback.md"),
             };
             let mut ev = low_urgency(

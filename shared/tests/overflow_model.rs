@@ -251,7 +251,7 @@ impl Overflow {
                     Step::Confirm => {
                         w.executors[i].phase = Phase::Confirming {
                             task,
-                            version: w.version,
+                            version: intent.as_ref().map_or(w.version, |i| i.from_version + 1),
                         }
                     }
                     Step::Release { .. } => {

@@ -177,6 +177,36 @@ impl Lane {
     }
 }
 
+/// The outbox slot of a failing action's page that could not be sent at once: one per
+/// action kind, so the record stays bounded.
+const FAILING_PREFIX: &str = "work-failing-";
+/// One page send, and its retries within the invocation: a refusal PagerDuty means as
+/// passing (500, a reset, a 429 asking for a second or two) costs seconds, not the next
+/// run. Each try at most 5 s; never past `deadline`.
+const PAGE_TRIES: u32 = 3;
+
+async fn send_page(pd: &PagerDuty, breaker: &str, a: &Alert, deadline: Instant) -> Sent {
+    let mut wait = Duration::from_millis(500);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
+        let sent = pd.send(breaker, a, send_deadline).await;
+        let Sent::Retry { after_s, .. } = &sent else {
+            return sent;
+        };
+        let pause = after_s.map_or(wait, Duration::from_secs);
+        if tries >= PAGE_TRIES
+            || pause > Duration::from_secs(2)
+            || Instant::now() + pause + Duration::from_secs(1) >= deadline
+        {
+            return sent;
+        }
+        tokio::time::sleep(pause).await;
+        wait *= 2;
+    }
+}
+
 /// The dedup key of the page about an action that keeps failing.
 fn failing_key(a: &Alert) -> String {
     format!("{}/{}", a.dedup_key, a.action.as_str())
@@ -273,11 +303,14 @@ impl Executor {
             } else {
                 CAMPAIGN_CLAIM_MS
             };
+            // Claimed from now, not from the run's start: earlier entries may have taken
+            // seconds, and a claim must cover this entry's whole attempt.
+            let claimed_at = self.clock.now_ms();
             let claim = Op::ClaimAlert {
                 id: a.id.clone(),
                 owner: self.owner.clone(),
-                now,
-                until: now + claim_ms,
+                now: claimed_at,
+                until: claimed_at + claim_ms,
             };
             let claimed = tokio::time::timeout_at(
                 request_deadline(deadline),
@@ -403,8 +436,7 @@ impl Executor {
                 if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
                     sent.failures = a.failures.max(rec.failures);
                 }
-                let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
-                match pd.send(&rec.name, &sent, send_deadline).await {
+                match send_page(pd, &rec.name, &sent, deadline).await {
                     Sent::Accepted => Outcome::Done("accepted".into()),
                     Sent::Refused(status) => {
                         tracing::error!(breaker = %rec.name, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
@@ -521,6 +553,7 @@ impl Executor {
         let mut page = a.clone();
         page.dedup_key = failing_key(a);
         page.attempts = a.attempts + 1;
+        page.claim = None;
         match why {
             Some(why) => {
                 page.summary = format!(
@@ -533,8 +566,33 @@ impl Executor {
             }
             None => page.action = Action::Resolve,
         }
-        let send_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
-        let sent = pd.send(breaker, &page, send_deadline).await;
+        let sent = send_page(pd, breaker, &page, deadline).await;
         tracing::info!(breaker, dedup_key = %page.dedup_key, ?sent, "paged about a failing outage action");
+        if matches!(sent, Sent::Retry { .. }) {
+            // Not heard: queued in the outbox, delivered with retries like every page.
+            page.id = format!("{FAILING_PREFIX}{}", a.action.as_str());
+            // As a page of the outbox (its own lane), told as Failsoft's own work.
+            if page.action != Action::Resolve {
+                page.action = Action::Trigger;
+            }
+            page.attempts = 0;
+            page.created_ms = self.clock.now_ms();
+            page.next_ms = page.created_ms;
+            let op = Op::Page {
+                alert: page,
+                now: self.clock.now_ms(),
+                every_ms: 0,
+            };
+            let until = Instant::now() + 2 * crate::store::REQUEST_TIMEOUT;
+            if !matches!(
+                tokio::time::timeout_at(until, self.store.apply(breaker, &op)).await,
+                Ok(Ok(_))
+            ) {
+                tracing::error!(
+                    breaker,
+                    "a failing action's page could neither be sent nor queued"
+                );
+            }
+        }
     }
 }

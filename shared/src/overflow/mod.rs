@@ -416,9 +416,15 @@ impl Overflow {
             // hears of it.
             step::Step::Confirm => {
                 tracing::warn!(group = %group.id, enabled = req.enabled, "an earlier attempt's switch landed; its confirmation was lost");
+                // Recorded at the version our PUT produced (each change adds one), not
+                // the one read now: a person's change since is theirs, as in `set_enabled`.
+                let mut after = group.clone();
+                if let Some(i) = &intent {
+                    after.version = i.from_version + 1;
+                }
                 let sw = Switched {
                     before: group.clone(),
-                    after: group.clone(),
+                    after,
                     changed: true,
                 };
                 return self
