@@ -703,6 +703,29 @@ mod tests {
     }
 
     #[test]
+    fn stages_keys_and_views_are_what_the_table_and_the_board_hold() {
+        // Stored in the table: the names are a contract with items already written.
+        let names = ["pausing", "paused", "resuming", "left"];
+        for (st, name) in [Stage::Pausing, Stage::Paused, Stage::Resuming, Stage::Left]
+            .into_iter()
+            .zip(names)
+        {
+            assert_eq!(st.as_str(), name);
+            assert_eq!(Stage::parse(name), Some(st));
+        }
+        assert_eq!(Stage::parse("stopped"), None);
+        let e = entry(Stage::Left, Mark::Acked);
+        assert_eq!(key(Kind::Voice, "c"), "campaign#voice#c");
+        assert_eq!(e.key(), "campaign#voice#c");
+        let v = e.view();
+        assert_eq!(v["campaign"], "voice c (c)");
+        assert_eq!(v["stage"], "left");
+        assert_eq!(v["heldBy"], serde_json::json!(["crm"]));
+        // A left campaign stays on the board a week.
+        assert_eq!(LEFT_KEPT_MS, 604_800_000);
+    }
+
+    #[test]
     fn holds_and_marks_read_back() {
         assert_eq!(hold_of("crm/12/1700000000000"), ("crm".into(), 12));
         assert_eq!(hold_of("crm"), ("crm".into(), 0));
