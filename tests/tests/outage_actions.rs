@@ -350,7 +350,7 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
     let ledger = w.ledger().await;
@@ -375,7 +375,7 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
         ledger.write(&pk, &claim, 0, deadline()).await?,
         Written::Now(_)
     ));
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(
         puts(&w, VOICE, "renewals"),
         vec!["off"],
@@ -386,7 +386,7 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
         "not done yet"
     );
     w.clock.advance(600_000);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"], "taken over");
     assert!(w.outbox_ids("crm").await?.is_empty());
     Ok(())
@@ -409,7 +409,7 @@ async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> a
             .collect::<Vec<_>>()
     };
     for attempt in 1..=3 {
-        ex.run("crm", deadline()).await?;
+        delivered(&ex, "crm").await?;
         let pause = w
             .store()
             .await
@@ -429,7 +429,7 @@ async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> a
             "paged on the third"
         );
         // Not due again before its backoff.
-        ex.run("crm", deadline()).await?;
+        delivered(&ex, "crm").await?;
         assert_eq!(
             w.genesys
                 .server
@@ -451,7 +451,7 @@ async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> a
         "{summary}"
     );
     w.genesys.server.clear_faults();
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     assert!(
         failing(&w)[0].resolved,
@@ -492,7 +492,7 @@ async fn divisions_genesys_states_and_refused_transitions_are_respected() -> any
     }
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(puts(&w, VOICE, "ours"), vec!["off"]);
     assert!(puts(&w, VOICE, "theirs").is_empty(), "another division");
     assert!(puts(&w, VOICE, "edge").is_empty() && puts(&w, VOICE, "stopping").is_empty());
@@ -512,7 +512,7 @@ async fn divisions_genesys_states_and_refused_transitions_are_respected() -> any
     );
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(puts(&w, VOICE, "ours"), vec!["off", "on"]);
     assert_eq!(puts(&w, MESSAGING, "done"), vec!["off"], "never resumed");
     assert_eq!(w.genesys.status(VOICE, "edge"), "forced_off");
@@ -606,7 +606,7 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     for (path, id) in [
         (VOICE, "renewals"),
         (VOICE, "winback"),
@@ -628,7 +628,7 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
         .person_sets(MESSAGING, "reminders", "on", "2026-11-28T02:41:00Z");
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
     assert_eq!(puts(&w, VOICE, "winback"), vec!["off", "off", "on"]);
     assert_eq!(
@@ -673,14 +673,14 @@ async fn a_second_breaker_holds_a_campaign_off_until_both_have_closed() -> anyho
     let ex = w.executor("stream").await;
     let (crm, api) = (w.breaker("crm").await, w.breaker("genesys-api").await);
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     open(&api).await?;
     ex.run("genesys-api", deadline()).await?;
     let held = w.ledger().await.list(deadline()).await?;
     assert_eq!(held[0].holds.len(), 2, "{held:?}");
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(
         puts(&w, VOICE, "renewals"),
         vec!["off"],
@@ -711,7 +711,7 @@ async fn a_rate_limited_pause_waits_as_told_and_an_outage_within_the_delay_cance
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     let reqs = w.genesys.server.requests();
     let to_it: Vec<_> = reqs
@@ -728,7 +728,7 @@ async fn a_rate_limited_pause_waits_as_told_and_an_outage_within_the_delay_cance
     w.clock.advance(DELAY / 2);
     open(&crm).await?;
     w.clock.advance(DELAY);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(
         puts(&w, VOICE, "renewals"),
         vec!["off", "off"],
@@ -811,7 +811,7 @@ async fn a_stale_version_answered_400_is_paused_not_skipped() -> anyhow::Result<
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     for (path, id) in [(VOICE, "renewals"), (MESSAGING, "reminders")] {
         assert_eq!(w.genesys.status(path, id), "off", "{id} paused");
         assert_eq!(puts(&w, path, id), vec!["off", "off"], "{id}: read again");
@@ -831,10 +831,10 @@ async fn a_decimal_pacing_survives_the_pause_and_the_resume() -> anyhow::Result<
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "on"]);
     let c = w.genesys.campaign(VOICE, "renewals");
     assert_eq!(c["maxCallsPerAgentDecimal"], 1.5, "{c}");
@@ -860,7 +860,7 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(w.genesys.status(VOICE, "winback"), "off");
     if let Ok(mut book) = w.genesys.book.lock() {
         book.campaigns
@@ -868,7 +868,7 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     }
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(
         w.genesys.status(VOICE, "renewals"),
         "on",
@@ -884,7 +884,7 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     );
     // The next outage pauses what dials, as before.
     open(&crm).await?;
-    ex.run("crm", deadline()).await?;
+    delivered(&ex, "crm").await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     Ok(())
 }

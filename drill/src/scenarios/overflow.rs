@@ -226,6 +226,21 @@ fn note(st: &Stage, what: &str, answer: String) -> Observation {
     }
 }
 
+/// Whether PagerDuty received an `action` event of the overflow's incident, among its
+/// requests from the `since`-th on, within `within`.
+async fn overflow_event(st: &Stage, since: usize, action: &str, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        let seen = st.pd.requests()[since..]
+            .iter()
+            .any(|(a, key)| a == action && key == "genesys-api/overflow");
+        if seen || Instant::now() > end {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
     let mut st = Stage::new().await?;
     let r = Regions::new(&st).await?;
@@ -348,18 +363,7 @@ pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
     obs.extend(probe_until(&st, &emu, "genesys-api", "OPEN", THRESHOLD + 2).await?);
     let auto_on = group_becomes(&r, true, Duration::from_secs(15)).await;
     // Still Failsoft's switch: paged ACTIVE (and later resolved by the restore).
-    let lost_paged = {
-        let end = Instant::now() + Duration::from_secs(15);
-        loop {
-            let paged = st.pd.requests()[pages_before..]
-                .iter()
-                .any(|(action, key)| action == "trigger" && key == "genesys-api/overflow");
-            if paged || Instant::now() > end {
-                break paged;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let lost_paged = overflow_event(&st, pages_before, "trigger", Duration::from_secs(15)).await;
     obs.push(note(
         &st,
         "outage-actions (stream)",
@@ -385,18 +389,7 @@ pub async fn region_overflow(opts: &Options) -> anyhow::Result<Scenario> {
     let auto_off = group_becomes(&r, false, Duration::from_secs(10))
         .await
         .is_some();
-    let lost_resolved = {
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let resolved = st.pd.requests()[pages_before..]
-                .iter()
-                .any(|(action, key)| action == "resolve" && key == "genesys-api/overflow");
-            if resolved || Instant::now() > end {
-                break resolved;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let lost_resolved = overflow_event(&st, pages_before, "resolve", Duration::from_secs(10)).await;
     obs.push(note(
         &st,
         "restore after the delay",

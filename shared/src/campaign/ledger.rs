@@ -180,6 +180,23 @@ impl Update {
         self.cond = format!("{} AND ({c})", self.cond);
         self
     }
+    /// The update of `pk` as one item of a transaction.
+    fn transactional(
+        self,
+        table: &str,
+        pk: &str,
+    ) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(table)
+            .key("pk", s(pk))
+            .update_expression(self.expression())
+            .condition_expression(&self.cond)
+            .set_expression_attribute_names(Some(self.x.names))
+            .set_expression_attribute_values(Some(self.x.values))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     fn expression(&self) -> String {
         let mut out = Vec::new();
         if !self.set.is_empty() {
@@ -370,15 +387,7 @@ impl Ledger {
         generation: u64,
         deadline: Instant,
     ) -> Result<Written, StoreError> {
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression(u.expression())
-            .condition_expression(&u.cond)
-            .set_expression_attribute_names(Some(u.x.names))
-            .set_expression_attribute_values(Some(u.x.values))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let update = u.transactional(&self.table, pk)?;
         let (cond, names, values) = not_over(breaker, generation);
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(&self.table)
@@ -503,15 +512,7 @@ impl Ledger {
         let state = u.x.name("state");
         u.cond = format!("attribute_not_exists(pk) OR {state} = {left}");
         u.bump();
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression(u.expression())
-            .condition_expression(&u.cond)
-            .set_expression_attribute_names(Some(u.x.names))
-            .set_expression_attribute_values(Some(u.x.values))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let update = u.transactional(&self.table, pk)?;
         let item = TransactWriteItem::builder().update(update).build();
         let not_over = not_over(breaker, *generation);
         if !self
