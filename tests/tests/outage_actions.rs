@@ -187,6 +187,13 @@ impl World {
         anyhow::bail!("{breaker}: campaign actions still pending")
     }
 
+    /// The ledger, as the board reads it.
+    async fn ledger_list(
+        &self,
+    ) -> Result<Vec<failsoft::campaign::ledger::Entry>, failsoft::store::StoreError> {
+        self.ledger().await.list(deadline()).await
+    }
+
     async fn outbox_ids(&self, breaker: &str) -> anyhow::Result<Vec<String>> {
         Ok(self
             .store()
@@ -1375,5 +1382,51 @@ async fn a_failing_actions_page_that_pagerduty_refused_is_delivered_later() -> a
         let _ = ex.run("crm", deadline()).await;
     }
     assert_eq!(failing(&w), 1, "delivered once PagerDuty is back");
+    Ok(())
+}
+
+/// A ledger item written before campaigns were held by episodes (`holders` SS with the
+/// breaker's name, `acked`), as a deployment upgraded mid-outage has: the recovery of
+/// that breaker's episode lets go of it and resumes the campaign, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ledger_item_from_before_episodes_is_resumed_by_the_upgrade() -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "off", "d1");
+    let version = w.genesys.campaign(VOICE, "renewals")["version"]
+        .as_i64()
+        .unwrap_or(0);
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await);
+    let pk = "campaign#voice#renewals";
+    client
+        .put_item()
+        .table_name(&w.table)
+        .item("pk", V::S(pk.into()))
+        .item("kind", V::S("voice".into()))
+        .item("cid", V::S("renewals".into()))
+        .item("name", V::S("Renewals".into()))
+        .item("holders", V::Ss(vec!["crm".into()]))
+        .item("state", V::S("paused".into()))
+        .item("version", V::N(version.to_string()))
+        .item("paused_ms", V::N(T0.to_string()))
+        .item("acked", V::Bool(true))
+        .send()
+        .await?;
+    client
+        .put_item()
+        .table_name(&w.table)
+        .item("pk", V::S("campaign#index".into()))
+        .item("keys", V::Ss(vec![pk.into()]))
+        .send()
+        .await?;
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm").await;
+    open(&crm).await?;
+    w.settle(&ex, "crm").await?;
+    release(&crm).await?;
+    w.clock.advance(DELAY + 1);
+    w.settle(&ex, "crm").await?;
+    assert_eq!(puts(&w, VOICE, "renewals"), vec!["on"], "resumed once");
+    assert!(patiently(|| w.ledger_list()).await?.is_empty());
     Ok(())
 }
