@@ -702,6 +702,149 @@ mod tests {
         );
     }
 
+    /// Every write's condition, holding and not: the reference the table adapter and
+    /// the model follow (the moto test compares the adapter with these).
+    #[test]
+    fn each_write_applies_only_where_its_condition_holds() {
+        let none = BTreeMap::new();
+        let ok = |w: &Write, e: &Entry| w.apply(Some(e), e.rev, &none);
+        let claim = |g: u64| Write::Claim {
+            kind: Kind::Voice,
+            id: "c".into(),
+            name: "c".into(),
+            breaker: "crm".into(),
+            generation: g,
+            now: 7,
+        };
+        let pausing = entry(Stage::Pausing, Mark::Unsent);
+        let paused = entry(Stage::Paused, Mark::Acked);
+        let mut left = entry(Stage::Left, Mark::Acked);
+        left.holds.clear();
+        // Claim: a new item, or over a person's; never over one held.
+        assert!(claim(4).apply(None, 0, &none).is_some());
+        let again = claim(4).apply(Some(&left), left.rev, &none);
+        assert_eq!(again.clone().flatten().map(|e| e.rev), Some(left.rev + 1));
+        assert!(ok(&claim(4), &pausing).is_none());
+        let over = BTreeMap::from([("crm".to_string(), 4)]);
+        assert!(
+            claim(4).apply(None, 0, &over).is_none(),
+            "its recovery began"
+        );
+        assert!(claim(5).apply(None, 0, &over).is_some());
+        // Join: a later episode replaces an earlier one; never onto a person's.
+        let join = |g: u64| Write::Join {
+            breaker: "crm".into(),
+            generation: g,
+        };
+        assert!(ok(&join(3), &paused).is_none(), "already held by it");
+        assert_eq!(
+            ok(&join(4), &paused).flatten().map(|e| e.holds["crm"]),
+            Some(4)
+        );
+        assert!(ok(&join(9), &left).is_none());
+        assert!(join(5).apply(Some(&paused), paused.rev, &over).is_some());
+        assert!(join(4).apply(Some(&paused), paused.rev, &over).is_none());
+        // The pause's writes: on a pausing item, at the revision decided on.
+        for w in [
+            Write::Sent { version: 5, at: 1 },
+            Write::Unsent,
+            Write::Acked,
+            Write::Paused { version: 5 },
+        ] {
+            assert!(ok(&w, &pausing).is_some(), "{w:?}");
+            assert!(ok(&w, &paused).is_none(), "{w:?}");
+            assert!(
+                w.apply(Some(&pausing), pausing.rev + 1, &none).is_none(),
+                "{w:?}"
+            );
+        }
+        // Release: only an episode no later than the resume's.
+        let release = |g: u64| Write::Release {
+            breaker: "crm".into(),
+            generation: g,
+        };
+        assert!(ok(&release(2), &paused).is_none());
+        assert_eq!(
+            ok(&release(3), &paused).flatten().map(|e| e.holds.len()),
+            Some(0)
+        );
+        assert!(ok(&release(3), &left).is_none());
+        // ClaimResume: nobody holds it; paused, or a claim run out, or its own.
+        let claim_resume = |o: &str, now: Millis| Write::ClaimResume {
+            owner: o.into(),
+            now,
+            until: now + 10,
+        };
+        assert!(ok(&claim_resume("a", 0), &paused).is_none(), "held");
+        let mut free = paused.clone();
+        free.holds.clear();
+        let mine = ok(&claim_resume("a", 0), &free)
+            .flatten()
+            .unwrap_or_else(|| free.clone());
+        assert_eq!(mine.stage, Stage::Resuming);
+        assert!(
+            ok(&claim_resume("a", 5), &mine).is_some(),
+            "its own, refreshed"
+        );
+        assert!(
+            ok(&claim_resume("b", 5), &mine).is_none(),
+            "another's, live"
+        );
+        assert!(
+            ok(&claim_resume("b", 10), &mine).is_none(),
+            "until is inclusive"
+        );
+        assert!(ok(&claim_resume("b", 11), &mine).is_some(), "run out");
+        let mut free_pausing = pausing.clone();
+        free_pausing.holds.clear();
+        assert!(ok(&claim_resume("a", 0), &free_pausing).is_none());
+        // Resumed, HandBack, Unclaim: only by the claim's owner; Resumed only if free.
+        for w in [
+            Write::Resumed { owner: "b".into() },
+            Write::HandBack { owner: "b".into() },
+            Write::Unclaim { owner: "b".into() },
+        ] {
+            assert!(ok(&w, &mine).is_none(), "{w:?}");
+        }
+        assert_eq!(ok(&Write::Resumed { owner: "a".into() }, &mine), Some(None));
+        let mut rejoined = mine.clone();
+        rejoined.holds.insert("crm".into(), 9);
+        assert!(ok(&Write::Resumed { owner: "a".into() }, &rejoined).is_none());
+        let back = ok(&Write::HandBack { owner: "a".into() }, &rejoined).flatten();
+        assert_eq!(
+            back.map(|e| (e.stage, e.mark)),
+            Some((Stage::Pausing, Mark::Resumed))
+        );
+        let un = ok(&Write::Unclaim { owner: "a".into() }, &mine).flatten();
+        assert_eq!(un.map(|e| (e.stage, e.owner)), Some((Stage::Paused, None)));
+        // TakeOver: a claim run out, by a pause that holds it.
+        assert!(
+            ok(&Write::TakeOver { now: 10 }, &rejoined).is_none(),
+            "live"
+        );
+        assert!(ok(&Write::TakeOver { now: 11 }, &rejoined).is_some());
+        assert!(
+            ok(&Write::TakeOver { now: 11 }, &mine).is_none(),
+            "nobody holds it"
+        );
+        // Forget and Leave: at the revision decided on; Leave clears holds and claim.
+        assert_eq!(ok(&Write::Forget, &paused), Some(None));
+        assert!(Write::Forget.apply(Some(&paused), 0, &none).is_none());
+        assert!(Write::Forget.apply(None, 0, &none).is_none());
+        let leave = Write::Leave {
+            note: "n".repeat(300),
+            now: 1,
+        };
+        let gone = ok(&leave, &rejoined)
+            .flatten()
+            .unwrap_or_else(|| rejoined.clone());
+        assert_eq!(
+            (gone.stage, gone.holds.len(), gone.owner),
+            (Stage::Left, 0, None)
+        );
+        assert_eq!(gone.note.map(|n| n.len()), Some(MAX_NOTE));
+    }
+
     #[test]
     fn stages_keys_and_views_are_what_the_table_and_the_board_hold() {
         // Stored in the table: the names are a contract with items already written.
