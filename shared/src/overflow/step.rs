@@ -174,6 +174,95 @@ mod tests {
     }
 
     #[test]
+    fn an_activation_takes_no_ownership_of_a_group_someone_else_enabled() {
+        // Off: switched.
+        assert_eq!(
+            decide(Mode::Auto, true, &group(false, 3), None, None),
+            Step::Put
+        );
+        // On already, by us (another breaker's outage): nothing to do, nothing recorded.
+        let ours = last(Mode::Auto, true, 3);
+        assert_eq!(
+            decide(Mode::Auto, true, &group(true, 3), Some(&ours), None),
+            Step::Release { note: None }
+        );
+        // On by a person's command: theirs stands.
+        let alices = last(Mode::Manual, true, 3);
+        assert_eq!(
+            decide(Mode::Auto, true, &group(true, 3), Some(&alices), None),
+            Step::Release { note: None }
+        );
+        // On by someone in Architect: left, and said so.
+        assert!(matches!(
+            decide(Mode::Auto, true, &group(true, 4), Some(&ours), None),
+            Step::Leave { .. }
+        ));
+        // Another group's record says nothing of this one.
+        let mut elsewhere = ours.clone();
+        elsewhere.group_id = "eg-2".into();
+        assert!(matches!(
+            decide(Mode::Auto, false, &group(true, 3), Some(&elsewhere), None),
+            Step::Leave { note } if note.contains("did not enable")
+        ));
+        // A person's command is made whatever the record says.
+        assert_eq!(
+            decide(Mode::Manual, false, &group(true, 9), Some(&ours), None),
+            Step::Put
+        );
+        assert_eq!(
+            decide(Mode::Manual, true, &group(false, 9), Some(&alices), None),
+            Step::Put
+        );
+    }
+
+    #[test]
+    fn an_intent_is_ours_only_for_its_group_its_direction_and_a_later_version() {
+        let on = Intent {
+            group_id: "eg-1".into(),
+            enabled: true,
+            from_version: 4,
+            at_ms: 0,
+        };
+        let mut other = on.clone();
+        other.group_id = "eg-2".into();
+        assert_ne!(
+            decide(Mode::Auto, true, &group(true, 5), None, Some(&other)),
+            Step::Confirm
+        );
+        let off = Intent {
+            enabled: false,
+            ..on.clone()
+        };
+        assert_ne!(
+            decide(Mode::Auto, true, &group(true, 5), None, Some(&off)),
+            Step::Confirm
+        );
+        assert_eq!(
+            decide(Mode::Auto, false, &group(false, 5), None, Some(&off)),
+            Step::Confirm
+        );
+        // Someone disabled the group after our unconfirmed activation: theirs, paged.
+        assert!(matches!(
+            decide(Mode::Auto, true, &group(false, 6), None, Some(&on)),
+            Step::Reverted { .. }
+        ));
+        // Off at the version it was sent from: our PUT did not land; switch now.
+        assert_eq!(
+            decide(Mode::Auto, true, &group(false, 4), None, Some(&on)),
+            Step::Put
+        );
+        // A stopped activation confirms only: anything else is cancelled.
+        assert_eq!(
+            decide_confirm_only(&group(true, 5), None, Some(&on)),
+            Step::Confirm
+        );
+        assert!(matches!(
+            decide_confirm_only(&group(false, 4), None, Some(&on)),
+            Step::Release { note: Some(_) }
+        ));
+    }
+
+    #[test]
     fn a_lost_confirmation_of_our_own_switch_is_ours() {
         let intent = Intent {
             group_id: "eg-1".into(),
