@@ -702,6 +702,264 @@ mod tests {
         );
     }
 
+    /// The decision table, row by row, with its boundaries.
+    #[test]
+    fn each_decision_of_the_pause_and_the_resume() {
+        let read = |status: Status, version: i64, read_ms: Millis| {
+            Some(Seen::At {
+                status,
+                version,
+                read_ms,
+            })
+        };
+        let leave = |s: &Step| matches!(s, Step::Write(Write::Leave { .. }));
+        let sent = Mark::Sent {
+            version: 5,
+            at: 1_000,
+        };
+        // The pause.
+        let mut e = entry(Stage::Pausing, Mark::Unsent);
+        assert_eq!(pause(&e, "crm", 3, None, 0), Step::Read);
+        assert!(matches!(
+            pause(&e, "crm", 4, None, 0),
+            Step::Write(Write::Join { generation: 4, .. })
+        ));
+        assert!(matches!(
+            pause(&e, "genesys-api", 1, None, 0),
+            Step::Write(Write::Join { .. })
+        ));
+        assert_eq!(
+            pause(&e, "crm", 3, Some(Seen::Gone), 0),
+            Step::Write(Write::Forget)
+        );
+        for (mark, status, version, read_ms, want) in [
+            (Mark::Unsent, Status::On, 5, 0, Step::TurnOff),
+            (Mark::Resumed, Status::On, 6, 0, Step::TurnOff),
+            (Mark::Unsent, Status::Off, 6, 0, Step::Write(Write::Forget)),
+            (
+                Mark::Unsent,
+                Status::Other,
+                6,
+                0,
+                Step::Write(Write::Forget),
+            ),
+            (Mark::Acked, Status::Stopping, 6, 0, Step::Wait),
+            (
+                Mark::Acked,
+                Status::Off,
+                7,
+                0,
+                Step::Write(Write::Paused { version: 7 }),
+            ),
+            (
+                sent,
+                Status::Off,
+                7,
+                0,
+                Step::Write(Write::Paused { version: 7 }),
+            ),
+            // On at the version sent from: not landed, once read after the bound.
+            (sent, Status::On, 5, 1_000 + PUT_BOUND_MS - 1, Step::Wait),
+            (
+                sent,
+                Status::On,
+                5,
+                1_000 + PUT_BOUND_MS,
+                Step::Write(Write::Unsent),
+            ),
+            (
+                sent,
+                Status::On,
+                5,
+                1_000 + PUT_BOUND_MS + 1,
+                Step::Write(Write::Unsent),
+            ),
+            // Back from a resume: off at the version left is ours.
+            (
+                Mark::Resumed,
+                Status::Off,
+                5,
+                0,
+                Step::Write(Write::Paused { version: 5 }),
+            ),
+        ] {
+            e.mark = mark;
+            assert_eq!(
+                pause(&e, "crm", 3, read(status, version, read_ms), 0),
+                want,
+                "{mark:?} {status:?} v{version} read at {read_ms}"
+            );
+        }
+        for (mark, status, version) in [
+            (sent, Status::On, 6),
+            (Mark::Acked, Status::On, 6),
+            (Mark::Resumed, Status::Off, 6),
+        ] {
+            e.mark = mark;
+            assert!(
+                leave(&pause(&e, "crm", 3, read(status, version, 0), 0)),
+                "{mark:?}"
+            );
+        }
+        let mut r = entry(Stage::Resuming, Mark::Acked);
+        r.claim_until = 100;
+        assert_eq!(
+            pause(&r, "crm", 3, None, 100),
+            Step::Wait,
+            "until is inclusive"
+        );
+        assert_eq!(
+            pause(&r, "crm", 3, None, 101),
+            Step::Write(Write::TakeOver { now: 101 })
+        );
+        assert_eq!(
+            pause(&entry(Stage::Paused, Mark::Acked), "crm", 3, None, 0),
+            Step::Settled
+        );
+
+        // The resume.
+        let p = entry(Stage::Paused, Mark::Acked);
+        assert!(matches!(
+            resume(&p, "crm", 3, "a", None, 0, 10),
+            Step::Write(Write::Release { generation: 3, .. })
+        ));
+        assert_eq!(
+            resume(&p, "crm", 2, "a", None, 0, 10),
+            Step::Settled,
+            "a later episode holds it"
+        );
+        let mut free = p.clone();
+        free.holds.clear();
+        assert_eq!(
+            resume(&free, "crm", 3, "a", None, 50, 10),
+            Step::Write(Write::ClaimResume {
+                owner: "a".into(),
+                now: 50,
+                until: 60
+            })
+        );
+        let mut busy = free.clone();
+        busy.stage = Stage::Resuming;
+        busy.owner = Some("b".into());
+        busy.claim_until = 100;
+        assert_eq!(resume(&busy, "crm", 3, "a", None, 100, 10), Step::Wait);
+        assert!(matches!(
+            resume(&busy, "crm", 3, "a", None, 101, 10),
+            Step::Write(Write::ClaimResume { .. })
+        ));
+        let mut mine = busy.clone();
+        mine.owner = Some("a".into());
+        mine.claim_until = 100 + CLAIM_MARGIN_MS;
+        assert_eq!(resume(&mine, "crm", 3, "a", None, 100, 10), Step::Read);
+        assert_eq!(
+            resume(&mine, "crm", 3, "a", read(Status::Off, 5, 0), 100, 10),
+            Step::TurnOn
+        );
+        assert!(leave(&resume(
+            &mine,
+            "crm",
+            3,
+            "a",
+            read(Status::Off, 6, 0),
+            100,
+            10
+        )));
+        assert!(leave(&resume(
+            &mine,
+            "crm",
+            3,
+            "a",
+            read(Status::On, 5, 0),
+            100,
+            10
+        )));
+        assert_eq!(
+            resume(&mine, "crm", 3, "a", Some(Seen::Gone), 100, 10),
+            Step::Write(Write::Forget)
+        );
+        assert!(matches!(
+            resume(&mine, "crm", 3, "a", None, 101, 10),
+            Step::Write(Write::ClaimResume { .. })
+        ));
+        // A pause not seen through: `on` is nothing to restore, once no PUT can land.
+        let mut unfinished = free.clone();
+        unfinished.stage = Stage::Pausing;
+        unfinished.mark = sent;
+        assert_eq!(
+            resume(
+                &unfinished,
+                "crm",
+                3,
+                "a",
+                read(Status::On, 5, 1_000),
+                0,
+                10
+            ),
+            Step::Wait
+        );
+        assert_eq!(
+            resume(
+                &unfinished,
+                "crm",
+                3,
+                "a",
+                read(Status::On, 5, 1_000 + PUT_BOUND_MS),
+                0,
+                10
+            ),
+            Step::Write(Write::Forget)
+        );
+        assert_eq!(
+            resume(&unfinished, "crm", 3, "a", read(Status::Off, 7, 0), 0, 10),
+            Step::Write(Write::Paused { version: 7 })
+        );
+
+        // After a PUT.
+        assert_eq!(after_off(Answer::Accepted), Some(Write::Acked));
+        assert_eq!(after_off(Answer::Refused), Some(Write::Forget));
+        assert_eq!(after_off(Answer::Conflict), Some(Write::Unsent));
+        assert_eq!(after_off(Answer::NotNow), Some(Write::Unsent));
+        assert_eq!(after_off(Answer::Unknown), None);
+        assert_eq!(
+            after_on(Answer::Accepted, "a", 0),
+            Write::Resumed { owner: "a".into() }
+        );
+        assert_eq!(
+            after_on(Answer::NotNow, "a", 0),
+            Write::Unclaim { owner: "a".into() }
+        );
+        assert_eq!(
+            after_on(Answer::Unknown, "a", 0),
+            Write::HandBack { owner: "a".into() }
+        );
+        assert!(matches!(
+            after_on(Answer::Conflict, "a", 0),
+            Write::Leave { .. }
+        ));
+        assert!(matches!(
+            after_on(Answer::Refused, "a", 0),
+            Write::Leave { .. }
+        ));
+        for (s, st) in [
+            ("on", Status::On),
+            ("stopping", Status::Stopping),
+            ("off", Status::Off),
+            ("complete", Status::Other),
+        ] {
+            assert_eq!(Status::of(s), st);
+        }
+        // Only the claim's owner, and only while resuming.
+        let mut paused_with_owner = p.clone();
+        paused_with_owner.owner = Some("a".into());
+        assert!(Write::HandBack { owner: "a".into() }
+            .apply(
+                Some(&paused_with_owner),
+                paused_with_owner.rev,
+                &BTreeMap::new()
+            )
+            .is_none());
+    }
+
     /// Every write's condition, holding and not: the reference the table adapter and
     /// the model follow (the moto test compares the adapter with these).
     #[test]
