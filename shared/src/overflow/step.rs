@@ -197,6 +197,34 @@ mod tests {
             decide(Mode::Auto, true, &group(true, 4), Some(&ours), None),
             Step::Leave { .. }
         ));
+        // The restore says why it leaves a group: changed since, or never ours.
+        assert!(matches!(
+            decide(Mode::Auto, false, &group(true, 4), Some(&ours), None),
+            Step::Leave { note } if note.contains("changed by someone")
+        ));
+        let left = last(Mode::Left, true, 4);
+        assert!(matches!(
+            decide(Mode::Auto, false, &group(true, 4), Some(&left), None),
+            Step::Leave { note } if note.contains("did not enable")
+        ));
+        // A person's command that disabled, or was for another group, does not own it.
+        let alice_off = last(Mode::Manual, false, 3);
+        assert!(matches!(
+            decide(Mode::Auto, true, &group(true, 3), Some(&alice_off), None),
+            Step::Leave { .. }
+        ));
+        let mut alice_elsewhere = alices.clone();
+        alice_elsewhere.group_id = "eg-2".into();
+        assert!(matches!(
+            decide(
+                Mode::Auto,
+                true,
+                &group(true, 3),
+                Some(&alice_elsewhere),
+                None
+            ),
+            Step::Leave { .. }
+        ));
         // Another group's record says nothing of this one.
         let mut elsewhere = ours.clone();
         elsewhere.group_id = "eg-2".into();
@@ -249,6 +277,24 @@ mod tests {
         // Off at the version it was sent from: our PUT did not land; switch now.
         assert_eq!(
             decide(Mode::Auto, true, &group(false, 4), None, Some(&on)),
+            Step::Put
+        );
+        // Not someone's disabling: off at the version our PUT would have produced (it
+        // did not land), another group's intent, an intent to disable, a person's command.
+        assert_eq!(
+            decide(Mode::Auto, true, &group(false, 5), None, Some(&on)),
+            Step::Put
+        );
+        assert_eq!(
+            decide(Mode::Auto, true, &group(false, 6), None, Some(&other)),
+            Step::Put
+        );
+        assert_eq!(
+            decide(Mode::Auto, true, &group(false, 6), None, Some(&off)),
+            Step::Put
+        );
+        assert_eq!(
+            decide(Mode::Manual, true, &group(false, 6), None, Some(&on)),
             Step::Put
         );
         // A stopped activation confirms only: anything else is cancelled.
