@@ -19,10 +19,9 @@ use aws_sdk_dynamodb::Client;
 use tokio::time::Instant;
 
 use super::genesys::Kind;
-pub use super::step::{key, Entry, Mark, Stage, Write};
+pub use super::step::{key, Entry, Mark, Stage, Write, PREFIX};
 use crate::store::{bounded, classify_sdk_error, lost_race, Expr, StoreError};
 
-pub const PREFIX: &str = "campaign#";
 /// The index item: the keys of every ledger item. Bounded by the org's campaigns.
 pub const INDEX: &str = "campaign#index";
 

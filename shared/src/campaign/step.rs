@@ -26,6 +26,9 @@ pub const CLAIM_MARGIN_MS: Millis = 30_000;
 /// assumption: Genesys makes a change within the time its client waits, or never.)
 pub const PUT_BOUND_MS: Millis = 15_000;
 
+/// The ledger's items' key prefix (`campaign#<kind>#<id>`).
+pub const PREFIX: &str = "campaign#";
+
 /// Where a campaign stands in the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stage {
@@ -138,7 +141,7 @@ impl Entry {
 }
 
 pub fn key(kind: Kind, id: &str) -> String {
-    format!("{}{}#{id}", super::ledger::PREFIX, kind.as_str())
+    format!("{PREFIX}{}#{id}", kind.as_str())
 }
 
 /// An episode (`<breaker>/<generation>/<at>`, the dedup key of its actions) as a hold:
