@@ -180,13 +180,19 @@ impl Lane {
 /// The outbox slot of a failing action's page that could not be sent at once: one per
 /// action kind, so the record stays bounded.
 const FAILING_PREFIX: &str = "work-failing-";
-/// One page send, and its retries within the invocation: a refusal PagerDuty means as
-/// passing (500, a reset, a 429 asking for a second or two) costs seconds, not the next
-/// run. Each try at most 5 s; never past `deadline`.
+/// One page send, and its retries within the invocation (0.25 s, then 0.5 s apart): a
+/// refusal PagerDuty means as passing (500, a reset, a 429 asking for a second or two)
+/// costs under a second, not the next run. Each try at most 5 s; never past `deadline`.
 const PAGE_TRIES: u32 = 3;
 
-async fn send_page(pd: &PagerDuty, breaker: &str, a: &Alert, deadline: Instant) -> Sent {
-    let mut wait = Duration::from_millis(500);
+async fn send_page(
+    pd: &PagerDuty,
+    breaker: &str,
+    a: &Alert,
+    tries_at_most: u32,
+    deadline: Instant,
+) -> Sent {
+    let mut wait = Duration::from_millis(250);
     let mut tries = 0;
     loop {
         tries += 1;
@@ -196,7 +202,7 @@ async fn send_page(pd: &PagerDuty, breaker: &str, a: &Alert, deadline: Instant) 
             return sent;
         };
         let pause = after_s.map_or(wait, Duration::from_secs);
-        if tries >= PAGE_TRIES
+        if tries >= tries_at_most
             || pause > Duration::from_secs(2)
             || Instant::now() + pause + Duration::from_secs(1) >= deadline
         {
@@ -280,6 +286,7 @@ impl Executor {
         let mut entries: Vec<&Alert> = rec.outbox.values().collect();
         entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         let mut blocked: HashSet<(&str, Lane)> = HashSet::new();
+        let mut page_tries = PAGE_TRIES;
         let mut done = Delivery::default();
         let mut acted = 0;
         for a in entries {
@@ -324,7 +331,12 @@ impl Executor {
             }
             acted += 1;
             let started = Instant::now();
-            let outcome = self.act(&rec, a, deadline).await;
+            let outcome = self.act(&rec, a, page_tries, deadline).await;
+            // PagerDuty refused a page through its retries: it is down, not flapping;
+            // the run's other pages get one try each, not the run's budget in waits.
+            if a.action.is_page() && matches!(outcome, Outcome::Retry { .. }) {
+                page_tries = 1;
+            }
             let latency_ms = started.elapsed().as_millis() as f64;
             let op = match &outcome {
                 Outcome::Done(_) => Op::DropAlert {
@@ -424,7 +436,8 @@ impl Executor {
         crate::alert::retry_in(base, attempts, after_s)
     }
 
-    async fn act(&self, rec: &Record, a: &Alert, deadline: Instant) -> Outcome {
+    /// Carry out `a`; a page gets `page_tries` tries within the invocation.
+    async fn act(&self, rec: &Record, a: &Alert, page_tries: u32, deadline: Instant) -> Outcome {
         match a.action {
             Action::Trigger | Action::Resolve | Action::Summary => {
                 let Some(pd) = &self.pager else {
@@ -436,7 +449,7 @@ impl Executor {
                 if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
                     sent.failures = a.failures.max(rec.failures);
                 }
-                match send_page(pd, &rec.name, &sent, deadline).await {
+                match send_page(pd, &rec.name, &sent, page_tries, deadline).await {
                     Sent::Accepted => Outcome::Done("accepted".into()),
                     Sent::Refused(status) => {
                         tracing::error!(breaker = %rec.name, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
@@ -566,7 +579,7 @@ impl Executor {
             }
             None => page.action = Action::Resolve,
         }
-        let sent = send_page(pd, breaker, &page, deadline).await;
+        let sent = send_page(pd, breaker, &page, PAGE_TRIES, deadline).await;
         tracing::info!(breaker, dedup_key = %page.dedup_key, ?sent, "paged about a failing outage action");
         if matches!(sent, Sent::Retry { .. }) {
             // Not heard: queued in the outbox, delivered with retries like every page.
