@@ -463,7 +463,7 @@ async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Resul
     let report = wb.handle(std::slice::from_ref(&message), deadline()).await;
     assert_eq!((report.failed.len(), report.deferred), (1, 1));
     assert_eq!(pages(&services.store.load("crm").await?), (false, None));
-    let seen = wb.backlog.load(deadline()).await?.expect("noted");
+    let seen = wb.backlog.load(deadline()).await?.last.expect("noted");
     assert_eq!((seen.oldest_sent_ms, seen.oldest_age_s()), (SENT, 600));
     // Two hours old: paged.
     clock.set(SENT + 2 * HOUR);
@@ -480,6 +480,101 @@ async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Resul
         pages(&services.store.load("crm").await?).1,
         Some(SENT + 3 * HOUR)
     );
+    Ok(())
+}
+
+/// The board's oldest age is the oldest message a batch left waiting, not the last
+/// batch's oldest: during an outage most batches are fresh arrivals, and the board once
+/// said "167 waiting, oldest 0 s" a minute and a half into one. Built in-process against
+/// moto on an injected clock, with `crm` forced open so that nothing is written.
+#[tokio::test]
+async fn the_board_keeps_the_oldest_waiting_message_through_batches_of_fresh_ones(
+) -> anyhow::Result<()> {
+    use failsoft::clock::ManualClock;
+    use failsoft::writeback::status::status;
+    use failsoft::writeback::{Message, WriteBack};
+
+    const SENT: i64 = 1_800_000_000_000;
+    const MIN: i64 = 60_000;
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 30).await?;
+    let clock = Arc::new(ManualClock::new(SENT));
+    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
+    let env = |k: &str| match k {
+        "CRM_SECRET_ID" => Some("crm-secret".to_string()),
+        "WRITEBACK_QUEUE_URL" => Some(queue.clone()),
+        "WRITEBACK_DLQ_URL" => Some(dlq.clone()),
+        _ => None,
+    };
+    let wb = WriteBack::build(&services, &env)?;
+    wb.crm
+        .command(Event::ForceOpen {
+            by: "test".into(),
+            until: None,
+        })
+        .await?;
+    // The queue holds messages, so the board shows an age at all.
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&m.url).await);
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body("{}")
+        .send()
+        .await?;
+    let message = |id: &str, sent_ms: i64, body: String| Message {
+        id: id.into(),
+        body,
+        receipt: format!("r-{id}"),
+        receives: 1,
+        sent_ms,
+    };
+    let call = |c: &str| acw_event(c, "agent-1", "tel:+13175550123", "notes").to_string();
+    let age = |now: i64| {
+        let (wb, clock) = (&wb, clock.clone());
+        async move {
+            clock.set(now);
+            status(&wb.queues, &wb.backlog, now, deadline())
+                .await
+                .oldest_age_s
+        }
+    };
+
+    wb.handle(&[message("m-1", SENT, call("conv-1"))], deadline())
+        .await;
+    // Five minutes on, a batch of only fresh arrivals.
+    clock.set(SENT + 5 * MIN);
+    let fresh = message("m-2", SENT + 5 * MIN, call("conv-2"));
+    assert_eq!(
+        wb.handle(std::slice::from_ref(&fresh), deadline())
+            .await
+            .deferred,
+        1
+    );
+    assert_eq!(
+        age(SENT + 5 * MIN).await,
+        Some(300),
+        "the oldest waiting, m-1"
+    );
+    // m-1 comes back and leaves the queue (here as poison, to the DLQ): m-3, the
+    // oldest its batch kept, stands in.
+    clock.set(SENT + 6 * MIN);
+    let batch = [
+        message("m-1", SENT, "not json".into()),
+        message("m-3", SENT + 4 * MIN, call("conv-3")),
+    ];
+    let report = wb.handle(&batch, deadline()).await;
+    assert_eq!((report.poisoned, report.deferred), (1, 1));
+    assert_eq!(age(SENT + 6 * MIN).await, Some(120), "m-3 now");
+    // m-3 not seen again within any deferral (the queue's redrive took it, say): the
+    // note is no longer believed, and the last batch's oldest is shown.
+    let beyond = SENT + 6 * MIN + (36 + 15) * MIN + 1;
+    assert_eq!(
+        age(beyond).await,
+        Some((beyond - SENT) / 1000),
+        "the last batch's oldest (m-1, sent at SENT)"
+    );
+    let noted = wb.backlog.load(deadline()).await?;
+    assert_eq!(noted.waiting.map(|w| w.id), Some("m-3".to_string()));
     Ok(())
 }
 

@@ -50,6 +50,12 @@ pub fn visibility_s(receive: u32, breaker_wait_ms: Millis, jitter: f64) -> u64 {
 }
 
 impl Schedule {
+    /// The longest wait this schedule sets, jitter included: a deferred message is back
+    /// within it.
+    pub fn longest_s(&self) -> u64 {
+        (self.max_s + self.max_s / 5).min(MAX_VISIBILITY_S)
+    }
+
     /// As [`visibility_s`], on this schedule.
     pub fn visibility_s(&self, receive: u32, breaker_wait_ms: Millis, jitter: f64) -> u64 {
         let grown = self

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::backlog::{BacklogStore, Seen};
+use super::backlog::{BacklogStore, Noted, Seen};
 use super::queue::Queues;
 use crate::clock::{iso8601, Millis};
 
@@ -18,14 +18,26 @@ pub struct Status {
     /// Deferred or in a batch now (part of `queued`).
     pub in_flight: Option<u64>,
     pub dlq: Option<u64>,
-    /// How old the oldest message of crm-writeback's last batch is now, if the queue
-    /// still holds messages (0 when it is empty).
+    /// How old the oldest message crm-writeback knows to be waiting is now (0 when the
+    /// queue is empty; see `backlog`).
     pub oldest_age_s: Option<i64>,
     /// When crm-writeback last handled a batch.
     pub seen_at: Option<String>,
     pub last_batch: Option<Seen>,
     /// What could not be read.
     pub errors: Vec<String>,
+}
+
+/// The oldest waiting message's age: 0 for an empty queue; else the oldest message a
+/// batch left waiting, while that note is credible; else the last batch's oldest.
+fn oldest_age_s(queued: Option<u64>, noted: &Noted, now: Millis) -> Option<i64> {
+    let age = |sent: Millis| Some((now - sent).max(0) / 1000);
+    match (queued, &noted.waiting, noted.last) {
+        (Some(0), _, _) => Some(0),
+        (_, Some(w), _) if w.until_ms >= now && w.sent_ms > 0 => age(w.sent_ms),
+        (_, _, Some(b)) if b.oldest_sent_ms > 0 => age(b.oldest_sent_ms),
+        _ => None,
+    }
 }
 
 pub async fn status(
@@ -44,16 +56,10 @@ pub async fn status(
         Err(e) => s.errors.push(format!("queue depths: {e}")),
     }
     match backlog.load(deadline).await {
-        Ok(seen) => {
-            s.seen_at = seen.map(|b| iso8601(b.seen_ms));
-            s.oldest_age_s = match (s.queued, seen) {
-                (Some(0), _) => Some(0),
-                (_, Some(b)) if b.oldest_sent_ms > 0 => {
-                    Some((now - b.oldest_sent_ms).max(0) / 1000)
-                }
-                _ => None,
-            };
-            s.last_batch = seen;
+        Ok(noted) => {
+            s.seen_at = noted.last.map(|b| iso8601(b.seen_ms));
+            s.oldest_age_s = oldest_age_s(s.queued, &noted, now);
+            s.last_batch = noted.last;
         }
         Err(e) => s.errors.push(format!("backlog note: {e}")),
     }

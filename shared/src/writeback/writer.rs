@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsMessage;
 use tokio::time::Instant;
 
-use super::backlog::{BacklogStore, Seen};
+use super::backlog::{self, BacklogStore, Seen};
 use super::collections::{find_contacts, upsert_all, Spent};
 use super::defer::Schedule;
 use super::event::{AfterCall, MediaType};
@@ -592,6 +592,7 @@ impl WriteBack {
         if let Err(e) = self.backlog.note(&seen, deadline).await {
             tracing::warn!(error = %e, "backlog not noted");
         }
+        self.note_waiting(messages, report, now, deadline).await;
         if now - oldest > self.settings.max_age_ms {
             let age_min = (now - oldest) / 60_000;
             let summary = format!(
@@ -606,6 +607,45 @@ impl WriteBack {
                 deadline,
             )
             .await;
+        }
+    }
+}
+
+impl WriteBack {
+    /// Keep the note of the oldest message still waiting (see `backlog`).
+    async fn note_waiting(
+        &self,
+        messages: &[Message],
+        report: &Report,
+        now: Millis,
+        deadline: Instant,
+    ) {
+        let kept = |m: &&Message| report.failed.contains(&m.id);
+        let oldest_kept = messages
+            .iter()
+            .filter(kept)
+            .filter(|m| m.sent_ms > 0)
+            .min_by_key(|m| m.sent_ms)
+            .map(|m| (m.id.as_str(), m.sent_ms));
+        let was = match self.backlog.load(deadline).await {
+            Ok(noted) => noted.waiting,
+            Err(e) => {
+                tracing::warn!(error = %e, "backlog not read: oldest waiting not noted");
+                return;
+            }
+        };
+        let gone = |id: &str| {
+            messages.iter().any(|m| m.id == id) && !report.failed.iter().any(|f| f == id)
+        };
+        let credible_ms =
+            (self.settings.schedule.longest_s() * 1000) as Millis + backlog::REDELIVERY_MARGIN_MS;
+        let change = backlog::change(was.as_ref(), oldest_kept, gone, now, credible_ms);
+        if let Err(e) = self
+            .backlog
+            .note_waiting(was.as_ref(), &change, deadline)
+            .await
+        {
+            tracing::warn!(error = %e, "oldest waiting message not noted");
         }
     }
 }
