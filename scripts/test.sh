@@ -20,5 +20,5 @@ export FAILSOFT_CONFORMANCE_DIR
 cargo test --workspace --no-fail-fast "$@"
 # Over the whole suite only: a filtered run exercises part of the record.
 if [ $# -eq 0 ]; then
-  cargo test -p failsoft-testkit --test conformance -- --ignored every_request_and_answer_of_the_suite_conforms
+  cargo test -p failsoft-testkit --test integration -- --ignored conformance::every_request_and_answer_of_the_suite_conforms
 fi
