@@ -12,7 +12,7 @@
 //! - [`breaker`]: the generic distributed circuit breaker;
 //! - at the bottom: [`config`] (the only reader of the environment), [`store`] (the
 //!   neutral state-table error and DynamoDB helpers), [`clock`], [`http`], [`secrets`],
-//!   [`metrics`], [`logging`], [`aws`].
+//!   [`metrics`], [`logging`], [`aws`], [`lambda`] (the invocation's deadline).
 //!
 //! Features: `testkit` adds the test doubles (`MemoryStore`, `ManualClock`); `table`
 //! adds the state table's definition read from the SAM template, for the operator CLI
@@ -30,6 +30,7 @@ pub mod dependency;
 pub mod genesys;
 pub mod health_check;
 pub mod http;
+pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod overflow;

@@ -401,7 +401,7 @@ fn each_function_opens_only_its_providers_tokens() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The stream reaches outage-actions as issue 14 asks: breaker items only, failed
+/// The stream reaches outage-actions as it must: breaker items only, failed
 /// records retried alone and a bounded number of times, then set aside where an alarm
 /// watches; the table streams both images.
 #[test]
@@ -434,7 +434,7 @@ fn the_stream_mapping_is_filtered_bounded_and_has_a_failure_destination() -> any
     Ok(())
 }
 
-/// The write-back's path as issue 15 asks: the queue keeps 14 days and hides a message
+/// The write-back's path: the queue keeps 14 days and hides a message
 /// 6 × the function's timeout; SQS's own redrive comes after more receives than a
 /// 24-hour outage costs; the mapping reports item failures with a bounded concurrency;
 /// the function may receive, delete and defer on its queue only, and send to its DLQ
@@ -593,16 +593,16 @@ fn optional_features_cannot_break_every_function_at_deploy_time() -> anyhow::Res
     Ok(())
 }
 
-/// The README's "AWS: each function's role" table lists exactly the actions each
+/// docs/deploy.md's "AWS: each function's role" table lists exactly the actions each
 /// function's role has in the template.
 #[test]
-fn the_readme_lists_each_roles_actions() -> anyhow::Result<()> {
+fn the_deploy_doc_lists_each_roles_actions() -> anyhow::Result<()> {
     let t = template()?;
-    let readme = std::fs::read_to_string(workspace_root().join("README.md"))?;
+    let readme = std::fs::read_to_string(workspace_root().join("docs/deploy.md"))?;
     let section = readme
         .split("### AWS: each function's role")
         .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("no AWS permissions table in the README"))?;
+        .ok_or_else(|| anyhow::anyhow!("no AWS permissions table in docs/deploy.md"))?;
     let resource = |f: &str| match f {
         "crm-lookup" => "CrmLookupFunction",
         "token-cache" => "TokenCacheFunction",
@@ -675,5 +675,23 @@ fn queue_metrics_writes_only_its_own_keys() -> anyhow::Result<()> {
             "token#genesys"
         ]
     );
+    Ok(())
+}
+
+/// Each function's working budget (`failsoft::lambda`) is named after the timeout the
+/// template gives it, and fits inside it: changing one without the other fails here.
+#[test]
+fn each_functions_budget_is_its_template_timeout() -> anyhow::Result<()> {
+    let t = template()?;
+    for b in failsoft::lambda::ALL {
+        let props = &t["Resources"][format!("{}Function", b.function)]["Properties"];
+        assert_eq!(
+            props["Timeout"].as_u64(),
+            Some(b.timeout.as_secs()),
+            "{}",
+            b.function
+        );
+        assert!(b.work + b.margin <= b.timeout, "{b:?}");
+    }
     Ok(())
 }

@@ -1,14 +1,12 @@
 //! token-cache: refreshes every configured provider's token ahead of expiry (on the
 //! 5-minute schedule), or one provider when invoked with `{"provider": "crm"}`.
 
-use std::time::Duration;
-
 use failsoft::config::ProcessEnv;
+use failsoft::lambda;
 use failsoft::service::Services;
 use failsoft::token::{refresh_report, TokenConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use tokio::time::Instant;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -22,7 +20,7 @@ async fn main() -> Result<(), Error> {
         .collect::<Result<Vec<_>, _>>()?;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let only = ev.payload.get("provider").and_then(Value::as_str);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = lambda::deadline(&ev.context, lambda::TOKEN_CACHE);
         Ok::<Value, Error>(refresh_report(caches, only, deadline).await)
     }))
     .await
