@@ -148,7 +148,7 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
         }
         out.push(Check::note(
             "campaign pause: edit",
-            "outbound:campaign:edit and outbound:messagingCampaign:edit are used only by a change, so they are not tried; grant them as README's Permissions says",
+            "outbound:campaign:edit and outbound:messagingCampaign:edit are used only by a change, so they are not tried; grant them as docs/deploy.md's Permissions says",
         ));
     }
 

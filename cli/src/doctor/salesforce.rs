@@ -29,7 +29,7 @@ pub async fn check(ctx: &Ctx, tokens: &Tokens, out: &mut Vec<Check>) {
             out.push(Check::fail(
                 "crm settings",
                 e.to_string(),
-                "set the CRM_* variables as README's configuration table says",
+                "set the CRM_* variables as docs/configuration.md says",
             ));
             return;
         }
@@ -83,7 +83,7 @@ pub async fn check(ctx: &Ctx, tokens: &Tokens, out: &mut Vec<Check>) {
             out.push(Check::fail(
                 "write-back settings",
                 e.to_string(),
-                "set WRITEBACK_OBJECT, WRITEBACK_EXTERNAL_ID_FIELD, WRITEBACK_FIELD_MAP as README says",
+                "set WRITEBACK_OBJECT, WRITEBACK_EXTERNAL_ID_FIELD, WRITEBACK_FIELD_MAP as docs/configuration.md says",
             ));
             return;
         }

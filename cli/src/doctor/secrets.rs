@@ -88,7 +88,7 @@ pub async fn check(ctx: &Ctx, out: &mut Vec<Check>) -> Tokens {
             out.push(Check::fail(
                 "token settings",
                 e.to_string(),
-                "set the variable as README's configuration table says",
+                "set the variable as docs/configuration.md says",
             ));
             return tokens;
         }
@@ -138,7 +138,7 @@ pub async fn check(ctx: &Ctx, out: &mut Vec<Check>) -> Tokens {
         Err(e) => out.push(Check::fail(
             "backup region settings",
             e.to_string(),
-            "set the BACKUP_* variables as README's configuration table says",
+            "set the BACKUP_* variables as docs/configuration.md says",
         )),
     }
     tokens

@@ -37,6 +37,16 @@ pub struct History {
     pub table: String,
 }
 
+impl crate::service::Services {
+    /// What outages did, on the function's table: one constructor, not one per caller.
+    pub fn history(&self) -> History {
+        History {
+            client: self.dynamo.clone(),
+            table: self.table.clone(),
+        }
+    }
+}
+
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }

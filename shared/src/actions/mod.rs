@@ -246,10 +246,7 @@ impl Executor {
             pager: AlertConfig::from_env(env)?.map(|c| PagerDuty::new(services, c)),
             campaigns,
             overflow,
-            history: Some(History {
-                client: services.dynamo.clone(),
-                table: services.table.clone(),
-            }),
+            history: Some(services.history()),
             clock: services.clock.clone(),
             owner: format!("{role}-{:016x}", rand::random::<u64>()),
         })

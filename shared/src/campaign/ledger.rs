@@ -63,6 +63,16 @@ pub struct Ledger {
     pub table: String,
 }
 
+impl crate::service::Services {
+    /// The campaign ledger, on the function's table: one constructor, not one per caller.
+    pub fn ledger(&self) -> Ledger {
+        Ledger {
+            client: self.dynamo.clone(),
+            table: self.table.clone(),
+        }
+    }
+}
+
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }

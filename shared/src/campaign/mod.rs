@@ -211,10 +211,7 @@ impl Campaigns {
         };
         Ok(Some(Campaigns {
             api: api.clone(),
-            ledger: Ledger {
-                client: services.dynamo.clone(),
-                table: services.table.clone(),
-            },
+            ledger: services.ledger(),
             divisions: config.divisions,
             clock: services.clock.clone(),
         }))

@@ -260,12 +260,7 @@ impl QueueMetrics {
             clock: services.clock.clone(),
             stale_tolerance_ms: config.stale_tolerance_ms,
             deadline: config.deadline,
-            ledger: crate::campaign::CampaignConfig::from_env(env)?.map(|_| {
-                crate::campaign::ledger::Ledger {
-                    client: services.dynamo.clone(),
-                    table: services.table.clone(),
-                }
-            }),
+            ledger: crate::campaign::CampaignConfig::from_env(env)?.map(|_| services.ledger()),
             writeback: crate::writeback::Watch::from_env(services, env).ok(),
             overflow: Some(crate::overflow::Switches {
                 client: services.dynamo.clone(),
