@@ -551,7 +551,7 @@ async fn overflow_activate_works_while_the_state_table_refuses() -> anyhow::Resu
 /// A stand-in of a deployed stack, everything as `sam deploy` leaves it: moto with the
 /// table, the four secrets, the write-back queue and DLQ, a Lambda function with its
 /// SQS mapping, a partner bus rule to the queue and an alarm topic with a subscriber;
-/// a Genesys org whose client holds what the README lists, a read-only backup org, and
+/// a Genesys org whose client holds what docs/deploy.md lists, a read-only backup org, and
 /// a Salesforce org. The environment is the functions'.
 struct Stack {
     url: String,

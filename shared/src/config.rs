@@ -1,6 +1,6 @@
 //! Reading the environment: the `Env` port, the one place that touches `std::env`, and
 //! the parsing helpers every component's `Config::from_env(&impl Env)` uses. Every
-//! variable read is in the README's configuration table (a test holds them together).
+//! variable read is in docs/configuration.md (a test holds them together).
 
 use crate::clock::Millis;
 

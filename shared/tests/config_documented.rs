@@ -1,4 +1,4 @@
-//! The README's configuration table and the code agree: every variable the code reads is
+//! The docs/configuration.md and the code agree: every variable the code reads is
 //! documented, and every documented one is read. Reads are recorded through the `Env`
 //! port while every component's `Config::from_env` runs, in profiles that take each
 //! branch; a scan of the sources catches reads outside those, and any `std::env` use
@@ -25,15 +25,10 @@ fn sdk_owned(var: &str) -> bool {
     var.starts_with("AWS_")
 }
 
-/// Every variable named in the README's "Configuration" section. Rows of the breaker
+/// Every variable named in docs/configuration.md. Rows of the breaker
 /// FIELD table stand for `BREAKER_<NAME>_<FIELD>` of every registered dependency.
 fn documented() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap_or_default();
-    let section = readme
-        .split("\n## Configuration\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .unwrap_or_default();
+    let section = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap_or_default();
     let mut out = BTreeSet::new();
     let mut fields = false;
     for line in section.lines() {
@@ -195,12 +190,12 @@ fn named_in_sources() -> BTreeSet<String> {
 #[test]
 fn every_variable_the_code_reads_is_documented() {
     let docs = documented();
-    assert!(docs.len() > 40, "README configuration table not found");
+    assert!(docs.len() > 40, "docs/configuration.md's table not found");
     let read = read_by_code();
     let undocumented: Vec<_> = read.difference(&docs).collect();
     assert!(
         undocumented.is_empty(),
-        "read but not in the README's configuration table: {undocumented:?}"
+        "read but not in the docs/configuration.md: {undocumented:?}"
     );
     let named: Vec<_> = named_in_sources()
         .into_iter()
@@ -208,7 +203,7 @@ fn every_variable_the_code_reads_is_documented() {
         .collect();
     assert!(
         named.is_empty(),
-        "named in the sources but not in the README's configuration table: {named:?}"
+        "named in the sources but not in the docs/configuration.md: {named:?}"
     );
 }
 

@@ -644,7 +644,7 @@ fn every_op_has_its_own_name_for_logs_and_metrics() {
     );
 }
 
-/// Issue 13: a secret that cannot be used is not counted, but paged: once an hour while
+/// A secret that cannot be used is not counted, but paged: once an hour while
 /// it lasts, as its own incident, carried through transitions, and resolved once.
 #[test]
 fn a_configuration_fault_is_paged_hourly_and_resolved_once() {
@@ -973,7 +973,7 @@ fn a_stamped_transition_is_known_by_its_writer_alone() {
     assert_eq!(b.took_effect(&landed), Some(false), "identical, but a's");
 }
 
-/// Issue 15: a page of Failsoft's own work (a write-back sent to the DLQ) is written at
+/// A page of Failsoft's own work (a write-back sent to the DLQ) is written at
 /// most once per `every_ms` per kind, survives transitions, and keeps the record bounded.
 #[test]
 fn a_work_page_is_written_at_most_once_an_hour_per_kind() {

@@ -11,4 +11,5 @@ mod machine_cases;
 mod machine_props;
 mod overflow_model;
 mod protocol_model;
+mod readme_layout;
 mod transition_actions;

@@ -1,4 +1,4 @@
-//! The backup region's readiness (issue 16): the health probe logs in to the backup org
+//! The backup region's readiness: the health probe logs in to the backup org
 //! with its own credentials, finds the overflow flow published and the DIDs routed,
 //! every run. A backup that would not take the calls opens `genesys-backup` and pages
 //! once, at low urgency, saying why; the board says it too. The probe is built as the

@@ -43,7 +43,7 @@ fn every_operation_has_a_source_a_success_and_its_permission() {
             assert_ne!(op.permissions, Perms::None, "{}", op.name);
         }
     }
-    // The README's grants cover every Genesys call Failsoft makes with each client.
+    // docs/deploy.md's grants cover every Genesys call Failsoft makes with each client.
     for op in genesys::OPERATIONS {
         if NOT_CALLED.contains(&op.name) || op.path == "/oauth/token" {
             continue;
@@ -119,7 +119,7 @@ async fn a_changed_field_type_or_a_dropped_permission_is_caught() -> anyhow::Res
     bad["campaignStatus"] = json!("paused");
     assert!(op.check_response(&answer(&bad)).is_err());
 
-    // The grant: what the README lists works; one permission less is refused, named.
+    // The grant: what docs/deploy.md lists works; one permission less is refused, named.
     let http = reqwest::Client::new();
     let get = || {
         http.get(format!("{}{VOICE}/c-1", g.server.url))
@@ -185,13 +185,15 @@ fn every_request_and_answer_of_the_suite_conforms() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The rows of the README table under `heading`: the first cell's backticked names.
-fn readme_table(heading: &str) -> anyhow::Result<Vec<String>> {
-    let readme = std::fs::read_to_string(failsoft_testkit::workspace_root().join("README.md"))?;
+/// The rows of the table in docs/deploy.md under `heading`: the first cell's backticked
+/// names.
+fn deploy_table(heading: &str) -> anyhow::Result<Vec<String>> {
+    let readme =
+        std::fs::read_to_string(failsoft_testkit::workspace_root().join("docs/deploy.md"))?;
     let section = readme
         .split(heading)
         .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("no {heading:?} in the README"))?;
+        .ok_or_else(|| anyhow::anyhow!("no {heading:?} in docs/deploy.md"))?;
     let mut out = Vec::new();
     for line in section.lines().skip_while(|l| !l.starts_with('|')) {
         if !line.starts_with('|') {
@@ -205,10 +207,10 @@ fn readme_table(heading: &str) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-/// Each test client is granted exactly what the README says its client needs: the
-/// README cannot promise less than the code calls for, nor the tests grant more.
+/// Each test client is granted exactly what docs/deploy.md says its client needs: the
+/// doc cannot promise less than the code calls for, nor the tests grant more.
 #[test]
-fn the_readme_lists_exactly_what_each_genesys_client_is_granted() -> anyhow::Result<()> {
+fn the_deploy_doc_lists_exactly_what_each_genesys_client_is_granted() -> anyhow::Result<()> {
     for (heading, grant) in [
         ("### Genesys: main OAuth client", genesys::MAIN_CLIENT),
         (
@@ -216,7 +218,7 @@ fn the_readme_lists_exactly_what_each_genesys_client_is_granted() -> anyhow::Res
             genesys::BACKUP_CLIENT,
         ),
     ] {
-        let mut listed = readme_table(heading)?;
+        let mut listed = deploy_table(heading)?;
         listed.sort();
         let mut granted: Vec<String> = grant.iter().map(|p| p.to_string()).collect();
         granted.sort();

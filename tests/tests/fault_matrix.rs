@@ -28,7 +28,7 @@ use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
 use serde_json::{json, Value};
 
-/// Past the deadline, an answer may take this much more (the bound), emulator
+/// Past the deadline, an answer may take this much more (the bound we hold it to), emulator
 /// included.
 const SLACK_MS: u64 = 100;
 

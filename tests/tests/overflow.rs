@@ -1,4 +1,4 @@
-//! Issue 16, first part: an Architect emergency group switched on and off against a
+//! An Architect emergency group switched on and off against a
 //! fake Genesys whose PUT replaces the whole group, as the real API does. A naive PUT
 //! (`{enabled: true}`) disconnects every IVR; the switch keeps them, re-reads a moved
 //! version, and restores links that a PUT lost.

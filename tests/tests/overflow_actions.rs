@@ -1,4 +1,4 @@
-//! The regional overflow as an outage action (issue 16): the `genesys-api` breaker's
+//! The regional overflow as an outage action: the `genesys-api` breaker's
 //! outage enables the emergency group through the outbox, its recovery disables it after
 //! the delay, but only if Failsoft enabled it and nobody changed it since; a person's
 //! switch is never undone; every switch is claimed, recorded and paged once; a switch

@@ -1,4 +1,4 @@
-//! Regional overflow (issue 16). `region-overflow`: the primary region's API fails and
+//! Regional overflow. `region-overflow`: the primary region's API fails and
 //! `genesys-api` opens; an operator runs `failsoft overflow activate` (the real binary),
 //! timed from the command to the emergency group's PUT; the on-call hears of it (info
 //! page) and the board shows it; the region recovers and the operator returns. Then the

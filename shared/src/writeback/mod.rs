@@ -1,4 +1,4 @@
-//! After-call write-back (issue 15): the activity record of each interaction written to
+//! After-call write-back: the activity record of each interaction written to
 //! the CRM exactly once, whatever the outage. Genesys → EventBridge → SQS →
 //! `crm-writeback` → Salesforce.
 //!
