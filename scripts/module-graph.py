@@ -6,13 +6,27 @@ A module is a file (`a/mod.rs` is module `a`). An edge A -> B means A names B in
 Declaring a child (`mod b;`) is not an import. Exits 1 if any cycle exists, printing
 each strongly connected component; otherwise prints the modules bottom-up by layer.
 
-Usage: scripts/module-graph.py [SRC_DIR]   (default: shared/src)
+With `--doc FILE` it also checks the layer order FILE declares: the table under its
+"Module map" heading lists modules top to bottom (`crm/`, `breaker/guard`, several to a
+row), and each module may import only modules of its own row or rows below it. Every
+module must fall under a row. Exits 1 on an upward import or a module the map lacks,
+so the doc cannot drift from the code.
+
+Usage: scripts/module-graph.py [SRC_DIR] [--doc docs/architecture.md]
 """
 import os
 import re
 import sys
 
-src = sys.argv[1] if len(sys.argv) > 1 else "shared/src"
+args = [a for a in sys.argv[1:]]
+doc = None
+if "--doc" in args:
+    i = args.index("--doc")
+    doc = args[i + 1] if i + 1 < len(args) else None
+    del args[i : i + 2]
+    if doc is None:
+        sys.exit("--doc needs a file")
+src = args[0] if args else "shared/src"
 
 modules = {}  # module path (tuple) -> file
 for root, _, files in os.walk(src):
@@ -120,3 +134,51 @@ print(f"{len(modules)} modules, {sum(len(e) for e in edges.values())} imports, n
 for lvl in range(max(layer.values()) + 1):
     ms = sorted(name(m) for m in modules if layer[m] == lvl)
     print(f"layer {lvl}: {', '.join(ms)}")
+
+
+def declared_rows(path):
+    """The module map's rows, top to bottom: each a list of module tuples."""
+    text = open(path, encoding="utf-8").read()
+    part = text.split("## Module map", 1)
+    if len(part) < 2:
+        sys.exit(f"{path}: no 'Module map' section")
+    rows = []
+    for line in part[1].splitlines():
+        if line.startswith("## "):
+            break
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        first = line.split("|")[1]
+        names = re.findall(r"`([a-z_/]+)`", first)
+        mods = [tuple(n.strip("/").split("/")) for n in names]
+        if mods:
+            rows.append(mods)
+    return rows
+
+
+if doc:
+    rows = declared_rows(doc)
+
+    def row_of(m):
+        """The row of the deepest declared module that `m` lies in."""
+        best = None
+        for i, mods in enumerate(rows):
+            for d in mods:
+                if m[: len(d)] == d and (best is None or len(d) > best[1]):
+                    best = (i, len(d))
+        return None if best is None else best[0]
+
+    problems = []
+    for m in sorted(modules):
+        if m and row_of(m) is None:
+            problems.append(f"{name(m)}: in no row of {doc}'s module map")
+    for a in sorted(modules):
+        for b in sorted(edges[a]):
+            ra, rb = row_of(a), row_of(b)
+            if ra is not None and rb is not None and rb < ra:
+                problems.append(f"{name(a)} imports {name(b)}, listed above it in {doc}")
+    if problems:
+        for p in problems:
+            print(p)
+        sys.exit(1)
+    print(f"the layer order of {doc} holds: {len(rows)} rows")

@@ -1,6 +1,7 @@
 //! Failsoft: the domain, ports and adapters shared by the Lambda functions.
 //!
 //! Modules import downward only (`docs/architecture.md` has the map and the check):
+//! - [`board`]: the status board, above everything it shows;
 //! - what each function does, in the guide's words: [`crm`], [`token`], [`queues`],
 //!   [`health_check`], [`alert`] (pages), [`actions`] (the outage actions), [`campaign`]
 //!   (the campaign pause), [`overflow`] (the regional overflow) and [`writeback`];
@@ -21,6 +22,7 @@
 pub mod actions;
 pub mod alert;
 pub mod aws;
+pub mod board;
 pub mod breaker;
 pub mod campaign;
 pub mod clock;

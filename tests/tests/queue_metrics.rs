@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use failsoft::board::{self, Board};
 use failsoft::breaker::{Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy};
 use failsoft::clock::ManualClock;
 use failsoft::queues::store::DynamoMetricsStore;
-use failsoft::queues::{board, QueueMetrics, NO_DATA, UNKNOWN_QUEUE};
+use failsoft::queues::{QueueMetrics, NO_DATA, UNKNOWN_QUEUE};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
 use failsoft_testkit::fake_genesys::{fake_genesys, QUERY};
@@ -21,8 +22,23 @@ const T0: i64 = 1_800_000_000_000;
 struct World {
     api: FakeServer,
     clock: Arc<ManualClock>,
-    metrics: QueueMetrics,
+    metrics: Arc<QueueMetrics>,
     store: Arc<DynamoBreakerStore>,
+}
+
+impl World {
+    /// The board as queue-metrics builds it, showing `queue_ids`, with no campaign
+    /// ledger, write-back or overflow configured.
+    fn board(&self, queue_ids: &[String]) -> Board {
+        Board {
+            metrics: self.metrics.clone(),
+            store: self.store.clone(),
+            queue_ids: queue_ids.to_vec(),
+            ledger: None,
+            writeback: None,
+            overflow: None,
+        }
+    }
 }
 
 async fn world() -> anyhow::Result<World> {
@@ -78,14 +94,11 @@ async fn world() -> anyhow::Result<World> {
         clock: clock.clone(),
         stale_tolerance_ms: 300_000,
         deadline: Duration::from_millis(1_500),
-        ledger: None,
-        writeback: None,
-        overflow: None,
     };
     Ok(World {
         api,
         clock,
-        metrics,
+        metrics: Arc::new(metrics),
         store,
     })
 }
@@ -249,9 +262,8 @@ fn parts(r: &UrlResponse<Body>) -> (u16, String, String) {
 #[tokio::test]
 async fn function_url_routes() -> anyhow::Result<()> {
     let w = world().await?;
-    let board_ids = ids(&["q1"]);
-    let store = w.store.as_ref();
-    let page = board::handle(&url_event("/", None), &w.metrics, store, &board_ids).await;
+    let b = w.board(&ids(&["q1"]));
+    let page = board::handle(&url_event("/", None), &b).await;
     let (status, ct, html) = parts(&page);
     assert_eq!(status, 200);
     assert!(ct.starts_with("text/html"), "{ct}");
@@ -267,22 +279,10 @@ async fn function_url_routes() -> anyhow::Result<()> {
     );
     assert!(!html.contains("innerHTML"), "values must go in as text");
 
-    let one = board::handle(
-        &url_event("/queues/q1", None),
-        &w.metrics,
-        store,
-        &board_ids,
-    )
-    .await;
+    let one = board::handle(&url_event("/queues/q1", None), &b).await;
     let body: Value = serde_json::from_str(&parts(&one).2)?;
     assert_eq!(body["queueId"], "q1");
-    let many = board::handle(
-        &url_event("/queues", Some("q1,q2,q3")),
-        &w.metrics,
-        store,
-        &board_ids,
-    )
-    .await;
+    let many = board::handle(&url_event("/queues", Some("q1,q2,q3")), &b).await;
     let body: Value = serde_json::from_str(&parts(&many).2)?;
     assert_eq!(body["queues"].as_array().map(Vec::len), Some(3));
     for bad in [
@@ -291,23 +291,13 @@ async fn function_url_routes() -> anyhow::Result<()> {
         url_event("/queues", None),
     ] {
         let path = bad.uri().to_string();
-        assert_eq!(
-            parts(&board::handle(&bad, &w.metrics, store, &board_ids).await).0,
-            400,
-            "{path}"
-        );
+        assert_eq!(parts(&board::handle(&bad, &b).await).0, 400, "{path}");
     }
     assert_eq!(
-        parts(&board::handle(&url_event("/nope", None), &w.metrics, store, &board_ids).await).0,
+        parts(&board::handle(&url_event("/nope", None), &b).await).0,
         404
     );
-    let data = board::handle(
-        &url_event("/board.json", None),
-        &w.metrics,
-        store,
-        &board_ids,
-    )
-    .await;
+    let data = board::handle(&url_event("/board.json", None), &b).await;
     let body: Value = serde_json::from_str(&parts(&data).2)?;
     assert_eq!(body["queues"][0]["queueId"], "q1");
     assert_eq!(body["degradedMessage"], Value::Null);
@@ -318,13 +308,7 @@ async fn function_url_routes() -> anyhow::Result<()> {
         healthy: true,
     };
     w.store.apply("genesys-api", &note).await?;
-    let data = board::handle(
-        &url_event("/board.json", None),
-        &w.metrics,
-        store,
-        &board_ids,
-    )
-    .await;
+    let data = board::handle(&url_event("/board.json", None), &b).await;
     let body: Value = serde_json::from_str(&parts(&data).2)?;
     let row = body["breakers"]
         .as_array()

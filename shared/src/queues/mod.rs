@@ -3,7 +3,6 @@
 //! served honestly stale (or zeroed) when the API is down.
 
 pub mod analytics;
-pub mod board;
 pub mod store;
 
 use std::sync::Arc;
@@ -73,12 +72,6 @@ pub struct QueueMetrics {
     pub clock: Arc<dyn Clock>,
     pub stale_tolerance_ms: Millis,
     pub deadline: Duration,
-    /// The campaign ledger, shown on the board when the campaign pause is on.
-    pub ledger: Option<crate::campaign::ledger::Ledger>,
-    /// The write-back's backlog, shown on the board when its queues are configured.
-    pub writeback: Option<crate::writeback::Watch>,
-    /// The regional overflow's last switch, shown on the board.
-    pub overflow: Option<crate::overflow::Switches>,
 }
 
 impl QueueMetrics {
@@ -260,12 +253,6 @@ impl QueueMetrics {
             clock: services.clock.clone(),
             stale_tolerance_ms: config.stale_tolerance_ms,
             deadline: config.deadline,
-            ledger: crate::campaign::CampaignConfig::from_env(env)?.map(|_| services.ledger()),
-            writeback: crate::writeback::Watch::from_env(services, env).ok(),
-            overflow: Some(crate::overflow::Switches {
-                client: services.dynamo.clone(),
-                table: services.table.clone(),
-            }),
         })
     }
 }

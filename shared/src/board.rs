@@ -1,18 +1,60 @@
-//! The queue-metrics Function URL: routes, the status board page and its data. Routing,
-//! status codes and headers go through `lambda_http`'s typed request and response.
+//! The status board and the queue-metrics Function URL: routes, the page and its data.
+//! The board gathers what every part shows people (breakers, outage actions, campaigns
+//! held off, the write-back's backlog, the overflow and the backup's readiness, queue
+//! metrics), so it sits above them all and `queues` stays a leaf. Routing, status codes
+//! and headers go through `lambda_http`'s typed request and response.
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
-use super::analytics::valid_queue_id;
-use super::QueueMetrics;
+use std::sync::Arc;
+
+use crate::actions::History;
 use crate::breaker::BreakerStore;
+use crate::campaign::ledger::Ledger;
 use crate::clock::iso8601;
+use crate::config::Env;
+use crate::overflow::Switches;
+use crate::queues::analytics::valid_queue_id;
+use crate::queues::{MetricsConfig, QueueMetrics};
+use crate::service::{InitError, Services};
+use crate::writeback::Watch;
 
 pub const PAGE: &str = include_str!("board.html");
 /// At most this many queues in one request (one analytics query).
 pub const MAX_QUEUES: usize = 50;
+
+/// What the board reads, built once per function.
+pub struct Board {
+    pub metrics: Arc<QueueMetrics>,
+    pub store: Arc<dyn BreakerStore>,
+    /// The queues the board shows (`BOARD_QUEUE_IDS`).
+    pub queue_ids: Vec<String>,
+    /// The campaign ledger and the history of actions done, when the campaign pause is on.
+    pub ledger: Option<(Ledger, History)>,
+    /// The write-back's backlog, when its queues are configured.
+    pub writeback: Option<Watch>,
+    /// The regional overflow's last switch.
+    pub overflow: Option<Switches>,
+}
+
+impl Board {
+    pub fn build(services: &Services, env: &impl Env) -> Result<Board, InitError> {
+        let pause_on = crate::campaign::CampaignConfig::from_env(env)?.is_some();
+        Ok(Board {
+            metrics: Arc::new(QueueMetrics::build(services, env)?),
+            store: services.store.clone(),
+            queue_ids: MetricsConfig::from_env(env)?.board_queue_ids,
+            ledger: pause_on.then(|| (services.ledger(), services.history())),
+            writeback: Watch::from_env(services, env).ok(),
+            overflow: Some(Switches {
+                client: services.dynamo.clone(),
+                table: services.table.clone(),
+            }),
+        })
+    }
+}
 
 fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
     let mut r = Response::new(Body::Text(body));
@@ -52,11 +94,8 @@ fn ids_from(list: &str) -> Result<Vec<String>, String> {
 
 /// The board's data: every breaker and the configured queues, with the first degraded
 /// message as the banner.
-pub async fn board(
-    metrics: &QueueMetrics,
-    store: &dyn BreakerStore,
-    queue_ids: &[String],
-) -> Value {
+pub async fn board(b: &Board) -> Value {
+    let (metrics, store, queue_ids) = (&b.metrics, b.store.as_ref(), &b.queue_ids);
     // Each read is bounded by the store timeout; all of them by a second.
     let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
     let records = crate::dependency::records(store, until).await;
@@ -69,19 +108,15 @@ pub async fn board(
     // ledger cannot be read within the second).
     // The last actions done, newest first (the history is read with the ledger).
     let mut done: Vec<crate::actions::Done> = Vec::new();
-    if let Some(l) = &metrics.ledger {
-        let history = crate::actions::History {
-            client: l.client.clone(),
-            table: l.table.clone(),
-        };
+    if let Some((_, history)) = &b.ledger {
         for r in &records {
             done.extend(history.recent(&r.name, until).await.unwrap_or_default());
         }
         done.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
         done.truncate(10);
     }
-    let campaigns: Vec<Value> = match &metrics.ledger {
-        Some(l) => l
+    let campaigns: Vec<Value> = match &b.ledger {
+        Some((l, _)) => l
             .list(until)
             .await
             .map(|es| es.iter().map(|e| e.view()).collect())
@@ -102,12 +137,12 @@ pub async fn board(
         metrics.get(queue_ids).await
     };
     let banner = queues.iter().find_map(|q| q.degraded_message.clone());
-    let writeback = match &metrics.writeback {
+    let writeback = match &b.writeback {
         Some(w) => Some(w.status(now, until).await),
         None => None,
     };
     // The regional overflow: the last switch, and whether the backup would take calls.
-    let overflow = match &metrics.overflow {
+    let overflow = match &b.overflow {
         Some(o) => o.load(until).await.ok().flatten().map(|s| s.view()),
         None => None,
     };
@@ -121,12 +156,8 @@ pub async fn board(
 }
 
 /// Answer one Function URL request.
-pub async fn handle(
-    req: &Request,
-    metrics: &QueueMetrics,
-    store: &dyn BreakerStore,
-    board_ids: &[String],
-) -> Response<Body> {
+pub async fn handle(req: &Request, b: &Board) -> Response<Body> {
+    let metrics = &b.metrics;
     if req.method() != Method::GET {
         return json_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -135,7 +166,7 @@ pub async fn handle(
     }
     match req.uri().path().trim_end_matches('/') {
         "" => respond(StatusCode::OK, "text/html; charset=utf-8", PAGE.to_string()),
-        "/board.json" => json_response(StatusCode::OK, &board(metrics, store, board_ids).await),
+        "/board.json" => json_response(StatusCode::OK, &board(b).await),
         "/queues" => {
             let params = req.query_string_parameters();
             match ids_from(params.first("ids").unwrap_or_default()) {
