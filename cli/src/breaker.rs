@@ -158,7 +158,7 @@ async fn prune(services: &Services, name: &str, id: &str, yes: bool, now: Millis
         yes,
     )?;
     let owner = format!("cli-{}", std::process::id());
-    let claim = Op::ClaimAlert {
+    let claim = Op::ClaimEntry {
         id: id.to_string(),
         owner: owner.clone(),
         now,
@@ -167,7 +167,7 @@ async fn prune(services: &Services, name: &str, id: &str, yes: bool, now: Millis
     if !matches!(services.store.apply(name, &claim).await?, Applied::Won(_)) {
         bail!("alert {id} is being sent right now; nothing removed");
     }
-    let drop = Op::DropAlert {
+    let drop = Op::DropEntry {
         id: id.to_string(),
         owner,
     };

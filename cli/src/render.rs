@@ -55,33 +55,35 @@ pub fn breaker(r: &Record, now: Millis) -> String {
     if let Some(e) = &r.last_error {
         out.push_str(&format!("last error: {e}\n"));
     }
-    for a in r.outbox.values() {
+    if !r.outbox.is_empty() {
+        out.push('\n');
+        out.push_str(&entries(&failsoft::actions::views(r, now)));
+    }
+    out
+}
+
+/// Outbox entries, one line each, the one view of them (`breaker show`, `actions`): the
+/// id is what `breaker prune-alert` takes.
+pub fn entries(views: &[ActionView]) -> String {
+    let mut out = format!(
+        "{:<18} {:<22} {:<17} {:<12} {:>8}  {:<25} EPISODE\n",
+        "BREAKER", "ID", "ACTION", "STATUS", "ATTEMPTS", "NEXT"
+    );
+    for v in views {
         out.push_str(&format!(
-            "pending alert {}: {} {} (attempts {})\n",
-            a.id,
-            a.action.as_str(),
-            a.dedup_key,
-            a.attempts
+            "{:<18} {:<22} {:<17} {:<12} {:>8}  {:<25} {}\n",
+            v.breaker, v.id, v.action, v.status, v.attempts, v.next_at, v.episode
         ));
+    }
+    if views.is_empty() {
+        out.push_str("(no action pending)\n");
     }
     out
 }
 
 /// `failsoft actions`: what is pending, the last 20 done, and the campaigns held off.
 pub fn actions(views: &[ActionView], done: &[Done], campaigns: &[Entry]) -> String {
-    let mut out = format!(
-        "{:<18} {:<17} {:<12} {:>8}  {:<25} EPISODE\n",
-        "BREAKER", "ACTION", "STATUS", "ATTEMPTS", "NEXT"
-    );
-    for v in views {
-        out.push_str(&format!(
-            "{:<18} {:<17} {:<12} {:>8}  {:<25} {}\n",
-            v.breaker, v.action, v.status, v.attempts, v.next_at, v.episode
-        ));
-    }
-    if views.is_empty() {
-        out.push_str("(no action pending)\n");
-    }
+    let mut out = entries(views);
     out.push_str(&format!(
         "\n{:<18} {:<17} {:<25} OUTCOME\n",
         "BREAKER", "DONE", "AT"

@@ -177,7 +177,13 @@ async fn destructive_commands_confirm_and_unknown_names_are_refused() -> anyhow:
         .cloned()
         .unwrap_or_default();
     let out = failsoft(&m.url, &table, &["breaker", "show", "crm"])?;
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("pending alert {id}")));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("crm ") && l.contains(&format!(" {id} "))),
+        "{shown}"
+    );
     let out = failsoft(&m.url, &table, &["breaker", "prune-alert", "crm", &id])?;
     assert!(!out.status.success(), "pruned without confirmation");
     assert_eq!(store.load("crm").await?.outbox.len(), 1);

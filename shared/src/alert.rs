@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::breaker::{outbox, Action, Alert};
+use crate::breaker::{outbox, Action, OutboxEntry};
 use crate::clock::Millis;
 use crate::config::{parsed, seconds_ms, ConfigError, Env};
 use crate::dependency::Dependency;
@@ -58,7 +58,7 @@ pub enum Sent {
 
 /// The Events API v2 body for an alert. A trigger names its runbook in `custom_details`
 /// and, when it is a URL, links to it.
-pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>) -> Value {
+pub fn event(routing_key: &str, breaker: &str, a: &OutboxEntry, runbook: Option<&str>) -> Value {
     match a.action {
         Action::Resolve => {
             json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": a.dedup_key})
@@ -73,10 +73,7 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
             json!({"circuit": breaker, "undelivered": a.failures, "alert_id": a.id}),
         ),
         // An outage action that keeps failing: someone must do it by hand.
-        Action::PauseCampaigns
-        | Action::ResumeCampaigns
-        | Action::ActivateOverflow
-        | Action::RestoreOverflow => low_urgency(
+        Action::Effect(_) => low_urgency(
             routing_key,
             breaker,
             a,
@@ -167,7 +164,7 @@ pub fn event(routing_key: &str, breaker: &str, a: &Alert, runbook: Option<&str>)
 fn low_urgency(
     routing_key: &str,
     breaker: &str,
-    a: &Alert,
+    a: &OutboxEntry,
     (severity, class): (&str, &str),
     details: Value,
 ) -> Value {
@@ -254,7 +251,7 @@ impl PagerDuty {
     }
 
     /// Send one event for `a`, within `deadline`.
-    pub async fn send(&self, breaker: &str, a: &Alert, deadline: Instant) -> Sent {
+    pub async fn send(&self, breaker: &str, a: &OutboxEntry, deadline: Instant) -> Sent {
         let key = match self
             .secrets
             .get(&self.secret_id, deadline)
@@ -307,8 +304,8 @@ mod tests {
         }
     }
 
-    fn trigger() -> Alert {
-        Alert {
+    fn trigger() -> OutboxEntry {
+        OutboxEntry {
             id: "3-trigger".into(),
             action: Action::Trigger,
             dedup_key: "genesys-api/3".into(),

@@ -5,8 +5,9 @@
 
 use std::fmt;
 
-use crate::breaker::{BreakerConfig, BreakerStore, Defaults, Record};
-use crate::config::{ConfigError, Env};
+use crate::breaker::{BreakerConfig, BreakerStore, Defaults, Name, PairedEffect, Record};
+use crate::clock::Millis;
+use crate::config::{parsed, seconds_ms, ConfigError, Env};
 
 /// A dependency with a breaker of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -172,8 +173,106 @@ impl Dependency {
                 });
             }
         }
-        BreakerConfig::from_env(self.name(), self.defaults(), env)
+        let mut config = BreakerConfig::from_env(self.name(), self.defaults(), env)?;
+        config.policy.effects = effects(self.name(), env)?;
+        Ok(config)
     }
+}
+
+/// The campaign pause: outbound campaigns off for an outage, back on after it. Its slots
+/// and stored names are defined here and nowhere else.
+pub static CAMPAIGN_PAUSE: PairedEffect = PairedEffect {
+    on_id: "pause",
+    off_id: "resume",
+    on: Name::new("pause_campaigns"),
+    off: Name::new("resume_campaigns"),
+    on_text: "pause outbound campaigns",
+    off_text: "resume the campaigns it paused",
+};
+
+/// The regional overflow: the emergency group on for an outage, off after it.
+pub static OVERFLOW: PairedEffect = PairedEffect {
+    on_id: "overflow-on",
+    off_id: "overflow-off",
+    on: Name::new("activate_overflow"),
+    off: Name::new("restore_overflow"),
+    on_text: "activate the emergency group (regional overflow)",
+    off_text: "restore the emergency group it activated",
+};
+
+/// The effects `name`'s outage calls for, with each undo's delay: what the breaker
+/// schedules, registered here so that the breaker knows no campaign or overflow.
+pub fn effects(
+    name: &str,
+    env: &impl Env,
+) -> Result<Vec<(&'static PairedEffect, Millis)>, ConfigError> {
+    let mut out = Vec::new();
+    if let Some(delay) = campaign_pause(name, env)? {
+        out.push((&CAMPAIGN_PAUSE, delay));
+    }
+    if let Some(delay) = overflow(name, env)? {
+        out.push((&OVERFLOW, delay));
+    }
+    Ok(out)
+}
+
+/// How long after the last holding breaker closes a campaign is resumed, unless told
+/// otherwise: a flapping dependency must not toggle dialers.
+pub const DEFAULT_RESUME_DELAY_MS: Millis = 300_000;
+
+/// The breakers named in `CAMPAIGN_PAUSE_ON`.
+pub fn campaign_pause_on(env: &dyn Env) -> Vec<String> {
+    crate::breaker::breaker_list(env, "CAMPAIGN_PAUSE_ON")
+}
+
+/// Whether `name` pauses campaigns (`CAMPAIGN_PAUSE_ON`), and after how long its
+/// recovery resumes them (`CAMPAIGN_RESUME_DELAY_S`, default 300 s).
+fn campaign_pause(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigError> {
+    if !campaign_pause_on(env).iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let delay = parsed(
+        env,
+        "CAMPAIGN_RESUME_DELAY_S",
+        DEFAULT_RESUME_DELAY_MS as f64 / 1000.0,
+    )?;
+    Ok(Some(seconds_ms("CAMPAIGN_RESUME_DELAY_S", delay)?))
+}
+
+/// The breakers named in `OVERFLOW_AUTO_ON`: their outage switches to the backup region
+/// by itself. Off by default.
+pub fn overflow_auto_on(env: &dyn Env) -> Vec<String> {
+    crate::breaker::breaker_list(env, "OVERFLOW_AUTO_ON")
+}
+
+/// How long after recovery an emergency group Failsoft enabled is disabled again: a
+/// region that flaps must not move callers back and forth.
+pub const DEFAULT_RESTORE_DELAY_MS: Millis = 600_000;
+
+/// Whether `name` activates the overflow (`OVERFLOW_AUTO_ON`, which needs
+/// `OVERFLOW_EMERGENCY_GROUP_ID`), and after how long its recovery restores it
+/// (`OVERFLOW_RESTORE_DELAY_S`).
+fn overflow(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigError> {
+    let on = overflow_auto_on(env);
+    if on.is_empty() {
+        return Ok(None);
+    }
+    if env.get("OVERFLOW_EMERGENCY_GROUP_ID").is_none() {
+        return Err(ConfigError::Invalid {
+            var: "OVERFLOW_AUTO_ON".into(),
+            value: on.join(","),
+            why: "needs OVERFLOW_EMERGENCY_GROUP_ID".into(),
+        });
+    }
+    if !on.iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let delay = parsed(
+        env,
+        "OVERFLOW_RESTORE_DELAY_S",
+        DEFAULT_RESTORE_DELAY_MS as f64 / 1000.0,
+    )?;
+    Ok(Some(seconds_ms("OVERFLOW_RESTORE_DELAY_S", delay)?))
 }
 
 /// Every registered breaker's record, read by key (no table scan, so a function's IAM

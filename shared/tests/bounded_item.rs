@@ -8,6 +8,7 @@ use failsoft::breaker::{
     item_size, outbox, step, to_item, Applied, CallResult, Decision, Event, MemoryStore, Op,
     Policy, Record, TripPolicy,
 };
+use failsoft::dependency::{CAMPAIGN_PAUSE, OVERFLOW};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -41,8 +42,7 @@ fn policy(rate: bool) -> Policy {
         },
         half_open_max_trials: 2,
         // Everything a transition can call for: the campaign and overflow slots too.
-        campaign_pause: Some(300_000),
-        overflow: Some(600_000),
+        effects: vec![(&CAMPAIGN_PAUSE, 300_000), (&OVERFLOW, 600_000)],
         ..Policy::default()
     }
 }
@@ -67,7 +67,7 @@ fn drive(store: &MemoryStore, event: &Event, now: i64, policy: &Policy) -> Decis
 /// A delivery run with PagerDuty down: every due entry is claimed, fails, is deferred.
 fn failed_delivery(store: &MemoryStore, now: i64, owner: &str) {
     for a in store.get(NAME).outbox.values() {
-        let claim = Op::ClaimAlert {
+        let claim = Op::ClaimEntry {
             id: a.id.clone(),
             owner: owner.into(),
             now,
@@ -76,7 +76,7 @@ fn failed_delivery(store: &MemoryStore, now: i64, owner: &str) {
         if matches!(apply(store, &claim), Some(Applied::Won(_))) {
             apply(
                 store,
-                &Op::DeferAlert {
+                &Op::DeferEntry {
                     id: a.id.clone(),
                     owner: owner.into(),
                     attempts: a.attempts + 1,

@@ -440,8 +440,8 @@ fn a_flush_prunes_buckets_that_left_the_window() {
     assert_eq!(applied.window.len(), 2, "{:?}", applied.window);
 }
 
-fn alert(id: &str, claim: Option<(&str, i64)>) -> failsoft::breaker::Alert {
-    let mut a = failsoft::breaker::Alert::new(
+fn alert(id: &str, claim: Option<(&str, i64)>) -> failsoft::breaker::OutboxEntry {
+    let mut a = failsoft::breaker::OutboxEntry::new(
         id.into(),
         Action::Trigger,
         "crm/1/0",
@@ -453,7 +453,7 @@ fn alert(id: &str, claim: Option<(&str, i64)>) -> failsoft::breaker::Alert {
     a
 }
 
-fn with_alert(a: failsoft::breaker::Alert) -> Record {
+fn with_alert(a: failsoft::breaker::OutboxEntry) -> Record {
     let mut r = Record::new(NAME);
     r.episode = Some("crm/1/0".into());
     r.outbox.insert(a.id.clone(), a);
@@ -566,17 +566,17 @@ fn every_op_has_its_own_name_for_logs_and_metrics() {
             at: 0,
             healthy: true,
         },
-        Op::ClaimAlert {
+        Op::ClaimEntry {
             id: "a".into(),
             owner: "o".into(),
             now: 0,
             until: 1,
         },
-        Op::DropAlert {
+        Op::DropEntry {
             id: "a".into(),
             owner: "o".into(),
         },
-        Op::DeferAlert {
+        Op::DeferEntry {
             id: "a".into(),
             owner: "o".into(),
             attempts: 1,
@@ -739,7 +739,7 @@ fn a_reminder_is_added_once_per_interval_and_only_to_its_episode() {
 
 #[test]
 fn a_claim_is_taken_only_from_an_expired_claim_and_dropped_only_by_its_owner() {
-    let claim = |now| Op::ClaimAlert {
+    let claim = |now| Op::ClaimEntry {
         id: "1-trigger".into(),
         owner: "b".into(),
         now,
@@ -753,7 +753,7 @@ fn a_claim_is_taken_only_from_an_expired_claim_and_dropped_only_by_its_owner() {
         Some(("b".to_string(), 511))
     );
     assert_eq!(claim(0).apply(&Record::new(NAME)), None, "nothing to claim");
-    let drop = |owner: &str| Op::DropAlert {
+    let drop = |owner: &str| Op::DropEntry {
         id: "1-trigger".into(),
         owner: owner.into(),
     };

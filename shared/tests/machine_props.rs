@@ -57,8 +57,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             half_open_max_trials: probes,
             trial_lease_ms: 10_000,
             backoff: None,
-            campaign_pause: None,
-            overflow: None,
+            effects: Vec::new(),
         }
     })
 }

@@ -256,7 +256,7 @@ impl Protocol {
 
     /// An alert's cause is the applied transition its id names (`<generation>-<action>`);
     /// reminders and summaries stand for an episode some applied transition started.
-    fn has_cause(&self, g: &Ghost, a: &failsoft::breaker::Alert) -> bool {
+    fn has_cause(&self, g: &Ghost, a: &failsoft::breaker::OutboxEntry) -> bool {
         match a.id.split_once('-') {
             Some((gen, _)) => gen.parse::<u64>().is_ok_and(|n| g.applied.contains(&n)),
             None => {
@@ -401,9 +401,9 @@ impl Protocol {
             w.ghost
                 .delivered
                 .push((id.clone(), entry.dedup_key.clone()));
-            Op::DropAlert { id, owner }
+            Op::DropEntry { id, owner }
         } else {
-            Op::DeferAlert {
+            Op::DeferEntry {
                 id,
                 owner,
                 attempts: entry.attempts + 1,
@@ -425,7 +425,7 @@ impl Protocol {
         };
         let owner = self.owner(w, i);
         w.instances[i].seq += 1;
-        let op = Op::ClaimAlert {
+        let op = Op::ClaimEntry {
             id: id.clone(),
             owner: owner.clone(),
             now,
@@ -773,8 +773,7 @@ fn policy() -> Policy {
         // Longer than a call's budget plus the skew between two instances.
         trial_lease_ms: CALL_BUDGET + 2 * SKEW + TICK,
         backoff: None,
-        campaign_pause: None,
-        overflow: None,
+        effects: Vec::new(),
     }
 }
 

@@ -5,13 +5,14 @@
 use failsoft::breaker::{
     outbox, step, Action, CallResult, Event, Op, Policy, Record, State, Ticket, TripPolicy,
 };
+use failsoft::dependency::{CAMPAIGN_PAUSE, OVERFLOW};
 
 const DELAY: i64 = 300_000;
 
 fn pausing() -> Policy {
     Policy {
         trip: TripPolicy::ConsecutiveFailures { threshold: 1 },
-        campaign_pause: Some(DELAY),
+        effects: vec![(&CAMPAIGN_PAUSE, DELAY)],
         ..Policy::default()
     }
 }
@@ -66,11 +67,11 @@ fn an_outage_records_its_pause_in_the_same_write_as_the_trip() {
     let episode = s.next.episode.clone().unwrap_or_default();
     let pause = alerts
         .iter()
-        .find(|a| a.action == Action::PauseCampaigns)
+        .find(|a| a.action == Action::Effect(CAMPAIGN_PAUSE.on))
         .unwrap_or_else(|| panic!("a pause is written with the trip: {alerts:?}"));
     assert_eq!(
         (pause.id.as_str(), pause.dedup_key.as_str()),
-        (outbox::PAUSE_ID, episode.as_str())
+        (CAMPAIGN_PAUSE.on_id, episode.as_str())
     );
     assert_eq!(pause.next_ms, 1_000, "a pause is due at once");
     assert!(alerts.iter().any(|a| a.action == Action::Trigger));
@@ -79,7 +80,7 @@ fn an_outage_records_its_pause_in_the_same_write_as_the_trip() {
 #[test]
 fn without_the_setting_a_transition_calls_for_pages_only() {
     let policy = Policy {
-        campaign_pause: None,
+        effects: Vec::new(),
         ..pausing()
     };
     let r = Record::new("crm");
@@ -99,16 +100,16 @@ fn recovery_resumes_after_the_delay_and_the_unstarted_pause_goes() {
     assert_eq!(closed.state, State::Closed);
     let resume = closed
         .outbox
-        .get(outbox::RESUME_ID)
+        .get(CAMPAIGN_PAUSE.off_id)
         .unwrap_or_else(|| panic!("a resume is queued: {:?}", kinds(&closed)));
-    assert_eq!(resume.action, Action::ResumeCampaigns);
+    assert_eq!(resume.action, Action::Effect(CAMPAIGN_PAUSE.off));
     assert!(
         resume.next_ms >= 5_000 + DELAY,
         "not before the delay: {}",
         resume.next_ms
     );
     assert!(
-        !closed.outbox.contains_key(outbox::PAUSE_ID),
+        !closed.outbox.contains_key(CAMPAIGN_PAUSE.on_id),
         "{:?}",
         kinds(&closed)
     );
@@ -119,15 +120,15 @@ fn an_outage_within_the_delay_cancels_the_waiting_resume() {
     let r = Record::new("crm");
     let open = run(&r, &fail(&r), 1_000, &pausing());
     let closed = recover(&open, 2_000, &pausing());
-    assert!(closed.outbox.contains_key(outbox::RESUME_ID));
+    assert!(closed.outbox.contains_key(CAMPAIGN_PAUSE.off_id));
     let again = run(&closed, &fail(&closed), 3_000, &pausing());
     assert_eq!(again.state, State::Open);
     assert!(
-        !again.outbox.contains_key(outbox::RESUME_ID),
+        !again.outbox.contains_key(CAMPAIGN_PAUSE.off_id),
         "{:?}",
         kinds(&again)
     );
-    assert!(again.outbox.contains_key(outbox::PAUSE_ID));
+    assert!(again.outbox.contains_key(CAMPAIGN_PAUSE.on_id));
 }
 
 #[test]
@@ -135,8 +136,8 @@ fn a_resume_being_carried_out_is_not_cancelled_under_its_executor() {
     let r = Record::new("crm");
     let open = run(&r, &fail(&r), 1_000, &pausing());
     let mut closed = recover(&open, 2_000, &pausing());
-    let claim = Op::ClaimAlert {
-        id: outbox::RESUME_ID.into(),
+    let claim = Op::ClaimEntry {
+        id: CAMPAIGN_PAUSE.off_id.into(),
         owner: "executor".into(),
         now: 2_000 + DELAY,
         until: 2_000 + DELAY + 60_000,
@@ -146,7 +147,7 @@ fn a_resume_being_carried_out_is_not_cancelled_under_its_executor() {
     let Some(Op::Transition { drop_alerts, .. }) = &s.op else {
         panic!("trips");
     };
-    assert!(!drop_alerts.contains(&outbox::RESUME_ID.to_string()));
+    assert!(!drop_alerts.contains(&CAMPAIGN_PAUSE.off_id.to_string()));
 }
 
 #[test]
@@ -172,7 +173,7 @@ fn a_campaign_action_is_never_folded_into_the_page_summary() {
     let policy = pausing();
     r = run(&r, &fail(&r), 1_000, &policy);
     // The pause has failed many times and is a day old: still not a page to fold.
-    if let Some(p) = r.outbox.get_mut(outbox::PAUSE_ID) {
+    if let Some(p) = r.outbox.get_mut(CAMPAIGN_PAUSE.on_id) {
         p.attempts = 60;
         p.created_ms -= 2 * outbox::MAX_AGE_MS;
     }
@@ -184,7 +185,7 @@ fn a_campaign_action_is_never_folded_into_the_page_summary() {
         1_000 + outbox::MAX_AGE_MS,
     );
     assert!(
-        !c.drop.contains(&outbox::PAUSE_ID.to_string()),
+        !c.drop.contains(&CAMPAIGN_PAUSE.on_id.to_string()),
         "{:?}",
         c.drop
     );
@@ -197,27 +198,27 @@ fn a_campaign_action_is_never_folded_into_the_page_summary() {
 fn the_overflow_is_switched_on_with_the_trip_and_off_after_its_own_delay() {
     const RESTORE: i64 = 600_000;
     let policy = Policy {
-        overflow: Some(RESTORE),
+        effects: vec![(&CAMPAIGN_PAUSE, DELAY), (&OVERFLOW, RESTORE)],
         ..pausing()
     };
     let r = Record::new("genesys-api");
     let open = run(&r, &fail(&r), 1_000, &policy);
-    let on = open.outbox.get(outbox::OVERFLOW_ON_ID).cloned();
+    let on = open.outbox.get(OVERFLOW.on_id).cloned();
     assert_eq!(
         on.as_ref().map(|a| (a.action, a.next_ms)),
-        Some((Action::ActivateOverflow, 1_000))
+        Some((Action::Effect(OVERFLOW.on), 1_000))
     );
     assert!(
-        open.outbox.contains_key(outbox::PAUSE_ID),
+        open.outbox.contains_key(CAMPAIGN_PAUSE.on_id),
         "beside the pause"
     );
     // Done by an executor: the slot empties.
-    let done = Op::DropAlert {
-        id: outbox::OVERFLOW_ON_ID.into(),
+    let done = Op::DropEntry {
+        id: OVERFLOW.on_id.into(),
         owner: "ex".into(),
     };
-    let claim = Op::ClaimAlert {
-        id: outbox::OVERFLOW_ON_ID.into(),
+    let claim = Op::ClaimEntry {
+        id: OVERFLOW.on_id.into(),
         owner: "ex".into(),
         now: 2_000,
         until: 120_000,
@@ -227,28 +228,28 @@ fn the_overflow_is_switched_on_with_the_trip_and_off_after_its_own_delay() {
         .and_then(|r| done.apply(&r))
         .unwrap_or_else(|| panic!("claimed and dropped"));
     let closed = recover(&open, 10_000, &policy);
-    let off = closed.outbox.get(outbox::OVERFLOW_OFF_ID).cloned();
+    let off = closed.outbox.get(OVERFLOW.off_id).cloned();
     assert_eq!(
         off.as_ref().map(|a| (a.action, a.next_ms)),
-        Some((Action::RestoreOverflow, 10_000 + RESTORE)),
+        Some((Action::Effect(OVERFLOW.off), 10_000 + RESTORE)),
         "{:?}",
         kinds(&closed)
     );
     assert_eq!(
-        closed.outbox.get(outbox::RESUME_ID).map(|a| a.next_ms),
+        closed.outbox.get(CAMPAIGN_PAUSE.off_id).map(|a| a.next_ms),
         Some(10_000 + DELAY),
         "each kind keeps its own delay"
     );
     // Down again within the delay: the restore waiting is cancelled, the overflow is on.
     let again = run(&closed, &fail(&closed), 20_000, &policy);
     assert!(
-        !again.outbox.contains_key(outbox::OVERFLOW_OFF_ID),
+        !again.outbox.contains_key(OVERFLOW.off_id),
         "{:?}",
         kinds(&again)
     );
     assert_eq!(
-        again.outbox.get(outbox::OVERFLOW_ON_ID).map(|a| a.action),
-        Some(Action::ActivateOverflow)
+        again.outbox.get(OVERFLOW.on_id).map(|a| a.action),
+        Some(Action::Effect(OVERFLOW.on))
     );
     assert_eq!(again.state, State::Open);
 }

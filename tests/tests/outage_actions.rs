@@ -66,7 +66,7 @@ async fn world() -> anyhow::Result<World> {
 fn pausing() -> Policy {
     Policy {
         trip: TripPolicy::ConsecutiveFailures { threshold: 1 },
-        campaign_pause: Some(DELAY),
+        effects: vec![(&failsoft::dependency::CAMPAIGN_PAUSE, DELAY)],
         ..Policy::default()
     }
 }
@@ -1010,7 +1010,9 @@ async fn a_re_trip_during_the_resume_keeps_every_campaign_off_for_the_new_outage
         "the re-trip comes during the resume"
     );
     open(&crm).await?;
-    w.delivered(&pauser, "crm").await?;
+    // One delivery: the pause waits for the resume still running beside it (its entries
+    // are being resumed); the settling below finishes it once the resumer is done.
+    delivered(&pauser, "crm").await?;
     // A run that missed moto's 250 ms on its first read is done by the settling below.
     let resumer = resuming.await?;
     w.genesys.server.clear_faults();

@@ -114,7 +114,7 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
         |_| Ok("GET /api/v2/date answers".into()),
     ));
 
-    let pause_on = failsoft::breaker::campaign_pause_on(&ctx.env);
+    let pause_on = failsoft::dependency::campaign_pause_on(&ctx.env);
     if pause_on.is_empty() {
         out.push(Check::skip("campaign pause", "CAMPAIGN_PAUSE_ON is empty"));
     } else {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::alert::{AlertConfig, PagerDuty, Sent};
-use crate::breaker::{Action, Alert, Applied, BreakerStore, Op, Record};
+use crate::breaker::{Action, Applied, BreakerStore, Op, OutboxEntry, Record};
 use crate::campaign::Campaigns;
 use crate::clock::{Clock, Millis};
 use crate::config::Env;
@@ -65,7 +65,7 @@ impl std::ops::AddAssign for Delivery {
 pub struct ActionView {
     pub breaker: String,
     pub id: String,
-    pub action: &'static str,
+    pub action: String,
     pub episode: String,
     /// `in progress`, `pending`, `waiting` (a backoff or a resume's delay) or `failing`.
     pub status: &'static str,
@@ -81,7 +81,7 @@ pub fn views(r: &Record, now: Millis) -> Vec<ActionView> {
         .map(|a| ActionView {
             breaker: r.name.clone(),
             id: a.id.clone(),
-            action: a.action.as_str(),
+            action: a.action.as_str().to_string(),
             episode: a.dedup_key.clone(),
             status: if !a.is_free(now) {
                 "in progress"
@@ -169,10 +169,39 @@ enum Lane {
 
 impl Lane {
     fn of(a: Action) -> Lane {
+        match Work::of(a) {
+            Work::Page => Lane::Pages,
+            Work::Overflow { .. } => Lane::Overflow,
+            Work::Campaigns { .. } | Work::Unknown => Lane::Campaigns,
+        }
+    }
+}
+
+/// What an outbox entry asks of this executor: a page, or one of the effects the
+/// registry (`dependency`) gives the breakers, known here by their stored names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    Page,
+    Campaigns {
+        pause: bool,
+    },
+    Overflow {
+        on: bool,
+    },
+    /// An effect this version does not register (left by another version): dropped.
+    Unknown,
+}
+
+impl Work {
+    fn of(a: Action) -> Work {
+        use crate::dependency::{CAMPAIGN_PAUSE, OVERFLOW};
         match a {
-            Action::ActivateOverflow | Action::RestoreOverflow => Lane::Overflow,
-            a if a.is_page() => Lane::Pages,
-            _ => Lane::Campaigns,
+            Action::Effect(n) if n == CAMPAIGN_PAUSE.on => Work::Campaigns { pause: true },
+            Action::Effect(n) if n == CAMPAIGN_PAUSE.off => Work::Campaigns { pause: false },
+            Action::Effect(n) if n == OVERFLOW.on => Work::Overflow { on: true },
+            Action::Effect(n) if n == OVERFLOW.off => Work::Overflow { on: false },
+            Action::Effect(_) => Work::Unknown,
+            Action::Trigger | Action::Resolve | Action::Summary => Work::Page,
         }
     }
 }
@@ -188,7 +217,7 @@ const PAGE_TRIES: u32 = 3;
 async fn send_page(
     pd: &PagerDuty,
     breaker: &str,
-    a: &Alert,
+    a: &OutboxEntry,
     tries_at_most: u32,
     deadline: Instant,
 ) -> Sent {
@@ -214,14 +243,14 @@ async fn send_page(
 }
 
 /// The dedup key of the page about an action that keeps failing.
-fn failing_key(a: &Alert) -> String {
+fn failing_key(a: &OutboxEntry) -> String {
     format!("{}/{}", a.dedup_key, a.action.as_str())
 }
 
 impl Executor {
     pub fn build(services: &Services, env: &impl Env, role: &str) -> Result<Executor, InitError> {
         let campaign_config = crate::campaign::CampaignConfig::from_env(env)?;
-        let overflow_on = !crate::breaker::overflow_auto_on(env).is_empty();
+        let overflow_on = !crate::dependency::overflow_auto_on(env).is_empty();
         // One Genesys client, built only when some action needs it, so that the pause
         // and the overflow keep to one pace under the token's rate limit.
         let api = match (&campaign_config, overflow_on) {
@@ -254,10 +283,11 @@ impl Executor {
 
     /// Whether this instance can carry out `action` at all.
     fn can(&self, action: Action) -> bool {
-        match action {
-            Action::ActivateOverflow | Action::RestoreOverflow => self.overflow.is_some(),
-            a if a.is_page() => self.pager.is_some(),
-            _ => self.campaigns.is_some(),
+        match Work::of(action) {
+            Work::Page => self.pager.is_some(),
+            Work::Overflow { .. } => self.overflow.is_some(),
+            Work::Campaigns { .. } => self.campaigns.is_some(),
+            Work::Unknown => true,
         }
     }
 
@@ -280,7 +310,7 @@ impl Executor {
             .await
             .unwrap_or(Err(StoreError::Timeout))?;
         let now = self.clock.now_ms();
-        let mut entries: Vec<&Alert> = rec.outbox.values().collect();
+        let mut entries: Vec<&OutboxEntry> = rec.outbox.values().collect();
         entries.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
         let mut blocked: HashSet<(&str, Lane)> = HashSet::new();
         let mut page_tries = PAGE_TRIES;
@@ -310,7 +340,7 @@ impl Executor {
             // Claimed from now, not from the run's start: earlier entries may have taken
             // seconds, and a claim must cover this entry's whole attempt.
             let claimed_at = self.clock.now_ms();
-            let claim = Op::ClaimAlert {
+            let claim = Op::ClaimEntry {
                 id: a.id.clone(),
                 owner: self.owner.clone(),
                 now: claimed_at,
@@ -336,7 +366,7 @@ impl Executor {
             }
             let latency_ms = started.elapsed().as_millis() as f64;
             let op = match &outcome {
-                Outcome::Done(_) => Op::DropAlert {
+                Outcome::Done(_) => Op::DropEntry {
                     id: a.id.clone(),
                     owner: self.owner.clone(),
                 },
@@ -344,7 +374,7 @@ impl Executor {
                     after_s,
                     failed: true,
                     ..
-                } => Op::DeferAlert {
+                } => Op::DeferEntry {
                     id: a.id.clone(),
                     owner: self.owner.clone(),
                     attempts: a.attempts + 1,
@@ -354,7 +384,7 @@ impl Executor {
                     failed: false,
                     after_s,
                     ..
-                } => Op::DeferAlert {
+                } => Op::DeferEntry {
                     id: a.id.clone(),
                     owner: self.owner.clone(),
                     attempts: a.attempts,
@@ -434,9 +464,19 @@ impl Executor {
     }
 
     /// Carry out `a`; a page gets `page_tries` tries within the invocation.
-    async fn act(&self, rec: &Record, a: &Alert, page_tries: u32, deadline: Instant) -> Outcome {
-        match a.action {
-            Action::Trigger | Action::Resolve | Action::Summary => {
+    async fn act(
+        &self,
+        rec: &Record,
+        a: &OutboxEntry,
+        page_tries: u32,
+        deadline: Instant,
+    ) -> Outcome {
+        match Work::of(a.action) {
+            Work::Unknown => {
+                tracing::warn!(breaker = %rec.name, alert = %a.id, action = a.action.as_str(), "an effect this version does not know; dropped");
+                Outcome::Done("dropped: an effect this version does not know".into())
+            }
+            Work::Page => {
                 let Some(pd) = &self.pager else {
                     return Outcome::retry("no pager");
                 };
@@ -460,11 +500,10 @@ impl Executor {
                     },
                 }
             }
-            Action::ActivateOverflow | Action::RestoreOverflow => {
+            Work::Overflow { on } => {
                 let Some(o) = &self.overflow else {
                     return Outcome::retry("overflow not configured");
                 };
-                let on = a.action == Action::ActivateOverflow;
                 // The breaker moved on: a restore is no longer called for. An activation
                 // is not made any more, but one whose PUT landed with its confirmation
                 // lost is still confirmed (recorded, paged), for the restore to undo.
@@ -517,12 +556,11 @@ impl Executor {
                     Err(e) => Outcome::retry(e.to_string()),
                 }
             }
-            Action::PauseCampaigns | Action::ResumeCampaigns => {
+            Work::Campaigns { pause } => {
                 let Some(c) = &self.campaigns else {
                     return Outcome::retry("campaign pause not configured");
                 };
                 let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
-                let pause = a.action == Action::PauseCampaigns;
                 // The breaker moved on since the transition: the action is no longer
                 // called for (a resume is cancelled by a new outage; a pause by recovery).
                 // The record read here may be stale: what keeps a late resume from
@@ -551,7 +589,13 @@ impl Executor {
     /// Page that `a` keeps failing (`why`), or resolve that page once it succeeded.
     /// The action's own claim keeps this to one sender; PagerDuty's dedup key keeps a
     /// resend after a crash to one incident.
-    async fn page_failing(&self, breaker: &str, a: &Alert, why: Option<&str>, deadline: Instant) {
+    async fn page_failing(
+        &self,
+        breaker: &str,
+        a: &OutboxEntry,
+        why: Option<&str>,
+        deadline: Instant,
+    ) {
         let Some(pd) = &self.pager else {
             tracing::error!(
                 breaker,

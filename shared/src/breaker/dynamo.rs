@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use aws_sdk_dynamodb::Client;
 
 use super::op::{Expect, Op, Tally};
-use super::record::{Action, Alert, Counts, Lease, Record, State};
+use super::record::{Action, Counts, Lease, OutboxEntry, Record, State};
 use super::store::{Applied, BreakerStore};
 use crate::store::{classify_sdk_error, Expr, StoreError};
 
@@ -94,7 +94,7 @@ fn lease_value(l: &Lease) -> AttributeValue {
     ]))
 }
 
-fn alert_value(a: &Alert) -> AttributeValue {
+fn alert_value(a: &OutboxEntry) -> AttributeValue {
     let mut m = HashMap::from([
         ("action".to_string(), s(a.action.as_str())),
         ("dedup".to_string(), s(a.dedup_key.clone())),
@@ -114,11 +114,11 @@ fn alert_value(a: &Alert) -> AttributeValue {
     AttributeValue::M(m)
 }
 
-fn alert_from(id: &str, m: &HashMap<String, AttributeValue>) -> Result<Alert, StoreError> {
+fn alert_from(id: &str, m: &HashMap<String, AttributeValue>) -> Result<OutboxEntry, StoreError> {
     let action = get_s(m, "action")
         .and_then(|a| Action::parse(&a))
         .ok_or_else(|| StoreError::Corrupt(format!("alert {id} has no valid action")))?;
-    Ok(Alert {
+    Ok(OutboxEntry {
         id: id.to_string(),
         action,
         dedup_key: get_s(m, "dedup").unwrap_or_default(),
@@ -616,7 +616,7 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.value(n(now - every_ms))
             )
         }
-        Op::ClaimAlert {
+        Op::ClaimEntry {
             id,
             owner,
             now,
@@ -631,7 +631,7 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.value(n(*now))
             )
         }
-        Op::DropAlert { id, owner } => {
+        Op::DropEntry { id, owner } => {
             let p = e.name(&format!("{}{id}", attr::ALERT));
             removes.push(p.clone());
             format!(
@@ -640,7 +640,7 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
                 e.value(s(owner.clone()))
             )
         }
-        Op::DeferAlert {
+        Op::DeferEntry {
             id,
             owner,
             attempts,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::op::{Expect, Op, Tally};
-use super::outbox::{alerts_for, compact, paired_actions, CAMPAIGNS, OVERFLOW, SUMMARY_ID};
+use super::outbox::{alerts_for, compact, paired_actions, SUMMARY_ID};
 use super::policy::{Policy, TripPolicy};
 use super::record::{self, Lease, Record, State, Transition};
 use crate::clock::Millis;
@@ -575,15 +575,12 @@ fn transition_step(
     if view.outbox.contains_key(SUMMARY_ID) && folded.summary.is_some() {
         unclaimed.push(SUMMARY_ID.to_string());
     }
-    // The campaign and overflow actions go with the pages, in the same write; the slot
-    // each empties goes only if nobody is working on it.
+    // The registered effects go with the pages, in the same write; the slot each
+    // empties goes only if nobody is working on it.
     let mut drop = folded.drop.clone();
     let mut paired = Vec::new();
-    for (kind, delay) in [
-        (&CAMPAIGNS, policy.campaign_pause),
-        (&OVERFLOW, policy.overflow),
-    ] {
-        let (actions, empties) = paired_actions(kind, &transition, &next, delay);
+    for (kind, delay) in &policy.effects {
+        let (actions, empties) = paired_actions(kind, &transition, &next, Some(*delay));
         paired.extend(actions);
         if view.outbox.get(empties).is_some_and(|a| a.is_free(now)) {
             drop.push(empties.to_string());

@@ -2,7 +2,7 @@
 //! reference semantics: the in-memory store runs it, and the DynamoDB adapter is tested
 //! against it.
 
-use super::record::{Alert, Lease, Record, State};
+use super::record::{Lease, OutboxEntry, Record, State};
 use crate::clock::Millis;
 
 /// What must still hold for a transition to apply.
@@ -92,7 +92,7 @@ pub enum Op {
     Transition {
         expect: Expect,
         next: Box<Record>,
-        alerts: Vec<Alert>,
+        alerts: Vec<OutboxEntry>,
         tally: Tally,
         drop_alerts: Vec<String>,
         clear_window: Vec<i64>,
@@ -101,40 +101,40 @@ pub enum Op {
     /// Add a reminder if the episode is still open and none was sent for `every_ms`.
     Remind {
         episode: String,
-        alert: Alert,
+        alert: OutboxEntry,
         now: Millis,
         every_ms: Millis,
     },
     /// Claim an outbox entry for sending, if nobody else holds a live claim.
-    ClaimAlert {
+    ClaimEntry {
         id: String,
         owner: String,
         now: Millis,
         until: Millis,
     },
     /// Delivered (or refused for good): remove the entry, if `owner` still claims it.
-    DropAlert { id: String, owner: String },
+    DropEntry { id: String, owner: String },
     /// Note a health check result, unless a later one is already noted.
     NoteHealthCheck { at: Millis, healthy: bool },
     /// A configuration fault: page it (`alert`, one slot) unless it was paged less than
     /// `every_ms` ago.
     FlagConfigFault {
-        alert: Alert,
+        alert: OutboxEntry,
         now: Millis,
         every_ms: Millis,
     },
     /// The configuration fault is fixed: resolve its page (`alert`), once.
-    ClearConfigFault { alert: Alert },
+    ClearConfigFault { alert: OutboxEntry },
     /// Page `alert` (a fault of Failsoft's own work, such as a write-back sent to the
     /// DLQ) unless one with its id was paged less than `every_ms` ago. The ids are a
     /// fixed few, so the record stays bounded.
     Page {
-        alert: Alert,
+        alert: OutboxEntry,
         now: Millis,
         every_ms: Millis,
     },
     /// Delivery failed: count the attempt, not before `next_ms`, and release the claim.
-    DeferAlert {
+    DeferEntry {
         id: String,
         owner: String,
         attempts: u32,
@@ -226,9 +226,9 @@ impl Op {
             Op::FlagConfigFault { .. } => "flag_config_fault",
             Op::ClearConfigFault { .. } => "clear_config_fault",
             Op::Page { .. } => "page",
-            Op::ClaimAlert { .. } => "claim_alert",
-            Op::DropAlert { .. } => "drop_alert",
-            Op::DeferAlert { .. } => "defer_alert",
+            Op::ClaimEntry { .. } => "claim_alert",
+            Op::DropEntry { .. } => "drop_alert",
+            Op::DeferEntry { .. } => "defer_alert",
             Op::CountFailure { .. } => "count_failure",
             Op::CountCalls { .. } => "count_calls",
             Op::ResetFailures { .. } => "reset_failures",
@@ -322,7 +322,7 @@ impl Op {
                 next.reminded_ms = *now;
                 next.outbox.insert(alert.id.clone(), alert.clone());
             }
-            Op::ClaimAlert {
+            Op::ClaimEntry {
                 id,
                 owner,
                 now,
@@ -334,13 +334,13 @@ impl Op {
                 }
                 a.claim = Some((owner.clone(), *until));
             }
-            Op::DropAlert { id, owner } => {
+            Op::DropEntry { id, owner } => {
                 if current.outbox.get(id)?.claim.as_ref().map(|(o, _)| o) != Some(owner) {
                     return None;
                 }
                 next.outbox.remove(id);
             }
-            Op::DeferAlert {
+            Op::DeferEntry {
                 id,
                 owner,
                 attempts,

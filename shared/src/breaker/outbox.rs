@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::record::{clip, Action, Alert, Record, State, Transition};
+use super::effect::PairedEffect;
+use super::record::{clip, Action, OutboxEntry, Record, State, Transition};
 use crate::clock::{iso8601, Millis};
 
 /// At most this many entries wait in a breaker's outbox; beyond it the oldest resolves
@@ -19,18 +20,11 @@ pub const FOLD_AFTER_MS: Millis = 15 * 60_000;
 /// The id of the one reminder slot and of the one summary entry.
 pub const REMINDER_ID: &str = "reminder";
 pub const SUMMARY_ID: &str = "summary";
-/// The campaign slots: one pause and one resume at most per breaker, whatever the
-/// number of episodes (the campaign ledger says what each one must undo).
-pub const PAUSE_ID: &str = "pause";
 /// The configuration fault's page and its resolve (one slot each).
 pub const CONFIG_ID: &str = "config";
 pub const CONFIG_RESOLVE_ID: &str = "config-resolve";
-pub const RESUME_ID: &str = "resume";
-/// The regional overflow slots: the emergency group's activation and its restore.
-pub const OVERFLOW_ON_ID: &str = "overflow-on";
-pub const OVERFLOW_OFF_ID: &str = "overflow-off";
-/// Pages of Failsoft's own work rather than of a dependency's state (a write-back sent
-/// to the DLQ, a backlog too old): their ids start so, one slot per kind.
+/// Pages of the user's own work rather than of a dependency's state: their ids start
+/// so, one slot per kind.
 pub const WORK_PREFIX: &str = "work-";
 /// What a forced close's trigger says, after the breaker's name.
 const FORCED_CLOSED_TEXT: &str =
@@ -39,7 +33,7 @@ const FORCED_CLOSED_TEXT: &str =
 /// Whether an alert announces an operator's forced close (an override, not an outage),
 /// recognised by the text `alerts_for` and `reminder` write: delivery pages it as a
 /// warning, without the outage's impact.
-pub fn is_forced_closed(a: &Alert) -> bool {
+pub fn is_forced_closed(a: &OutboxEntry) -> bool {
     a.summary.contains(FORCED_CLOSED_TEXT) || a.summary.contains("still FORCED_CLOSED")
 }
 
@@ -48,11 +42,11 @@ const MAX_TEXT: usize = 300;
 
 /// The alerts a transition owes: a trigger when it starts an episode, a resolve when it
 /// ends one. A reopening inside an episode owes nothing (the incident is already open).
-pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
+pub fn alerts_for(t: &Transition, next: &Record) -> Vec<OutboxEntry> {
     let mut out = Vec::new();
     if let Some(ep) = &t.ended_episode {
         let summary = format!("{}: recovered ({})", t.breaker, t.label());
-        out.push(Alert::new(
+        out.push(OutboxEntry::new(
             format!("{}-resolve", t.generation),
             Action::Resolve,
             ep,
@@ -72,7 +66,7 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
                 clip(t.last_error.as_deref().unwrap_or("none"), 160)
             ),
         };
-        out.push(Alert::new(
+        out.push(OutboxEntry::new(
             format!("{}-trigger", t.generation),
             Action::Trigger,
             ep,
@@ -84,61 +78,43 @@ pub fn alerts_for(t: &Transition, next: &Record) -> Vec<Alert> {
     out
 }
 
-/// One kind of outage action that comes in pairs: done when an outage begins, undone
-/// after its end (the campaign pause, the regional overflow). One slot each per breaker,
-/// whatever the number of episodes: a ledger item, not the entry, says what to undo.
-pub struct Paired {
-    pub on_id: &'static str,
-    pub off_id: &'static str,
-    pub on: Action,
-    pub off: Action,
-    pub on_text: &'static str,
-    pub off_text: &'static str,
-}
-
-/// The campaign pause: outbound campaigns off for the outage, back on after it.
-pub const CAMPAIGNS: Paired = Paired {
-    on_id: PAUSE_ID,
-    off_id: RESUME_ID,
-    on: Action::PauseCampaigns,
-    off: Action::ResumeCampaigns,
-    on_text: "pause outbound campaigns",
-    off_text: "resume the campaigns it paused",
-};
-
-/// The regional overflow: the emergency group on for the outage, off after it.
-pub const OVERFLOW: Paired = Paired {
-    on_id: OVERFLOW_ON_ID,
-    off_id: OVERFLOW_OFF_ID,
-    on: Action::ActivateOverflow,
-    off: Action::RestoreOverflow,
-    on_text: "activate the emergency group (regional overflow)",
-    off_text: "restore the emergency group it activated",
-};
-
 /// The actions of `kind` a transition calls for when its breaker has them (`delay_ms`
 /// is Some: how long after recovery the undo waits), and the slot it empties if nobody
 /// is working on it. An outage that begins does, and cancels an undo still waiting out
 /// its delay; an episode that ends undoes after the delay, and a do not yet begun is not
 /// needed.
 pub fn paired_actions(
-    kind: &Paired,
+    kind: &PairedEffect,
     t: &Transition,
     next: &Record,
     delay_ms: Option<Millis>,
-) -> (Vec<Alert>, &'static str) {
+) -> (Vec<OutboxEntry>, &'static str) {
     let Some(delay) = delay_ms else {
         return (Vec::new(), "");
     };
     if let (Some(ep), true) = (&t.started_episode, next.state.is_degraded()) {
         let summary = format!("{}: {} ({})", t.breaker, kind.on_text, t.label());
-        let on = Alert::new(kind.on_id.into(), kind.on, ep, summary, next, t.at_ms);
+        let on = OutboxEntry::new(
+            kind.on_id.into(),
+            Action::Effect(kind.on),
+            ep,
+            summary,
+            next,
+            t.at_ms,
+        );
         return (vec![on], kind.off_id);
     }
     match &t.ended_episode {
         Some(ep) if !next.state.is_degraded() => {
             let summary = format!("{}: {}", t.breaker, kind.off_text);
-            let mut off = Alert::new(kind.off_id.into(), kind.off, ep, summary, next, t.at_ms);
+            let mut off = OutboxEntry::new(
+                kind.off_id.into(),
+                Action::Effect(kind.off),
+                ep,
+                summary,
+                next,
+                t.at_ms,
+            );
             off.next_ms = t.at_ms.saturating_add(delay);
             (vec![off], kind.on_id)
         }
@@ -148,8 +124,8 @@ pub fn paired_actions(
 
 /// The page for a configuration fault of `breaker` (a secret that cannot be used):
 /// its own incident, `<breaker>/config`, apart from any outage.
-pub fn config_fault(breaker: &str, what: &str, now: Millis) -> Alert {
-    Alert {
+pub fn config_fault(breaker: &str, what: &str, now: Millis) -> OutboxEntry {
+    OutboxEntry {
         id: CONFIG_ID.into(),
         action: Action::Trigger,
         dedup_key: format!("{breaker}/config"),
@@ -168,8 +144,14 @@ pub fn config_fault(breaker: &str, what: &str, now: Millis) -> Alert {
 
 /// A page about Failsoft's own work on `breaker`'s dependency, of kind `what` (a fixed
 /// name: `writeback-poison`, `writeback-backlog`): its own incident, `<breaker>/<what>`.
-pub fn work_fault(breaker: &str, what: &str, summary: &str, detail: &str, now: Millis) -> Alert {
-    Alert {
+pub fn work_fault(
+    breaker: &str,
+    what: &str,
+    summary: &str,
+    detail: &str,
+    now: Millis,
+) -> OutboxEntry {
+    OutboxEntry {
         id: format!("{WORK_PREFIX}{what}"),
         action: Action::Trigger,
         dedup_key: format!("{breaker}/{what}"),
@@ -184,8 +166,8 @@ pub fn work_fault(breaker: &str, what: &str, summary: &str, detail: &str, now: M
 }
 
 /// The resolve of `breaker`'s configuration fault page, once it is fixed.
-pub fn config_fixed(breaker: &str, now: Millis) -> Alert {
-    Alert {
+pub fn config_fixed(breaker: &str, now: Millis) -> OutboxEntry {
+    OutboxEntry {
         id: CONFIG_RESOLVE_ID.into(),
         action: Action::Resolve,
         dedup_key: format!("{breaker}/config"),
@@ -200,7 +182,7 @@ pub fn config_fixed(breaker: &str, now: Millis) -> Alert {
 }
 
 /// A reminder for an episode still open at `now`, or None if none is due.
-pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<Alert> {
+pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<OutboxEntry> {
     let ep = r.episode.as_ref()?;
     if !(r.state.in_episode() && now - r.reminded_ms >= every_ms) {
         return None;
@@ -210,7 +192,7 @@ pub fn reminder(r: &Record, now: Millis, every_ms: Millis) -> Option<Alert> {
         "{}: still {} (episode {ep}, {minutes}+ min since the last alert)",
         r.name, r.state
     );
-    Some(Alert::new(
+    Some(OutboxEntry::new(
         REMINDER_ID.to_string(),
         Action::Trigger,
         ep,
@@ -227,7 +209,7 @@ pub struct Compaction {
     /// Entries folded away (each present and unclaimed in the view).
     pub drop: Vec<String>,
     /// The summary entry, new or updated, when anything was folded.
-    pub summary: Option<Alert>,
+    pub summary: Option<OutboxEntry>,
     /// Episodes folded whole: their resolve is owed to nobody.
     pub episodes: BTreeSet<String>,
 }
@@ -240,14 +222,14 @@ pub struct Compaction {
 /// `adding` are the alerts the transition writes; `open_episode` is the episode after it.
 pub fn compact(
     breaker: &str,
-    outbox: &BTreeMap<String, Alert>,
-    adding: &[Alert],
+    outbox: &BTreeMap<String, OutboxEntry>,
+    adding: &[OutboxEntry],
     open_episode: Option<&str>,
     now: Millis,
 ) -> Compaction {
-    let free = |a: &Alert| a.claim.as_ref().is_none_or(|(_, until)| *until < now);
-    // Campaign actions have their own slots and are never folded into a page.
-    let pages: BTreeMap<String, Alert> = outbox
+    let free = |a: &OutboxEntry| a.claim.as_ref().is_none_or(|(_, until)| *until < now);
+    // Effects have their own slots and are never folded into a page.
+    let pages: BTreeMap<String, OutboxEntry> = outbox
         .iter()
         .filter(|(_, a)| a.action.is_page())
         .map(|(k, a)| (k.clone(), a.clone()))
@@ -261,14 +243,14 @@ pub fn compact(
         .map(|a| a.dedup_key.as_str())
         .collect();
     // Ended episodes whose trigger is still waiting, with that trigger.
-    let waiting: BTreeMap<&str, &Alert> = outbox
+    let waiting: BTreeMap<&str, &OutboxEntry> = outbox
         .values()
         .filter(|a| a.action == Action::Trigger && a.id != REMINDER_ID)
         .filter(|a| open_episode != Some(a.dedup_key.as_str()))
         .filter(|a| !claimed.contains(a.dedup_key.as_str()))
         .map(|a| (a.dedup_key.as_str(), a))
         .collect();
-    let undeliverable = |t: &Alert| t.attempts > 0 || t.created_ms < now - FOLD_AFTER_MS;
+    let undeliverable = |t: &OutboxEntry| t.attempts > 0 || t.created_ms < now - FOLD_AFTER_MS;
     let mut episodes: BTreeSet<String> = waiting
         .iter()
         .filter(|(_, t)| undeliverable(t))
@@ -281,7 +263,7 @@ pub fn compact(
             .filter(|a| eps.contains(&a.dedup_key))
             .count()
     };
-    let mut by_age: Vec<&&Alert> = waiting.values().collect();
+    let mut by_age: Vec<&&OutboxEntry> = waiting.values().collect();
     by_age.sort_by_key(|t| (t.created_ms, t.id.clone()));
     for t in by_age {
         if outbox.len() - in_episodes(&episodes) + adding.len() < MAX_ENTRIES {
@@ -312,7 +294,7 @@ pub fn compact(
     // Still over the cap: the oldest resolves go; their incidents are named.
     let kept = outbox.len() - drop.len() + adding.len() + 1;
     if kept > MAX_ENTRIES {
-        let mut resolves: Vec<&Alert> = outbox
+        let mut resolves: Vec<&OutboxEntry> = outbox
             .values()
             .filter(|a| a.action == Action::Resolve && free(a) && !drop.contains(&a.id))
             .collect();
@@ -350,7 +332,7 @@ pub fn compact(
         ));
     }
     text.truncate(MAX_TEXT);
-    let summary = Alert {
+    let summary = OutboxEntry {
         id: SUMMARY_ID.to_string(),
         action: Action::Summary,
         dedup_key: format!("{breaker}/summary/{since}"),
@@ -373,8 +355,8 @@ pub fn compact(
 mod tests {
     use super::*;
 
-    fn trigger(episode: &str, created_ms: Millis, attempts: u32) -> Alert {
-        Alert {
+    fn trigger(episode: &str, created_ms: Millis, attempts: u32) -> OutboxEntry {
+        OutboxEntry {
             id: format!("{episode}-trigger"),
             action: Action::Trigger,
             dedup_key: episode.to_string(),
@@ -388,7 +370,7 @@ mod tests {
         }
     }
 
-    fn outbox(entries: Vec<Alert>) -> BTreeMap<String, Alert> {
+    fn outbox(entries: Vec<OutboxEntry>) -> BTreeMap<String, OutboxEntry> {
         entries.into_iter().map(|a| (a.id.clone(), a)).collect()
     }
 

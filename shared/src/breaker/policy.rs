@@ -1,5 +1,6 @@
 //! Trip and recovery policies: pure numbers, no IO.
 
+use super::effect::PairedEffect;
 use crate::clock::Millis;
 use crate::config::{number, parsed, renamed, seconds_ms, ConfigError, Env};
 
@@ -34,17 +35,10 @@ pub struct Policy {
     /// How long a HALF_OPEN trial permission lasts; a result after it is fenced off.
     pub trial_lease_ms: Millis,
     pub backoff: Option<Backoff>,
-    /// Some(resume delay): this breaker's outage pauses outbound campaigns, and its end
-    /// resumes them after the delay. A transition records these actions with itself.
-    pub campaign_pause: Option<Millis>,
-    /// Some(restore delay): this breaker's outage enables the emergency group
-    /// (`OVERFLOW_AUTO_ON`), and its end disables it after the delay.
-    pub overflow: Option<Millis>,
+    /// The effects its user registered for this breaker, each with how long after
+    /// recovery its undo waits. A transition records them with itself, in the same write.
+    pub effects: Vec<(&'static PairedEffect, Millis)>,
 }
-
-/// How long after the last holding breaker closes a campaign is resumed, unless told
-/// otherwise: a flapping dependency must not toggle dialers.
-pub const DEFAULT_RESUME_DELAY_MS: Millis = 300_000;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -56,8 +50,7 @@ impl Default for Policy {
             half_open_max_trials: 1,
             trial_lease_ms: 10_000,
             backoff: None,
-            campaign_pause: None,
-            overflow: None,
+            effects: Vec::new(),
         }
     }
 }
@@ -214,8 +207,7 @@ impl BreakerConfig {
             half_open_max_trials: number(env, &max_trials, 1u32, 1, 100)?,
             trial_lease_ms: number(env, &trial_lease, 10_000i64, 1, 600_000)?,
             backoff,
-            campaign_pause: campaign_pause(name, env)?,
-            overflow: overflow(name, env)?,
+            effects: Vec::new(),
         };
         let settings = GuardSettings {
             cache_ttl_ms: number(env, &v("CACHE_TTL_MS"), 1_000i64, 0, 60_000)?,
@@ -234,61 +226,6 @@ pub fn breaker_list(env: &dyn Env, var: &str) -> Vec<String> {
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())
         .collect()
-}
-
-/// The breakers named in `CAMPAIGN_PAUSE_ON`.
-pub fn campaign_pause_on(env: &dyn Env) -> Vec<String> {
-    breaker_list(env, "CAMPAIGN_PAUSE_ON")
-}
-
-/// Whether `name` pauses campaigns (`CAMPAIGN_PAUSE_ON`), and after how long its
-/// recovery resumes them (`CAMPAIGN_RESUME_DELAY_S`, default 300 s).
-fn campaign_pause(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigError> {
-    if !campaign_pause_on(env).iter().any(|n| n == name) {
-        return Ok(None);
-    }
-    let delay = parsed(
-        env,
-        "CAMPAIGN_RESUME_DELAY_S",
-        DEFAULT_RESUME_DELAY_MS as f64 / 1000.0,
-    )?;
-    Ok(Some(seconds_ms("CAMPAIGN_RESUME_DELAY_S", delay)?))
-}
-
-/// The breakers named in `OVERFLOW_AUTO_ON`: their outage switches to the backup region
-/// by itself. Off by default.
-pub fn overflow_auto_on(env: &dyn Env) -> Vec<String> {
-    breaker_list(env, "OVERFLOW_AUTO_ON")
-}
-
-/// How long after recovery an emergency group Failsoft enabled is disabled again: a
-/// region that flaps must not move callers back and forth.
-pub const DEFAULT_RESTORE_DELAY_MS: Millis = 600_000;
-
-/// Whether `name` activates the overflow (`OVERFLOW_AUTO_ON`, which needs
-/// `OVERFLOW_EMERGENCY_GROUP_ID`), and after how long its recovery restores it
-/// (`OVERFLOW_RESTORE_DELAY_S`).
-fn overflow(name: &str, env: &dyn Env) -> Result<Option<Millis>, ConfigError> {
-    let on = overflow_auto_on(env);
-    if on.is_empty() {
-        return Ok(None);
-    }
-    if env.get("OVERFLOW_EMERGENCY_GROUP_ID").is_none() {
-        return Err(ConfigError::Invalid {
-            var: "OVERFLOW_AUTO_ON".into(),
-            value: on.join(","),
-            why: "needs OVERFLOW_EMERGENCY_GROUP_ID".into(),
-        });
-    }
-    if !on.iter().any(|n| n == name) {
-        return Ok(None);
-    }
-    let delay = parsed(
-        env,
-        "OVERFLOW_RESTORE_DELAY_S",
-        DEFAULT_RESTORE_DELAY_MS as f64 / 1000.0,
-    )?;
-    Ok(Some(seconds_ms("OVERFLOW_RESTORE_DELAY_S", delay)?))
 }
 
 /// `BREAKER_<NAME>_<FIELD>`: NAME upper-cased with `-` turned into `_`.

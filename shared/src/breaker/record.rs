@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use super::effect::Name;
+
 use super::policy::Policy;
 use crate::clock::Millis;
 
@@ -115,7 +117,7 @@ pub struct Record {
     /// When the open episode last alerted (its start, or its last reminder).
     pub reminded_ms: Millis,
     /// Alerts not yet delivered, by id.
-    pub outbox: BTreeMap<String, Alert>,
+    pub outbox: BTreeMap<String, OutboxEntry>,
     /// The last scheduled health check: (when, healthy).
     pub last_check: Option<(Millis, bool)>,
     /// When a configuration fault (a secret that cannot be used) was last paged; None
@@ -225,62 +227,62 @@ impl Transition {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What an outbox entry is for: a page (the breaker's own: trigger, resolve, summary),
+/// or an effect its user registered with the policy, by name. The breaker stores and
+/// schedules effects and knows nothing of what they do (failsafe-rs's instrument, tower's
+/// retry policy: the core carries the effect, the user supplies its meaning).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     Trigger,
     Resolve,
     /// What could not be delivered in time, folded into one low-urgency event.
     Summary,
-    /// Turn off the outbound campaigns that are dialing (the breaker's outage began).
-    PauseCampaigns,
-    /// Turn back on what this breaker's outage turned off, once it is over.
-    ResumeCampaigns,
-    /// Enable the Architect emergency group: IVR traffic to the backup (regional overflow).
-    ActivateOverflow,
-    /// Disable it again after recovery, if Failsoft enabled it and nobody changed it since.
-    RestoreOverflow,
+    /// A registered effect's do or undo, by its stored name (`PairedEffect`).
+    Effect(Name),
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Action::Trigger => "trigger",
             Action::Resolve => "resolve",
             Action::Summary => "summary",
-            Action::PauseCampaigns => "pause_campaigns",
-            Action::ResumeCampaigns => "resume_campaigns",
-            Action::ActivateOverflow => "activate_overflow",
-            Action::RestoreOverflow => "restore_overflow",
+            Action::Effect(n) => n.as_str(),
         }
     }
 
     /// A page to PagerDuty (folded into the summary when it cannot get through), as
-    /// opposed to a change made in Genesys (never folded: the campaign ledger needs it).
+    /// opposed to an effect (never folded: its user's own record says what to undo).
     pub fn is_page(self) -> bool {
         matches!(self, Action::Trigger | Action::Resolve | Action::Summary)
     }
+
+    /// From its stored name: a page's, or any other short name as an effect (one this
+    /// version does not register is its executor's to refuse, not the record's).
     pub fn parse(s: &str) -> Option<Action> {
         match s {
             "trigger" => Some(Action::Trigger),
             "resolve" => Some(Action::Resolve),
             "summary" => Some(Action::Summary),
-            "pause_campaigns" => Some(Action::PauseCampaigns),
-            "resume_campaigns" => Some(Action::ResumeCampaigns),
-            "activate_overflow" => Some(Action::ActivateOverflow),
-            "restore_overflow" => Some(Action::RestoreOverflow),
-            _ => None,
+            other => Name::parse(other).map(Action::Effect),
         }
     }
 }
 
-/// One entry in the outbox: an action a transition called for (a page, a campaign
-/// pause or resume), with its own id, attempts and claim, written with the transition.
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One entry in the outbox: an action a transition called for (a page, or a registered
+/// effect's do or undo), with its own id, attempts and claim, written with the
+/// transition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct Alert {
+pub struct OutboxEntry {
     /// Unique within the breaker: `<generation>-<action>`, `reminder` (one slot: a newer
-    /// reminder replaces an undelivered one), `summary`, or the campaign slots `pause`
-    /// and `resume` (one each: the campaign ledger, not the entry, says what to undo).
+    /// reminder replaces an undelivered one), `summary`, or a registered effect's slot
+    /// (one each for its do and its undo: its user's record says what to undo).
     pub id: String,
     pub action: Action,
     /// The episode: one PagerDuty incident from trigger to resolve.
@@ -296,7 +298,7 @@ pub struct Alert {
     pub claim: Option<(String, Millis)>,
 }
 
-impl Alert {
+impl OutboxEntry {
     pub fn new(
         id: String,
         action: Action,
@@ -304,8 +306,8 @@ impl Alert {
         summary: String,
         r: &Record,
         now: Millis,
-    ) -> Alert {
-        Alert {
+    ) -> OutboxEntry {
+        OutboxEntry {
             id,
             action,
             dedup_key: dedup_key.to_string(),

@@ -34,7 +34,7 @@ impl CampaignConfig {
     /// None when no breaker pauses campaigns (`CAMPAIGN_PAUSE_ON` empty).
     pub fn from_env(env: &impl Env) -> Result<Option<CampaignConfig>, ConfigError> {
         let env: &dyn Env = env;
-        if crate::breaker::campaign_pause_on(env).is_empty() {
+        if crate::dependency::campaign_pause_on(env).is_empty() {
             return Ok(None);
         }
         let divisions: Vec<String> = env

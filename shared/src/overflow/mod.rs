@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::breaker::{outbox, Action, Alert, BreakerStore, Op};
+use crate::breaker::{outbox, Action, BreakerStore, Op, OutboxEntry};
 use crate::clock::{Clock, Millis};
 use crate::config::{number, ConfigError, Env};
 use crate::genesys::GenesysApi;
@@ -52,7 +52,7 @@ impl OverflowConfig {
         Ok(OverflowConfig {
             group,
             budget: Duration::from_secs(number(env, "OVERFLOW_SWITCH_TIMEOUT_S", 45u64, 5, 50)?),
-            auto_on: crate::breaker::overflow_auto_on(env),
+            auto_on: crate::dependency::overflow_auto_on(env),
         })
     }
 }
@@ -651,7 +651,7 @@ impl Overflow {
         every_ms: Millis,
     ) {
         let now = self.clock.now_ms();
-        let mut alert: Alert = outbox::work_fault(breaker, what, summary, detail, now);
+        let mut alert: OutboxEntry = outbox::work_fault(breaker, what, summary, detail, now);
         alert.id = id.to_string();
         alert.action = action;
         let op = Op::Page {
