@@ -253,3 +253,43 @@ fn the_overflow_is_switched_on_with_the_trip_and_off_after_its_own_delay() {
     );
     assert_eq!(again.state, State::Open);
 }
+
+/// The breaker is generic: any effect its user registers is scheduled the same way, by
+/// its own slots and names, and stored and read back as it was named; nothing in the
+/// breaker knows the campaign pause or the overflow.
+#[test]
+fn an_effect_the_user_registers_is_scheduled_like_any_other() {
+    use failsoft::breaker::{Name, PairedEffect};
+    static NOTICE: PairedEffect = PairedEffect {
+        on_id: "notice-on",
+        off_id: "notice-off",
+        on: Name::new("post_notice"),
+        off: Name::new("take_notice_down"),
+        on_text: "post the outage notice",
+        off_text: "take the notice down",
+    };
+    let policy = Policy {
+        effects: vec![(&NOTICE, 45_000)],
+        ..pausing()
+    };
+    let r = Record::new("crm");
+    let open = run(&r, &fail(&r), 1_000, &policy);
+    let on = open.outbox.get("notice-on").cloned();
+    assert_eq!(on.as_ref().map(|a| a.action.as_str()), Some("post_notice"));
+    assert!(
+        !open.outbox.contains_key(CAMPAIGN_PAUSE.on_id),
+        "only what is registered"
+    );
+    let closed = recover(&open, 10_000, &policy);
+    let off = closed.outbox.get("notice-off").cloned();
+    assert_eq!(
+        off.map(|a| (a.action, a.next_ms)),
+        Some((Action::Effect(NOTICE.off), 55_000))
+    );
+    // Stored as its name, and read back as the same effect.
+    assert_eq!(
+        Action::parse("take_notice_down"),
+        Some(Action::Effect(NOTICE.off))
+    );
+    assert_eq!(Action::parse("Not A Name"), None);
+}
