@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use failsoft::campaign::genesys::Kind;
+use failsoft::campaign::api::Kind;
 use failsoft::campaign::step::{
     self, after_off, after_on, Answer, Entry, Mark, Seen, Stage, Status, Step, Write,
     CLAIM_MARGIN_MS, PUT_BOUND_MS,

@@ -396,7 +396,7 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
     let ledger = w.ledger().await;
-    let pk = failsoft::campaign::ledger::key(failsoft::campaign::genesys::Kind::Voice, "renewals");
+    let pk = failsoft::campaign::ledger::key(failsoft::campaign::api::Kind::Voice, "renewals");
     let now = w.clock.now_ms();
     use failsoft::campaign::ledger::{Write, Written};
     let generation = ledger.list(deadline()).await?[0].holds["crm"];
@@ -1172,7 +1172,7 @@ async fn every_ledger_read_is_strongly_consistent() -> anyhow::Result<()> {
 /// both holding and not, leave moto's item and the pure one equal at every step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_ledger_writes_what_the_reference_says() -> anyhow::Result<()> {
-    use failsoft::campaign::genesys::Kind;
+    use failsoft::campaign::api::Kind;
     use failsoft::campaign::ledger::{Entry, Write, Written};
     let w = world().await?;
     let ledger = w.ledger().await;

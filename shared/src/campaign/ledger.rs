@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use tokio::time::Instant;
 
-use super::genesys::Kind;
+use super::api::Kind;
 pub use super::step::{key, Entry, Mark, Stage, Write, PREFIX};
 use crate::store::{bounded, classify_sdk_error, lost_race, Expr, StoreError};
 

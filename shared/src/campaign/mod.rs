@@ -1,10 +1,10 @@
 //! The campaign pause (the guide's third promise: outbound campaigns pause safely).
 //! A breaker's outage turns off every outbound campaign that is dialing; its recovery
 //! turns back on exactly those, and only those nobody has touched since. `step` decides,
-//! entry by entry, purely; the ledger remembers; `genesys` speaks to the campaign API;
+//! entry by entry, purely; the ledger remembers; `api` speaks to the campaign API;
 //! `Campaigns` carries the steps out.
 
-pub mod genesys;
+pub mod api;
 pub mod ledger;
 pub mod step;
 
@@ -18,7 +18,7 @@ use crate::config::{number, ConfigError, Env};
 use crate::genesys::{ApiError, GenesysApi};
 use crate::service::{InitError, Services};
 use crate::store::StoreError;
-use genesys::{Campaign, Kind};
+use api::{Campaign, Kind};
 use ledger::{Ledger, Written};
 use step::{Answer, Entry, Seen, Stage, Status, Step, Write};
 

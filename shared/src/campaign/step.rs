@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use super::genesys::Kind;
+use super::api::Kind;
 use crate::clock::Millis;
 
 /// A resume's claim must have this much left before it sends a PUT: the PUT ends
