@@ -10,10 +10,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::config::Env;
+use crate::config::{ConfigError, Env};
 use crate::http::{self, HttpError};
 use crate::service::{InitError, Services};
-use crate::token::{genesys_api_url, TokenCache, TokenConfig};
+use crate::token::{genesys_environment, TokenCache, TokenConfig};
 
 /// Requests a minute per instance unless `CAMPAIGN_REQUESTS_PER_MINUTE` says otherwise:
 /// Genesys allows about 300 per token, shared with routing and the probe.
@@ -72,6 +72,26 @@ impl ApiError {
     }
 }
 
+/// `GENESYS_API_URL`, or the API base of `GENESYS_ENVIRONMENT`.
+pub fn api_base(env: &dyn Env) -> Result<String, ConfigError> {
+    if let Some(url) = env.get("GENESYS_API_URL") {
+        return Ok(url);
+    }
+    Ok(api_base_of(&genesys_environment(env)?))
+}
+
+/// The API base of a Genesys region given by its host suffix (`mypurecloud.com.au`).
+pub fn api_base_of(environment: &str) -> String {
+    format!("https://api.{environment}")
+}
+
+/// A Genesys API URL: every one is built here (the client's requests, the analytics
+/// query, the health check, the backup region's reads), so a base with or without a
+/// trailing slash is handled once.
+pub fn url(base: &str, path_and_query: &str) -> String {
+    format!("{}{path_and_query}", base.trim_end_matches('/'))
+}
+
 /// The Genesys API through the fleet's token cache. One request at a time per instance,
 /// at least `min_interval` apart: a pause of fifty campaigns, or an overflow switch
 /// retried against a failing region, must not spend the token's 300 requests a minute
@@ -117,7 +137,7 @@ impl GenesysApi {
         let env: &dyn Env = env;
         Ok(GenesysApi::new(
             services.http.clone(),
-            genesys_api_url(env)?,
+            api_base(env)?,
             cache,
             per_minute,
         ))
@@ -152,7 +172,7 @@ impl GenesysApi {
                 .get(deadline)
                 .await
                 .map_err(|e| ApiError::Auth(e.to_string()))?;
-            let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
+            let url = url(&self.base_url, path);
             let mut req = self
                 .http
                 .request(method.clone(), url)
@@ -187,5 +207,38 @@ impl GenesysApi {
                 r => return r.map_err(|(e, _)| ApiError::Http(e)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_its_base_and_path_whatever_the_base_s_trailing_slash() {
+        for base in [
+            "https://api.mypurecloud.com",
+            "https://api.mypurecloud.com/",
+        ] {
+            assert_eq!(
+                url(base, "/api/v2/date"),
+                "https://api.mypurecloud.com/api/v2/date"
+            );
+        }
+        assert_eq!(api_base_of("mypurecloud.de"), "https://api.mypurecloud.de");
+    }
+
+    #[test]
+    fn the_api_base_is_the_url_given_or_the_environment_s() {
+        let env = |k: &str| match k {
+            "GENESYS_ENVIRONMENT" => Some("usw2.pure.cloud".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            api_base(&env).ok().as_deref(),
+            Some("https://api.usw2.pure.cloud")
+        );
+        let given = |k: &str| (k == "GENESYS_API_URL").then(|| "http://127.0.0.1:9".to_string());
+        assert_eq!(api_base(&given).ok().as_deref(), Some("http://127.0.0.1:9"));
     }
 }

@@ -20,7 +20,7 @@ use crate::http::{self, HttpError};
 use crate::metrics;
 use crate::overflow::backup::{Backup, BackupConfig};
 use crate::service::{InitError, Services};
-use crate::token::{genesys_api_url, TokenCache, TokenConfig};
+use crate::token::{TokenCache, TokenConfig};
 
 pub enum Check {
     /// GET `url`; healthy on 2xx.
@@ -281,9 +281,9 @@ impl HealthCheckConfig {
         let genesys_api = match configured {
             false => None,
             true => {
-                let base = genesys_api_url(env)?;
+                let base = crate::genesys::api_base(env)?;
                 let path = parsed(env, &api_path, GENESYS_API_CHECK_PATH.to_string())?;
-                Some(format!("{}{path}", base.trim_end_matches('/')))
+                Some(crate::genesys::url(&base, &path))
             }
         };
         Ok(HealthCheckConfig {

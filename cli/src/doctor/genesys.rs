@@ -73,7 +73,7 @@ pub async fn check(ctx: &Ctx, tokens: &Tokens, out: &mut Vec<Check>) {
             "genesys permissions",
             "no Genesys token (see above)",
         )),
-        (true, Some(token)) => match failsoft::token::genesys_api_url(env) {
+        (true, Some(token)) => match failsoft::genesys::api_base(env) {
             Ok(base) => main_org(ctx, &base, token, out).await,
             Err(e) => out.push(Check::fail(
                 "genesys settings",
@@ -93,12 +93,11 @@ pub async fn check(ctx: &Ctx, tokens: &Tokens, out: &mut Vec<Check>) {
 }
 
 async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
-    let base = base.trim_end_matches('/');
     let get = |path: String| {
         call(
             ctx,
             reqwest::Method::GET,
-            format!("{base}{path}"),
+            failsoft::genesys::url(base, &path),
             token,
             None,
         )
@@ -247,14 +246,17 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
 }
 
 async fn backup_org(ctx: &Ctx, b: &BackupConfig, token: &str, out: &mut Vec<Check>) {
-    let base = b.api_url.trim_end_matches('/');
+    let base = b.api_url.as_str();
     let client = "backup org's client (BACKUP_GENESYS_SECRET_ID)";
     if let Some(flow) = &b.flow {
         let q: String = url::form_urlencoded::byte_serialize(flow.as_bytes()).collect();
         let r = call(
             ctx,
             reqwest::Method::GET,
-            format!("{base}/api/v2/flows?type=inboundcall&pageSize=25&name={q}"),
+            failsoft::genesys::url(
+                base,
+                &format!("/api/v2/flows?type=inboundcall&pageSize=25&name={q}"),
+            ),
             token,
             None,
         )
@@ -285,7 +287,10 @@ async fn backup_org(ctx: &Ctx, b: &BackupConfig, token: &str, out: &mut Vec<Chec
         let r = call(
             ctx,
             reqwest::Method::GET,
-            format!("{base}/api/v2/architect/ivrs?pageSize=25&dnis={q}"),
+            failsoft::genesys::url(
+                base,
+                &format!("/api/v2/architect/ivrs?pageSize=25&dnis={q}"),
+            ),
             token,
             None,
         )

@@ -97,7 +97,7 @@ impl BackupConfig {
         Ok(Some(BackupConfig {
             api_url: env
                 .get("BACKUP_GENESYS_API_URL")
-                .unwrap_or_else(|| format!("https://api.{host}")),
+                .unwrap_or_else(|| crate::genesys::api_base_of(&host)),
             token_url: env
                 .get("BACKUP_GENESYS_LOGIN_URL")
                 .unwrap_or_else(|| format!("https://login.{host}/oauth/token")),
@@ -218,10 +218,7 @@ impl Backup {
         token: &str,
         deadline: Instant,
     ) -> Result<Value, NotReady> {
-        let url = format!(
-            "{}{path_and_query}",
-            self.config.api_url.trim_end_matches('/')
-        );
+        let url = crate::genesys::url(&self.config.api_url, path_and_query);
         match http::send_json(self.http.get(url).bearer_auth(token), deadline).await {
             Ok(v) => Ok(v),
             Err(e @ HttpError::Status { status: 401, .. }) => {

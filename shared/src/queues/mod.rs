@@ -17,7 +17,7 @@ use crate::config::{number, ConfigError, Env};
 use crate::dependency::Dependency;
 use crate::http::{self, HttpError};
 use crate::service::{InitError, Services};
-use crate::token::{genesys_api_url, TokenCache, TokenConfig};
+use crate::token::{TokenCache, TokenConfig};
 use analytics::Counts;
 use store::MetricsStore;
 
@@ -85,11 +85,7 @@ impl QueueMetrics {
             .get(deadline)
             .await
             .map_err(|e| FetchError::Auth(e.to_string()))?;
-        let url = format!(
-            "{}{}",
-            self.api_url.trim_end_matches('/'),
-            analytics::QUERY_PATH
-        );
+        let url = crate::genesys::url(&self.api_url, analytics::QUERY_PATH);
         let req = self
             .http
             .post(url)
@@ -213,7 +209,7 @@ impl MetricsConfig {
     pub fn from_env(env: &impl Env) -> Result<MetricsConfig, ConfigError> {
         let env: &dyn Env = env;
         Ok(MetricsConfig {
-            api_url: genesys_api_url(env)?,
+            api_url: crate::genesys::api_base(env)?,
             stale_tolerance_ms: number(env, "METRICS_STALE_TOLERANCE_S", 300i64, 0, 86_400)? * 1000,
             deadline: Duration::from_millis(number(
                 env,

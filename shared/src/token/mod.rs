@@ -454,14 +454,6 @@ pub fn genesys_environment(env: &dyn Env) -> Result<String, ConfigError> {
     Ok(e)
 }
 
-/// `GENESYS_API_URL`, or the API base of `GENESYS_ENVIRONMENT`.
-pub fn genesys_api_url(env: &dyn Env) -> Result<String, ConfigError> {
-    if let Some(url) = env.get("GENESYS_API_URL") {
-        return Ok(url);
-    }
-    Ok(format!("https://api.{}", genesys_environment(env)?))
-}
-
 /// The token-cache function's answer: each selected provider refreshed ahead of expiry
 /// if due. Never the token itself.
 pub async fn refresh_report(
