@@ -228,7 +228,7 @@ impl HealthChecker {
         self.actions.run_all(deadline).await
     }
 
-    /// One scheduled run: the contract's probe output.
+    /// One scheduled run: what the health check found.
     pub async fn run(&self, deadline: Instant) -> Value {
         // All at once: one slow dependency, or a slow state table, costs the run its
         // own wait once, not once per dependency.

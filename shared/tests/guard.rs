@@ -177,7 +177,7 @@ async fn store_outage_never_blocks_and_runs_on_the_local_view() {
 }
 
 #[tokio::test]
-async fn probe_successes_close_and_a_probe_failure_reopens_with_backoff() {
+async fn trial_successes_close_and_a_trial_failure_reopens_with_backoff() {
     let policy = Policy {
         backoff: Some(failsoft::breaker::Backoff {
             multiplier: 2.0,

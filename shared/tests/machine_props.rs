@@ -364,7 +364,7 @@ proptest! {
 
 /// The OPEN→HALF_OPEN winner holds the probe; everyone else is refused until it reports.
 #[test]
-fn half_open_admits_one_probe_and_fences_late_results() {
+fn half_open_admits_one_trial_and_fences_late_results() {
     let policy = Policy {
         trip: TripPolicy::ConsecutiveFailures { threshold: 1 },
         ..Policy::default()

@@ -290,7 +290,7 @@ async fn exactly_one_winner_per_transition_across_32_instances() -> anyhow::Resu
 /// A probe whose lease expired reports late: its result can neither close nor reopen
 /// the newer probe's window.
 #[tokio::test]
-async fn a_stale_probe_result_is_fenced_off() -> anyhow::Result<()> {
+async fn a_stale_trial_result_is_fenced_off() -> anyhow::Result<()> {
     let (_, table) = store().await?;
     let clock = Arc::new(ManualClock::new(T0));
     let policy = Policy {

@@ -221,7 +221,7 @@ pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
     item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
-/// Parse a breaker item. Probe leases and window buckets of other generations are
+/// Parse a breaker item. Trial leases and window buckets of other generations are
 /// leftovers that no condition ever counts, so they are dropped here.
 pub fn from_item(name: &str, item: &HashMap<String, AttributeValue>) -> Result<Record, StoreError> {
     let mut r = Record::new(name);

@@ -193,7 +193,7 @@ impl Breaker {
         }
     }
 
-    /// Ask to pass. Probes in HALF_OPEN are admitted under a lease.
+    /// Ask to pass. Trials in HALF_OPEN are admitted under a lease.
     pub async fn admit(&self, deadline: Instant) -> Admission {
         let owner = format!(
             "{}:{}",
