@@ -396,11 +396,15 @@ fn update_expression(sets: &[String], adds: &[String], removes: &[String]) -> St
     out.join(" ")
 }
 
-/// Build (update expression, condition) for an op.
+/// Build (update expression, condition) for an op: each op's own clauses are planned by
+/// its own method of [`Plan`], so this is the dispatch alone.
 fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
-    let mut sets = Vec::new();
-    let mut adds = Vec::new();
-    let mut removes = Vec::new();
+    let mut p = Plan {
+        e,
+        sets: Vec::new(),
+        adds: Vec::new(),
+        removes: Vec::new(),
+    };
     let cond = match op {
         Op::Transition {
             expect,
@@ -411,69 +415,9 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             clear_window,
             clear_trials,
         } => {
-            let cond = expect_condition(e, name, expect);
-            for slot in clear_trials {
-                removes.push(e.name(&format!("{}{slot}", attr::TRIAL)));
-                removes.push(e.name(&format!("{}{slot}", attr::LEGACY_TRIAL)));
-            }
-            for id in drop_alerts {
-                removes.push(e.name(&format!("{}{id}", attr::ALERT)));
-            }
-            prune_buckets(e, &mut removes, expect.generation, clear_window);
-            sets.push(format!(
-                "{} = {}",
-                e.name(attr::REMINDED),
-                e.value(n(next.reminded_ms))
-            ));
-            for a in alerts {
-                let p = e.name(&format!("{}{}", attr::ALERT, a.id));
-                sets.push(format!("{p} = {}", e.value(alert_value(a))));
-            }
-            for (a, v) in [
-                (attr::STATE, s(next.state.as_str())),
-                (attr::GEN, n(next.generation)),
-                (attr::SINCE, n(next.since_ms)),
-                (attr::SUCCESSES, n(next.successes)),
-                (attr::OPEN_UNTIL, n(next.open_until_ms)),
-                (attr::REOPENS, n(next.reopens)),
-            ] {
-                sets.push(format!("{} = {}", e.name(a), e.value(v)));
-            }
-            match next.forced_until {
-                Some(u) => sets.push(format!(
-                    "{} = {}",
-                    e.name(attr::FORCED_UNTIL),
-                    e.value(n(u))
-                )),
-                None => removes.push(e.name(attr::FORCED_UNTIL)),
-            }
-            // Keep leaves the attribute alone: an unused name is a ValidationException.
-            match tally {
-                Tally::Set => {
-                    let f = e.name(attr::FAILURES);
-                    sets.push(format!("{f} = {}", e.value(n(next.failures))));
-                }
-                Tally::Keep => {}
-                Tally::AddOne => {
-                    let f = e.name(attr::FAILURES);
-                    let (zero, one) = (e.value(n(0)), e.value(n(1)));
-                    sets.push(format!("{f} = if_not_exists({f}, {zero}) + {one}"));
-                }
-            }
-            for (a, v) in [
-                (attr::EPISODE, &next.episode),
-                (attr::LAST_ERROR, &next.last_error),
-                (attr::WRITER, &next.writer),
-            ] {
-                match v {
-                    Some(v) => sets.push(format!("{} = {}", e.name(a), e.value(s(v.clone())))),
-                    None => removes.push(e.name(a)),
-                }
-            }
-            for (slot, lease) in &next.trials {
-                let p = e.name(&format!("{}{slot}", attr::TRIAL));
-                sets.push(format!("{p} = {}", e.value(lease_value(lease))));
-            }
+            let cond = expect_condition(p.e, name, expect);
+            p.clear(clear_trials, drop_alerts, expect.generation, clear_window);
+            p.record(next, alerts, tally);
             cond
         }
         Op::CountFailure {
@@ -482,220 +426,361 @@ fn plan(e: &mut Expr, name: &str, op: &Op) -> (String, String) {
             bucket,
             calls,
             prune,
-        } => {
-            let cond = closed_condition(e, name, *generation);
-            init_fields(e, &mut sets);
-            sets.push(format!(
-                "{} = {}",
-                e.name(attr::LAST_ERROR),
-                e.value(s(error.clone()))
-            ));
-            adds.push(format!("{} {}", e.name(attr::FAILURES), e.value(n(1))));
-            if let Some(b) = bucket {
-                adds.push(format!(
-                    "{} {}",
-                    e.name(&win_attr(attr::WIN_CALLS, *generation, *b)),
-                    e.value(n(*calls))
-                ));
-                adds.push(format!(
-                    "{} {}",
-                    e.name(&win_attr(attr::WIN_FAILS, *generation, *b)),
-                    e.value(n(1))
-                ));
-            }
-            prune_buckets(e, &mut removes, *generation, prune);
-            cond
-        }
+        } => p.count_failure(name, *generation, error, *bucket, *calls, prune),
         Op::CountCalls {
             generation,
             bucket,
             calls,
             prune,
-        } => {
-            let cond = closed_condition(e, name, *generation);
-            init_fields(e, &mut sets);
-            adds.push(format!(
-                "{} {}",
-                e.name(&win_attr(attr::WIN_CALLS, *generation, *bucket)),
-                e.value(n(*calls))
-            ));
-            prune_buckets(e, &mut removes, *generation, prune);
-            cond
-        }
-        Op::ResetFailures { generation } => {
-            let cond = closed_condition(e, name, *generation);
-            let f = e.name(attr::FAILURES);
-            sets.push(format!("{f} = {}", e.value(n(0))));
-            format!("{cond} AND {f} > {}", e.value(n(0)))
-        }
+        } => p.count_calls(name, *generation, *bucket, *calls, prune),
+        Op::ResetFailures { generation } => p.reset_failures(name, *generation),
         Op::AcquireTrial {
             generation,
             slot,
             lease,
             now,
-        } => {
-            let p = e.name(&format!("{}{slot}", attr::TRIAL));
-            sets.push(format!("{p} = {}", e.value(lease_value(lease))));
-            format!(
-                "{} = {} AND {} = {} AND (attribute_not_exists({p}) OR {p}.{} < {} OR {p}.{} <> {})",
-                e.name(attr::STATE),
-                e.value(s(State::HalfOpen.as_str())),
-                e.name(attr::GEN),
-                e.value(n(*generation)),
-                e.name(attr::L_EXP),
-                e.value(n(*now)),
-                e.name(attr::L_GEN),
-                e.value(n(*generation)),
-            )
-        }
+        } => p.acquire_trial(*generation, *slot, lease, *now),
         Op::FlagConfigFault {
             alert,
             now,
             every_ms,
-        } => {
-            init_fields(e, &mut sets);
-            let cf = e.name(attr::CONFIG_FAULT);
-            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
-            sets.push(format!("{cf} = {}", e.value(n(*now))));
-            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
-            format!(
-                "attribute_not_exists({cf}) OR {cf} <= {}",
-                e.value(n(now - every_ms))
-            )
-        }
+        } => p.paged_at(attr::CONFIG_FAULT.to_string(), alert, *now, *every_ms),
         Op::Page {
             alert,
             now,
             every_ms,
-        } => {
-            init_fields(e, &mut sets);
-            let at = e.name(&format!("{}{}", attr::PAGED, alert.id));
-            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
-            sets.push(format!("{at} = {}", e.value(n(*now))));
-            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
-            format!(
-                "attribute_not_exists({at}) OR {at} <= {}",
-                e.value(n(now - every_ms))
-            )
-        }
-        Op::ClearConfigFault { alert } => {
-            let cf = e.name(attr::CONFIG_FAULT);
-            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
-            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
-            removes.push(cf.clone());
-            format!("attribute_exists({cf})")
-        }
-        Op::NoteHealthCheck { at, healthy } => {
-            init_fields(e, &mut sets);
-            let lp = e.name(attr::LAST_CHECK);
-            sets.push(format!("{lp} = {}", e.value(n(*at))));
-            sets.push(format!(
-                "{} = {}",
-                e.name(attr::LAST_CHECK_OK),
-                e.value(AttributeValue::Bool(*healthy))
-            ));
-            // Migrate: the legacy attributes go with the first check written by this code.
-            removes.push(e.name(attr::LEGACY_LAST_CHECK));
-            removes.push(e.name(attr::LEGACY_LAST_CHECK_OK));
-            format!("attribute_not_exists({lp}) OR {lp} <= {}", e.value(n(*at)))
-        }
+        } => p.paged_at(
+            format!("{}{}", attr::PAGED, alert.id),
+            alert,
+            *now,
+            *every_ms,
+        ),
+        Op::ClearConfigFault { alert } => p.clear_config_fault(alert),
+        Op::NoteHealthCheck { at, healthy } => p.note_health_check(*at, *healthy),
         Op::Remind {
             episode,
             alert,
             now,
             every_ms,
-        } => {
-            let p = e.name(&format!("{}{}", attr::ALERT, alert.id));
-            let r = e.name(attr::REMINDED);
-            sets.push(format!("{p} = {}", e.value(alert_value(alert))));
-            sets.push(format!("{r} = {}", e.value(n(*now))));
-            format!(
-                "{} = {} AND (attribute_not_exists({r}) OR {r} <= {})",
-                e.name(attr::EPISODE),
-                e.value(s(episode.clone())),
-                e.value(n(now - every_ms))
-            )
-        }
+        } => p.remind(episode, alert, *now, *every_ms),
         Op::ClaimEntry {
             id,
             owner,
             now,
             until,
-        } => {
-            let p = e.name(&format!("{}{id}", attr::ALERT));
-            let (co, cu) = (e.name("claim_owner"), e.name("claim_until"));
-            sets.push(format!("{p}.{co} = {}", e.value(s(owner.clone()))));
-            sets.push(format!("{p}.{cu} = {}", e.value(n(*until))));
-            format!(
-                "attribute_exists({p}) AND (attribute_not_exists({p}.{cu}) OR {p}.{cu} < {})",
-                e.value(n(*now))
-            )
-        }
-        Op::DropEntry { id, owner } => {
-            let p = e.name(&format!("{}{id}", attr::ALERT));
-            removes.push(p.clone());
-            format!(
-                "{p}.{} = {}",
-                e.name("claim_owner"),
-                e.value(s(owner.clone()))
-            )
-        }
+        } => p.claim_entry(id, owner, *now, *until),
+        Op::DropEntry { id, owner } => p.drop_entry(id, owner),
         Op::DeferEntry {
             id,
             owner,
             attempts,
             next_ms,
-        } => {
-            let p = e.name(&format!("{}{id}", attr::ALERT));
-            let (co, cu) = (e.name("claim_owner"), e.name("claim_until"));
-            sets.push(format!(
-                "{p}.{} = {}",
-                e.name("attempts"),
-                e.value(n(*attempts))
-            ));
-            sets.push(format!("{p}.{} = {}", e.name("next"), e.value(n(*next_ms))));
-            removes.push(format!("{p}.{co}"));
-            removes.push(format!("{p}.{cu}"));
-            format!("{p}.{co} = {}", e.value(s(owner.clone())))
-        }
+        } => p.defer_entry(id, owner, *attempts, *next_ms),
         Op::ReleaseTrial {
             generation,
             slot,
             owner,
-        } => {
-            let p = e.name(&format!("{}{slot}", attr::TRIAL));
-            removes.push(p.clone());
-            format!(
-                "{} = {} AND {} = {} AND {p}.{} = {} AND {p}.{} = {}",
-                e.name(attr::STATE),
-                e.value(s(State::HalfOpen.as_str())),
-                e.name(attr::GEN),
-                e.value(n(*generation)),
-                e.name(attr::L_OWNER),
-                e.value(s(owner.clone())),
-                e.name(attr::L_GEN),
-                e.value(n(*generation)),
-            )
-        }
+        } => p.release_trial(*generation, *slot, owner),
         Op::TrialSuccess {
             generation,
             slot,
             owner,
             now,
-        } => {
-            adds.push(format!("{} {}", e.name(attr::SUCCESSES), e.value(n(1))));
-            removes.push(e.name(&format!("{}{slot}", attr::TRIAL)));
-            let held = lease_held(e, *slot, owner, *now, *generation);
-            format!(
-                "{} = {} AND {} = {} AND {held}",
-                e.name(attr::STATE),
-                e.value(s(State::HalfOpen.as_str())),
-                e.name(attr::GEN),
-                e.value(n(*generation)),
-            )
-        }
+        } => p.trial_success(*generation, *slot, owner, *now),
     };
-    (update_expression(&sets, &adds, &removes), cond)
+    (update_expression(&p.sets, &p.adds, &p.removes), cond)
+}
+
+/// One update being planned: the expression's names and values, and its SET, ADD and
+/// REMOVE clauses. Each method plans one op and returns its condition.
+struct Plan<'a> {
+    e: &'a mut Expr,
+    sets: Vec<String>,
+    adds: Vec<String>,
+    removes: Vec<String>,
+}
+
+impl Plan<'_> {
+    fn set(&mut self, attr: &str, v: AttributeValue) {
+        let clause = format!("{} = {}", self.e.name(attr), self.e.value(v));
+        self.sets.push(clause);
+    }
+
+    /// A transition's clean-up: trial slots, the outbox entries it drops, and the old
+    /// generation's window buckets.
+    fn clear(&mut self, trials: &[u32], entries: &[String], generation: u64, window: &[i64]) {
+        for slot in trials {
+            self.removes
+                .push(self.e.name(&format!("{}{slot}", attr::TRIAL)));
+            self.removes
+                .push(self.e.name(&format!("{}{slot}", attr::LEGACY_TRIAL)));
+        }
+        for id in entries {
+            self.removes
+                .push(self.e.name(&format!("{}{id}", attr::ALERT)));
+        }
+        prune_buckets(self.e, &mut self.removes, generation, window);
+    }
+
+    /// A transition's new record: its state and numbers, the entries it adds, the
+    /// failure count as `tally` says, the optional fields, and its trial leases.
+    fn record(&mut self, next: &Record, alerts: &[OutboxEntry], tally: &Tally) {
+        self.set(attr::REMINDED, n(next.reminded_ms));
+        for a in alerts {
+            let p = self.e.name(&format!("{}{}", attr::ALERT, a.id));
+            let clause = format!("{p} = {}", self.e.value(alert_value(a)));
+            self.sets.push(clause);
+        }
+        for (a, v) in [
+            (attr::STATE, s(next.state.as_str())),
+            (attr::GEN, n(next.generation)),
+            (attr::SINCE, n(next.since_ms)),
+            (attr::SUCCESSES, n(next.successes)),
+            (attr::OPEN_UNTIL, n(next.open_until_ms)),
+            (attr::REOPENS, n(next.reopens)),
+        ] {
+            self.set(a, v);
+        }
+        match next.forced_until {
+            Some(u) => self.set(attr::FORCED_UNTIL, n(u)),
+            None => self.removes.push(self.e.name(attr::FORCED_UNTIL)),
+        }
+        // Keep leaves the attribute alone: an unused name is a ValidationException.
+        match tally {
+            Tally::Set => self.set(attr::FAILURES, n(next.failures)),
+            Tally::Keep => {}
+            Tally::AddOne => {
+                let f = self.e.name(attr::FAILURES);
+                let (zero, one) = (self.e.value(n(0)), self.e.value(n(1)));
+                self.sets
+                    .push(format!("{f} = if_not_exists({f}, {zero}) + {one}"));
+            }
+        }
+        for (a, v) in [
+            (attr::EPISODE, &next.episode),
+            (attr::LAST_ERROR, &next.last_error),
+            (attr::WRITER, &next.writer),
+        ] {
+            match v {
+                Some(v) => self.set(a, s(v.clone())),
+                None => self.removes.push(self.e.name(a)),
+            }
+        }
+        for (slot, lease) in &next.trials {
+            let p = self.e.name(&format!("{}{slot}", attr::TRIAL));
+            let clause = format!("{p} = {}", self.e.value(lease_value(lease)));
+            self.sets.push(clause);
+        }
+    }
+
+    fn count_failure(
+        &mut self,
+        name: &str,
+        generation: u64,
+        error: &str,
+        bucket: Option<i64>,
+        calls: u32,
+        prune: &[i64],
+    ) -> String {
+        let cond = closed_condition(self.e, name, generation);
+        init_fields(self.e, &mut self.sets);
+        self.set(attr::LAST_ERROR, s(error));
+        let one = self.e.value(n(1));
+        self.adds
+            .push(format!("{} {one}", self.e.name(attr::FAILURES)));
+        if let Some(b) = bucket {
+            let (c, f) = (
+                self.e.name(&win_attr(attr::WIN_CALLS, generation, b)),
+                self.e.name(&win_attr(attr::WIN_FAILS, generation, b)),
+            );
+            let (calls, one) = (self.e.value(n(calls)), self.e.value(n(1)));
+            self.adds.push(format!("{c} {calls}"));
+            self.adds.push(format!("{f} {one}"));
+        }
+        prune_buckets(self.e, &mut self.removes, generation, prune);
+        cond
+    }
+
+    fn count_calls(
+        &mut self,
+        name: &str,
+        generation: u64,
+        bucket: i64,
+        calls: u32,
+        prune: &[i64],
+    ) -> String {
+        let cond = closed_condition(self.e, name, generation);
+        init_fields(self.e, &mut self.sets);
+        let c = self.e.name(&win_attr(attr::WIN_CALLS, generation, bucket));
+        let calls = self.e.value(n(calls));
+        self.adds.push(format!("{c} {calls}"));
+        prune_buckets(self.e, &mut self.removes, generation, prune);
+        cond
+    }
+
+    fn reset_failures(&mut self, name: &str, generation: u64) -> String {
+        let cond = closed_condition(self.e, name, generation);
+        let f = self.e.name(attr::FAILURES);
+        let zero = self.e.value(n(0));
+        self.sets.push(format!("{f} = {zero}"));
+        format!("{cond} AND {f} > {}", self.e.value(n(0)))
+    }
+
+    fn acquire_trial(&mut self, generation: u64, slot: u32, lease: &Lease, now: i64) -> String {
+        let p = self.e.name(&format!("{}{slot}", attr::TRIAL));
+        let clause = format!("{p} = {}", self.e.value(lease_value(lease)));
+        self.sets.push(clause);
+        let e = &mut *self.e;
+        format!(
+            "{} = {} AND {} = {} AND (attribute_not_exists({p}) OR {p}.{} < {} OR {p}.{} <> {})",
+            e.name(attr::STATE),
+            e.value(s(State::HalfOpen.as_str())),
+            e.name(attr::GEN),
+            e.value(n(generation)),
+            e.name(attr::L_EXP),
+            e.value(n(now)),
+            e.name(attr::L_GEN),
+            e.value(n(generation)),
+        )
+    }
+
+    /// A page written at most once per `every_ms`, its time noted in `at_attr` (a
+    /// configuration fault's, or one slot's `paged_<id>`).
+    fn paged_at(
+        &mut self,
+        at_attr: String,
+        alert: &OutboxEntry,
+        now: i64,
+        every_ms: i64,
+    ) -> String {
+        init_fields(self.e, &mut self.sets);
+        let at = self.e.name(&at_attr);
+        let p = self.e.name(&format!("{}{}", attr::ALERT, alert.id));
+        let clauses = [
+            format!("{at} = {}", self.e.value(n(now))),
+            format!("{p} = {}", self.e.value(alert_value(alert))),
+        ];
+        self.sets.extend(clauses);
+        format!(
+            "attribute_not_exists({at}) OR {at} <= {}",
+            self.e.value(n(now - every_ms))
+        )
+    }
+
+    fn clear_config_fault(&mut self, alert: &OutboxEntry) -> String {
+        let cf = self.e.name(attr::CONFIG_FAULT);
+        let p = self.e.name(&format!("{}{}", attr::ALERT, alert.id));
+        let clause = format!("{p} = {}", self.e.value(alert_value(alert)));
+        self.sets.push(clause);
+        self.removes.push(cf.clone());
+        format!("attribute_exists({cf})")
+    }
+
+    fn note_health_check(&mut self, at: i64, healthy: bool) -> String {
+        init_fields(self.e, &mut self.sets);
+        let lp = self.e.name(attr::LAST_CHECK);
+        let clause = format!("{lp} = {}", self.e.value(n(at)));
+        self.sets.push(clause);
+        self.set(attr::LAST_CHECK_OK, AttributeValue::Bool(healthy));
+        // Migrate: the legacy attributes go with the first check written by this code.
+        self.removes.push(self.e.name(attr::LEGACY_LAST_CHECK));
+        self.removes.push(self.e.name(attr::LEGACY_LAST_CHECK_OK));
+        format!(
+            "attribute_not_exists({lp}) OR {lp} <= {}",
+            self.e.value(n(at))
+        )
+    }
+
+    fn remind(&mut self, episode: &str, alert: &OutboxEntry, now: i64, every_ms: i64) -> String {
+        let p = self.e.name(&format!("{}{}", attr::ALERT, alert.id));
+        let r = self.e.name(attr::REMINDED);
+        let clauses = [
+            format!("{p} = {}", self.e.value(alert_value(alert))),
+            format!("{r} = {}", self.e.value(n(now))),
+        ];
+        self.sets.extend(clauses);
+        format!(
+            "{} = {} AND (attribute_not_exists({r}) OR {r} <= {})",
+            self.e.name(attr::EPISODE),
+            self.e.value(s(episode)),
+            self.e.value(n(now - every_ms))
+        )
+    }
+
+    fn claim_entry(&mut self, id: &str, owner: &str, now: i64, until: i64) -> String {
+        let p = self.e.name(&format!("{}{id}", attr::ALERT));
+        let (co, cu) = (self.e.name("claim_owner"), self.e.name("claim_until"));
+        let clauses = [
+            format!("{p}.{co} = {}", self.e.value(s(owner))),
+            format!("{p}.{cu} = {}", self.e.value(n(until))),
+        ];
+        self.sets.extend(clauses);
+        format!(
+            "attribute_exists({p}) AND (attribute_not_exists({p}.{cu}) OR {p}.{cu} < {})",
+            self.e.value(n(now))
+        )
+    }
+
+    fn drop_entry(&mut self, id: &str, owner: &str) -> String {
+        let p = self.e.name(&format!("{}{id}", attr::ALERT));
+        self.removes.push(p.clone());
+        format!(
+            "{p}.{} = {}",
+            self.e.name("claim_owner"),
+            self.e.value(s(owner))
+        )
+    }
+
+    fn defer_entry(&mut self, id: &str, owner: &str, attempts: u32, next_ms: i64) -> String {
+        let p = self.e.name(&format!("{}{id}", attr::ALERT));
+        let (co, cu) = (self.e.name("claim_owner"), self.e.name("claim_until"));
+        let clauses = [
+            format!(
+                "{p}.{} = {}",
+                self.e.name("attempts"),
+                self.e.value(n(attempts))
+            ),
+            format!("{p}.{} = {}", self.e.name("next"), self.e.value(n(next_ms))),
+        ];
+        self.sets.extend(clauses);
+        self.removes.push(format!("{p}.{co}"));
+        self.removes.push(format!("{p}.{cu}"));
+        format!("{p}.{co} = {}", self.e.value(s(owner)))
+    }
+
+    fn release_trial(&mut self, generation: u64, slot: u32, owner: &str) -> String {
+        let p = self.e.name(&format!("{}{slot}", attr::TRIAL));
+        self.removes.push(p.clone());
+        let e = &mut *self.e;
+        format!(
+            "{} = {} AND {} = {} AND {p}.{} = {} AND {p}.{} = {}",
+            e.name(attr::STATE),
+            e.value(s(State::HalfOpen.as_str())),
+            e.name(attr::GEN),
+            e.value(n(generation)),
+            e.name(attr::L_OWNER),
+            e.value(s(owner)),
+            e.name(attr::L_GEN),
+            e.value(n(generation)),
+        )
+    }
+
+    fn trial_success(&mut self, generation: u64, slot: u32, owner: &str, now: i64) -> String {
+        let one = self.e.value(n(1));
+        self.adds
+            .push(format!("{} {one}", self.e.name(attr::SUCCESSES)));
+        self.removes
+            .push(self.e.name(&format!("{}{slot}", attr::TRIAL)));
+        let held = lease_held(self.e, slot, owner, now, generation);
+        let e = &mut *self.e;
+        format!(
+            "{} = {} AND {} = {} AND {held}",
+            e.name(attr::STATE),
+            e.value(s(State::HalfOpen.as_str())),
+            e.name(attr::GEN),
+            e.value(n(generation)),
+        )
+    }
 }
 
 fn prune_buckets(e: &mut Expr, removes: &mut Vec<String>, generation: u64, prune: &[i64]) {
