@@ -239,6 +239,9 @@ impl Op {
     }
 
     /// Apply to `current` atomically: the new record, or `None` when the condition fails.
+    /// Over 100 lines on purpose: this is the reference semantics, one table with every
+    /// op's condition and effect side by side, as the model, the differential test and a
+    /// reviewer read it against `dynamo::Plan`; split, it would hide that.
     pub fn apply(&self, current: &Record) -> Option<Record> {
         let closed_at = |g: u64| current.state == State::Closed && current.generation == g;
         let mut next = current.clone();
