@@ -365,94 +365,115 @@ impl Executor {
                 page_tries = 1;
             }
             let latency_ms = started.elapsed().as_millis() as f64;
-            let op = match &outcome {
-                Outcome::Done(_) => Op::DropEntry {
-                    id: a.id.clone(),
-                    owner: self.owner.clone(),
-                },
-                Outcome::Retry {
-                    after_s,
-                    failed: true,
-                    ..
-                } => Op::DeferEntry {
-                    id: a.id.clone(),
-                    owner: self.owner.clone(),
-                    attempts: a.attempts + 1,
-                    next_ms: now + self.retry_in(a.attempts, *after_s),
-                },
-                Outcome::Retry {
-                    failed: false,
-                    after_s,
-                    ..
-                } => Op::DeferEntry {
-                    id: a.id.clone(),
-                    owner: self.owner.clone(),
-                    attempts: a.attempts,
-                    next_ms: self.clock.now_ms()
-                        + after_s.map_or(PROGRESS_RETRY_MS, |s| s as Millis * 1000),
-                },
-            };
+            let op = self.outcome_op(a, &outcome, now);
             // The outcome is recorded even past the caller's deadline, but never waits
             // on a slow table for longer than one request.
             let until = Instant::now() + crate::store::REQUEST_TIMEOUT;
             let _ = tokio::time::timeout_at(until, self.store.apply(breaker, &op)).await;
-            let kind = a.action.as_str();
-            match outcome {
-                Outcome::Done(what) => {
-                    done.sent += 1;
-                    if let Some(h) = &self.history {
-                        let d = Done {
-                            breaker: breaker.to_string(),
-                            action: kind.to_string(),
-                            episode: a.dedup_key.clone(),
-                            at: crate::clock::iso8601(self.clock.now_ms()),
-                            outcome: what.clone(),
-                            at_ms: self.clock.now_ms(),
-                        };
-                        let until = Instant::now() + 2 * crate::store::REQUEST_TIMEOUT;
-                        if let Err(e) = h.record(&d, until).await {
-                            tracing::warn!(breaker, error = %e, "action done, not noted in its history");
-                        }
-                    }
-                    tracing::info!(breaker, action = kind, id = %a.id, dedup_key = %a.dedup_key, attempts = a.attempts + 1, %what, "outage action done");
-                    metrics::emit(
-                        &[("Breaker", breaker), ("Action", kind)],
-                        &[
-                            metrics::count("ActionsDone", 1.0),
-                            metrics::millis("ActionLatency", latency_ms),
-                        ],
-                    );
-                    if !a.action.is_page() && a.attempts + 1 > PAGE_AFTER_ATTEMPTS {
-                        self.page_failing(breaker, a, None, deadline).await;
-                    }
-                }
-                Outcome::Retry {
-                    why, failed: false, ..
-                } => {
+            match &outcome {
+                Outcome::Done(_) => done.sent += 1,
+                Outcome::Retry { .. } => {
                     blocked.insert(lane);
                     done.pending += 1;
-                    tracing::info!(breaker, action = kind, id = %a.id, progress = %why, "outage action under way; continues shortly");
-                }
-                Outcome::Retry { why, .. } => {
-                    blocked.insert(lane);
-                    done.pending += 1;
-                    tracing::warn!(breaker, action = kind, id = %a.id, attempt = a.attempts + 1, error = %why, "outage action failed; will retry");
-                    metrics::emit(
-                        &[("Breaker", breaker), ("Action", kind)],
-                        &[metrics::count("ActionsFailed", 1.0)],
-                    );
-                    metrics::emit(&[], &[metrics::count("ActionsFailedTotal", 1.0)]);
-                    if !a.action.is_page() && a.attempts + 1 == PAGE_AFTER_ATTEMPTS {
-                        self.page_failing(breaker, a, Some(&why), deadline).await;
-                    }
                 }
             }
+            self.report(breaker, a, outcome, latency_ms, deadline).await;
         }
         metrics::emit(
             &[("Breaker", breaker)],
             &[metrics::count("ActionsPending", f64::from(done.pending))],
         );
         Ok(done)
+    }
+
+    /// What the outbox records of an attempt: done leaves; a failure is deferred by its
+    /// backoff and counted; work under way is deferred shortly, not counted.
+    fn outcome_op(&self, a: &OutboxEntry, outcome: &Outcome, now: Millis) -> Op {
+        match outcome {
+            Outcome::Done(_) => Op::DropEntry {
+                id: a.id.clone(),
+                owner: self.owner.clone(),
+            },
+            Outcome::Retry {
+                after_s,
+                failed: true,
+                ..
+            } => Op::DeferEntry {
+                id: a.id.clone(),
+                owner: self.owner.clone(),
+                attempts: a.attempts + 1,
+                next_ms: now + self.retry_in(a.attempts, *after_s),
+            },
+            Outcome::Retry {
+                failed: false,
+                after_s,
+                ..
+            } => Op::DeferEntry {
+                id: a.id.clone(),
+                owner: self.owner.clone(),
+                attempts: a.attempts,
+                next_ms: self.clock.now_ms()
+                    + after_s.map_or(PROGRESS_RETRY_MS, |s| s as Millis * 1000),
+            },
+        }
+    }
+
+    /// Say what an attempt came to: its history line, log, metrics, and the failing
+    /// action's page (or its resolve) when it is due.
+    async fn report(
+        &self,
+        breaker: &str,
+        a: &OutboxEntry,
+        outcome: Outcome,
+        latency_ms: f64,
+        deadline: Instant,
+    ) {
+        let kind = a.action.as_str();
+        match outcome {
+            Outcome::Done(what) => {
+                if let Some(h) = &self.history {
+                    let d = Done {
+                        breaker: breaker.to_string(),
+                        action: kind.to_string(),
+                        episode: a.dedup_key.clone(),
+                        at: crate::clock::iso8601(self.clock.now_ms()),
+                        outcome: what.clone(),
+                        at_ms: self.clock.now_ms(),
+                    };
+                    let until = Instant::now() + 2 * crate::store::REQUEST_TIMEOUT;
+                    if let Err(e) = h.record(&d, until).await {
+                        tracing::warn!(breaker, error = %e, "action done, not noted in its history");
+                    }
+                }
+                tracing::info!(breaker, action = kind, id = %a.id, dedup_key = %a.dedup_key, attempts = a.attempts + 1, %what, "outage action done");
+                metrics::emit(
+                    &[("Breaker", breaker), ("Action", kind)],
+                    &[
+                        metrics::count("ActionsDone", 1.0),
+                        metrics::millis("ActionLatency", latency_ms),
+                    ],
+                );
+                if !a.action.is_page() && a.attempts + 1 > PAGE_AFTER_ATTEMPTS {
+                    self.page_failing(breaker, a, None, deadline).await;
+                }
+            }
+            Outcome::Retry {
+                why, failed: false, ..
+            } => {
+                tracing::info!(breaker, action = kind, id = %a.id, progress = %why, "outage action under way; continues shortly");
+            }
+            Outcome::Retry { why, .. } => {
+                tracing::warn!(breaker, action = kind, id = %a.id, attempt = a.attempts + 1, error = %why, "outage action failed; will retry");
+                metrics::emit(
+                    &[("Breaker", breaker), ("Action", kind)],
+                    &[metrics::count("ActionsFailed", 1.0)],
+                );
+                metrics::emit(&[], &[metrics::count("ActionsFailedTotal", 1.0)]);
+                if !a.action.is_page() && a.attempts + 1 == PAGE_AFTER_ATTEMPTS {
+                    self.page_failing(breaker, a, Some(&why), deadline).await;
+                }
+            }
+        }
     }
 
     fn retry_in(&self, attempts: u32, after_s: Option<u64>) -> Millis {
@@ -476,113 +497,140 @@ impl Executor {
                 tracing::warn!(breaker = %rec.name, alert = %a.id, action = a.action.as_str(), "an effect this version does not know; dropped");
                 Outcome::Done("dropped: an effect this version does not know".into())
             }
-            Work::Page => {
-                let Some(pd) = &self.pager else {
-                    return Outcome::retry("no pager");
-                };
-                // A trigger reports the count the record holds now: every failure counted
-                // by any instance before the trip.
-                let mut sent = a.clone();
-                if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
-                    sent.failures = a.failures.max(rec.failures);
-                }
-                match send_page(pd, &rec.name, &sent, page_tries, deadline).await {
-                    Sent::Accepted => Outcome::Done("accepted".into()),
-                    Sent::Refused(status) => {
-                        tracing::error!(breaker = %rec.name, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
-                        metrics::emit(&[], &[metrics::count("AlertsRejectedTotal", 1.0)]);
-                        Outcome::Done(format!("refused ({status})"))
-                    }
-                    Sent::Retry { after_s, why } => Outcome::Retry {
-                        after_s,
-                        why,
-                        failed: true,
-                    },
+            Work::Page => self.page_entry(rec, a, page_tries, deadline).await,
+            Work::Overflow { on } => self.switch_overflow(rec, a, on, deadline).await,
+            Work::Campaigns { pause } => self.pause_or_resume(rec, a, pause, deadline).await,
+        }
+    }
+
+    /// A page to PagerDuty, `page_tries` tries within the invocation.
+    async fn page_entry(
+        &self,
+        rec: &Record,
+        a: &OutboxEntry,
+        page_tries: u32,
+        deadline: Instant,
+    ) -> Outcome {
+        let Some(pd) = &self.pager else {
+            return Outcome::retry("no pager");
+        };
+        // A trigger reports the count the record holds now: every failure counted
+        // by any instance before the trip.
+        let mut sent = a.clone();
+        if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
+            sent.failures = a.failures.max(rec.failures);
+        }
+        match send_page(pd, &rec.name, &sent, page_tries, deadline).await {
+            Sent::Accepted => Outcome::Done("accepted".into()),
+            Sent::Refused(status) => {
+                tracing::error!(breaker = %rec.name, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
+                metrics::emit(&[], &[metrics::count("AlertsRejectedTotal", 1.0)]);
+                Outcome::Done(format!("refused ({status})"))
+            }
+            Sent::Retry { after_s, why } => Outcome::Retry {
+                after_s,
+                why,
+                failed: true,
+            },
+        }
+    }
+
+    /// The emergency group on (`on`) or off again, for `rec`'s outage.
+    async fn switch_overflow(
+        &self,
+        rec: &Record,
+        a: &OutboxEntry,
+        on: bool,
+        deadline: Instant,
+    ) -> Outcome {
+        let Some(o) = &self.overflow else {
+            return Outcome::retry("overflow not configured");
+        };
+        // The breaker moved on: a restore is no longer called for. An activation
+        // is not made any more, but one whose PUT landed with its confirmation
+        // lost is still confirmed (recorded, paged), for the restore to undo.
+        let moved_on = on != rec.state.is_degraded();
+        if moved_on && !on {
+            return Outcome::Done("cancelled: the breaker moved on".into());
+        }
+        if !on {
+            match o.held_by_other(&rec.name, deadline).await {
+                Ok(Some(why)) => return Outcome::Done(format!("left on: {why}")),
+                Ok(None) => {}
+                Err(e) => {
+                    return Outcome::retry(format!(
+                        "whether another breaker still holds the overflow is not known: {e}"
+                    ))
                 }
             }
-            Work::Overflow { on } => {
-                let Some(o) = &self.overflow else {
-                    return Outcome::retry("overflow not configured");
+        }
+        let Ok(group) = o.group_or_default(None) else {
+            return Outcome::retry("OVERFLOW_EMERGENCY_GROUP_ID is not set");
+        };
+        // Callers go only to a backup proven ready; until it is, the outage is
+        // paged as not overflowed, and the activation waits for the next check.
+        if on && !moved_on {
+            if let Err(why) = o.backup_proven(deadline).await {
+                o.refused(&rec.name, &group, &why).await;
+                return Outcome::Retry {
+                    after_s: Some(READINESS_RETRY_S),
+                    why: format!("backup region not proven ready: {why}"),
+                    failed: false,
                 };
-                // The breaker moved on: a restore is no longer called for. An activation
-                // is not made any more, but one whose PUT landed with its confirmation
-                // lost is still confirmed (recorded, paged), for the restore to undo.
-                let moved_on = on != rec.state.is_degraded();
-                if moved_on && !on {
-                    return Outcome::Done("cancelled: the breaker moved on".into());
-                }
-                if !on {
-                    match o.held_by_other(&rec.name, deadline).await {
-                        Ok(Some(why)) => return Outcome::Done(format!("left on: {why}")),
-                        Ok(None) => {}
-                        Err(e) => {
-                            return Outcome::retry(format!(
-                                "whether another breaker still holds the overflow is not known: {e}"
-                            ))
-                        }
-                    }
-                }
-                let Ok(group) = o.group_or_default(None) else {
-                    return Outcome::retry("OVERFLOW_EMERGENCY_GROUP_ID is not set");
-                };
-                // Callers go only to a backup proven ready; until it is, the outage is
-                // paged as not overflowed, and the activation waits for the next check.
-                if on && !moved_on {
-                    if let Err(why) = o.backup_proven(deadline).await {
-                        o.refused(&rec.name, &group, &why).await;
-                        return Outcome::Retry {
-                            after_s: Some(READINESS_RETRY_S),
-                            why: format!("backup region not proven ready: {why}"),
-                            failed: false,
-                        };
-                    }
-                }
-                let req = Request {
-                    group,
-                    enabled: on,
-                    mode: Mode::Auto,
-                    by: format!(
-                        "failsoft ({} {})",
-                        rec.name,
-                        if on { "OPEN" } else { "recovered" }
-                    ),
-                    reason: a.summary.clone(),
-                    breaker: rec.name.clone(),
-                    confirm_only: moved_on,
-                };
-                let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
-                match Box::pin(o.switch(&req, &self.owner, attempt_deadline)).await {
-                    Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
-                    Err(e) => Outcome::retry(e.to_string()),
-                }
             }
-            Work::Campaigns { pause } => {
-                let Some(c) = &self.campaigns else {
-                    return Outcome::retry("campaign pause not configured");
-                };
-                let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
-                // The breaker moved on since the transition: the action is no longer
-                // called for (a resume is cancelled by a new outage; a pause by recovery).
-                // The record read here may be stale: what keeps a late resume from
-                // turning on what a new outage holds is the ledger's holds, by episode.
-                if pause != rec.state.is_degraded() {
-                    return Outcome::Done("cancelled: the breaker moved on".into());
-                }
-                // Boxed: the campaign futures are deep, and the runtime's types stay small.
-                let r = if pause {
-                    Box::pin(c.pause(&a.dedup_key, attempt_deadline)).await
-                } else {
-                    Box::pin(c.resume(&a.dedup_key, &self.owner, attempt_deadline)).await
-                };
-                match r {
-                    Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
-                    Err(e) => Outcome::Retry {
-                        after_s: e.retry_after_s(),
-                        why: e.to_string(),
-                        failed: !e.is_progress(),
-                    },
-                }
-            }
+        }
+        let req = Request {
+            group,
+            enabled: on,
+            mode: Mode::Auto,
+            by: format!(
+                "failsoft ({} {})",
+                rec.name,
+                if on { "OPEN" } else { "recovered" }
+            ),
+            reason: a.summary.clone(),
+            breaker: rec.name.clone(),
+            confirm_only: moved_on,
+        };
+        let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
+        match Box::pin(o.switch(&req, &self.owner, attempt_deadline)).await {
+            Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
+            Err(e) => Outcome::retry(e.to_string()),
+        }
+    }
+
+    /// The campaigns paused (`pause`) or resumed, for `rec`'s outage.
+    async fn pause_or_resume(
+        &self,
+        rec: &Record,
+        a: &OutboxEntry,
+        pause: bool,
+        deadline: Instant,
+    ) -> Outcome {
+        let Some(c) = &self.campaigns else {
+            return Outcome::retry("campaign pause not configured");
+        };
+        let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
+        // The breaker moved on since the transition: the action is no longer
+        // called for (a resume is cancelled by a new outage; a pause by recovery).
+        // The record read here may be stale: what keeps a late resume from
+        // turning on what a new outage holds is the ledger's holds, by episode.
+        if pause != rec.state.is_degraded() {
+            return Outcome::Done("cancelled: the breaker moved on".into());
+        }
+        // Boxed: the campaign futures are deep, and the runtime's types stay small.
+        let r = if pause {
+            Box::pin(c.pause(&a.dedup_key, attempt_deadline)).await
+        } else {
+            Box::pin(c.resume(&a.dedup_key, &self.owner, attempt_deadline)).await
+        };
+        match r {
+            Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
+            Err(e) => Outcome::Retry {
+                after_s: e.retry_after_s(),
+                why: e.to_string(),
+                failed: !e.is_progress(),
+            },
         }
     }
 
