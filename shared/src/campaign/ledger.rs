@@ -244,7 +244,9 @@ impl Update {
 }
 
 impl Ledger {
-    /// Make `w`, decided on the item `pk` at `rev`, if its condition holds.
+    /// Make `w`, decided on the item `pk` at `rev`, if its condition holds. Over 100
+    /// lines on purpose: one DynamoDB request per `Write`, side by side, so that each can
+    /// be read against `Write::apply` (the moto test plays every write against both).
     pub async fn write(
         &self,
         pk: &str,

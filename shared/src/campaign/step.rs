@@ -259,6 +259,9 @@ impl Write {
         }))
     }
 
+    /// Each write's condition and effect on the item: the ledger's reference semantics
+    /// as one table (over 100 lines on purpose, read beside `ledger::Ledger::write`,
+    /// which makes each one as a DynamoDB request, and checked against it on moto).
     #[allow(clippy::option_option)]
     fn change(&self, item: Option<&Entry>) -> Option<Option<Entry>> {
         use Write::*;
