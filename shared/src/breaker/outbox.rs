@@ -310,29 +310,59 @@ pub fn compact(
     if drop.is_empty() || summary_busy {
         return Compaction::default();
     }
-    let previous = outbox.get(SUMMARY_ID);
-    let (mut total, since) = match previous {
-        Some(p) => (p.failures, p.created_ms.min(first)),
-        None => (0, first),
+    let folded = Folded {
+        episodes: episodes.len() as u32,
+        stale,
+        unresolved,
+        first,
     };
-    total = total.saturating_add(episodes.len() as u32 + stale + unresolved);
+    let summary = summary_entry(breaker, outbox.get(SUMMARY_ID), &folded, now);
+    Compaction {
+        drop,
+        summary: Some(summary),
+        episodes,
+    }
+}
+
+/// What one compaction folded: whole episodes, stale entries, resolves given up, and
+/// the oldest of them.
+struct Folded {
+    episodes: u32,
+    stale: u32,
+    unresolved: u32,
+    first: Millis,
+}
+
+/// The summary entry that stands for what was folded, counted on from `previous`.
+fn summary_entry(
+    breaker: &str,
+    previous: Option<&OutboxEntry>,
+    f: &Folded,
+    now: Millis,
+) -> OutboxEntry {
+    let (mut total, since) = match previous {
+        Some(p) => (p.failures, p.created_ms.min(f.first)),
+        None => (0, f.first),
+    };
+    total = total.saturating_add(f.episodes + f.stale + f.unresolved);
     let mut text = format!(
         "{breaker}: {total} page(s) could not be delivered as themselves since {}",
         iso8601(since)
     );
-    if !episodes.is_empty() {
+    if f.episodes > 0 {
         text.push_str(&format!(
             "; {} episode(s) began and ended before paging got through",
-            episodes.len()
+            f.episodes
         ));
     }
-    if unresolved > 0 {
+    if f.unresolved > 0 {
         text.push_str(&format!(
-            "; {unresolved} incident(s) may need resolving by hand"
+            "; {} incident(s) may need resolving by hand",
+            f.unresolved
         ));
     }
     text.truncate(MAX_TEXT);
-    let summary = OutboxEntry {
+    OutboxEntry {
         id: SUMMARY_ID.to_string(),
         action: Action::Summary,
         dedup_key: format!("{breaker}/summary/{since}"),
@@ -343,11 +373,6 @@ pub fn compact(
         attempts: 0,
         next_ms: now,
         claim: None,
-    };
-    Compaction {
-        drop,
-        summary: Some(summary),
-        episodes,
     }
 }
 
