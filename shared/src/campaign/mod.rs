@@ -163,6 +163,16 @@ impl Role<'_> {
 }
 
 /// How driving one entry ended.
+/// What one PUT's step leaves the drive to do next.
+enum Flow {
+    Next,
+    Stop,
+    /// Genesys answered 409: the version moved; read again (up to `MAX_CONFLICTS`).
+    Conflict,
+    /// The PUT failed: only reads and ledger writes follow, and the error is returned.
+    Failed(ApiError),
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Fate {
     Settled,
@@ -385,79 +395,121 @@ impl Campaigns {
                     let Some(c) = current.take() else {
                         continue;
                     };
-                    let sent = Write::Sent {
-                        version: c.version,
-                        at: now,
-                    };
-                    match self.record(&mut e, &sent, deadline, report).await? {
-                        Recorded::Applied => {}
-                        Recorded::Refused => continue,
-                        Recorded::Gone => break,
-                    }
-                    // Abandoned within the bound the entry now states.
-                    let bound = std::time::Duration::from_millis(step::PUT_BOUND_MS as u64);
-                    let r = self
-                        .api
-                        .switch(&c, "off", deadline.min(Instant::now() + bound))
-                        .await;
-                    let a = answer(&r);
-                    if let Some(w) = step::after_off(a) {
-                        if self.record(&mut e, &w, deadline, report).await? == Recorded::Gone {
-                            if a == Answer::Refused {
-                                tracing::warn!(campaign = %c.id, status = %c.status, "Genesys refused to turn the campaign off; skipped");
-                                report.skipped.push(label(&c));
-                            }
-                            break;
-                        }
-                    }
-                    match (a, r) {
-                        (Answer::Accepted, _) => report.paused.push(label(&c)),
-                        (Answer::Conflict, _) => {
+                    let flow = self.turn_off(&mut e, c, now, deadline, report).await?;
+                    match flow {
+                        Flow::Next => {}
+                        Flow::Stop => break,
+                        Flow::Conflict => {
                             conflicts += 1;
                             if conflicts >= MAX_CONFLICTS {
                                 failure = Some(ApiError::VersionConflict(409));
                             }
                         }
-                        (_, Err(err)) => failure = Some(err),
-                        (_, Ok(_)) => {}
+                        Flow::Failed(err) => failure = Some(err),
                     }
                 }
                 Step::TurnOn => {
                     let (Some(c), Role::Resume { owner, .. }) = (current.take(), role) else {
                         continue;
                     };
-                    // The PUT ends well inside the claim: nobody takes the campaign over
-                    // while it may still land.
-                    let left = e.claim_until.saturating_sub(now) - step::CLAIM_MARGIN_MS / 2;
-                    let put_deadline = deadline
-                        .min(Instant::now() + std::time::Duration::from_millis(left.max(0) as u64));
-                    let r = self.api.switch(&c, "on", put_deadline).await;
-                    let a = answer(&r);
-                    let w = step::after_on(a, owner, now);
-                    match self.record(&mut e, &w, deadline, report).await? {
-                        Recorded::Gone => break,
-                        // Turned on, and a new outage holds it since our claim: it goes
-                        // back to the pause, `on` being ours.
-                        Recorded::Refused if matches!(w, Write::Resumed { .. }) => {
-                            let back = Write::HandBack {
-                                owner: (*owner).to_string(),
-                            };
-                            if self.record(&mut e, &back, deadline, report).await?
-                                == Recorded::Applied
-                            {
-                                tracing::warn!(campaign = %c.id, "an outage holds the campaign again; handed back to its pause");
-                                report.held_again.push(label(&c));
-                            }
-                        }
-                        Recorded::Applied | Recorded::Refused => {}
-                    }
-                    if let (Answer::NotNow | Answer::Unknown, Err(err)) = (a, r) {
-                        failure = Some(err);
+                    match self
+                        .turn_on(&mut e, c, owner, now, deadline, report)
+                        .await?
+                    {
+                        Flow::Stop => break,
+                        Flow::Failed(err) => failure = Some(err),
+                        Flow::Next | Flow::Conflict => {}
                     }
                 }
             }
         }
         failure.map_or(Ok(Fate::Settled), |f| Err(f.into()))
+    }
+
+    /// Turn `c` off: note the PUT as sent, send it within the bound the entry states,
+    /// and record what Genesys answered.
+    async fn turn_off(
+        &self,
+        e: &mut Entry,
+        c: Campaign,
+        now: Millis,
+        deadline: Instant,
+        report: &mut Report,
+    ) -> Result<Flow, CampaignError> {
+        let sent = Write::Sent {
+            version: c.version,
+            at: now,
+        };
+        match self.record(e, &sent, deadline, report).await? {
+            Recorded::Applied => {}
+            Recorded::Refused => return Ok(Flow::Next),
+            Recorded::Gone => return Ok(Flow::Stop),
+        }
+        // Abandoned within the bound the entry now states.
+        let bound = std::time::Duration::from_millis(step::PUT_BOUND_MS as u64);
+        let r = self
+            .api
+            .switch(&c, "off", deadline.min(Instant::now() + bound))
+            .await;
+        let a = answer(&r);
+        if let Some(w) = step::after_off(a) {
+            if self.record(e, &w, deadline, report).await? == Recorded::Gone {
+                if a == Answer::Refused {
+                    tracing::warn!(campaign = %c.id, status = %c.status, "Genesys refused to turn the campaign off; skipped");
+                    report.skipped.push(label(&c));
+                }
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(match (a, r) {
+            (Answer::Accepted, _) => {
+                report.paused.push(label(&c));
+                Flow::Next
+            }
+            (Answer::Conflict, _) => Flow::Conflict,
+            (_, Err(err)) => Flow::Failed(err),
+            (_, Ok(_)) => Flow::Next,
+        })
+    }
+
+    /// Turn `c` on under `owner`'s claim, the PUT ending well inside it, and record
+    /// what Genesys answered; a campaign a new outage holds since goes back to its pause.
+    async fn turn_on(
+        &self,
+        e: &mut Entry,
+        c: Campaign,
+        owner: &str,
+        now: Millis,
+        deadline: Instant,
+        report: &mut Report,
+    ) -> Result<Flow, CampaignError> {
+        // The PUT ends well inside the claim: nobody takes the campaign over while it
+        // may still land.
+        let left = e.claim_until.saturating_sub(now) - step::CLAIM_MARGIN_MS / 2;
+        let put_deadline =
+            deadline.min(Instant::now() + std::time::Duration::from_millis(left.max(0) as u64));
+        let r = self.api.switch(&c, "on", put_deadline).await;
+        let a = answer(&r);
+        let w = step::after_on(a, owner, now);
+        match self.record(e, &w, deadline, report).await? {
+            Recorded::Gone => return Ok(Flow::Stop),
+            // Turned on, and a new outage holds it since our claim: it goes back to the
+            // pause, `on` being ours.
+            Recorded::Refused if matches!(w, Write::Resumed { .. }) => {
+                let back = Write::HandBack {
+                    owner: owner.to_string(),
+                };
+                if self.record(e, &back, deadline, report).await? == Recorded::Applied {
+                    tracing::warn!(campaign = %c.id, "an outage holds the campaign again; handed back to its pause");
+                    report.held_again.push(label(&c));
+                }
+            }
+            Recorded::Applied | Recorded::Refused => {}
+        }
+        Ok(match (a, r) {
+            (Answer::NotNow | Answer::Unknown, Err(err)) => Flow::Failed(err),
+            _ => Flow::Next,
+        })
     }
 
     /// Make `w` on `e`, decided on it as it is; `e` becomes the item as it is now
