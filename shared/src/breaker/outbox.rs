@@ -293,17 +293,10 @@ pub fn compact(
     }
     // Still over the cap: the oldest resolves go; their incidents are named.
     let kept = outbox.len() - drop.len() + adding.len() + 1;
-    if kept > MAX_ENTRIES {
-        let mut resolves: Vec<&OutboxEntry> = outbox
-            .values()
-            .filter(|a| a.action == Action::Resolve && free(a) && !drop.contains(&a.id))
-            .collect();
-        resolves.sort_by_key(|a| (a.created_ms, a.id.clone()));
-        for a in resolves.into_iter().take(kept - MAX_ENTRIES) {
-            unresolved += 1;
-            first = first.min(a.created_ms);
-            drop.push(a.id.clone());
-        }
+    for a in oldest_resolves(outbox, &drop, &free, kept.saturating_sub(MAX_ENTRIES)) {
+        unresolved += 1;
+        first = first.min(a.created_ms);
+        drop.push(a.id.clone());
     }
     // A summary being sent is left alone: the folding waits for the next transition.
     let summary_busy = outbox.get(SUMMARY_ID).is_some_and(|a| !free(a));
@@ -322,6 +315,22 @@ pub fn compact(
         summary: Some(summary),
         episodes,
     }
+}
+
+/// The `n` oldest resolves that are free and not dropped already.
+fn oldest_resolves<'a>(
+    outbox: &'a BTreeMap<String, OutboxEntry>,
+    drop: &[String],
+    free: &dyn Fn(&OutboxEntry) -> bool,
+    n: usize,
+) -> Vec<&'a OutboxEntry> {
+    let mut resolves: Vec<&OutboxEntry> = outbox
+        .values()
+        .filter(|a| a.action == Action::Resolve && free(a) && !drop.contains(&a.id))
+        .collect();
+    resolves.sort_by_key(|a| (a.created_ms, a.id.clone()));
+    resolves.truncate(n);
+    resolves
 }
 
 /// What one compaction folded: whole episodes, stale entries, resolves given up, and

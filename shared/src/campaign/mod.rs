@@ -189,6 +189,20 @@ enum Recorded {
 }
 
 /// How Genesys answered a PUT, as `step` reads it.
+/// What the last read said of a campaign, for the step: gone (404), as read and when,
+/// or not read yet.
+fn seen_of(current: Option<&Campaign>, gone: bool, read_ms: Millis) -> Option<Seen> {
+    match (current, gone) {
+        (_, true) => Some(Seen::Gone),
+        (Some(c), _) => Some(Seen::At {
+            status: Status::of(&c.status),
+            version: c.version,
+            read_ms,
+        }),
+        (None, _) => None,
+    }
+}
+
 fn answer<T>(r: &Result<T, ApiError>) -> Answer {
     use crate::http::HttpError;
     match r {
@@ -343,15 +357,7 @@ impl Campaigns {
         let mut gone = false;
         for _ in 0..MAX_STEPS {
             let now = self.clock.now_ms();
-            let seen = match (&current, gone) {
-                (_, true) => Some(Seen::Gone),
-                (Some(c), _) => Some(Seen::At {
-                    status: Status::of(&c.status),
-                    version: c.version,
-                    read_ms,
-                }),
-                (None, _) => None,
-            };
+            let seen = seen_of(current.as_ref(), gone, read_ms);
             match role.decide(&e, seen, now) {
                 Step::Settled => break,
                 Step::Wait => return failure.map_or(Ok(Fate::Wait), |f| Err(f.into())),
