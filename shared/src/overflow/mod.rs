@@ -483,6 +483,19 @@ impl Overflow {
             }
             step::Step::Put => {}
         }
+        self.put(req, owner, &group, started, deadline).await
+    }
+
+    /// The switch itself: the intent recorded, the group PUT whole with its IVR links
+    /// checked (a link lost is restored and paged), then confirmed, recorded and paged.
+    async fn put(
+        &self,
+        req: &Request,
+        owner: &str,
+        group: &Group,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Report, OverflowError> {
         let intended = Intent {
             group_id: group.id.clone(),
             enabled: req.enabled,
