@@ -76,6 +76,9 @@ pub struct Book {
     pub dids: BTreeMap<String, Value>,
     /// IVR configurations by id.
     pub ivrs: BTreeMap<String, Value>,
+    /// Switches a person makes in Architect right after the next group PUT lands, each
+    /// adding one to the version: a race made deterministic.
+    pub person_after_put: Vec<bool>,
     /// How a stale version is answered.
     pub stale: Stale,
     /// The permissions the org's OAuth client was granted: a call the record says needs
@@ -174,6 +177,14 @@ impl FakeGenesys {
                        "division": {"id": "d1"},
                        "emergencyCallFlows": [{"emergencyFlow": {"id": "flow-backup", "name": "Backup region"}, "ivrs": ivrs}]}),
             );
+        }
+    }
+
+    /// A person switches the group (each switch in `enabled`, in turn) right after the
+    /// next PUT to it lands, before anyone can read it again.
+    pub fn person_switches_right_after_the_next_put(&self, enabled: &[bool]) {
+        if let Ok(mut b) = self.book.lock() {
+            b.person_after_put = enabled.to_vec();
         }
     }
 
@@ -343,6 +354,12 @@ fn emergency_group(book: &mut Book, id: &str, req: &Request) -> Response {
                 }
             }
             book.groups.insert(id.into(), body.clone());
+            for enabled in std::mem::take(&mut book.person_after_put) {
+                if let Some(g) = book.groups.get_mut(id) {
+                    g["enabled"] = json!(enabled);
+                    g["version"] = json!(g["version"].as_i64().unwrap_or(0) + 1);
+                }
+            }
             Response::json(200, &body)
         }
         _ => Response::json(405, &json!({"message": "method not allowed"})),
