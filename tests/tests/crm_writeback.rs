@@ -416,35 +416,50 @@ async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Resul
     Ok(())
 }
 
-/// A backlog older than `WRITEBACK_MAX_AGE_S` is paged (`crm/writeback-backlog`), at
-/// most once an hour, and noted for the board: the write-back built in-process against
-/// moto, on an injected clock, with `crm` forced open so that nothing drains.
-#[tokio::test]
-async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Result<()> {
-    use failsoft::clock::ManualClock;
-    use failsoft::writeback::{Message, WriteBack};
-
-    const SENT: i64 = 1_800_000_000_000;
-    const HOUR: i64 = 3_600_000;
+/// The write-back built in-process against moto (its queues, a fresh table), on an
+/// injected clock at `now`, with `crm` forced open so that nothing drains:
+/// (write-back, services, clock, queue URL).
+async fn held_write_back(
+    now: i64,
+    max_age_s: Option<&str>,
+) -> anyhow::Result<(
+    failsoft::writeback::WriteBack,
+    failsoft::service::Services,
+    Arc<failsoft::clock::ManualClock>,
+    String,
+)> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
     let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 30).await?;
-    let clock = Arc::new(ManualClock::new(SENT + 10 * 60_000));
+    let clock = Arc::new(failsoft::clock::ManualClock::new(now));
     let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
     let env = |k: &str| match k {
         "CRM_SECRET_ID" => Some("crm-secret".to_string()),
         "WRITEBACK_QUEUE_URL" => Some(queue.clone()),
         "WRITEBACK_DLQ_URL" => Some(dlq.clone()),
-        "WRITEBACK_MAX_AGE_S" => Some("3600".to_string()),
+        "WRITEBACK_MAX_AGE_S" => max_age_s.map(str::to_string),
         _ => None,
     };
-    let wb = WriteBack::build(&services, &env)?;
+    let wb = failsoft::writeback::WriteBack::build(&services, &env)?;
     wb.crm
         .command(Event::ForceOpen {
             by: "test".into(),
             until: None,
         })
         .await?;
+    Ok((wb, services, clock, queue))
+}
+
+/// A backlog older than `WRITEBACK_MAX_AGE_S` is paged (`crm/writeback-backlog`), at
+/// most once an hour, and noted for the board: the write-back built in-process against
+/// moto, on an injected clock, with `crm` forced open so that nothing drains.
+#[tokio::test]
+async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Result<()> {
+    use failsoft::writeback::Message;
+
+    const SENT: i64 = 1_800_000_000_000;
+    const HOUR: i64 = 3_600_000;
+    let (wb, services, clock, _) = held_write_back(SENT + 10 * 60_000, Some("3600")).await?;
     let body = acw_event("conv-1", "agent-1", "tel:+13175550123", "notes").to_string();
     let message = Message {
         id: "m-1".into(),
@@ -490,30 +505,13 @@ async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Resul
 #[tokio::test]
 async fn the_board_keeps_the_oldest_waiting_message_through_batches_of_fresh_ones(
 ) -> anyhow::Result<()> {
-    use failsoft::clock::ManualClock;
     use failsoft::writeback::status::status;
-    use failsoft::writeback::{Message, WriteBack};
+    use failsoft::writeback::Message;
 
     const SENT: i64 = 1_800_000_000_000;
     const MIN: i64 = 60_000;
+    let (wb, _, clock, queue) = held_write_back(SENT, None).await?;
     let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 30).await?;
-    let clock = Arc::new(ManualClock::new(SENT));
-    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
-    let env = |k: &str| match k {
-        "CRM_SECRET_ID" => Some("crm-secret".to_string()),
-        "WRITEBACK_QUEUE_URL" => Some(queue.clone()),
-        "WRITEBACK_DLQ_URL" => Some(dlq.clone()),
-        _ => None,
-    };
-    let wb = WriteBack::build(&services, &env)?;
-    wb.crm
-        .command(Event::ForceOpen {
-            by: "test".into(),
-            until: None,
-        })
-        .await?;
     // The queue holds messages, so the board shows an age at all.
     let sqs = aws_sdk_sqs::Client::new(&sdk_config(&m.url).await);
     sqs.send_message()
