@@ -352,13 +352,13 @@ async fn writeback_status_and_redrive() -> anyhow::Result<()> {
 async fn overflow_world() -> anyhow::Result<(
     &'static failsoft_testkit::Moto,
     String,
-    failsoft_testkit::fake_genesys::FakeGenesys,
+    failsoft_testkit::fakes::genesys::FakeGenesys,
     String,
     String,
 )> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let g = failsoft_testkit::fake_genesys::FakeGenesys::start().await?;
+    let g = failsoft_testkit::fakes::genesys::FakeGenesys::start().await?;
     g.add_group("eg-1", "Regional overflow", &["ivr-main", "ivr-sales"]);
     let secret = format!("gc-{table}");
     failsoft_testkit::create_secret(
@@ -377,7 +377,7 @@ async fn overflow_world() -> anyhow::Result<(
 /// Multi-threaded: the fake Genesys answers while a worker waits on the command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
-    use failsoft_testkit::fake_genesys::EMERGENCY;
+    use failsoft_testkit::fakes::genesys::EMERGENCY;
     let (m, table, g, secret, login) = overflow_world().await?;
     let env = [
         ("GENESYS_SECRET_ID", secret.as_str()),
@@ -508,7 +508,7 @@ async fn overflow_activate_status_and_deactivate() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overflow_activate_works_while_the_state_table_refuses() -> anyhow::Result<()> {
     let (m, table, g, secret, login) = overflow_world().await?;
-    let refused = failsoft_testkit::fake_aws::refused_url()?;
+    let refused = failsoft_testkit::fakes::aws::refused_url()?;
     let env = [
         ("GENESYS_SECRET_ID", secret.as_str()),
         ("GENESYS_API_URL", g.server.url.as_str()),
@@ -563,16 +563,16 @@ struct Stack {
     url: String,
     table: String,
     env: Vec<(String, String)>,
-    genesys: failsoft_testkit::fake_genesys::FakeGenesys,
-    _backup: failsoft_testkit::fake_genesys::FakeGenesys,
-    _sf: failsoft_testkit::fake_http::FakeServer,
-    org: failsoft_testkit::fake_salesforce::Org,
+    genesys: failsoft_testkit::fakes::genesys::FakeGenesys,
+    _backup: failsoft_testkit::fakes::genesys::FakeGenesys,
+    _sf: failsoft_testkit::fakes::http::FakeServer,
+    org: failsoft_testkit::fakes::salesforce::Org,
 }
 
 async fn stack() -> anyhow::Result<Stack> {
     use failsoft_testkit::contract::genesys::BACKUP_CLIENT;
-    use failsoft_testkit::fake_genesys::{FakeGenesys, VOICE};
-    use failsoft_testkit::{create_secret, fake_salesforce, sdk_config, sqs_pump};
+    use failsoft_testkit::fakes::genesys::{FakeGenesys, VOICE};
+    use failsoft_testkit::{create_secret, fakes, sdk_config, sqs_pump};
     use serde_json::json;
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
@@ -583,12 +583,12 @@ async fn stack() -> anyhow::Result<Stack> {
     let backup = FakeGenesys::start_granted(BACKUP_CLIENT).await?;
     backup.set_flow("Backup inbound", true);
     backup.set_did("+61290000000", true);
-    let (sf, org) = fake_salesforce::start_org(vec![fake_salesforce::pat_platinum()]).await?;
+    let (sf, org) = fakes::salesforce::start_org(vec![fakes::salesforce::pat_platinum()]).await?;
     let secret = |kind: &str| format!("{kind}-{table}");
     create_secret(
         &m.url,
         &secret("crm"),
-        &fake_salesforce::credentials(&sf.url),
+        &fakes::salesforce::credentials(&sf.url),
     )
     .await?;
     for kind in ["gc", "backup"] {
@@ -876,8 +876,8 @@ async fn doctor_passes_a_healthy_stack_and_names_each_fault() -> anyhow::Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overflow_activate_rides_out_a_refused_read_before_sending_anyone_to_the_carrier(
 ) -> anyhow::Result<()> {
-    use failsoft_testkit::fake_genesys::EMERGENCY;
-    use failsoft_testkit::fake_http::Fault;
+    use failsoft_testkit::fakes::genesys::EMERGENCY;
+    use failsoft_testkit::fakes::http::Fault;
     let (m, table, g, secret, login) = overflow_world().await?;
     let env = [
         ("GENESYS_SECRET_ID", secret.as_str()),

@@ -3,13 +3,14 @@
 //! incidents, and the real functions under the emulator. It observes; it never stands in
 //! for a function.
 
+use failsoft_testkit::fakes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
-use failsoft_testkit::fake_http::FakeServer;
-use failsoft_testkit::fake_pagerduty::{FakePagerDuty, Incident};
-use failsoft_testkit::fake_salesforce::{self, Org, Sessions, API_PREFIX};
+use failsoft_testkit::fakes::http::FakeServer;
+use failsoft_testkit::fakes::pagerduty::{FakePagerDuty, Incident};
+use failsoft_testkit::fakes::salesforce::{Org, Sessions, API_PREFIX};
 use failsoft_testkit::stream_pump::StreamPump;
 use failsoft_testkit::{create_secret, fresh_table, moto, Emulator};
 use serde_json::{json, Value};
@@ -81,9 +82,9 @@ impl Stage {
     pub async fn new() -> anyhow::Result<Stage> {
         let m = moto()?;
         let (client, table) = fresh_table(&m.url).await?;
-        let (sf, org) = fake_salesforce::start_org(vec![
-            fake_salesforce::pat_platinum(),
-            fake_salesforce::contact(
+        let (sf, org) = fakes::salesforce::start_org(vec![
+            fakes::salesforce::pat_platinum(),
+            fakes::salesforce::contact(
                 "003GIL",
                 "Gil Gold",
                 "13175550999",
@@ -94,7 +95,7 @@ impl Stage {
         .await?;
         let sessions = org.sessions.clone();
         let pd = FakePagerDuty::start().await?;
-        let creds = fake_salesforce::credentials(&sf.url);
+        let creds = fakes::salesforce::credentials(&sf.url);
         create_secret(&m.url, &format!("crm-{table}"), &creds).await?;
         create_secret(
             &m.url,

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use failsoft_testkit::crm_rig;
-use failsoft_testkit::fake_http::Fault;
-use failsoft_testkit::fake_salesforce::API_PREFIX;
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::fakes::salesforce::API_PREFIX;
 use serde_json::json;
 
 fn pct(sorted: &[f64], p: f64) -> f64 {

@@ -7,11 +7,12 @@
 //! Run: `cargo bench -p failsoft-testkit --bench writeback_drain`
 //! (`FAILSOFT_EMULATOR_RELEASE=1` for optimised function builds.)
 
+use failsoft_testkit::fakes;
 use std::time::{Duration, Instant};
 
 use failsoft::writeback::defer::{receives_for, Schedule};
-use failsoft_testkit::fake_http::Fault;
-use failsoft_testkit::fake_salesforce::{self, contact, API_PREFIX};
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::fakes::salesforce::{contact, API_PREFIX};
 use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
 
@@ -33,7 +34,7 @@ struct Run {
 async fn drain(batching: &'static str, batch: i32, distinct: bool) -> anyhow::Result<Run> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let (sf, org) = fake_salesforce::start_org(vec![
+    let (sf, org) = fakes::salesforce::start_org(vec![
         contact(
             "003PAT",
             "Pat",
@@ -52,7 +53,7 @@ async fn drain(batching: &'static str, batch: i32, distinct: bool) -> anyhow::Re
     .await?;
     sf.fault(API_PREFIX, Fault::Slow(LATENCY), None);
     let secret = format!("crm-{table}");
-    create_secret(&m.url, &secret, &fake_salesforce::credentials(&sf.url)).await?;
+    create_secret(&m.url, &secret, &fakes::salesforce::credentials(&sf.url)).await?;
     let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 60).await?;
     let mut env = Emulator::aws_env(&m.url, &table);
     env.extend([

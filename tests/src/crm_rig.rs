@@ -1,10 +1,11 @@
 //! crm-lookup under the emulator, against moto and a fake Salesforce: for the end-to-end
 //! suite and the latency benchmark.
 
+use crate::fakes;
 use serde_json::{json, Value};
 
-use crate::fake_http::FakeServer;
-use crate::fake_salesforce::{self, contact};
+use crate::fakes::http::FakeServer;
+use crate::fakes::salesforce::contact;
 use crate::{create_secret, fresh_table, moto, Emulator};
 
 pub struct CrmRig {
@@ -20,7 +21,7 @@ pub struct CrmRig {
 pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<CrmRig> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let sf = fake_salesforce::start(vec![
+    let sf = fakes::salesforce::start(vec![
         contact(
             "003OLD",
             "Pat Previous",
@@ -52,7 +53,7 @@ pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<CrmRig> {
     ])
     .await?;
     let secret = format!("crm-{table}");
-    let creds = fake_salesforce::credentials(&sf.url);
+    let creds = fakes::salesforce::credentials(&sf.url);
     create_secret(&m.url, &secret, &creds).await?;
     let mut all = Emulator::aws_env(&m.url, &table);
     all.extend([

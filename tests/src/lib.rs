@@ -6,7 +6,7 @@
 //! - `emulator`: the Lambda runtime emulator running the real function binaries, and the
 //!   operator CLI's binary;
 //! - `browser`: headless Chromium, for the status board;
-//! - `fake_*`: the vendors' fakes with fault injection (`fake_http` underneath), checked
+//! - `fakes`: the vendors' fakes with fault injection (`fakes::http` underneath), checked
 //!   against the record of the vendors' definitions (`contract`);
 //! - `sqs_pump`, `stream_pump`: the event source mappings Lambda would run, played
 //!   against moto; `crm_rig`: crm-lookup with its fakes;
@@ -128,11 +128,7 @@ impl BreakerStore for CountingStore {
 pub mod browser;
 pub mod contract;
 pub mod emulator;
-pub mod fake_aws;
-pub mod fake_genesys;
-pub mod fake_http;
-pub mod fake_pagerduty;
-pub mod fake_salesforce;
+pub mod fakes;
 pub mod moto;
 pub mod sqs_pump;
 pub mod stream_pump;

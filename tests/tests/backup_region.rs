@@ -13,9 +13,9 @@ use failsoft::clock::ManualClock;
 use failsoft::health_check::HealthChecker;
 use failsoft::service::Services;
 use failsoft_testkit::contract::genesys::BACKUP_CLIENT;
-use failsoft_testkit::fake_genesys::{FakeGenesys, DIDS as DID_LIST, IVRS};
-use failsoft_testkit::fake_http::{Fault, Response};
-use failsoft_testkit::fake_pagerduty::FakePagerDuty;
+use failsoft_testkit::fakes::genesys::{FakeGenesys, DIDS as DID_LIST, IVRS};
+use failsoft_testkit::fakes::http::{Fault, Response};
+use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
 use failsoft_testkit::{create_secret, fresh_table, moto};
 use serde_json::json;
 use tokio::time::Instant;
@@ -103,7 +103,7 @@ impl Rig {
         Ok(self.services.store.load("genesys-backup").await?)
     }
 
-    fn pages(&self) -> Vec<failsoft_testkit::fake_pagerduty::Incident> {
+    fn pages(&self) -> Vec<failsoft_testkit::fakes::pagerduty::Incident> {
         self.pd
             .incidents()
             .into_iter()

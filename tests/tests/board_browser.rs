@@ -2,7 +2,7 @@
 //! under the emulator: banner and breaker rows in the DOM, polling, and a screenshot.
 
 use failsoft::breaker::Event;
-use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
 use failsoft_testkit::{create_secret, fresh_table, headless, moto, Emulator};
 use serde_json::json;
 

@@ -1,12 +1,12 @@
 //! 16 separate processes race on one breaker through moto: exactly one of them wins each
 //! transition, exactly one is admitted as the probe, and no failure count is lost.
 
+use failsoft_testkit::fakes;
 use std::process::Stdio;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, State};
-use failsoft_testkit::fake_aws;
-use failsoft_testkit::fake_http::Fault;
+use failsoft_testkit::fakes::http::Fault;
 use failsoft_testkit::{fresh_table, moto};
 use serde_json::Value;
 use tokio::process::Command;
@@ -133,7 +133,7 @@ async fn thirty_two_processes_behind_a_slow_table_run_one_trial_and_page_one_ope
     let m = moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     let store = DynamoBreakerStore::new(client, table.clone());
-    let slow = fake_aws::front(&m.url).await?;
+    let slow = fakes::aws::front(&m.url).await?;
     // Writes queue; reads answer at once (they are what learns a write's outcome).
     slow.fault_if_header(
         "x-amz-target",

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use failsoft_testkit::contract::{self, genesys, log, Perms, Vendor};
-use failsoft_testkit::fake_genesys::{FakeGenesys, VOICE};
-use failsoft_testkit::fake_http::Response;
+use failsoft_testkit::fakes::genesys::{FakeGenesys, VOICE};
+use failsoft_testkit::fakes::http::Response;
 use serde_json::{json, Value};
 
 /// Operations the record keeps that Failsoft does not call: the DID list needs

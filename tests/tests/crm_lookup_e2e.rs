@@ -2,10 +2,11 @@
 //! moto (state table, secret) and a fake Salesforce with injected faults. Every answer
 //! must arrive inside the deadline and match the export's output contract.
 
+use failsoft_testkit::fakes;
 use std::time::{Duration, Instant};
 
-use failsoft_testkit::fake_http::{FakeServer, Fault};
-use failsoft_testkit::fake_salesforce::{self, API_PREFIX, TOKEN_PATH};
+use failsoft_testkit::fakes::http::{FakeServer, Fault};
+use failsoft_testkit::fakes::salesforce::{API_PREFIX, TOKEN_PATH};
 use failsoft_testkit::{crm_output_validator, crm_rig, Emulator};
 use serde_json::{json, Value};
 
@@ -40,8 +41,8 @@ impl Rig {
         let text = std::fs::read_to_string(&self.log)?;
         assert!(text.contains("crm lookup"), "no lookup log lines captured");
         for secret in [
-            fake_salesforce::ACCESS_TOKEN,
-            fake_salesforce::CLIENT_SECRET,
+            fakes::salesforce::ACCESS_TOKEN,
+            fakes::salesforce::CLIENT_SECRET,
             "3175550123",
         ] {
             assert!(!text.contains(secret), "{secret:?} appears in the logs");
@@ -283,7 +284,7 @@ async fn answers_every_case_within_the_deadline() -> anyhow::Result<()> {
             .collect();
     assert!(queries.len() > 10);
     for q in &queries {
-        let terms = fake_salesforce::find_terms(q);
+        let terms = fakes::salesforce::find_terms(q);
         assert!(
             !terms.is_empty()
                 && terms

@@ -4,6 +4,7 @@
 //! its reason and one page; the API limit opening its own breaker; and a crash after
 //! the write and before the answer losing and duplicating nothing.
 
+use failsoft_testkit::fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ use failsoft::breaker::{
 };
 use failsoft::clock::SystemClock;
 use failsoft::writeback::queue::REASON_ATTRIBUTE;
-use failsoft_testkit::fake_http::{FakeServer, Fault};
-use failsoft_testkit::fake_salesforce::{self, contact, Org, INVALID_NOTE};
+use failsoft_testkit::fakes::http::{FakeServer, Fault};
+use failsoft_testkit::fakes::salesforce::{contact, Org, INVALID_NOTE};
 use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
 use serde_json::Value;
@@ -41,7 +42,7 @@ const CALLERS: [(&str, Option<&str>); 3] = [
 async fn world(visibility_s: u32, extra: &[(&str, &str)]) -> anyhow::Result<World> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let (sf, org) = fake_salesforce::start_org(vec![
+    let (sf, org) = fakes::salesforce::start_org(vec![
         contact(
             "003PAT",
             "Pat Platinum",
@@ -59,7 +60,7 @@ async fn world(visibility_s: u32, extra: &[(&str, &str)]) -> anyhow::Result<Worl
     ])
     .await?;
     let secret = format!("crm-{table}");
-    create_secret(&m.url, &secret, &fake_salesforce::credentials(&sf.url)).await?;
+    create_secret(&m.url, &secret, &fakes::salesforce::credentials(&sf.url)).await?;
     let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), visibility_s).await?;
     let mut env = Emulator::aws_env(&m.url, &table);
     env.extend([

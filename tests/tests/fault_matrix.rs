@@ -14,16 +14,17 @@
 //! alarm metrics the function emitted, and whether anything was lost. The table goes to
 //! `target/fault-matrix.md` and into docs/reliability.md.
 
+use failsoft_testkit::fakes;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
 use failsoft::dependency::Dependency;
-use failsoft_testkit::fake_aws::{self, internal_error, throttled};
-use failsoft_testkit::fake_genesys::fake_genesys;
-use failsoft_testkit::fake_http::{FakeServer, Fault};
-use failsoft_testkit::fake_pagerduty::FakePagerDuty;
-use failsoft_testkit::fake_salesforce::{self, Org, API_PREFIX, TOKEN_PATH};
+use failsoft_testkit::fakes::aws::{internal_error, throttled};
+use failsoft_testkit::fakes::genesys::fake_genesys;
+use failsoft_testkit::fakes::http::{FakeServer, Fault};
+use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
+use failsoft_testkit::fakes::salesforce::{Org, API_PREFIX, TOKEN_PATH};
 use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
 use serde_json::{json, Value};
@@ -170,16 +171,21 @@ struct World {
 async fn world(row: usize) -> anyhow::Result<World> {
     let m = moto()?;
     let (client, table) = fresh_table(&m.url).await?;
-    let (sf, org) = fake_salesforce::start_org(vec![fake_salesforce::pat_platinum()]).await?;
+    let (sf, org) = fakes::salesforce::start_org(vec![fakes::salesforce::pat_platinum()]).await?;
     let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 60).await?;
     let genesys = fake_genesys().await?;
     let pd = FakePagerDuty::start().await?;
-    let dynamo = fake_aws::front(&m.url).await?;
-    let secrets = fake_aws::front(&m.url).await?;
+    let dynamo = fakes::aws::front(&m.url).await?;
+    let secrets = fakes::aws::front(&m.url).await?;
     let crm_secret = format!("crm-{table}");
     let gc_secret = format!("gc-{table}");
     let pd_secret = format!("pd-{table}");
-    create_secret(&m.url, &crm_secret, &fake_salesforce::credentials(&sf.url)).await?;
+    create_secret(
+        &m.url,
+        &crm_secret,
+        &fakes::salesforce::credentials(&sf.url),
+    )
+    .await?;
     create_secret(
         &m.url,
         &gc_secret,

@@ -1,6 +1,7 @@
 //! The health probe and alerting, with moto, a fake CRM and a fake PagerDuty. Time is
 //! injected: recovery timeouts and reminder intervals pass without waiting.
 
+use failsoft_testkit::fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use failsoft::clock::ManualClock;
 use failsoft::health_check::{Check, HealthChecker, Target};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
-use failsoft_testkit::fake_salesforce::{self, API_PREFIX};
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::salesforce::API_PREFIX;
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Down};
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -33,7 +34,7 @@ struct World {
 async fn world() -> anyhow::Result<World> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let crm = fake_salesforce::start(vec![]).await?;
+    let crm = fakes::salesforce::start(vec![]).await?;
     let pd = FakeServer::start(|req, _| {
         let ok =
             serde_json::from_str::<Value>(&req.body).is_ok_and(|v| v["routing_key"] == "R0UTING");
@@ -50,7 +51,7 @@ async fn world() -> anyhow::Result<World> {
     create_secret(
         &m.url,
         &format!("crm-{table}"),
-        &fake_salesforce::credentials(&crm.url),
+        &fakes::salesforce::credentials(&crm.url),
     )
     .await?;
     create_secret(
@@ -538,7 +539,7 @@ async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Resul
 /// the API refuses is the token's fault: `genesys-api` does not count it.
 #[tokio::test]
 async fn the_region_is_checked_with_a_documented_call_and_the_token() -> anyhow::Result<()> {
-    use failsoft_testkit::fake_genesys::{FakeGenesys, HEALTH_PATH};
+    use failsoft_testkit::fakes::genesys::{FakeGenesys, HEALTH_PATH};
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
     let g = FakeGenesys::start().await?;

@@ -16,9 +16,9 @@ use failsoft::clock::ManualClock;
 use failsoft::genesys::GenesysApi;
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fake_genesys::{FakeGenesys, Stale, MESSAGING, VOICE};
-use failsoft_testkit::fake_http::{Fault, Response};
-use failsoft_testkit::fake_pagerduty::FakePagerDuty;
+use failsoft_testkit::fakes::genesys::{FakeGenesys, Stale, MESSAGING, VOICE};
+use failsoft_testkit::fakes::http::{Fault, Response};
+use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
 use failsoft_testkit::stream_pump::StreamPump;
 use failsoft_testkit::{
     create_secret, force_open as open, fresh_table, moto, release, sdk_config, Emulator,
@@ -1143,7 +1143,7 @@ async fn a_resume_longer_than_a_run_goes_on_and_is_never_paged_as_failing() -> a
 async fn every_ledger_read_is_strongly_consistent() -> anyhow::Result<()> {
     let w = world().await?;
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    let front = failsoft_testkit::fake_aws::front(&w.url).await?;
+    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
     let conf = sdk_config(&front.url).await;
     let ledger = Ledger {
         client: aws_sdk_dynamodb::Client::new(&conf),
@@ -1333,7 +1333,7 @@ async fn written(
 /// the page is delivered seconds later, not at the next run (the probe's next minute).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_page_refused_once_is_delivered_within_the_same_run() -> anyhow::Result<()> {
-    use failsoft_testkit::fake_pagerduty::EVENTS_PATH;
+    use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
     let w = world().await?;
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm").await;

@@ -15,9 +15,9 @@ use failsoft::clock::{Clock, ManualClock};
 use failsoft::dependency::Dependency;
 use failsoft::overflow::{Mode, Overflow, Request, Switches};
 use failsoft::service::Services;
-use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY};
-use failsoft_testkit::fake_http::{Fault, Response};
-use failsoft_testkit::fake_pagerduty::FakePagerDuty;
+use failsoft_testkit::fakes::genesys::{FakeGenesys, EMERGENCY};
+use failsoft_testkit::fakes::http::{Fault, Response};
+use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
 use failsoft_testkit::{create_secret, force_open as open, fresh_table, moto, release};
 use serde_json::json;
 use tokio::time::Instant;
@@ -581,7 +581,7 @@ async fn an_activation_whose_confirmation_is_lost_is_still_paged_and_restored() 
 /// used to share one, and the resume waited for the restore.
 #[tokio::test]
 async fn the_campaign_resume_does_not_wait_for_the_overflow_restore() -> anyhow::Result<()> {
-    use failsoft_testkit::fake_genesys::VOICE;
+    use failsoft_testkit::fakes::genesys::VOICE;
     let mut rig = Rig::new("genesys-api").await?;
     rig.vars.extend([
         ("CAMPAIGN_PAUSE_ON".to_string(), "genesys-api".to_string()),
@@ -657,7 +657,7 @@ async fn an_automatic_overflow_goes_only_to_a_backup_proven_ready() -> anyhow::R
 #[tokio::test]
 async fn a_restore_waits_while_the_other_holder_cannot_be_read() -> anyhow::Result<()> {
     let rig = Rig::new("genesys-api,genesys-analytics").await?;
-    let front = failsoft_testkit::fake_aws::front(&rig.url).await?;
+    let front = failsoft_testkit::fakes::aws::front(&rig.url).await?;
     let through_front =
         failsoft_testkit::services(&front.url, &rig.services.table, rig.clock.clone()).await;
     let mut ex = Executor::build(&through_front, &rig.env(), "ex")?;
@@ -679,7 +679,7 @@ async fn a_restore_waits_while_the_other_holder_cannot_be_read() -> anyhow::Resu
         "x-amz-target",
         "DynamoDB_20120810.GetItem",
         "genesys-analytics",
-        failsoft_testkit::fake_aws::internal_error(),
+        failsoft_testkit::fakes::aws::internal_error(),
     );
     drain(&ex, "genesys-api").await?;
     assert!(rig.enabled(), "not restored on a reading that failed");

@@ -11,7 +11,7 @@ use failsoft::breaker::{
 use failsoft::clock::{Clock, ManualClock};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, Source, TokenCache, TokenError, TokenSettings};
-use failsoft_testkit::fake_http::{parse_form, FakeServer, Fault, Response};
+use failsoft_testkit::fakes::http::{parse_form, FakeServer, Fault, Response};
 use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config};
 use serde_json::json;
 use tokio::time::Instant;

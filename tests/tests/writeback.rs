@@ -9,7 +9,7 @@ use std::time::Duration;
 use failsoft::http::HttpError;
 use failsoft::writeback::upsert::upsert;
 use failsoft::writeback::{AfterCall, FieldMap, Target, WriteError, Written, DEFAULT_FIELD_MAP};
-use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 

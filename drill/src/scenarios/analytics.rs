@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
 
 use serde_json::{json, Value};
 

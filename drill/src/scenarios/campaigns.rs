@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant};
 
 use failsoft::campaign::ledger::{Ledger, Stage as LedgerStage};
-use failsoft_testkit::fake_genesys::{FakeGenesys, MESSAGING, VOICE};
-use failsoft_testkit::fake_http::{Fault, Response};
-use failsoft_testkit::fake_salesforce::API_PREFIX;
+use failsoft_testkit::fakes::genesys::{FakeGenesys, MESSAGING, VOICE};
+use failsoft_testkit::fakes::http::{Fault, Response};
+use failsoft_testkit::fakes::salesforce::API_PREFIX;
 use failsoft_testkit::sdk_config;
 use serde_json::json;
 

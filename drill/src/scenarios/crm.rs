@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use failsoft_testkit::fake_http::Fault;
-use failsoft_testkit::fake_salesforce::API_PREFIX;
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::fakes::salesforce::API_PREFIX;
 use serde_json::{json, Value};
 
 use crate::report::{check, Check, Observation, Scenario};

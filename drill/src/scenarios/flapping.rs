@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use failsoft_testkit::fake_http::Fault;
-use failsoft_testkit::fake_pagerduty::EVENTS_PATH;
-use failsoft_testkit::fake_salesforce::API_PREFIX;
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
+use failsoft_testkit::fakes::salesforce::API_PREFIX;
 use failsoft_testkit::Emulator;
 
 use crate::report::{check, Observation, Scenario};

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use failsoft_testkit::fake_http::Fault;
-use failsoft_testkit::fake_salesforce::API_PREFIX;
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::fakes::salesforce::API_PREFIX;
 
 use crate::report::{check, Clock, Observation, Scenario};
 use crate::stage::{until, Stage};

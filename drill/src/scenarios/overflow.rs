@@ -10,8 +10,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use failsoft_testkit::fake_genesys::{FakeGenesys, EMERGENCY, HEALTH_PATH};
-use failsoft_testkit::fake_http::Fault;
+use failsoft_testkit::fakes::genesys::{FakeGenesys, EMERGENCY, HEALTH_PATH};
+use failsoft_testkit::fakes::http::Fault;
 use failsoft_testkit::{cli_binary, create_secret, Emulator};
 use serde_json::{json, Value};
 

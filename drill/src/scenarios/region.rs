@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use failsoft_testkit::fake_genesys::HEALTH_PATH;
-use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::genesys::HEALTH_PATH;
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
 use serde_json::json;
 
 use crate::report::{check, Observation, Scenario};

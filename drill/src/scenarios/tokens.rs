@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use failsoft::clock::iso8601;
-use failsoft_testkit::fake_http::{FakeServer, Fault, Response};
-use failsoft_testkit::fake_salesforce::TOKEN_PATH;
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::salesforce::TOKEN_PATH;
 use serde_json::{json, Value};
 
 use crate::report::{check, Observation, Scenario};

@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use failsoft::writeback::queue::REASON_ATTRIBUTE;
-use failsoft_testkit::fake_http::Fault;
-use failsoft_testkit::fake_salesforce::{API_PREFIX, TOKEN_PATH};
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::fakes::salesforce::{API_PREFIX, TOKEN_PATH};
 use failsoft_testkit::sdk_config;
 use failsoft_testkit::sqs_pump::{acw_event, create_queues, Round, SqsPump};
 use serde_json::{json, Value};

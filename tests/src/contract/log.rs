@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use super::{find, pagerduty, Vendor};
-use crate::fake_http::{Request, Response};
+use crate::fakes::http::{Request, Response};
 
 /// The environment variable naming the directory of the suite's logs.
 pub const DIR_VAR: &str = "FAILSOFT_CONFORMANCE_DIR";

@@ -19,7 +19,7 @@ pub mod shape;
 
 use serde_json::Value;
 
-use crate::fake_http::{Request, Response};
+use crate::fakes::http::{Request, Response};
 pub use shape::{Field, Shape, Ty};
 
 /// Whose API an operation is.
@@ -157,7 +157,7 @@ impl Operation {
                 shape.check(&v).map_err(|e| format!("body: {e}"))
             }
             Body::Form(fields) => {
-                let form = crate::fake_http::parse_form(&req.body);
+                let form = crate::fakes::http::parse_form(&req.body);
                 for (k, v) in &form {
                     let f = fields
                         .iter()

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use crate::contract::{self, Vendor};
-use crate::fake_http::{FakeServer, Request, Response};
+use crate::fakes::http::{FakeServer, Request, Response};
 
 /// The region's health check, as the health probe calls it by default: `GET
 /// /api/v2/date` (SDK `UtilitiesApi.get_date`: OAuth, no permission; answers a

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::fake_http::{FakeServer, Fault, Request, Response};
+use crate::fakes::http::{FakeServer, Fault, Request, Response};
 
 /// Start a front that forwards to `upstream` (moto's URL) until a fault is set.
 pub async fn front(upstream: &str) -> anyhow::Result<FakeServer> {

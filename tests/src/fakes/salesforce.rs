@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use crate::contract::{self, Vendor};
-use crate::fake_http::{parse_form, FakeServer, Response};
+use crate::fakes::http::{parse_form, FakeServer, Response};
 
 pub const TOKEN_PATH: &str = "/services/oauth2/token";
 pub const API_PREFIX: &str = "/services/data/";
@@ -306,7 +306,7 @@ fn handle(
     org: &Org,
     contacts: &[FakeContact],
     current: &Sessions,
-    req: &crate::fake_http::Request,
+    req: &crate::fakes::http::Request,
     base: &str,
 ) -> Response {
     {
@@ -359,7 +359,7 @@ fn handle(
 /// `GET …/sobjects/Task/describe` ("Get Field and Other Metadata for an Object"): the
 /// fields the org's Task has, the external id among them (External ID, Unique), all
 /// creatable and editable by the integration user unless taken away (`revoke_edit`).
-fn describe(org: &Org, current: &Sessions, req: &crate::fake_http::Request) -> Option<Response> {
+fn describe(org: &Org, current: &Sessions, req: &crate::fakes::http::Request) -> Option<Response> {
     let rest = req.path.strip_prefix(API_PREFIX)?;
     let (_version, rest) = rest.split_once('/')?;
     let object = rest.strip_prefix("sobjects/")?.strip_suffix("/describe")?;
@@ -398,7 +398,7 @@ fn writes(
     org: &Org,
     contacts: &[FakeContact],
     current: &Sessions,
-    req: &crate::fake_http::Request,
+    req: &crate::fakes::http::Request,
 ) -> Option<Response> {
     let rest = req.path.strip_prefix(API_PREFIX)?;
     let (_version, rest) = rest.split_once('/')?;

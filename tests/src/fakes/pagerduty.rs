@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use crate::contract::{self, Vendor};
-use crate::fake_http::{FakeServer, Response};
+use crate::fakes::http::{FakeServer, Response};
 
 pub const EVENTS_PATH: &str = "/v2/enqueue";
 
