@@ -92,27 +92,47 @@ pub async fn check(ctx: &Ctx, tokens: &Tokens, out: &mut Vec<Check>) {
     }
 }
 
-async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
-    let get = |path: String| {
-        call(
-            ctx,
-            reqwest::Method::GET,
-            failsoft::genesys::url(base, &path),
-            token,
-            None,
-        )
-    };
-    let client = "main OAuth client (GENESYS_SECRET_ID)";
+/// The main org's client, as the functions use it: its base URL and token.
+struct Org<'a> {
+    ctx: &'a Ctx,
+    base: &'a str,
+    token: &'a str,
+}
 
-    let r = get(failsoft::health_check::GENESYS_API_CHECK_PATH.to_string()).await;
+/// Who the main org's checks are about, in every verdict.
+const CLIENT: &str = "main OAuth client (GENESYS_SECRET_ID)";
+
+impl Org<'_> {
+    async fn get(&self, path: String) -> Result<Value, (u16, String)> {
+        let url = failsoft::genesys::url(self.base, &path);
+        call(self.ctx, reqwest::Method::GET, url, self.token, None).await
+    }
+}
+
+/// Each feature's read, with the permission it needs: what the main client must hold.
+async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
+    let org = Org { ctx, base, token };
+    health_check(&org, out).await;
+    campaign_pause(&org, out).await;
+    emergency_group(&org, out).await;
+    status_board(&org, out).await;
+}
+
+async fn health_check(org: &Org<'_>, out: &mut Vec<Check>) {
+    let r = org
+        .get(failsoft::health_check::GENESYS_API_CHECK_PATH.to_string())
+        .await;
     out.push(verdict(
         "genesys-api health check",
         "no permission",
-        client,
+        CLIENT,
         &r,
         |_| Ok("GET /api/v2/date answers".into()),
     ));
+}
 
+async fn campaign_pause(org: &Org<'_>, out: &mut Vec<Check>) {
+    let ctx = org.ctx;
     let pause_on = failsoft::dependency::campaign_pause_on(&ctx.env);
     if pause_on.is_empty() {
         out.push(Check::skip("campaign pause", "CAMPAIGN_PAUSE_ON is empty"));
@@ -137,8 +157,10 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
                 "outbound:messagingCampaign:view",
             ),
         ] {
-            let r = get(format!("{path}?pageSize=1&pageNumber=1{divisions}")).await;
-            out.push(verdict(item, permission, client, &r, |v| {
+            let r = org
+                .get(format!("{path}?pageSize=1&pageNumber=1{divisions}"))
+                .await;
+            out.push(verdict(item, permission, CLIENT, &r, |v| {
                 Ok(format!(
                     "listed ({} in the divisions)",
                     v["total"].as_u64().unwrap_or(0)
@@ -150,8 +172,10 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
             "outbound:campaign:edit and outbound:messagingCampaign:edit are used only by a change, so they are not tried; grant them as docs/deploy.md's Permissions says",
         ));
     }
+}
 
-    match ctx.var("OVERFLOW_EMERGENCY_GROUP_ID") {
+async fn emergency_group(org: &Org<'_>, out: &mut Vec<Check>) {
+    match org.ctx.var("OVERFLOW_EMERGENCY_GROUP_ID") {
         None => out.push(Check::skip(
             "regional overflow",
             "OVERFLOW_EMERGENCY_GROUP_ID not set",
@@ -162,7 +186,9 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
             "set OVERFLOW_EMERGENCY_GROUP_ID to the group's id",
         )),
         Some(id) => {
-            let r = get(format!("/api/v2/architect/emergencygroups/{id}")).await;
+            let r = org
+                .get(format!("/api/v2/architect/emergencygroups/{id}"))
+                .await;
             let r = match r {
                 Err((404, _)) => Ok(json!({"deleted": true})),
                 other => other,
@@ -170,7 +196,7 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
             out.push(verdict(
                 "regional overflow: emergency group",
                 "routing:emergencyGroup:view",
-                client,
+                CLIENT,
                 &r,
                 |g| {
                     if g["deleted"] == true || g["state"] == "deleted" {
@@ -199,8 +225,11 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
             ));
         }
     }
+}
 
-    let queues: Vec<String> = ctx
+async fn status_board(org: &Org<'_>, out: &mut Vec<Check>) {
+    let queues: Vec<String> = org
+        .ctx
         .var("BOARD_QUEUE_IDS")
         .unwrap_or_default()
         .split(',')
@@ -213,17 +242,17 @@ async fn main_org(ctx: &Ctx, base: &str, token: &str, out: &mut Vec<Check>) {
     } else {
         let query = failsoft::queues::analytics::query(&queues);
         let r = call(
-            ctx,
+            org.ctx,
             reqwest::Method::POST,
-            format!("{base}{}", failsoft::queues::analytics::QUERY_PATH),
-            token,
+            format!("{}{}", org.base, failsoft::queues::analytics::QUERY_PATH),
+            org.token,
             Some(&query),
         )
         .await;
         out.push(verdict(
             "status board: queue observations",
             "analytics:queueObservation:view",
-            client,
+            CLIENT,
             &r,
             |v| {
                 let seen = failsoft::queues::analytics::parse(v, &queues).unwrap_or_default();
