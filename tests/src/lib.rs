@@ -8,6 +8,8 @@
 //! - `browser`: headless Chromium, for the status board;
 //! - `fakes`: the vendors' fakes with fault injection (`fakes::http` underneath), checked
 //!   against the record of the vendors' definitions (`contract`);
+//! - `world`: one configurable world (moto, table, clock, the fakes, their secrets,
+//!   queues) that the in-process tests build from;
 //! - `sqs_pump`, `stream_pump`: the event source mappings Lambda would run, played
 //!   against moto; `crm_rig`: crm-lookup with its fakes;
 //! - here: a store that counts its requests, breaker helpers, the Data Action's output
@@ -132,12 +134,14 @@ pub mod fakes;
 pub mod moto;
 pub mod sqs_pump;
 pub mod stream_pump;
+pub mod world;
 
 pub use browser::{chromium, headless};
 pub use emulator::{cli_binary, emulator_target_dir, free_port, Emulator};
 pub use moto::{
     create_secret, ensure_venv, fresh_table, moto, sdk_config, template_spec, venv_dir, Moto,
 };
+pub use world::{World, T0};
 
 /// The output contract from the Data Action export, as a validator.
 pub fn crm_output_validator() -> Result<jsonschema_shim::Validator> {

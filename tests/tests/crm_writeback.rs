@@ -4,7 +4,6 @@
 //! its reason and one page; the API limit opening its own breaker; and a crash after
 //! the write and before the answer losing and duplicating nothing.
 
-use failsoft_testkit::fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,23 +12,29 @@ use failsoft::breaker::{
 };
 use failsoft::clock::SystemClock;
 use failsoft::writeback::queue::REASON_ATTRIBUTE;
-use failsoft_testkit::fakes::http::{FakeServer, Fault};
+use failsoft_testkit::fakes::http::Fault;
 use failsoft_testkit::fakes::salesforce::{contact, Org, INVALID_NOTE};
 use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
-use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
+use failsoft_testkit::{fresh_table, moto, sdk_config, Emulator, World};
 use serde_json::Value;
 
-struct World {
-    url: String,
-    table: String,
-    sf: FakeServer,
-    org: Org,
+/// A world with the write-back queues, crm-writeback running under the emulator, and
+/// the test kit's SQS mapping feeding it.
+struct WriteBack {
+    world: World,
+    sqs: aws_sdk_sqs::Client,
     queue: String,
     dlq: String,
-    sqs: aws_sdk_sqs::Client,
     env: Vec<(String, String)>,
     emu: Emulator,
     pump: SqsPump,
+}
+
+impl std::ops::Deref for WriteBack {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
 }
 
 /// Pat and Gil have numbers; the third caller is nobody the CRM knows.
@@ -39,57 +44,48 @@ const CALLERS: [(&str, Option<&str>); 3] = [
     ("tel:+14155550000", None),
 ];
 
-async fn world(visibility_s: u32, extra: &[(&str, &str)]) -> anyhow::Result<World> {
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let (sf, org) = fakes::salesforce::start_org(vec![
-        contact(
-            "003PAT",
-            "Pat Platinum",
-            "3175550123",
-            "2026-06-01T00:00:00.000+0000",
-            None,
-        ),
-        contact(
-            "003GLD",
-            "Gil Gold",
-            "13175550999",
-            "2026-01-01T00:00:00.000+0000",
-            None,
-        ),
-    ])
-    .await?;
-    let secret = format!("crm-{table}");
-    create_secret(&m.url, &secret, &fakes::salesforce::credentials(&sf.url)).await?;
-    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), visibility_s).await?;
-    let mut env = Emulator::aws_env(&m.url, &table);
-    env.extend([
-        ("CRM_SECRET_ID", secret.as_str()),
-        ("WRITEBACK_QUEUE_URL", queue.as_str()),
-        ("WRITEBACK_DLQ_URL", dlq.as_str()),
-        ("WRITEBACK_DEFER_FIRST_S", "1"),
-        ("WRITEBACK_DEFER_MAX_S", "2"),
+async fn world(visibility_s: u32, extra: &[(&str, &str)]) -> anyhow::Result<WriteBack> {
+    let mut b = World::builder()
+        .contacts(vec![
+            contact(
+                "003PAT",
+                "Pat Platinum",
+                "3175550123",
+                "2026-06-01T00:00:00.000+0000",
+                None,
+            ),
+            contact(
+                "003GLD",
+                "Gil Gold",
+                "13175550999",
+                "2026-01-01T00:00:00.000+0000",
+                None,
+            ),
+        ])
+        .queues(visibility_s)
+        .var("WRITEBACK_DEFER_FIRST_S", "1")
+        .var("WRITEBACK_DEFER_MAX_S", "2")
         // A forced state is seen at the next batch, not a cache TTL later.
-        ("BREAKER_CRM_CACHE_TTL_MS", "0"),
-        ("BREAKER_CRM_AUTH_CACHE_TTL_MS", "0"),
-        ("BREAKER_CRM_API_LIMIT_CACHE_TTL_MS", "0"),
-    ]);
-    env.extend(extra.iter().copied());
-    let env: Vec<(String, String)> = env
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        .var("BREAKER_CRM_CACHE_TTL_MS", "0")
+        .var("BREAKER_CRM_AUTH_CACHE_TTL_MS", "0")
+        .var("BREAKER_CRM_API_LIMIT_CACHE_TTL_MS", "0");
+    for (k, v) in extra {
+        b = b.var(k, *v);
+    }
+    let world = b.build().await?;
+    let env = world.lambda_env();
     let emu = start(&env)?;
-    let pump = SqsPump::new(&m.url, &queue, "crm-writeback").await?;
-    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&m.url).await);
-    Ok(World {
-        url: m.url.clone(),
-        table,
-        sf,
-        org,
+    let (queue, dlq) = {
+        let q = world.queues()?;
+        (q.queue.clone(), q.dlq.clone())
+    };
+    let pump = SqsPump::new(&world.url, &queue, "crm-writeback").await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&world.url).await);
+    Ok(WriteBack {
+        world,
+        sqs,
         queue,
         dlq,
-        sqs,
         env,
         emu,
         pump,
@@ -101,7 +97,7 @@ fn start(env: &[(String, String)]) -> anyhow::Result<Emulator> {
     Emulator::start(&pairs)
 }
 
-impl World {
+impl WriteBack {
     async fn send(&self, n: usize, from: usize) -> anyhow::Result<()> {
         for i in from..from + n {
             let (ani, _) = CALLERS[i % CALLERS.len()];
@@ -253,7 +249,6 @@ async fn every_record_is_written_once_and_linked_and_a_redelivery_updates() -> a
     assert_written(&w.org, 12, 2);
     let (queued, dead) = w.depths().await?;
     assert_eq!((queued, dead.len()), (0, 0));
-    drop(w.sf);
     Ok(())
 }
 
@@ -419,36 +414,24 @@ async fn a_crash_after_the_write_loses_and_duplicates_nothing() -> anyhow::Resul
 
 /// The write-back built in-process against moto (its queues, a fresh table), on an
 /// injected clock at `now`, with `crm` forced open so that nothing drains:
-/// (write-back, services, clock, queue URL).
+/// (write-back, its world).
 async fn held_write_back(
     now: i64,
     max_age_s: Option<&str>,
-) -> anyhow::Result<(
-    failsoft::writeback::WriteBack,
-    failsoft::service::Services,
-    Arc<failsoft::clock::ManualClock>,
-    String,
-)> {
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 30).await?;
-    let clock = Arc::new(failsoft::clock::ManualClock::new(now));
-    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
-    let env = |k: &str| match k {
-        "CRM_SECRET_ID" => Some("crm-secret".to_string()),
-        "WRITEBACK_QUEUE_URL" => Some(queue.clone()),
-        "WRITEBACK_DLQ_URL" => Some(dlq.clone()),
-        "WRITEBACK_MAX_AGE_S" => max_age_s.map(str::to_string),
-        _ => None,
-    };
-    let wb = failsoft::writeback::WriteBack::build(&services, &env)?;
+) -> anyhow::Result<(failsoft::writeback::WriteBack, World)> {
+    let mut b = World::builder().clock_at(now).queues(30);
+    if let Some(max) = max_age_s {
+        b = b.var("WRITEBACK_MAX_AGE_S", max);
+    }
+    let w = b.build().await?;
+    let wb = failsoft::writeback::WriteBack::build(&w.services, &w.env())?;
     wb.crm
         .command(Event::ForceOpen {
             by: "test".into(),
             until: None,
         })
         .await?;
-    Ok((wb, services, clock, queue))
+    Ok((wb, w))
 }
 
 /// A backlog older than `WRITEBACK_MAX_AGE_S` is paged (`crm/writeback-backlog`), at
@@ -460,7 +443,8 @@ async fn a_backlog_older_than_its_limit_is_paged_once_an_hour() -> anyhow::Resul
 
     const SENT: i64 = 1_800_000_000_000;
     const HOUR: i64 = 3_600_000;
-    let (wb, services, clock, _) = held_write_back(SENT + 10 * 60_000, Some("3600")).await?;
+    let (wb, w) = held_write_back(SENT + 10 * 60_000, Some("3600")).await?;
+    let (services, clock) = (&w.services, w.clock.clone());
     let body = acw_event("conv-1", "agent-1", "tel:+13175550123", "notes").to_string();
     let message = Message {
         id: "m-1".into(),
@@ -511,10 +495,10 @@ async fn the_board_keeps_the_oldest_waiting_message_through_batches_of_fresh_one
 
     const SENT: i64 = 1_800_000_000_000;
     const MIN: i64 = 60_000;
-    let (wb, _, clock, queue) = held_write_back(SENT, None).await?;
-    let m = moto()?;
+    let (wb, w) = held_write_back(SENT, None).await?;
+    let (clock, queue) = (w.clock.clone(), w.queues()?.queue.clone());
     // The queue holds messages, so the board shows an age at all.
-    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&m.url).await);
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&w.url).await);
     sqs.send_message()
         .queue_url(&queue)
         .message_body("{}")

@@ -21,12 +21,10 @@ use std::time::{Duration, Instant};
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, Record};
 use failsoft::dependency::Dependency;
 use failsoft_testkit::fakes::aws::{internal_error, throttled};
-use failsoft_testkit::fakes::genesys::fake_genesys;
 use failsoft_testkit::fakes::http::{FakeServer, Fault};
-use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
-use failsoft_testkit::fakes::salesforce::{Org, API_PREFIX, TOKEN_PATH};
-use failsoft_testkit::sqs_pump::{acw_event, create_queues, SqsPump};
-use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Emulator};
+use failsoft_testkit::fakes::salesforce::{API_PREFIX, TOKEN_PATH};
+use failsoft_testkit::sqs_pump::{acw_event, SqsPump};
+use failsoft_testkit::{sdk_config, Emulator, World};
 use serde_json::{json, Value};
 
 /// Past the deadline, an answer may take this much more (the bound we hold it to), emulator
@@ -150,88 +148,63 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-struct World {
+/// A world whose functions run under the emulator behind fault fronts for DynamoDB and
+/// Secrets Manager, with the write-back fed by the test kit's SQS mapping.
+struct Matrix {
+    world: World,
+    /// The store as the test reads it: straight to moto, past the fronts.
     store: DynamoBreakerStore,
     dynamo: FakeServer,
     secrets: FakeServer,
-    sf: FakeServer,
-    genesys: FakeServer,
-    pd: FakePagerDuty,
     emu: Emulator,
     log: std::path::PathBuf,
-    crm_secret: String,
-    moto_url: String,
-    org: Org,
     pump: SqsPump,
     sqs: aws_sdk_sqs::Client,
     /// After-call events sent so far (one per crm-writeback cell).
     sent: std::sync::atomic::AtomicUsize,
 }
 
-async fn world(row: usize) -> anyhow::Result<World> {
-    let m = moto()?;
-    let (client, table) = fresh_table(&m.url).await?;
-    let (sf, org) = fakes::salesforce::start_org(vec![fakes::salesforce::pat_platinum()]).await?;
-    let (queue, dlq) = create_queues(&m.url, &format!("wb-{table}"), 60).await?;
-    let genesys = fake_genesys().await?;
-    let pd = FakePagerDuty::start().await?;
-    let dynamo = fakes::aws::front(&m.url).await?;
-    let secrets = fakes::aws::front(&m.url).await?;
-    let crm_secret = format!("crm-{table}");
-    let gc_secret = format!("gc-{table}");
-    let pd_secret = format!("pd-{table}");
-    create_secret(
-        &m.url,
-        &crm_secret,
-        &fakes::salesforce::credentials(&sf.url),
-    )
-    .await?;
-    create_secret(
-        &m.url,
-        &gc_secret,
-        &json!({"client_id": "id", "client_secret": "secret"}),
-    )
-    .await?;
-    create_secret(&m.url, &pd_secret, &json!({"routing_key": "R0UTING"})).await?;
-    let login = format!("{}/oauth/token", genesys.url);
-    let events = pd.events_url();
-    let mut env = Emulator::aws_env(&m.url, &table);
-    env.extend([
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.url.as_str()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets.url.as_str()),
-        ("CRM_SECRET_ID", crm_secret.as_str()),
-        ("CRM_TIER_MAP", "Platinum=vip"),
-        ("LOOKUP_DEADLINE_MS", "2500"),
-        ("METRICS_DEADLINE_MS", "2500"),
-        ("GENESYS_SECRET_ID", gc_secret.as_str()),
-        ("GENESYS_LOGIN_URL", login.as_str()),
-        ("GENESYS_API_URL", genesys.url.as_str()),
-        ("BOARD_QUEUE_IDS", "q-sales"),
-        ("ALERT_SECRET_ID", pd_secret.as_str()),
-        ("PAGERDUTY_EVENTS_URL", events.as_str()),
+impl std::ops::Deref for Matrix {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+async fn world(row: usize) -> anyhow::Result<Matrix> {
+    let world = World::builder()
+        .contacts(vec![fakes::salesforce::pat_platinum()])
+        .queues(60)
+        .var("CRM_TIER_MAP", "Platinum=vip")
+        .var("LOOKUP_DEADLINE_MS", "2500")
+        .var("METRICS_DEADLINE_MS", "2500")
+        .var("BOARD_QUEUE_IDS", "q-sales")
         // One CRM failure opens its breaker, so a CRM fault is paged within the row.
-        ("BREAKER_CRM_FAILURE_THRESHOLD", "1"),
-        ("WRITEBACK_QUEUE_URL", queue.as_str()),
-        ("WRITEBACK_DLQ_URL", dlq.as_str()),
-        ("RUST_LOG", "info"),
-    ]);
-    let log = std::env::temp_dir().join(format!("failsoft-matrix-{row}-{table}.log"));
+        .var("BREAKER_CRM_FAILURE_THRESHOLD", "1")
+        .var("RUST_LOG", "info")
+        .build()
+        .await?;
+    let dynamo = fakes::aws::front(&world.url).await?;
+    let secrets = fakes::aws::front(&world.url).await?;
+    let mut env = world.lambda_env();
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamo.url.clone()));
+    env.push((
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+        secrets.url.clone(),
+    ));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let log = std::env::temp_dir().join(format!("failsoft-matrix-{row}-{}.log", world.table));
     let emu = Emulator::start_logged(&env, Some(log.clone()))?;
-    Ok(World {
-        store: DynamoBreakerStore::new(client, &table),
+    Ok(Matrix {
+        store: DynamoBreakerStore::new(world.dynamo().await, &world.table),
         dynamo,
         secrets,
-        sf,
-        genesys,
-        pd,
         emu,
         log,
-        crm_secret,
-        moto_url: m.url.clone(),
-        org,
-        pump: SqsPump::new(&m.url, &queue, "crm-writeback").await?,
-        sqs: aws_sdk_sqs::Client::new(&sdk_config(&m.url).await),
+        pump: SqsPump::new(&world.url, &world.queues()?.queue, "crm-writeback").await?,
+        sqs: aws_sdk_sqs::Client::new(&sdk_config(&world.url).await),
         sent: Default::default(),
+        world,
     })
 }
 
@@ -242,7 +215,7 @@ struct Cell {
     ok: bool,
 }
 
-impl World {
+impl Matrix {
     async fn invoke(&self, f: Func) -> Cell {
         let t = Instant::now();
         let result = match f {
@@ -382,10 +355,10 @@ impl World {
                 SecretsFault::Refused => self.secrets.refuse(true).await?,
                 SecretsFault::Hanging => self.secrets.fault("/", Fault::Hang, None),
                 SecretsFault::Malformed => {
-                    let conf = failsoft_testkit::sdk_config(&self.moto_url).await;
+                    let conf = failsoft_testkit::sdk_config(&self.url).await;
                     aws_sdk_secretsmanager::Client::new(&conf)
                         .put_secret_value()
-                        .secret_id(&self.crm_secret)
+                        .secret_id(self.var("CRM_SECRET_ID"))
                         .secret_string("{\"token_url\": ")
                         .send()
                         .await?;
@@ -393,10 +366,12 @@ impl World {
             },
             RowFault::TokenEndpointDown => {
                 self.sf.fault(TOKEN_PATH, Fault::Status(503), None);
-                self.genesys.fault("/oauth/", Fault::Status(503), None);
+                self.genesys
+                    .server
+                    .fault("/oauth/", Fault::Status(503), None);
             }
             RowFault::CrmHanging => self.sf.fault(API_PREFIX, Fault::Hang, None),
-            RowFault::AnalyticsDown => self.genesys.fault("/api/", Fault::Status(503), None),
+            RowFault::AnalyticsDown => self.genesys.server.fault("/api/", Fault::Status(503), None),
             RowFault::PagerDutyDown => {
                 self.sf.fault(API_PREFIX, Fault::Hang, None);
                 self.pd.server.fault("/", Fault::Status(500), None);
@@ -408,7 +383,7 @@ impl World {
     async fn clear(&self) -> anyhow::Result<()> {
         self.dynamo.refuse(false).await?;
         self.secrets.refuse(false).await?;
-        for s in [&self.dynamo, &self.secrets, &self.sf, &self.genesys] {
+        for s in [&self.dynamo, &self.secrets, &self.sf, &self.genesys.server] {
             s.clear_faults();
         }
         self.pd.server.clear_faults();
@@ -553,7 +528,7 @@ async fn run_row(i: usize, row: &Row) -> anyhow::Result<RowResult> {
 /// Invoke every function once under the fault; `before` is (breakers, PagerDuty
 /// requests, log length) from before the fault.
 async fn measure(
-    w: &World,
+    w: &Matrix,
     row: &Row,
     before: (Vec<Record>, usize, usize),
 ) -> anyhow::Result<RowResult> {

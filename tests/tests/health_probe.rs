@@ -1,72 +1,23 @@
 //! The health probe and alerting, with moto, a fake CRM and a fake PagerDuty. Time is
 //! injected: recovery timeouts and reminder intervals pass without waiting.
 
-use failsoft_testkit::fakes;
 use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::actions::Executor;
 use failsoft::alert::{PagerDuty, Runbooks, DEFAULT_BACKOFF_MS};
-use failsoft::breaker::{
-    Breaker, BreakerStore, CallError, DynamoBreakerStore, Event, GuardSettings, Policy, State,
-    TripPolicy,
-};
-use failsoft::clock::ManualClock;
+use failsoft::breaker::{CallError, Event, Policy, State, TripPolicy};
 use failsoft::health_check::{Check, HealthChecker, Target};
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
+use failsoft_testkit::fakes::http::{Fault, Response};
 use failsoft_testkit::fakes::salesforce::API_PREFIX;
-use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config, Down};
+use failsoft_testkit::{sdk_config, Down, World};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-const T0: i64 = 1_800_000_000_000;
-
-struct World {
-    url: String,
-    table: String,
-    clock: Arc<ManualClock>,
-    crm: FakeServer,
-    pd: FakeServer,
-}
-
 async fn world() -> anyhow::Result<World> {
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let crm = fakes::salesforce::start(vec![]).await?;
-    let pd = FakeServer::start(|req, _| {
-        let ok =
-            serde_json::from_str::<Value>(&req.body).is_ok_and(|v| v["routing_key"] == "R0UTING");
-        if ok {
-            Response::json(
-                202,
-                &json!({"status": "success", "message": "Event processed"}),
-            )
-        } else {
-            Response::json(400, &json!({"status": "invalid event"}))
-        }
-    })
-    .await?;
-    create_secret(
-        &m.url,
-        &format!("crm-{table}"),
-        &fakes::salesforce::credentials(&crm.url),
-    )
-    .await?;
-    create_secret(
-        &m.url,
-        &format!("pd-{table}"),
-        &json!({"routing_key": "R0UTING"}),
-    )
-    .await?;
-    Ok(World {
-        url: m.url.clone(),
-        table,
-        clock: Arc::new(ManualClock::new(T0)),
-        crm,
-        pd,
-    })
+    World::builder().build().await
 }
 
 fn crm_policy(threshold: u32) -> Policy {
@@ -76,29 +27,16 @@ fn crm_policy(threshold: u32) -> Policy {
     }
 }
 
-impl World {
-    async fn store(&self) -> Arc<dyn BreakerStore> {
-        let conf = sdk_config(&self.url).await;
-        Arc::new(DynamoBreakerStore::new(
-            aws_sdk_dynamodb::Client::new(&conf),
-            &self.table,
-        ))
-    }
+/// The health probe's pieces, built from a world as the function builds them.
+trait Probe {
+    async fn prober(&self, threshold: u32) -> HealthChecker;
+    async fn prober_with_secret(&self, threshold: u32, crm_secret: &str) -> HealthChecker;
+    async fn executor(&self, secrets: Arc<SecretCache>, role: &str) -> Executor;
+    fn pagerduty(&self, secrets: Arc<SecretCache>) -> PagerDuty;
+    fn events(&self) -> Vec<(String, String)>;
+}
 
-    async fn breaker(&self, name: &str, policy: Policy) -> Breaker {
-        let settings = GuardSettings {
-            store_timeout_ms: 30_000,
-            ..GuardSettings::default()
-        };
-        Breaker::new(
-            name,
-            policy,
-            settings,
-            self.store().await,
-            self.clock.clone(),
-        )
-    }
-
+impl Probe for World {
     /// One health-probe instance (its own clients), probing the CRM API.
     async fn prober(&self, threshold: u32) -> HealthChecker {
         self.prober_with_secret(threshold, &format!("crm-{}", self.table))
@@ -159,7 +97,7 @@ impl World {
     fn pagerduty(&self, secrets: Arc<SecretCache>) -> PagerDuty {
         PagerDuty {
             http: reqwest::Client::new(),
-            url: format!("{}/v2/enqueue", self.pd.url),
+            url: self.pd.events_url(),
             secrets,
             secret_id: format!("pd-{}", self.table),
             runbooks: Runbooks {
@@ -172,6 +110,7 @@ impl World {
     /// Events PagerDuty received: (event_action, dedup_key).
     fn events(&self) -> Vec<(String, String)> {
         self.pd
+            .server
             .requests()
             .iter()
             .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
@@ -201,7 +140,7 @@ async fn the_probe_alone_closes_the_breaker_after_recovery() -> anyhow::Result<(
     let w = world().await?;
     let p = w.prober(5).await;
     // 2 AM maintenance: the CRM fails; only the probe is running.
-    w.crm.fault(API_PREFIX, Fault::Status(503), None);
+    w.sf.fault(API_PREFIX, Fault::Status(503), None);
     let mut transitions = Vec::new();
     for _ in 0..5 {
         let out = p.run(deadline()).await;
@@ -231,7 +170,7 @@ async fn the_probe_alone_closes_the_breaker_after_recovery() -> anyhow::Result<(
     );
 
     // 4 AM: the CRM is back. No call arrives; the probe runs every minute.
-    w.crm.clear_faults();
+    w.sf.clear_faults();
     w.clock.advance(60_000);
     let out = p.run(deadline()).await;
     let row = crm_row(&out);
@@ -251,7 +190,7 @@ async fn the_probe_alone_closes_the_breaker_after_recovery() -> anyhow::Result<(
     assert_eq!(ev.len(), 2, "{ev:?}");
     assert_eq!((ev[0].0.as_str(), ev[1].0.as_str()), ("trigger", "resolve"));
     assert_eq!(ev[0].1, ev[1].1, "one dedup_key per episode");
-    let trigger: Value = serde_json::from_str(&w.pd.requests()[0].body)?;
+    let trigger: Value = serde_json::from_str(&w.pd.server.requests()[0].body)?;
     let runbook = "https://runbooks.example/failsoft/crm-outage.md";
     assert_eq!(trigger["payload"]["custom_details"]["runbook"], runbook);
     assert_eq!(trigger["links"][0]["href"], runbook);
@@ -301,19 +240,19 @@ async fn a_check_that_never_reached_the_crm_never_closes_its_breaker() -> anyhow
 async fn a_flapping_pagerduty_gets_the_alert_exactly_once() -> anyhow::Result<()> {
     let w = world().await?;
     let p = w.prober(1).await;
-    w.pd.fault("/", Fault::Status(500), Some(2));
-    w.crm.fault(API_PREFIX, Fault::Status(503), None);
+    w.pd.server.fault("/", Fault::Status(500), Some(2));
+    w.sf.fault(API_PREFIX, Fault::Status(503), None);
     let out = p.run(deadline()).await; // opens; 500, 500, then accepted
     assert_eq!(out["alerts"], json!({"sent": 1, "pending": 0}), "{out}");
     assert_eq!(
-        w.pd.requests().len(),
+        w.pd.server.requests().len(),
         3,
         "2 refused and 1 accepted, in one run"
     );
     // The CRM recovers: the resolve meets three refusals (one run's tries), then the
     // next run's try is taken.
-    w.crm.clear_faults();
-    w.pd.fault("/", Fault::Status(500), Some(3));
+    w.sf.clear_faults();
+    w.pd.server.fault("/", Fault::Status(500), Some(3));
     let resolves = || w.events().iter().filter(|(a, _)| a == "resolve").count();
     for _ in 0..6 {
         if resolves() >= 4 {
@@ -328,13 +267,13 @@ async fn a_flapping_pagerduty_gets_the_alert_exactly_once() -> anyhow::Result<()
         "3 refused in one run, 1 taken: {:?}",
         w.events()
     );
-    let sent = w.pd.requests().len();
+    let sent = w.pd.server.requests().len();
     for _ in 0..2 {
         w.clock.advance(60_000);
         p.run(deadline()).await;
     }
     assert_eq!(
-        w.pd.requests().len(),
+        w.pd.server.requests().len(),
         sent,
         "nothing sent again after it was accepted"
     );
@@ -362,7 +301,7 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
             w.executor(secrets.clone(), &format!("lookup-{i}")).await,
         ));
     }
-    w.crm.fault(API_PREFIX, Fault::Status(503), None);
+    w.sf.fault(API_PREFIX, Fault::Status(503), None);
     for episode in 0..2 {
         // Everyone at the same moment: 16 probe runs and 16 failing lookups.
         let mut tasks = Vec::new();
@@ -405,7 +344,7 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
         );
 
         // Recovery: 16 probes at once, past the timeout: one resolve.
-        w.crm.clear_faults();
+        w.sf.clear_faults();
         w.clock.advance(31_000);
         let mut tasks = Vec::new();
         for p in &probers {
@@ -425,7 +364,7 @@ async fn sixteen_probes_and_lookups_at_once_send_one_trigger_per_episode() -> an
             .count();
         assert_eq!(resolves, episode + 1, "episode {episode}");
         assert_eq!(w.store().await.load("crm").await?.state, State::Closed);
-        w.crm.fault(API_PREFIX, Fault::Status(503), None);
+        w.sf.fault(API_PREFIX, Fault::Status(503), None);
         w.clock.advance(2_000);
     }
     let ev = w.events();
@@ -488,12 +427,12 @@ async fn a_forced_open_breaker_stays_open_and_reminds() -> anyhow::Result<()> {
 async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Result<()> {
     let w = world().await?;
     let p = w.prober(1).await;
-    w.pd.fault("/", Fault::Status(503), None);
+    w.pd.server.fault("/", Fault::Status(503), None);
     for _ in 0..30 {
-        w.crm.fault(API_PREFIX, Fault::Status(503), None);
+        w.sf.fault(API_PREFIX, Fault::Status(503), None);
         let out = p.run(deadline()).await;
         assert_eq!(crm_row(&out)["state"], "OPEN", "{out}");
-        w.crm.clear_faults();
+        w.sf.clear_faults();
         w.clock.advance(60_000);
         let out = p.run(deadline()).await;
         assert_eq!(crm_row(&out)["state"], "CLOSED", "{out}");
@@ -508,13 +447,13 @@ async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Resul
     let item = failsoft::breaker::item_size(&failsoft::breaker::to_item(&rec));
     assert!(item < 8 * 1024, "{item} bytes");
     // PagerDuty is back.
-    let before = w.pd.requests().len();
-    w.pd.clear_faults();
+    let before = w.pd.server.requests().len();
+    w.pd.server.clear_faults();
     for _ in 0..3 {
         w.clock.advance(600_000);
         p.run(deadline()).await;
     }
-    let sent: Vec<Value> = w.pd.requests()[before..]
+    let sent: Vec<Value> = w.pd.server.requests()[before..]
         .iter()
         .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
         .collect();
@@ -539,27 +478,14 @@ async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Resul
 /// the API refuses is the token's fault: `genesys-api` does not count it.
 #[tokio::test]
 async fn the_region_is_checked_with_a_documented_call_and_the_token() -> anyhow::Result<()> {
-    use failsoft_testkit::fakes::genesys::{FakeGenesys, HEALTH_PATH};
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let g = FakeGenesys::start().await?;
-    create_secret(
-        &m.url,
-        &format!("gc-{table}"),
-        &json!({"client_id": "id", "client_secret": "s"}),
-    )
-    .await?;
-    let clock = Arc::new(ManualClock::new(T0));
-    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
-    let (url, secret) = (g.server.url.clone(), format!("gc-{table}"));
-    let env = move |k: &str| match k {
-        "GENESYS_API_URL" => Some(url.clone()),
-        "GENESYS_LOGIN_URL" => Some(format!("{url}/oauth/token")),
-        "GENESYS_SECRET_ID" => Some(secret.clone()),
-        "BREAKER_GENESYS_API_STORE_TIMEOUT_MS" => Some("5000".into()),
-        _ => None,
-    };
-    let probe = HealthChecker::build(&services, &env)?;
+    use failsoft_testkit::fakes::genesys::HEALTH_PATH;
+    let w = World::builder()
+        .var("BREAKER_GENESYS_API_STORE_TIMEOUT_MS", "5000")
+        .build()
+        .await?;
+    let (g, clock, services) = (&w.genesys, &w.clock, &w.services);
+    let env = w.env();
+    let probe = HealthChecker::build(services, &env)?;
     let run = || async {
         clock.advance(60_000);
         probe.run(Instant::now() + Duration::from_secs(20)).await

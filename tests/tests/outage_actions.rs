@@ -7,60 +7,23 @@ use std::time::Duration;
 
 use failsoft::actions::{Executor, History};
 use failsoft::alert::{PagerDuty, Runbooks};
-use failsoft::breaker::{
-    Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy, State, TripPolicy,
-};
+use failsoft::breaker::{Policy, State, TripPolicy};
 use failsoft::campaign::ledger::{Ledger, Stage};
 use failsoft::campaign::Campaigns;
-use failsoft::clock::ManualClock;
 use failsoft::genesys::GenesysApi;
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fakes::genesys::{FakeGenesys, Stale, MESSAGING, VOICE};
+use failsoft_testkit::fakes::genesys::{Stale, MESSAGING, VOICE};
 use failsoft_testkit::fakes::http::{Fault, Response};
-use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
 use failsoft_testkit::stream_pump::StreamPump;
-use failsoft_testkit::{
-    create_secret, force_open as open, fresh_table, moto, release, sdk_config, Emulator,
-};
+use failsoft_testkit::{force_open as open, release, sdk_config, Emulator, World, T0};
 use serde_json::json;
 use tokio::time::Instant;
 
-const T0: i64 = 1_800_000_000_000;
 const DELAY: i64 = 300_000;
 
-struct World {
-    url: String,
-    table: String,
-    clock: Arc<ManualClock>,
-    genesys: FakeGenesys,
-    pd: FakePagerDuty,
-}
-
 async fn world() -> anyhow::Result<World> {
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
-    let genesys = FakeGenesys::start().await?;
-    let pd = FakePagerDuty::start().await?;
-    create_secret(
-        &m.url,
-        &format!("gc-{table}"),
-        &json!({"client_id": "id", "client_secret": "s"}),
-    )
-    .await?;
-    create_secret(
-        &m.url,
-        &format!("pd-{table}"),
-        &json!({"routing_key": "R0UTING"}),
-    )
-    .await?;
-    Ok(World {
-        url: m.url.clone(),
-        table,
-        clock: Arc::new(ManualClock::new(T0)),
-        genesys,
-        pd,
-    })
+    World::builder().build().await
 }
 
 fn pausing() -> Policy {
@@ -76,29 +39,21 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(30)
 }
 
-impl World {
-    async fn store(&self) -> Arc<dyn BreakerStore> {
-        let conf = sdk_config(&self.url).await;
-        Arc::new(DynamoBreakerStore::new(
-            aws_sdk_dynamodb::Client::new(&conf),
-            &self.table,
-        ))
-    }
+/// What these tests do with a world: the pieces of outage-actions they build, and the
+/// deliveries they play.
+trait Actions {
+    async fn ledger(&self) -> Ledger;
+    async fn executor(&self, role: &str) -> Executor;
+    async fn all_at_once(&self, executors: &[Arc<Executor>], breaker: &str) -> anyhow::Result<()>;
+    async fn settle(&self, ex: &Executor, breaker: &str) -> anyhow::Result<()>;
+    async fn delivered(&self, ex: &Executor, breaker: &str) -> anyhow::Result<()>;
+    async fn ledger_list(
+        &self,
+    ) -> Result<Vec<failsoft::campaign::ledger::Entry>, failsoft::store::StoreError>;
+    async fn outbox_ids(&self, breaker: &str) -> anyhow::Result<Vec<String>>;
+}
 
-    async fn breaker(&self, name: &str) -> Breaker {
-        let settings = GuardSettings {
-            store_timeout_ms: 30_000,
-            ..GuardSettings::default()
-        };
-        Breaker::new(
-            name,
-            pausing(),
-            settings,
-            self.store().await,
-            self.clock.clone(),
-        )
-    }
-
+impl Actions for World {
     async fn ledger(&self) -> Ledger {
         let conf = sdk_config(&self.url).await;
         Ledger {
@@ -122,7 +77,7 @@ impl World {
                 aws_sdk_dynamodb::Client::new(&conf),
                 &self.table,
             )),
-            self.breaker("genesys-auth").await,
+            self.breaker("genesys-auth", pausing()).await,
             reqwest::Client::new(),
             secrets.clone(),
             self.clock.clone(),
@@ -278,7 +233,7 @@ async fn sixteen_executors_pause_each_campaign_once_and_resume_it_at_most_once(
     for i in 0..16 {
         executors.push(Arc::new(w.executor(&format!("ex-{i}")).await));
     }
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.all_at_once(&executors, "crm").await?;
     // Whatever one run left (a claim lost to a slow moto), the next runs finish.
@@ -345,7 +300,10 @@ async fn two_breakers_acting_at_once_pause_and_resume_each_campaign_once() -> an
     for i in 0..16 {
         executors.push(Arc::new(w.executor(&format!("ex-{i}")).await));
     }
-    let breakers = [w.breaker("crm").await, w.breaker("genesys-api").await];
+    let breakers = [
+        w.breaker("crm", pausing()).await,
+        w.breaker("genesys-api", pausing()).await,
+    ];
     let both = |executors: &[Arc<Executor>]| {
         let mut tasks = Vec::new();
         for (i, ex) in executors.iter().enumerate() {
@@ -390,7 +348,7 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
     let w = world().await?;
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     release(&crm).await?;
@@ -442,7 +400,7 @@ async fn a_pause_that_keeps_failing_is_paged_with_its_error_then_resolved() -> a
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     w.genesys.server.fault(VOICE, Fault::Status(503), None);
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     let failing = |w: &World| {
         w.pd.incidents()
@@ -532,7 +490,7 @@ async fn divisions_genesys_states_and_refused_transitions_are_respected() -> any
     if let Some(c) = ex.campaigns.as_mut() {
         c.divisions = vec!["d1".into()];
     }
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     assert_eq!(puts(&w, VOICE, "ours"), vec!["off"]);
@@ -646,7 +604,7 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
         .server
         .faults_in_turn(&format!("{VOICE}/winback"), &[Fault::Respond(conflict)]);
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     for (path, id) in [
@@ -713,7 +671,10 @@ async fn a_second_breaker_holds_a_campaign_off_until_both_have_closed() -> anyho
     let w = world().await?;
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let ex = w.executor("stream").await;
-    let (crm, api) = (w.breaker("crm").await, w.breaker("genesys-api").await);
+    let (crm, api) = (
+        w.breaker("crm", pausing()).await,
+        w.breaker("genesys-api", pausing()).await,
+    );
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     open(&api).await?;
@@ -751,7 +712,7 @@ async fn a_rate_limited_pause_waits_as_told_and_an_outage_within_the_delay_cance
         .server
         .faults_in_turn(&format!("{VOICE}/renewals"), &[Fault::Respond(limited)]);
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
@@ -851,7 +812,7 @@ async fn a_stale_version_answered_400_is_paused_not_skipped() -> anyhow::Result<
         );
     }
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     for (path, id) in [(VOICE, "renewals"), (MESSAGING, "reminders")] {
@@ -871,7 +832,7 @@ async fn a_decimal_pacing_survives_the_pause_and_the_resume() -> anyhow::Result<
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     w.genesys.set_pacing("renewals", 1.5);
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     release(&crm).await?;
@@ -900,7 +861,7 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     w.genesys.add(VOICE, "winback", "Win-back", "on", "d1");
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.delivered(&ex, "crm").await?;
     assert_eq!(w.genesys.status(VOICE, "winback"), "off");
@@ -981,7 +942,7 @@ async fn a_re_trip_during_the_resume_keeps_every_campaign_off_for_the_new_outage
         w.genesys.add(VOICE, id, id, "on", "d1");
     }
     let (resumer, pauser) = (w.executor("stream").await, w.executor("probe").await);
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.settle(&pauser, "crm").await?;
     release(&crm).await?;
@@ -1059,7 +1020,7 @@ async fn a_person_s_off_after_a_failed_pause_put_is_not_adopted() -> anyhow::Res
         .server
         .faults_in_turn(&format!("{VOICE}/renewals"), &[Fault::Status(503)]);
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     // Runs until the pause has met its 503 (a run may miss moto's 250 ms and act later).
     for _ in 0..5 {
@@ -1100,7 +1061,7 @@ async fn a_resume_longer_than_a_run_goes_on_and_is_never_paged_as_failing() -> a
         w.genesys.add(VOICE, id, id, "on", "d1");
     }
     let ex = w.executor("probe").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.settle(&ex, "crm").await?;
     release(&crm).await?;
@@ -1150,7 +1111,7 @@ async fn every_ledger_read_is_strongly_consistent() -> anyhow::Result<()> {
         table: w.table.clone(),
     };
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.settle(&ex, "crm").await?;
     assert_eq!(patiently(|| ledger.list(deadline())).await?.len(), 1);
@@ -1336,7 +1297,7 @@ async fn a_page_refused_once_is_delivered_within_the_same_run() -> anyhow::Resul
     use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
     let w = world().await?;
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     w.pd.server
         .faults_in_turn(EVENTS_PATH, &[Fault::Status(500)]);
     open(&crm).await?;
@@ -1378,7 +1339,7 @@ async fn a_failing_actions_page_that_pagerduty_refused_is_delivered_later() -> a
         Fault::Status(500),
     );
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     let failing = |w: &World| {
         w.pd.incidents()
@@ -1457,7 +1418,7 @@ async fn a_ledger_item_from_before_episodes_is_resumed_by_the_upgrade() -> anyho
         .send()
         .await?;
     let ex = w.executor("stream").await;
-    let crm = w.breaker("crm").await;
+    let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     w.settle(&ex, "crm").await?;
     release(&crm).await?;

@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use failsoft::actions::Executor;
 use failsoft::breaker::{Breaker, Op, Record};
-use failsoft::clock::{Clock, ManualClock};
+use failsoft::clock::Clock;
 use failsoft::dependency::Dependency;
 use failsoft::overflow::{Mode, Overflow, Request, Switches};
-use failsoft::service::Services;
-use failsoft_testkit::fakes::genesys::{FakeGenesys, EMERGENCY};
+use failsoft_testkit::fakes::genesys::EMERGENCY;
 use failsoft_testkit::fakes::http::{Fault, Response};
-use failsoft_testkit::fakes::pagerduty::FakePagerDuty;
-use failsoft_testkit::{create_secret, force_open as open, fresh_table, moto, release};
+use failsoft_testkit::{force_open as open, release, World};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -26,58 +24,38 @@ const IVRS: [&str; 3] = ["ivr-main", "ivr-sales", "ivr-support"];
 const START: i64 = 1_800_000_000_000;
 const DELAY_MS: i64 = 600_000;
 
+/// A world whose outage-actions switch the regional overflow (`eg-1`) for the breakers
+/// in `OVERFLOW_AUTO_ON`, with the backup region checked ready.
 struct Rig {
-    genesys: FakeGenesys,
-    pd: FakePagerDuty,
-    services: Services,
-    clock: Arc<ManualClock>,
-    vars: Vec<(String, String)>,
-    url: String,
+    world: World,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
 }
 
 impl Rig {
     async fn new(auto_on: &str) -> anyhow::Result<Rig> {
-        let m = moto()?;
-        let (_, table) = fresh_table(&m.url).await?;
-        let genesys = FakeGenesys::start().await?;
-        genesys.add_group("eg-1", "Regional overflow", &IVRS);
-        let pd = FakePagerDuty::start().await?;
-        let creds = json!({"client_id": "id", "client_secret": "s"});
-        create_secret(&m.url, &format!("gc-{table}"), &creds).await?;
-        create_secret(
-            &m.url,
-            &format!("pd-{table}"),
-            &json!({"routing_key": "rk"}),
-        )
-        .await?;
-        let clock = Arc::new(ManualClock::new(START));
-        let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
-        let vars = [
-            ("GENESYS_SECRET_ID", format!("gc-{table}")),
-            ("GENESYS_API_URL", genesys.server.url.clone()),
-            (
-                "GENESYS_LOGIN_URL",
-                format!("{}/oauth/token", genesys.server.url),
-            ),
-            ("OVERFLOW_AUTO_ON", auto_on.to_string()),
-            ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1".into()),
-            ("OVERFLOW_RESTORE_DELAY_S", (DELAY_MS / 1000).to_string()),
-            ("OVERFLOW_SWITCH_TIMEOUT_S", "5".into()),
-            ("ALERT_SECRET_ID", format!("pd-{table}")),
-            ("PAGERDUTY_EVENTS_URL", pd.events_url()),
-            ("ALERT_BACKOFF_S", "1".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let rig = Rig {
-            genesys,
-            pd,
-            services,
-            clock,
-            vars,
-            url: m.url.clone(),
-        };
+        let world = World::builder()
+            .clock_at(START)
+            .var("OVERFLOW_AUTO_ON", auto_on)
+            .var("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1")
+            .var("OVERFLOW_RESTORE_DELAY_S", (DELAY_MS / 1000).to_string())
+            .var("OVERFLOW_SWITCH_TIMEOUT_S", "5")
+            .var("ALERT_BACKOFF_S", "1")
+            .build()
+            .await?;
+        world.genesys.add_group("eg-1", "Regional overflow", &IVRS);
+        let rig = Rig { world };
         rig.backup_checked(true).await?;
         Ok(rig)
     }
@@ -90,15 +68,6 @@ impl Rig {
         };
         self.services.store.apply("genesys-backup", &op).await?;
         Ok(())
-    }
-
-    fn env(&self) -> impl Fn(&str) -> Option<String> + '_ {
-        move |k: &str| {
-            self.vars
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone())
-        }
     }
 
     /// One outage-actions instance, built as the function builds it.
@@ -583,10 +552,8 @@ async fn an_activation_whose_confirmation_is_lost_is_still_paged_and_restored() 
 async fn the_campaign_resume_does_not_wait_for_the_overflow_restore() -> anyhow::Result<()> {
     use failsoft_testkit::fakes::genesys::VOICE;
     let mut rig = Rig::new("genesys-api").await?;
-    rig.vars.extend([
-        ("CAMPAIGN_PAUSE_ON".to_string(), "genesys-api".to_string()),
-        ("CAMPAIGN_RESUME_DELAY_S".to_string(), "60".to_string()),
-    ]);
+    rig.set_var("CAMPAIGN_PAUSE_ON", "genesys-api");
+    rig.set_var("CAMPAIGN_RESUME_DELAY_S", "60");
     rig.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let ex = rig.executor("ex")?;
     let api = rig.breaker(Dependency::GenesysApi)?;

@@ -5,34 +5,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use failsoft::board::{self, Board};
-use failsoft::breaker::{Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy};
-use failsoft::clock::ManualClock;
+use failsoft::breaker::Policy;
 use failsoft::queues::store::DynamoMetricsStore;
 use failsoft::queues::{QueueMetrics, NO_DATA, UNKNOWN_QUEUE};
-use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, TokenCache, TokenSettings};
-use failsoft_testkit::fakes::genesys::{fake_genesys, QUERY};
-use failsoft_testkit::fakes::http::{FakeServer, Fault};
-use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config};
+use failsoft_testkit::fakes::genesys::QUERY;
+use failsoft_testkit::fakes::http::Fault;
+use failsoft_testkit::World;
 use lambda_http::{Body, Request, Response as UrlResponse};
 use serde_json::{json, Value};
 
-const T0: i64 = 1_800_000_000_000;
-
-struct World {
-    api: FakeServer,
-    clock: Arc<ManualClock>,
+/// A world with queue-metrics built in it, on Genesys's fake, and patient store calls.
+struct Metrics {
+    world: World,
     metrics: Arc<QueueMetrics>,
-    store: Arc<DynamoBreakerStore>,
 }
 
-impl World {
+impl std::ops::Deref for Metrics {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl Metrics {
     /// The board as queue-metrics builds it, showing `queue_ids`, with no campaign
     /// ledger, write-back or overflow configured.
     fn board(&self, queue_ids: &[String]) -> Board {
         Board {
             metrics: self.metrics.clone(),
-            store: self.store.clone(),
+            store: self.services.store.clone(),
             queue_ids: queue_ids.to_vec(),
             ledger: None,
             writeback: None,
@@ -41,65 +43,36 @@ impl World {
     }
 }
 
-async fn world() -> anyhow::Result<World> {
-    let m = moto()?;
-    let (client, table) = fresh_table(&m.url).await?;
-    let api = fake_genesys().await?;
-    let secret = format!("gc-{table}");
-    create_secret(
-        &m.url,
-        &secret,
-        &json!({"client_id": "id", "client_secret": "secret"}),
-    )
-    .await?;
-    let conf = sdk_config(&m.url).await;
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(DynamoBreakerStore::new(client.clone(), &table));
-    let settings = GuardSettings {
-        store_timeout_ms: 30_000,
-        ..GuardSettings::default()
-    };
+async fn world() -> anyhow::Result<Metrics> {
+    let world = World::builder().build().await?;
     let tokens = Arc::new(TokenCache::new(
         Provider::Genesys {
-            secret_id: secret,
-            token_url: format!("{}/oauth/token", api.url),
+            secret_id: world.var("GENESYS_SECRET_ID"),
+            token_url: world.var("GENESYS_LOGIN_URL"),
         },
-        Arc::new(DynamoTokenStore::new(client.clone(), &table)),
-        Breaker::new(
-            "genesys-auth",
-            Policy::default(),
-            settings.clone(),
-            store.clone(),
-            clock.clone(),
-        ),
+        Arc::new(DynamoTokenStore::new(world.dynamo().await, &world.table)),
+        world.breaker("genesys-auth", Policy::default()).await,
         reqwest::Client::new(),
-        Arc::new(SecretCache::new(Arc::new(SecretsManager(
-            aws_sdk_secretsmanager::Client::new(&conf),
-        )))),
-        clock.clone(),
+        world.services.secrets.clone(),
+        world.clock.clone(),
         TokenSettings::default(),
     ));
     let metrics = QueueMetrics {
-        breaker: Breaker::new(
-            "genesys-analytics",
-            Policy::default(),
-            settings,
-            store.clone(),
-            clock.clone(),
-        ),
+        breaker: world.breaker("genesys-analytics", Policy::default()).await,
         tokens,
         http: reqwest::Client::new(),
-        api_url: api.url.clone(),
-        store: Arc::new(DynamoMetricsStore { client, table }),
-        clock: clock.clone(),
+        api_url: world.genesys.server.url.clone(),
+        store: Arc::new(DynamoMetricsStore {
+            client: world.dynamo().await,
+            table: world.table.clone(),
+        }),
+        clock: world.clock.clone(),
         stale_tolerance_ms: 300_000,
         deadline: Duration::from_millis(1_500),
     };
-    Ok(World {
-        api,
-        clock,
+    Ok(Metrics {
+        world,
         metrics: Arc::new(metrics),
-        store,
     })
 }
 
@@ -115,7 +88,8 @@ async fn repeated_and_unknown_queues_are_neither_doubled_nor_zeros_marked_live(
     let rows = v.as_array().cloned().unwrap_or_default();
     assert_eq!(rows.len(), 2, "each queue once: {v}");
     let q = w
-        .api
+        .genesys
+        .server
         .requests()
         .last()
         .map(|r| r.body.clone())
@@ -147,7 +121,11 @@ async fn repeated_and_unknown_queues_are_neither_doubled_nor_zeros_marked_live(
 async fn live_then_cached_then_zeroed() -> anyhow::Result<()> {
     let w = world().await?;
     let live = w.metrics.get(&ids(&["q1", "q2"])).await;
-    assert_eq!(w.api.count(QUERY), 1, "several queues, one analytics query");
+    assert_eq!(
+        w.genesys.server.count(QUERY),
+        1,
+        "several queues, one analytics query"
+    );
     let v = serde_json::to_value(&live)?;
     assert_eq!(v[0]["interactionsWaiting"], 3);
     assert_eq!(v[1]["interactionsWaiting"], 6);
@@ -164,7 +142,7 @@ async fn live_then_cached_then_zeroed() -> anyhow::Result<()> {
     assert!(v[0].get("degradedMessage").is_none());
 
     // Analytics goes down; 2 minutes later the cached values come back, labelled.
-    w.api.fault(QUERY, Fault::Status(503), None);
+    w.genesys.server.fault(QUERY, Fault::Status(503), None);
     w.clock.advance(120_000);
     let v = serde_json::to_value(w.metrics.get(&ids(&["q1", "q2", "q9"])).await)?;
     assert_eq!(v[0]["interactionsWaiting"], 3);
@@ -206,7 +184,7 @@ async fn live_then_cached_then_zeroed() -> anyhow::Result<()> {
 async fn a_hanging_api_still_answers_within_the_deadline() -> anyhow::Result<()> {
     let w = world().await?;
     w.metrics.get(&ids(&["q1"])).await;
-    w.api.fault(QUERY, Fault::Hang, None);
+    w.genesys.server.fault(QUERY, Fault::Hang, None);
     let started = std::time::Instant::now();
     let v = serde_json::to_value(w.metrics.get(&ids(&["q1"])).await)?;
     assert!(
@@ -307,7 +285,7 @@ async fn function_url_routes() -> anyhow::Result<()> {
         at: 1_800_000_000_000,
         healthy: true,
     };
-    w.store.apply("genesys-api", &note).await?;
+    w.services.store.apply("genesys-api", &note).await?;
     let data = board::handle(&url_event("/board.json", None), &b).await;
     let body: Value = serde_json::from_str(&parts(&data).2)?;
     let row = body["breakers"]

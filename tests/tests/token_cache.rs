@@ -8,15 +8,14 @@ use std::time::Duration;
 use failsoft::breaker::{
     Breaker, BreakerStore, DynamoBreakerStore, GuardSettings, Policy, State, TripPolicy,
 };
-use failsoft::clock::{Clock, ManualClock};
+use failsoft::clock::Clock;
 use failsoft::secrets::{SecretCache, SecretsManager};
 use failsoft::token::{DynamoTokenStore, Provider, Source, TokenCache, TokenError, TokenSettings};
 use failsoft_testkit::fakes::http::{parse_form, FakeServer, Fault, Response};
-use failsoft_testkit::{create_secret, fresh_table, moto, sdk_config};
+use failsoft_testkit::{create_secret, sdk_config, World, T0};
 use serde_json::json;
 use tokio::time::Instant;
 
-const T0: i64 = 1_800_000_000_000;
 const MIN: i64 = 60_000;
 
 /// A token endpoint (Salesforce or Genesys shape) issuing `tok-1`, `tok-2`, ...
@@ -33,32 +32,32 @@ async fn token_endpoint() -> anyhow::Result<FakeServer> {
     .await
 }
 
-struct World {
-    url: String,
-    table: String,
-    clock: Arc<ManualClock>,
+/// A world with a token endpoint of its own, which numbers the tokens it issues.
+struct Tokens {
+    world: World,
     endpoint: FakeServer,
 }
 
-async fn world() -> anyhow::Result<World> {
-    let m = moto()?;
-    let (_, table) = fresh_table(&m.url).await?;
+impl std::ops::Deref for Tokens {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+async fn world() -> anyhow::Result<Tokens> {
+    let world = World::builder().build().await?;
     let endpoint = token_endpoint().await?;
     create_secret(
-        &m.url,
-        &format!("sf-{table}"),
+        &world.url,
+        &format!("sf-{}", world.table),
         &json!({"token_url": format!("{}/services/oauth2/token", endpoint.url), "client_id": "id", "client_secret": "s3cr3t-value"}),
     )
     .await?;
-    Ok(World {
-        url: m.url.clone(),
-        table,
-        clock: Arc::new(ManualClock::new(T0)),
-        endpoint,
-    })
+    Ok(Tokens { world, endpoint })
 }
 
-impl World {
+impl Tokens {
     /// One instance's cache: its own clients, as a separate Lambda instance would have.
     async fn cache(&self, provider: Provider) -> TokenCache {
         let conf = sdk_config(&self.url).await;
@@ -359,7 +358,7 @@ async fn a_hanging_secrets_manager_is_bounded_remembered_and_blamed_on_auth() ->
 #[tokio::test]
 async fn genesys_tokens_use_basic_auth_and_honour_expires_in() -> anyhow::Result<()> {
     let w = world().await?;
-    let secret = format!("gc-{}", w.table);
+    let secret = format!("gc-basic-{}", w.table);
     create_secret(
         &w.url,
         &secret,
