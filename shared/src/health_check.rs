@@ -194,8 +194,8 @@ impl HealthChecker {
         metrics::emit(
             &[("Dependency", b.name())],
             &[
-                metrics::millis("ProbeLatency", latency_ms as f64),
-                metrics::count("ProbeHealthy", if healthy { 1.0 } else { 0.0 }),
+                metrics::millis("HealthCheckLatency", latency_ms as f64),
+                metrics::count("HealthCheckHealthy", if healthy { 1.0 } else { 0.0 }),
             ],
         );
         json!({"name": b.name(), "healthy": healthy, "latencyMs": latency_ms, "state": state, "transition": transition})
