@@ -126,6 +126,13 @@ impl Breaker {
         }
     }
 
+    /// Name this instance (its trial owners and write tokens) instead of a random id:
+    /// for a simulation that must replay the same for a seed.
+    pub fn with_instance(mut self, id: impl Into<String>) -> Breaker {
+        self.instance = id.into();
+        self
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -1,0 +1,104 @@
+//! `failsoft-sim`: run the tables of `docs/performance.md`, or one scenario.
+//!
+//! ```text
+//! cargo run -p failsoft-sim --release -- calibrate
+//! cargo run -p failsoft-sim --release -- limits
+//! cargo run -p failsoft-sim --release -- outage --instances 1000 --rate 500
+//! ```
+
+use clap::{Parser, Subcommand};
+use failsoft_sim::{tables, StoreModel};
+
+#[derive(Parser)]
+#[command(
+    name = "failsoft-sim",
+    about = "A fleet of breakers on a simulated clock"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The multi-process test's races, measured and simulated side by side.
+    Calibrate {
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+    },
+    /// A CRM outage at every fleet size and rate of the limits table.
+    Limits {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The table: fast (same-region DynamoDB), slow (every request 200–700 ms),
+        /// down (refusing everything).
+        #[arg(long, default_value = "fast")]
+        store: String,
+    },
+    /// One CRM outage (30 s healthy, 60 s down, 90 s after).
+    Outage {
+        #[arg(long, default_value_t = 1000)]
+        instances: usize,
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "fast")]
+        store: String,
+        /// Bytes the breaker item carries beyond the run's own (pending outbox entries).
+        #[arg(long, default_value_t = 0)]
+        pad_bytes: usize,
+    },
+}
+
+fn store(name: &str) -> anyhow::Result<StoreModel> {
+    match name {
+        "fast" => Ok(StoreModel::fast()),
+        "slow" => Ok(StoreModel::slow()),
+        "down" => Ok(StoreModel::down()),
+        other => anyhow::bail!("no store model {other:?}: fast, slow or down"),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Calibrate { seeds } => {
+            let rows = tables::calibration(seeds)?;
+            print!("{}", tables::calibration_table(&rows));
+        }
+        Command::Limits { seed, store: name } => {
+            let model = store(&name)?;
+            let mut runs = Vec::new();
+            for n in [100, 300, 1_000, 3_000] {
+                for rate in [100.0, 500.0, 1_000.0] {
+                    let r = failsoft_sim::run(&tables::outage(n, rate, model.clone(), seed))?;
+                    eprintln!("{n} instances, {rate} calls/s: done");
+                    runs.push((n, rate, r));
+                }
+            }
+            print!("{}", tables::limits_table(&runs));
+        }
+        Command::Outage {
+            instances,
+            rate,
+            seed,
+            store: name,
+            pad_bytes,
+        } => {
+            let mut model = store(&name)?;
+            model.pad_bytes = pad_bytes;
+            let started = std::time::Instant::now();
+            let r = failsoft_sim::run(&tables::outage(instances, rate, model, seed))?;
+            print!("{}", tables::limits_table(&[(instances, rate, r.clone())]));
+            eprintln!(
+                "{} calls, {} lookups, {:.2} store requests a call, {} fallbacks; {:.1} s of wall time",
+                r.calls,
+                r.lookups,
+                r.requests_per_call(),
+                r.fallbacks,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! The state table as the fleet meets it: the real `Op::apply` on each item, conditional
+//! writes serialised per item, capacity charged by item size (`capacity`), throttles
+//! answered as DynamoDB answers them and retried as the SDK is configured to, and the
+//! latencies a scenario asks for. One store is shared by every simulated instance.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use failsoft::breaker::{item_size, key, to_item, Applied, BreakerStore, Op, Record};
+use failsoft::store::StoreError;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+use crate::capacity::{rcu, wcu, Meters, Units};
+use crate::clock::SimClock;
+
+/// A latency, drawn per request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Latency {
+    /// Uniform between the two, in milliseconds.
+    Between(u64, u64),
+}
+
+impl Latency {
+    fn draw(self, rng: &mut StdRng) -> Duration {
+        match self {
+            Latency::Between(lo, hi) if hi > lo => Duration::from_millis(rng.random_range(lo..=hi)),
+            Latency::Between(lo, _) => Duration::from_millis(lo),
+        }
+    }
+}
+
+/// How the table behaves in a scenario.
+#[derive(Clone, Debug)]
+pub struct StoreModel {
+    /// A read's round trip (a strongly consistent `GetItem`).
+    pub read: Latency,
+    /// A write's round trip, not counting the wait behind earlier writes to its item.
+    pub write: Latency,
+    /// How long the item is held by one conditional write (its serialisation).
+    pub per_write: Duration,
+    /// Charge capacity and throttle past the partition's limits.
+    pub limits: bool,
+    /// Attempts per request (the SDK's standard retry mode, as `failsoft::aws` sets it: 2),
+    /// with its backoff: `random(0..1) × min(1 s × 2^(attempt-1), 20 s)`.
+    pub sdk_attempts: u32,
+    /// From this simulated millisecond on, every request is refused.
+    pub down_from_ms: Option<i64>,
+    /// Bytes the breaker item carries beyond what the run puts in it: outbox entries
+    /// left pending by a PagerDuty outage, say (3.2 KB measured in all).
+    pub pad_bytes: usize,
+}
+
+impl StoreModel {
+    /// The slow store of the measurement: every request, reads too, queued
+    /// 200–700 ms.
+    pub fn slow() -> StoreModel {
+        StoreModel {
+            read: Latency::Between(200, 700),
+            write: Latency::Between(200, 700),
+            ..StoreModel::fast()
+        }
+    }
+
+    /// A store that refuses everything from the start.
+    pub fn down() -> StoreModel {
+        StoreModel {
+            down_from_ms: Some(0),
+            ..StoreModel::fast()
+        }
+    }
+
+    /// DynamoDB in the same region: single-digit milliseconds.
+    pub fn fast() -> StoreModel {
+        StoreModel {
+            read: Latency::Between(3, 8),
+            write: Latency::Between(4, 10),
+            per_write: Duration::from_millis(2),
+            limits: true,
+            sdk_attempts: 2,
+            down_from_ms: None,
+            pad_bytes: 0,
+        }
+    }
+}
+
+/// What the store counted over a run.
+#[derive(Clone, Debug, Default)]
+pub struct StoreStats {
+    pub meters: Meters,
+    pub reads: u64,
+    pub writes: u64,
+    pub writes_won: u64,
+    /// Throttled attempts, by the item's kind ("breaker", "token").
+    pub throttles: BTreeMap<&'static str, u64>,
+    /// Requests that ran out of attempts throttled.
+    pub throttled_requests: BTreeMap<&'static str, u64>,
+    pub largest_item: usize,
+}
+
+struct Inner {
+    items: BTreeMap<String, Record>,
+    busy_until: BTreeMap<String, Instant>,
+    stats: StoreStats,
+    rng: StdRng,
+}
+
+/// The shared table.
+#[derive(Clone)]
+pub struct SimStore {
+    model: Arc<StoreModel>,
+    clock: Arc<SimClock>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The token item's size: the sealed token, its provider binding and times (measured
+/// in the tests at about 700 bytes: one RCU).
+const TOKEN_ITEM: usize = 700;
+
+impl SimStore {
+    pub fn new(model: StoreModel, clock: Arc<SimClock>, seed: u64) -> SimStore {
+        SimStore {
+            model: Arc::new(model),
+            clock,
+            inner: Arc::new(Mutex::new(Inner {
+                items: BTreeMap::new(),
+                busy_until: BTreeMap::new(),
+                stats: StoreStats::default(),
+                rng: StdRng::seed_from_u64(seed ^ 0x5709_e5e5),
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Plain data; a panic elsewhere cannot leave it half-written.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        self.lock().stats.clone()
+    }
+
+    /// The record as stored now, read for free (the simulation's observer, not a client).
+    pub fn peek(&self, name: &str) -> Record {
+        self.lock()
+            .items
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Record::new(name))
+    }
+
+    fn size(&self, r: &Record) -> usize {
+        item_size(&to_item(r)) + self.model.pad_bytes
+    }
+
+    fn draw(&self, l: Latency) -> Duration {
+        l.draw(&mut self.lock().rng)
+    }
+
+    fn down(&self) -> bool {
+        self.model
+            .down_from_ms
+            .is_some_and(|at| self.clock.elapsed_ms() >= at)
+    }
+
+    /// The SDK's wait before attempt `attempt` (2, 3, ...).
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = (1_000u64 << (attempt - 2).min(5)).min(20_000);
+        let jitter: f64 = self.lock().rng.random();
+        Duration::from_millis((cap as f64 * jitter) as u64)
+    }
+
+    /// Charge `units` on `item`; false and counted if throttled.
+    fn charge(&self, item: &str, kind: Units, units: u32, what: &'static str) -> bool {
+        if !self.model.limits {
+            return true;
+        }
+        let now = self.clock.elapsed_ms();
+        let mut inner = self.lock();
+        if inner.stats.meters.charge(now, item, kind, units) {
+            return true;
+        }
+        *inner.stats.throttles.entry(what).or_default() += 1;
+        false
+    }
+
+    /// One request through the SDK's attempts: `attempt` runs at the server and says
+    /// whether it was throttled (None) or answered.
+    async fn request<T>(
+        &self,
+        latency: Latency,
+        what: &'static str,
+        mut attempt: impl FnMut(&SimStore) -> Attempt<T>,
+    ) -> Result<T, StoreError> {
+        for n in 1..=self.model.sdk_attempts.max(1) {
+            if n > 1 {
+                tokio::time::sleep(self.backoff(n)).await;
+            }
+            let rtt = self.draw(latency);
+            tokio::time::sleep(rtt / 2).await;
+            if self.down() {
+                tokio::time::sleep(rtt / 2).await;
+                return Err(StoreError::Unavailable("refused".into()));
+            }
+            let answer = match attempt(self) {
+                Attempt::Now(v) => Some(v),
+                Attempt::Throttled => None,
+                Attempt::After(wait, v) => {
+                    tokio::time::sleep_until(wait).await;
+                    Some(v)
+                }
+            };
+            tokio::time::sleep(rtt / 2).await;
+            if let Some(v) = answer {
+                return Ok(v);
+            }
+        }
+        *self
+            .lock()
+            .stats
+            .throttled_requests
+            .entry(what)
+            .or_default() += 1;
+        Err(StoreError::Throttled(
+            "ProvisionedThroughputExceededException".into(),
+        ))
+    }
+
+    /// A token item read (`token#<provider>`): a cold instance's, or one whose copy in
+    /// memory ran out. It shares the partition with the breaker items.
+    pub async fn read_token(&self, provider: &str) -> Result<(), StoreError> {
+        let item = format!("token#{provider}");
+        self.request(self.model.read, "token", |s| {
+            if s.charge(&item, Units::Read, rcu(TOKEN_ITEM), "token") {
+                s.lock().stats.reads += 1;
+                Attempt::Now(())
+            } else {
+                Attempt::Throttled
+            }
+        })
+        .await
+    }
+}
+
+/// What one attempt at the server came to.
+enum Attempt<T> {
+    /// Answered at once.
+    Now(T),
+    /// Answered once the item is free at this instant (serialised writes).
+    After(Instant, T),
+    Throttled,
+}
+
+#[async_trait]
+impl BreakerStore for SimStore {
+    async fn load(&self, name: &str) -> Result<Record, StoreError> {
+        let item = key(name);
+        self.request(self.model.read, "breaker", |s| {
+            let rec = s.peek(name);
+            if s.charge(&item, Units::Read, rcu(s.size(&rec)), "breaker") {
+                s.lock().stats.reads += 1;
+                Attempt::Now(rec)
+            } else {
+                Attempt::Throttled
+            }
+        })
+        .await
+    }
+
+    async fn apply(&self, name: &str, op: &Op) -> Result<Applied, StoreError> {
+        let item = key(name);
+        let per_write = self.model.per_write;
+        self.request(self.model.write, "breaker", |s| {
+            let current = s.peek(name);
+            let next = op.apply(&current);
+            let bytes = s.size(&current).max(next.as_ref().map_or(0, |n| s.size(n)));
+            if !s.charge(&item, Units::Write, wcu(bytes), "breaker") {
+                return Attempt::Throttled;
+            }
+            // Writes to one item are applied one after another; this one takes its turn.
+            let mut inner = s.lock();
+            let now = Instant::now();
+            let start = inner.busy_until.get(name).copied().unwrap_or(now).max(now);
+            let done = start + per_write;
+            inner.busy_until.insert(name.to_string(), done);
+            inner.stats.writes += 1;
+            inner.stats.largest_item = inner.stats.largest_item.max(bytes);
+            // The condition is judged when the write is applied: the record then.
+            let current = inner
+                .items
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Record::new(name));
+            let applied = match op.apply(&current) {
+                Some(next) => {
+                    inner.items.insert(name.to_string(), next.clone());
+                    inner.stats.writes_won += 1;
+                    Applied::Won(next)
+                }
+                None => Applied::Lost(current),
+            };
+            Attempt::After(done, applied)
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<Record>, StoreError> {
+        Ok(self.lock().items.values().cloned().collect())
+    }
+}
