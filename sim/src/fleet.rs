@@ -414,11 +414,9 @@ async fn observe(shared: Arc<Shared>, end: Instant) {
         let rec = shared.store.peek(BREAKER);
         let now = shared.clock.elapsed_ms();
         let mut r = shared.report();
-        if rec.state == State::Open && was == State::Closed {
-            if r.time_to_open_ms.is_none() {
-                r.time_to_open_ms = Some(now - from.unwrap_or(0));
-                r.failures_at_open = Some(rec.failures);
-            }
+        if rec.state == State::Open && was == State::Closed && r.time_to_open_ms.is_none() {
+            r.time_to_open_ms = Some(now - from.unwrap_or(0));
+            r.failures_at_open = Some(rec.failures);
         }
         if let (Some(to), State::Closed) = (to, rec.state) {
             if was != State::Closed && r.time_to_close_ms.is_none() && now >= to {
