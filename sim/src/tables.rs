@@ -172,7 +172,7 @@ pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
     for (n, rate, r) in runs {
         let st = &r.store;
         out.push_str(&format!(
-            "| {n} | {rate} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} | {} | {} B |\n",
+            "| {n} | {rate} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} | {} | {} B |\n",
             r.failures_executed,
             ms(r.open_seen_ms),
             ms(r.time_to_open_ms),
@@ -183,7 +183,8 @@ pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
             st.throttles.get("breaker").copied().unwrap_or(0),
             st.throttles.get("token").copied().unwrap_or(0),
             r.token_failures,
-            format!("{} / {}", r.trials_at_once, r.max_trials_per_window()),
+            r.trials_at_once,
+            r.max_trials_per_window(),
             ms(r.time_to_close_ms),
             st.largest_item,
         ));

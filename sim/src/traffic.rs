@@ -118,7 +118,7 @@ pub fn meets(outage: Option<&Outage>, t_s: f64, rng: &mut StdRng) -> Meets {
         Failure::Slow(ms) => Meets::Answer(Duration::from_millis(ms)),
         Failure::Flapping(period) => {
             let turn = ((t_s - o.from_s) / period.max(1) as f64) as u64;
-            if turn % 2 == 0 {
+            if turn.is_multiple_of(2) {
                 refused
             } else {
                 healthy
