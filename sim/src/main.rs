@@ -34,6 +34,9 @@ enum Command {
         /// down (refusing everything).
         #[arg(long, default_value = "fast")]
         store: String,
+        /// Bytes the breaker item carries beyond the run's own (pending outbox entries).
+        #[arg(long, default_value_t = 0)]
+        pad_bytes: usize,
     },
     /// One CRM outage (30 s healthy, 60 s down, 90 s after).
     Outage {
@@ -66,8 +69,13 @@ fn main() -> anyhow::Result<()> {
             let rows = tables::calibration(seeds)?;
             print!("{}", tables::calibration_table(&rows));
         }
-        Command::Limits { seed, store: name } => {
-            let model = store(&name)?;
+        Command::Limits {
+            seed,
+            store: name,
+            pad_bytes,
+        } => {
+            let mut model = store(&name)?;
+            model.pad_bytes = pad_bytes;
             let mut runs = Vec::new();
             for n in [100, 300, 1_000, 3_000] {
                 for rate in [100.0, 500.0, 1_000.0] {
