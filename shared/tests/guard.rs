@@ -324,9 +324,17 @@ impl BreakerStore for StalledWrites {
 }
 
 fn stalled(apply: bool) -> (Arc<StalledWrites>, Arc<ManualClock>, Breaker) {
+    stalled_for(apply, Duration::from_millis(400))
+}
+
+/// As `stalled`, with writes answered after `write_delay`.
+fn stalled_for(
+    apply: bool,
+    write_delay: Duration,
+) -> (Arc<StalledWrites>, Arc<ManualClock>, Breaker) {
     let store = Arc::new(StalledWrites {
         inner: MemoryStore::new(),
-        write_delay: Duration::from_millis(400),
+        write_delay,
         apply,
         reads_fail: false.into(),
     });
@@ -374,9 +382,9 @@ async fn a_timed_out_write_that_was_applied_is_learned_by_reading_again() {
 
 #[tokio::test(start_paused = true)]
 async fn no_trial_is_granted_on_an_election_whose_result_is_unknown() {
-    // Writes time out and, once the instance has seen the OPEN record, reads fail too:
-    // the outcome of the election cannot be learned.
-    let (store, clock, b) = stalled(true);
+    // Writes outlast even an election's longer wait and, once the instance has seen the
+    // OPEN record, reads fail too: the outcome of the election cannot be learned.
+    let (store, clock, b) = stalled_for(true, Duration::from_secs(30));
     let rec = Record {
         state: State::Open,
         generation: 1,
@@ -485,5 +493,149 @@ async fn a_forced_state_with_until_releases_itself() {
             .values()
             .any(|a| a.action == failsoft::breaker::Action::Resolve),
         "the forced episode is resolved"
+    );
+}
+
+/// Record one failure through `b`, if it admits the call.
+async fn fail_once(b: &Breaker) -> bool {
+    let r: Result<(), CallError<Down>> = b
+        .call(deadline(), deadline(), || async { Err(Down("503".into())) })
+        .await;
+    !matches!(r, Err(CallError::Rejected(_)))
+}
+
+/// Finding (fleet simulation, a slow store): blind instances each ran the whole
+/// threshold against a dependency that was down, 5,742 failures for 1,000 instances.
+/// Blind, an instance trips its own view after two.
+#[tokio::test]
+async fn a_blind_instance_trips_its_own_view_after_two_failures() {
+    let (store, clock, b) = setup(Policy::default());
+    store.set_failing(Some(StoreError::Unavailable("refused".into())));
+    assert!(fail_once(&b).await);
+    clock.advance(10);
+    assert!(fail_once(&b).await);
+    clock.advance(10);
+    assert_eq!(
+        b.admit(deadline()).await,
+        Admission::Rejected(Rejection::Open),
+        "threshold 5, but two failures while blind open the local view"
+    );
+}
+
+/// A local OPEN is not undone by a CLOSED read the fleet has not moved past: that CLOSED
+/// is the failures not yet counted, not the dependency recovered. A later generation
+/// (an operator's release, say) is.
+#[tokio::test]
+async fn a_local_open_holds_against_a_closed_read_until_the_fleet_moves_on() {
+    let (store, clock, b) = setup(Policy::default());
+    store.set_failing(Some(StoreError::Unavailable("refused".into())));
+    fail_once(&b).await;
+    fail_once(&b).await;
+    store.set_failing(None);
+    clock.advance(1_500);
+    assert_eq!(
+        b.current(deadline()).await.state,
+        State::Closed,
+        "the store"
+    );
+    assert_eq!(
+        b.admit(deadline()).await,
+        Admission::Rejected(Rejection::Open),
+        "held"
+    );
+    b.command(failsoft::breaker::Event::ForceClosed {
+        by: "op".into(),
+        until: None,
+    })
+    .await
+    .ok();
+    clock.advance(1_500);
+    assert!(matches!(b.admit(deadline()).await, Admission::Admitted(_)));
+}
+
+/// The store merely slow (it answered within the recovery timeout): no trial on the
+/// local view. Down for good (silent a whole recovery timeout): one local trial, then
+/// none until another recovery timeout has passed.
+#[tokio::test]
+async fn local_trials_wait_for_a_silent_store_and_come_once_per_recovery_timeout() {
+    let (store, clock, b) = setup(Policy::default());
+    store.set_failing(Some(StoreError::Unavailable("refused".into())));
+    fail_once(&b).await;
+    fail_once(&b).await;
+    // 29 s on, the store answers once (the hold keeps the local OPEN)...
+    clock.advance(29_000);
+    store.set_failing(None);
+    b.current(deadline()).await;
+    // ...and fails again: past the local OPEN's 30 s, no trial on a store heard 2 s ago.
+    store.set_failing(Some(StoreError::Unavailable("refused".into())));
+    clock.advance(2_000);
+    assert_eq!(
+        b.admit(deadline()).await,
+        Admission::Rejected(Rejection::HalfOpenBusy)
+    );
+    // Silent for a whole recovery timeout: one trial, and no second one soon after.
+    clock.advance(30_000);
+    let first = b.admit(deadline()).await;
+    assert!(
+        matches!(first, Admission::Admitted(ref t) if t.trial.is_some()),
+        "{first:?}"
+    );
+    clock.advance(1_100);
+    let again = b.admit(deadline()).await;
+    assert!(
+        !matches!(again, Admission::Admitted(ref t) if t.trial.is_some()),
+        "{again:?}"
+    );
+}
+
+/// A store that answers reads after `delay` (longer than the store timeout).
+struct SlowReads {
+    inner: MemoryStore,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl BreakerStore for SlowReads {
+    async fn load(&self, name: &str) -> Result<Record, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.load(name).await
+    }
+    async fn apply(&self, name: &str, op: &Op) -> Result<Applied, StoreError> {
+        self.inner.apply(name, op).await
+    }
+    async fn list(&self) -> Result<Vec<Record>, StoreError> {
+        self.inner.list().await
+    }
+}
+
+/// Finding (fleet simulation): behind a store answering in 200–700 ms, a 250 ms timeout
+/// made every instance blind. After a timeout the next request waits longer (up to four
+/// times, within a third of the caller's budget), so a slow store is still read.
+#[tokio::test(start_paused = true)]
+async fn a_slow_store_is_waited_for_longer_after_a_timeout() {
+    let store = Arc::new(SlowReads {
+        inner: MemoryStore::new(),
+        delay: Duration::from_millis(400),
+    });
+    let clock = Arc::new(ManualClock::new(T0));
+    let b = Breaker::new(
+        "crm",
+        Policy::default(),
+        GuardSettings::default(),
+        store.clone(),
+        clock.clone(),
+    );
+    b.current(deadline()).await;
+    assert_eq!(
+        store.inner.reads.load(Ordering::SeqCst),
+        0,
+        "timed out at 250 ms"
+    );
+    clock.advance(1_100);
+    b.current(deadline()).await;
+    assert_eq!(
+        store.inner.reads.load(Ordering::SeqCst),
+        1,
+        "read within the longer wait"
     );
 }

@@ -98,6 +98,11 @@ pub struct Report {
     pub trials_by_window: BTreeMap<u64, u32>,
     /// The most trials running at one moment.
     pub trials_at_once: u32,
+    /// Each instance's trial starts (ms), for trials per instance per recovery timeout.
+    pub trial_starts: BTreeMap<usize, Vec<i64>>,
+    /// Lookups admitted and refused from 30 s after the outage ended: whether the fleet
+    /// recovered, as callers see it.
+    pub after_recovery: (u64, u64),
     /// Transitions instances believe they won, by label.
     pub won: BTreeMap<String, u32>,
     /// Failures the record held when it opened.
@@ -116,6 +121,33 @@ impl Report {
 
     pub fn trials(&self) -> u32 {
         self.trials_by_window.values().sum()
+    }
+
+    /// The most trials one instance started within any `window_ms`.
+    pub fn trials_per_instance_within(&self, window_ms: i64) -> usize {
+        self.trial_starts
+            .values()
+            .map(|starts| {
+                starts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| {
+                        starts[i..]
+                            .iter()
+                            .take_while(|&&u| u < t + window_ms)
+                            .count()
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The share of lookups admitted from 30 s after the outage ended.
+    pub fn admitted_after_recovery(&self) -> f64 {
+        let (admitted, refused) = self.after_recovery;
+        admitted as f64 / (admitted + refused).max(1) as f64
     }
 
     /// Store requests per call (reads and writes, breaker and token).
@@ -256,7 +288,7 @@ async fn instance(shared: Arc<Shared>, i: usize, mut rx: mpsc::UnboundedReceiver
             token_until = Some(Instant::now() + shared.s.token_memory);
         }
         for _ in 0..call.lookups {
-            lookup(&shared, &breaker, false).await;
+            lookup(&shared, i, &breaker, false).await;
         }
         shared
             .idle
@@ -292,7 +324,7 @@ async fn race(shared: &Arc<Shared>, at_s: f64, count: u32, fail: bool) {
             let breaker = shared.breaker(i, 0);
             for _ in 0..count {
                 if fail {
-                    lookup(&shared, &breaker, true).await;
+                    lookup(&shared, i, &breaker, true).await;
                 } else {
                     let deadline = Instant::now() + Duration::from_secs(30);
                     if let Admission::Admitted(t) = breaker.admit(deadline).await {
@@ -328,11 +360,23 @@ fn note_won(shared: &Shared, breaker: &Breaker) {
 
 /// One CRM lookup through the breaker, as crm-lookup makes it: admit, call within the
 /// deadline, record. `failing` forces a failure (the race's `fail`).
-async fn lookup(shared: &Shared, breaker: &Breaker, failing: bool) {
+async fn lookup(shared: &Shared, i: usize, breaker: &Breaker, failing: bool) {
     let deadline = Instant::now() + shared.s.lookup_deadline;
     let call_deadline = deadline - Duration::from_millis(500);
     shared.report().lookups += 1;
-    let ticket = match breaker.admit(deadline).await {
+    let admission = breaker.admit(deadline).await;
+    let recovered = shared
+        .s
+        .outage
+        .is_some_and(|o| shared.t_s() >= o.to_s + 30.0);
+    if recovered {
+        let mut r = shared.report();
+        match admission {
+            Admission::Admitted(_) => r.after_recovery.0 += 1,
+            Admission::Rejected(_) => r.after_recovery.1 += 1,
+        }
+    }
+    let ticket = match admission {
         Admission::Admitted(t) => t,
         Admission::Rejected(_) => {
             shared.report().fallbacks += 1;
@@ -341,6 +385,10 @@ async fn lookup(shared: &Shared, breaker: &Breaker, failing: bool) {
     };
     let trial = ticket.trial.is_some();
     note_trial(shared, &ticket);
+    if trial {
+        let now = shared.clock.elapsed_ms();
+        shared.report().trial_starts.entry(i).or_default().push(now);
+    }
     if trial {
         let mut n = shared
             .in_flight_trials

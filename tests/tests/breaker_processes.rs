@@ -192,3 +192,47 @@ async fn thirty_two_processes_behind_a_slow_table_run_one_trial_and_page_one_ope
     );
     Ok(())
 }
+
+/// A slow store, reads as well as writes (every DynamoDB request 200–700 ms, the guard's
+/// store timeout 250 ms), under 32 processes: the fleet simulation's finding, in real
+/// processes. Blind instances used to run the whole threshold each (4 of 4 failures
+/// here) and trials on their own views. Now an instance waits longer for a store that
+/// timed out, trips its own view after two failures while blind, and runs no trial on
+/// its own view while the store is merely slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn thirty_two_processes_behind_a_slow_store_stay_within_two_failures_each_and_one_trial(
+) -> anyhow::Result<()> {
+    let m = moto()?;
+    let (client, table) = fresh_table(&m.url).await?;
+    let store = DynamoBreakerStore::new(client, table.clone());
+    let slow = fakes::aws::front(&m.url).await?;
+    slow.fault(
+        "/",
+        Fault::SlowBetween(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_millis(700),
+        ),
+        None,
+    );
+    let fails = race_with(&slow.url, &table, "fail", 4, T0, 5, 32, 250).await?;
+    let executed: u64 = fails
+        .iter()
+        .map(|v| v["admitted"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        executed <= 2 * 32,
+        "{executed} failures executed by 32 processes (at most 2 each): {fails:?}"
+    );
+    assert!(wins(&fails, "CLOSED->OPEN") <= 1);
+    // Writes that outlived their writers may or may not have landed; one instance with
+    // a working table makes sure the record is OPEN for the trial race.
+    race_with(&m.url, &table, "fail", 5, T0, 5, 1, 250).await?;
+    let rec = store.load("crm").await?;
+    assert_eq!(rec.state, State::Open, "{rec:?}");
+
+    let r = race_with(&slow.url, &table, "admit", 1, T0 + 31_000, 5, 32, 250).await?;
+    let trials: u64 = r.iter().map(|v| v["trials"].as_u64().unwrap_or(0)).sum();
+    assert!(trials <= 1, "{trials} trials at once: {r:?}");
+    eprintln!("slow store, reads too: {executed} failures executed, {trials} trial");
+    Ok(())
+}

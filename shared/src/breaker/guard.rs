@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket};
 use super::op::Op;
-use super::policy::{GuardSettings, Policy};
-use super::record::{Record, Transition};
+use super::policy::{GuardSettings, Policy, TripPolicy};
+use super::record::{Record, State, Transition};
 use super::store::{Applied, BreakerStore};
 use crate::clock::{Clock, Millis};
 use crate::metrics;
@@ -38,6 +38,16 @@ struct View {
     fetched_ms: Millis,
     store_down_until: Millis,
     unflushed_calls: u32,
+    /// When the store last answered this instance (any answer but an error).
+    store_ok_ms: Millis,
+    /// An OPEN this instance made on its own view, blind: until the first time, it holds
+    /// against a CLOSED read from the store of no later generation than the second. That
+    /// CLOSED is the fleet not knowing yet, not the dependency recovered.
+    local_hold: Option<(Millis, u64)>,
+    /// Doublings of the store timeout the next request gets (`store_wait_ms`).
+    wait_level: u32,
+    /// The earliest next trial on the local view.
+    local_trial_after: Millis,
 }
 
 /// What `admit` decided.
@@ -100,6 +110,13 @@ pub struct Breaker {
 
 const MAX_ROUNDS: usize = 4;
 
+/// Consecutive failures that trip an instance's own view while the store cannot be
+/// reached (see `blind_policy`).
+const BLIND_THRESHOLD: u32 = 2;
+
+/// At most four times the store timeout (`store_wait_ms`).
+const MAX_WAIT_LEVEL: u32 = 2;
+
 impl Breaker {
     pub fn new(
         name: impl Into<String>,
@@ -108,6 +125,7 @@ impl Breaker {
         store: Arc<dyn BreakerStore>,
         clock: Arc<dyn Clock>,
     ) -> Breaker {
+        let born = clock.now_ms();
         Breaker {
             name: name.into(),
             policy,
@@ -121,6 +139,13 @@ impl Breaker {
                 fetched_ms: 0,
                 store_down_until: 0,
                 unflushed_calls: 0,
+                // A new instance has heard from nobody; it counts its birth as the last
+                // answer, so that it runs no trial of its own in its first recovery
+                // timeout.
+                store_ok_ms: born,
+                local_hold: None,
+                wait_level: 0,
+                local_trial_after: 0,
             }),
             transitions: Mutex::new(Vec::new()),
         }
@@ -310,11 +335,22 @@ impl Breaker {
 
     async fn drive(&self, event: &Event, deadline: Instant) -> Decision {
         let mut view = self.current(deadline).await;
+        if matches!(event, Event::Admit { .. }) && self.held(&view) {
+            return Decision::Reject(Rejection::Open);
+        }
         let mut event = event.clone();
         let mut first: Option<Decision> = None;
         for _ in 0..MAX_ROUNDS {
             let now = self.clock.now_ms();
-            let mut s = step(&view, &event, now, &self.policy);
+            let local = self.lock_view().store_down_until > now;
+            let blind;
+            let policy = if local {
+                blind = self.blind_policy();
+                &blind
+            } else {
+                &self.policy
+            };
+            let mut s = step(&view, &event, now, policy);
             if let Some(op) = s.op.as_mut() {
                 op.stamp(&self.write_token());
             }
@@ -323,17 +359,22 @@ impl Breaker {
                 self.after_step(&s, &event);
                 return decision;
             };
-            let local = self.lock_view().store_down_until > now;
             if local {
                 return self.apply_locally(s, decision, now);
             }
+            // An election may wait longer than other writes: a caller it admits gets a
+            // trial nobody else runs, and one the store never confirms gets none.
+            let wait_ms = match &decision {
+                Decision::Admit(t) if t.trial.is_some() => self.election_timeout_ms(deadline),
+                _ => self.settings.store_timeout_ms,
+            };
             let written = self
-                .with_timeout(deadline, self.store.apply(&self.name, &op))
+                .with_timeout_ms(deadline, wait_ms, self.store.apply(&self.name, &op))
                 .await;
             let written = match written {
                 Err(e) if e.outcome_unknown() => {
                     self.store_failed(op.kind(), &e, now);
-                    match self.learn_outcome(&op, deadline).await {
+                    match self.learn_outcome(&op, deadline, wait_ms).await {
                         Learned::Known(applied) => Ok(applied),
                         // The count may or may not be in; the record read is the truth now.
                         Learned::Unclear(rec) if s.transition.is_none() => {
@@ -392,9 +433,9 @@ impl Breaker {
 
     /// A write timed out: read the record again, within the deadline, to learn whether
     /// it was applied. An unknown outcome is never taken as a win.
-    async fn learn_outcome(&self, op: &Op, deadline: Instant) -> Learned {
+    async fn learn_outcome(&self, op: &Op, deadline: Instant, wait_ms: Millis) -> Learned {
         match self
-            .with_timeout(deadline, self.store.load(&self.name))
+            .with_timeout_ms(deadline, wait_ms, self.store.load(&self.name))
             .await
         {
             Ok(rec) => match op.took_effect(&rec) {
@@ -429,14 +470,70 @@ impl Breaker {
         }
     }
 
+    /// Go on on the local view, claiming nothing. A trial on it is run only once the
+    /// store has said nothing for a whole recovery timeout (it is down, not merely slow),
+    /// and then at most once per recovery timeout and a fifth of it at random.
     fn apply_locally(&self, s: Step, decision: Decision, now: Millis) -> Decision {
         let mut v = self.lock_view();
+        if matches!(&decision, Decision::Admit(t) if t.trial.is_some()) {
+            let wait = self.policy.recovery_timeout_ms;
+            let silent = now - v.store_ok_ms >= wait;
+            if !silent || now < v.local_trial_after {
+                return Decision::Reject(Rejection::HalfOpenBusy);
+            }
+            v.local_trial_after = now + wait + self.jitter(now, wait / 5);
+        }
         if let Some(t) = &s.transition {
             tracing::warn!(breaker = %self.name, transition = %t.label(), "transition on local view only: store unavailable");
+            if t.to == State::Open {
+                let base = v.record.as_ref().map_or(0, |r| r.generation);
+                v.local_hold = Some((s.next.open_until_ms, base));
+            }
         }
         v.record = Some(s.next);
         v.fetched_ms = now;
         decision
+    }
+
+    /// Whether a local OPEN still holds against `view`, a CLOSED the fleet may not have
+    /// moved past yet.
+    fn held(&self, view: &Record) -> bool {
+        let now = self.clock.now_ms();
+        let v = self.lock_view();
+        matches!(v.local_hold, Some((until, base)) if now < until
+            && view.state == State::Closed
+            && view.generation <= base)
+    }
+
+    /// The policy while the store cannot be reached: consecutive failures trip at two
+    /// at most. Blind, an instance cannot add its count to the fleet's, so each would
+    /// otherwise run the whole threshold against a dependency that is down.
+    fn blind_policy(&self) -> Policy {
+        let mut p = self.policy.clone();
+        if let TripPolicy::ConsecutiveFailures { threshold } = &mut p.trip {
+            *threshold = (*threshold).min(BLIND_THRESHOLD);
+        }
+        p
+    }
+
+    /// How long an election may wait for the store: four store timeouts, but never more
+    /// than a third of what is left before `deadline`, so the call keeps the rest.
+    fn election_timeout_ms(&self, deadline: Instant) -> Millis {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as Millis;
+        (self.settings.store_timeout_ms * 4)
+            .min(left / 3)
+            .max(self.settings.store_timeout_ms.min(left))
+    }
+
+    /// Up to `spread` ms, the same for an instance and a moment (a seeded simulation
+    /// replays it).
+    fn jitter(&self, now: Millis, spread: Millis) -> Millis {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&self.instance, now).hash(&mut h);
+        (h.finish() % (spread.max(0) as u64 + 1)) as Millis
     }
 
     fn local_view(&self) -> Record {
@@ -448,9 +545,16 @@ impl Breaker {
 
     fn remember(&self, r: Record, now: Millis) {
         let mut v = self.lock_view();
-        v.record = Some(r);
+        // A held local OPEN stays this instance's view (see `held`).
+        let held = matches!(v.local_hold, Some((until, base)) if now < until
+            && r.state == State::Closed
+            && r.generation <= base);
+        if !held {
+            v.record = Some(r);
+        }
         v.fetched_ms = now;
         v.store_down_until = 0;
+        v.store_ok_ms = now;
     }
 
     fn store_failed(&self, what: &str, e: &StoreError, now: Millis) {
@@ -506,12 +610,44 @@ impl Breaker {
         deadline: Instant,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let cap =
-            Instant::now() + Duration::from_millis(self.settings.store_timeout_ms.max(1) as u64);
-        match tokio::time::timeout_at(cap.min(deadline), fut).await {
+        self.with_timeout_ms(deadline, self.store_wait_ms(deadline), fut)
+            .await
+    }
+
+    /// How long the next store request may take: the store timeout, doubled after each
+    /// request that timed out and kept while answers come slower than it, up to four
+    /// times it, and never more than a third of what is left before `deadline`. A slow
+    /// store is still the fleet's truth: waiting a little longer for it beats every
+    /// instance deciding alone. A hanging one costs at most that, once per retry pause.
+    fn store_wait_ms(&self, deadline: Instant) -> Millis {
+        let base = self.settings.store_timeout_ms.max(1);
+        let level = self.lock_view().wait_level.min(MAX_WAIT_LEVEL);
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as Millis;
+        (base << level).min(left / 3).max(base.min(left))
+    }
+
+    async fn with_timeout_ms<T>(
+        &self,
+        deadline: Instant,
+        wait_ms: Millis,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let cap = started + Duration::from_millis(wait_ms.max(1) as u64);
+        let r = match tokio::time::timeout_at(cap.min(deadline), fut).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Timeout),
+        };
+        let took = started.elapsed().as_millis() as Millis;
+        let mut v = self.lock_view();
+        match &r {
+            Err(StoreError::Timeout) => v.wait_level = (v.wait_level + 1).min(MAX_WAIT_LEVEL),
+            Ok(_) if took <= self.settings.store_timeout_ms => v.wait_level = 0,
+            _ => {}
         }
+        r
     }
 }
 
