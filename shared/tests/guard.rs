@@ -573,8 +573,12 @@ async fn local_trials_wait_for_a_silent_store_and_come_once_per_recovery_timeout
         b.admit(deadline()).await,
         Admission::Rejected(Rejection::HalfOpenBusy)
     );
-    // Silent for a whole recovery timeout: one trial, and no second one soon after.
-    clock.advance(30_000);
+    // Failing for a whole recovery timeout, three requests in a row: one trial, and no
+    // second one soon after.
+    for _ in 0..3 {
+        clock.advance(10_000);
+        b.current(deadline()).await;
+    }
     let first = b.admit(deadline()).await;
     assert!(
         matches!(first, Admission::Admitted(ref t) if t.trial.is_some()),

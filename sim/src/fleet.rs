@@ -108,6 +108,10 @@ pub struct Report {
     /// Failures the record held when it opened.
     pub failures_at_open: Option<u32>,
     pub fallbacks: u64,
+    /// Trials the table holds no lease for: run on an instance's own view.
+    pub local_trials: u64,
+    /// Instance lives: the instances at the start, and every cold start after.
+    pub lives: u64,
     /// Token reads from the table that failed (throttled, refused or too slow): each
     /// costs its call a fetch from the token endpoint.
     pub token_failures: u64,
@@ -191,6 +195,7 @@ impl Shared {
     }
 
     fn breaker(&self, instance: usize, life: u32) -> Breaker {
+        self.report().lives += 1;
         Breaker::new(
             BREAKER,
             self.s.policy.clone(),
@@ -385,9 +390,19 @@ async fn lookup(shared: &Shared, i: usize, breaker: &Breaker, failing: bool) {
     };
     let trial = ticket.trial.is_some();
     note_trial(shared, &ticket);
-    if trial {
+    if let Some(tt) = &ticket.trial {
         let now = shared.clock.elapsed_ms();
-        shared.report().trial_starts.entry(i).or_default().push(now);
+        let elected = shared
+            .store
+            .peek(BREAKER)
+            .trials
+            .values()
+            .any(|l| l.owner == tt.owner);
+        let mut r = shared.report();
+        r.trial_starts.entry(i).or_default().push(now);
+        if !elected {
+            r.local_trials += 1;
+        }
     }
     if trial {
         let mut n = shared
@@ -432,6 +447,14 @@ async fn lookup(shared: &Shared, i: usize, breaker: &Breaker, failing: bool) {
             r.open_seen_ms = Some(r.open_seen_ms.unwrap_or(0).max(since));
         }
     }
+    // A trial ends when the dependency has answered; recording it is the store's time.
+    if trial {
+        let mut n = shared
+            .in_flight_trials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+    }
     let latency_ms = started.elapsed().as_millis() as i64;
     let result = if ok {
         CallResult::Success { latency_ms }
@@ -442,13 +465,6 @@ async fn lookup(shared: &Shared, i: usize, breaker: &Breaker, failing: bool) {
         }
     };
     breaker.record(ticket, result, deadline).await;
-    if trial {
-        let mut n = shared
-            .in_flight_trials
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        *n = n.saturating_sub(1);
-    }
     note_won(shared, breaker);
 }
 

@@ -99,11 +99,15 @@ fn main() -> anyhow::Result<()> {
             let r = failsoft_sim::run(&tables::outage(instances, rate, model, seed))?;
             print!("{}", tables::limits_table(&[(instances, rate, r.clone())]));
             eprintln!(
-                "{} calls, {} lookups, {:.2} store requests a call, {} fallbacks; {:.1} s of wall time",
+                "{} calls, {} lookups, {:.2} store requests a call, {} fallbacks, {} trials ({} on a local view), {} of {} store requests given up; {:.1} s of wall time",
                 r.calls,
                 r.lookups,
                 r.requests_per_call(),
                 r.fallbacks,
+                r.trials(),
+                r.local_trials,
+                r.store.begun - r.store.answered,
+                r.store.begun,
                 started.elapsed().as_secs_f64()
             );
         }

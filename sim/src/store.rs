@@ -99,6 +99,9 @@ pub struct StoreStats {
     /// Requests that ran out of attempts throttled.
     pub throttled_requests: BTreeMap<&'static str, u64>,
     pub largest_item: usize,
+    /// Requests begun, and answered (the rest were given up by their caller).
+    pub begun: u64,
+    pub answered: u64,
 }
 
 struct Inner {
@@ -194,6 +197,18 @@ impl SimStore {
         latency: Latency,
         what: &'static str,
         mut attempt: impl FnMut(&SimStore) -> Attempt<T>,
+    ) -> Result<T, StoreError> {
+        self.lock().stats.begun += 1;
+        let r = self.attempts(latency, what, &mut attempt).await;
+        self.lock().stats.answered += 1;
+        r
+    }
+
+    async fn attempts<T>(
+        &self,
+        latency: Latency,
+        what: &'static str,
+        attempt: &mut impl FnMut(&SimStore) -> Attempt<T>,
     ) -> Result<T, StoreError> {
         for n in 1..=self.model.sdk_attempts.max(1) {
             if n > 1 {

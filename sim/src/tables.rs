@@ -165,14 +165,15 @@ pub fn outage(instances: usize, rate: f64, store: StoreModel, seed: u64) -> Scen
 /// The limits: the fleet sizes and rates the issue names, one line per run.
 pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
     let mut out = String::from(
-        "| instances | calls/s | failures executed | OPEN seen fleet-wide | time to OPEN | peak WCU item / partition | peak RCU partition | throttles breaker / token | token reads failed | trials at once / per window / per instance in 30 s | time to close | admitted 30 s after recovery | largest item |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| instances (lives) | calls/s | failures executed | OPEN seen fleet-wide | time to OPEN | peak WCU item / partition | peak RCU partition | throttles breaker / token | token reads failed | trials at once / per window / per instance in 30 s | time to close | admitted 30 s after recovery | largest item |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let ms =
         |v: Option<i64>| v.map_or("—".to_string(), |v| format!("{:.1} s", v as f64 / 1000.0));
     for (n, rate, r) in runs {
         let st = &r.store;
         out.push_str(&format!(
-            "| {n} | {rate} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} / {} | {} | {:.0} % | {} B |\n",
+            "| {n} ({}) | {rate} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} / {} | {} | {:.0} % | {} B |\n",
+            r.lives,
             r.failures_executed,
             ms(r.open_seen_ms),
             ms(r.time_to_open_ms),

@@ -38,8 +38,12 @@ struct View {
     fetched_ms: Millis,
     store_down_until: Millis,
     unflushed_calls: u32,
-    /// When the store last answered this instance (any answer but an error).
-    store_ok_ms: Millis,
+    /// Since when every store request of this instance has failed (None: the last one
+    /// was answered). An idle instance is not a silent store.
+    failing_since: Option<Millis>,
+    /// Store requests failed in a row. With `failing_since`, the evidence that the store
+    /// is down: a slow one answers the longer waits that follow a timeout.
+    failed_in_row: u32,
     /// An OPEN this instance made on its own view, blind: until the first time, it holds
     /// against a CLOSED read from the store of no later generation than the second. That
     /// CLOSED is the fleet not knowing yet, not the dependency recovered.
@@ -114,6 +118,10 @@ const MAX_ROUNDS: usize = 4;
 /// reached (see `blind_policy`).
 const BLIND_THRESHOLD: u32 = 2;
 
+/// Store requests that must fail in a row, over a whole recovery timeout, before the
+/// store counts as down and a trial may run on the local view (`apply_locally`).
+const SILENT_AFTER: u32 = 3;
+
 /// At most four times the store timeout (`store_wait_ms`).
 const MAX_WAIT_LEVEL: u32 = 2;
 
@@ -125,7 +133,6 @@ impl Breaker {
         store: Arc<dyn BreakerStore>,
         clock: Arc<dyn Clock>,
     ) -> Breaker {
-        let born = clock.now_ms();
         Breaker {
             name: name.into(),
             policy,
@@ -139,10 +146,8 @@ impl Breaker {
                 fetched_ms: 0,
                 store_down_until: 0,
                 unflushed_calls: 0,
-                // A new instance has heard from nobody; it counts its birth as the last
-                // answer, so that it runs no trial of its own in its first recovery
-                // timeout.
-                store_ok_ms: born,
+                failing_since: None,
+                failed_in_row: 0,
                 local_hold: None,
                 wait_level: 0,
                 local_trial_after: 0,
@@ -471,13 +476,16 @@ impl Breaker {
     }
 
     /// Go on on the local view, claiming nothing. A trial on it is run only once the
-    /// store has said nothing for a whole recovery timeout (it is down, not merely slow),
+    /// store's requests have failed in a row for a whole recovery timeout, three at
+    /// least, the later ones with longer waits (it is down, not merely slow or this
+    /// instance idle),
     /// and then at most once per recovery timeout and a fifth of it at random.
     fn apply_locally(&self, s: Step, decision: Decision, now: Millis) -> Decision {
         let mut v = self.lock_view();
         if matches!(&decision, Decision::Admit(t) if t.trial.is_some()) {
             let wait = self.policy.recovery_timeout_ms;
-            let silent = now - v.store_ok_ms >= wait;
+            let silent = v.failed_in_row >= SILENT_AFTER
+                && v.failing_since.is_some_and(|since| now - since >= wait);
             if !silent || now < v.local_trial_after {
                 return Decision::Reject(Rejection::HalfOpenBusy);
             }
@@ -554,7 +562,8 @@ impl Breaker {
         }
         v.fetched_ms = now;
         v.store_down_until = 0;
-        v.store_ok_ms = now;
+        v.failing_since = None;
+        v.failed_in_row = 0;
     }
 
     fn store_failed(&self, what: &str, e: &StoreError, now: Millis) {
@@ -566,6 +575,8 @@ impl Breaker {
         // One total for the alarm, whatever the breaker.
         metrics::emit(&[], &[metrics::count("StateTableErrors", 1.0)]);
         let mut v = self.lock_view();
+        v.failing_since.get_or_insert(now);
+        v.failed_in_row = v.failed_in_row.saturating_add(1);
         v.store_down_until = now + self.settings.store_retry_ms;
         // A failed read is never cached: the local view keeps its old age.
     }
