@@ -51,6 +51,9 @@ enum Command {
         /// Bytes the breaker item carries beyond the run's own (pending outbox entries).
         #[arg(long, default_value_t = 0)]
         pad_bytes: usize,
+        /// Simulated seconds (the outage is always from 30 s to 90 s).
+        #[arg(long, default_value_t = 180.0)]
+        seconds: f64,
     },
 }
 
@@ -92,11 +95,14 @@ fn main() -> anyhow::Result<()> {
             seed,
             store: name,
             pad_bytes,
+            seconds,
         } => {
             let mut model = store(&name)?;
             model.pad_bytes = pad_bytes;
             let started = std::time::Instant::now();
-            let r = failsoft_sim::run(&tables::outage(instances, rate, model, seed))?;
+            let mut s = tables::outage(instances, rate, model, seed);
+            s.seconds = seconds;
+            let r = failsoft_sim::run(&s)?;
             print!("{}", tables::limits_table(&[(instances, rate, r.clone())]));
             eprintln!(
                 "{} calls, {} lookups, {:.2} store requests a call, {} fallbacks, {} trials ({} on a local view), {} of {} store requests given up; {:.1} s of wall time",
