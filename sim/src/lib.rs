@@ -11,6 +11,7 @@
 //! - `store`: the table (latencies, serialised writes, throttles, the SDK's retries);
 //! - `traffic`: calls arriving, and the dependency failing;
 //! - `fleet`: the instances, Lambda's routing, and the [`Report`];
+//! - `writeback`: a large center's write-back through a long CRM outage;
 //! - `tables`: the runs behind `docs/performance.md`'s tables.
 
 pub mod capacity;
@@ -19,6 +20,7 @@ pub mod fleet;
 pub mod store;
 pub mod tables;
 pub mod traffic;
+pub mod writeback;
 
 pub use fleet::{run, Report, Scenario, Traffic};
 pub use store::{Latency, StoreModel};

@@ -38,6 +38,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         pad_bytes: usize,
     },
+    /// A large center's write-back through CRM outages of 4, 8 and 24 hours.
+    Writeback {
+        #[arg(long, default_value_t = 50_000.0)]
+        per_hour: f64,
+    },
     /// One CRM outage (30 s healthy, 60 s down, 90 s after).
     Outage {
         #[arg(long, default_value_t = 1000)]
@@ -88,6 +93,22 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             print!("{}", tables::limits_table(&runs));
+        }
+        Command::Writeback { per_hour } => {
+            let mut runs = Vec::new();
+            for hours in [4, 8, 24] {
+                for concurrency in [5, 20] {
+                    let b = failsoft_sim::writeback::Backlog {
+                        per_hour,
+                        outage_s: hours * 3600,
+                        concurrency,
+                        batch: 100,
+                        seed: 1,
+                    };
+                    runs.push((b, failsoft_sim::writeback::model(&b)));
+                }
+            }
+            print!("{}", failsoft_sim::writeback::table(&runs));
         }
         Command::Outage {
             instances,
