@@ -12,10 +12,12 @@
 //! - `traffic`: calls arriving, and the dependency failing;
 //! - `fleet`: the instances, Lambda's routing, and the [`Report`];
 //! - `writeback`: a large center's write-back through a long CRM outage;
+//! - `cost`: the monthly AWS bill at a center's volume;
 //! - `tables`: the runs behind `docs/performance.md`'s tables.
 
 pub mod capacity;
 pub mod clock;
+pub mod cost;
 pub mod fleet;
 pub mod store;
 pub mod tables;

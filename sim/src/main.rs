@@ -43,6 +43,8 @@ enum Command {
         #[arg(long, default_value_t = 50_000.0)]
         per_hour: f64,
     },
+    /// The monthly AWS bill at 10,000, 100,000 and 1,000,000 calls a day.
+    Cost,
     /// One CRM outage (30 s healthy, 60 s down, 90 s after).
     Outage {
         #[arg(long, default_value_t = 1000)]
@@ -93,6 +95,13 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             print!("{}", tables::limits_table(&runs));
+        }
+        Command::Cost => {
+            println!(
+                "Prices: us-east-1 list prices as of {}.",
+                failsoft_sim::cost::PRICES_AS_OF
+            );
+            print!("{}", failsoft_sim::cost::table());
         }
         Command::Writeback { per_hour } => {
             let mut runs = Vec::new();
