@@ -43,6 +43,12 @@ enum Command {
         #[arg(long, default_value_t = 50_000.0)]
         per_hour: f64,
     },
+    /// Traffic shapes (steady, peak, burst) against failure shapes (down, slow,
+    /// flapping) at 1,000 instances.
+    Shapes {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// The monthly AWS bill at 10,000, 100,000 and 1,000,000 calls a day.
     Cost,
     /// One CRM outage (30 s healthy, 60 s down, 90 s after).
@@ -95,6 +101,9 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             print!("{}", tables::limits_table(&runs));
+        }
+        Command::Shapes { seed } => {
+            print!("{}", tables::shapes_table(&tables::shapes(seed)?));
         }
         Command::Cost => {
             println!(

@@ -162,6 +162,75 @@ pub fn outage(instances: usize, rate: f64, store: StoreModel, seed: u64) -> Scen
     s
 }
 
+/// The traffic and failure shapes at 1,000 instances: steady, a peak, a burst after an
+/// IVR announcement; the CRM down, slow (3 s, past the call's deadline), flapping (10 s
+/// turns). Each a CRM outage from 30 s to 90 s, as in the limits.
+pub fn shapes(seed: u64) -> anyhow::Result<Vec<(String, Report)>> {
+    let arrivals = [
+        ("steady 500/s", Arrivals::Steady(500.0)),
+        (
+            "peak 200 → 800/s (20–120 s)",
+            Arrivals::Peak {
+                base: 200.0,
+                peak: 800.0,
+                from_s: 20.0,
+                to_s: 120.0,
+            },
+        ),
+        (
+            "burst +1,500/s for 10 s at 35 s",
+            Arrivals::Burst {
+                base: 300.0,
+                burst: 1_500.0,
+                at_s: 35.0,
+                for_s: 10.0,
+            },
+        ),
+    ];
+    let failures = [
+        ("down", Failure::Down),
+        ("slow 3 s", Failure::Slow(3_000)),
+        ("flapping 10 s", Failure::Flapping(10)),
+    ];
+    let mut out = Vec::new();
+    for (a_name, a) in arrivals {
+        for (f_name, f) in failures {
+            let mut s = outage(1_000, 0.0, StoreModel::fast(), seed);
+            s.traffic = Traffic::Calls(a);
+            s.outage = Some(Outage {
+                from_s: 30.0,
+                to_s: 90.0,
+                failure: f,
+            });
+            out.push((format!("{a_name}, CRM {f_name}"), run(&s)?));
+        }
+    }
+    Ok(out)
+}
+
+pub fn shapes_table(runs: &[(String, Report)]) -> String {
+    let mut out = String::from(
+        "| traffic, failure | calls | failures executed | time to OPEN | trials at once | time to close | admitted 30 s after recovery | peak WCU item |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let ms =
+        |v: Option<i64>| v.map_or("—".to_string(), |v| format!("{:.1} s", v as f64 / 1000.0));
+    for (name, r) in runs {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} | {:.0} % | {} |\n",
+            r.calls,
+            r.failures_executed,
+            ms(r.time_to_open_ms),
+            r.trials_at_once,
+            ms(r.time_to_close_ms),
+            100.0 * r.admitted_after_recovery(),
+            r.store
+                .meters
+                .item_peak("breaker#crm", crate::capacity::Units::Write),
+        ));
+    }
+    out
+}
+
 /// The limits: the fleet sizes and rates the issue names, one line per run.
 pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
     let mut out = String::from(
