@@ -55,8 +55,8 @@ pub struct StoreModel {
 }
 
 impl StoreModel {
-    /// The slow store of the measurement: every request, reads too, queued
-    /// 200–700 ms.
+    /// A slow store as measured on one machine at 32 processes: every request, reads too,
+    /// queued 200–700 ms.
     pub fn slow() -> StoreModel {
         StoreModel {
             read: Latency::Between(200, 700),

@@ -231,7 +231,7 @@ pub fn shapes_table(runs: &[(String, Report)]) -> String {
     out
 }
 
-/// The limits: the fleet sizes and rates the issue names, one line per run.
+/// The limits: 100 to 3,000 instances at 100 to 1,000 calls a second, one line per run.
 pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
     let mut out = String::from(
         "| instances (lives) | calls/s | failures executed | OPEN seen fleet-wide | time to OPEN | peak WCU item / partition | peak RCU partition | throttles breaker / token | token reads failed | trials at once / per window / per instance in 30 s | time to close | admitted 30 s after recovery | largest item |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
