@@ -42,15 +42,21 @@ impl Classify for Status {
 
 fn setup(policy: Policy) -> (Arc<MemoryStore>, Arc<ManualClock>, Breaker) {
     let store = Arc::new(MemoryStore::new());
+    let (clock, b) = breaker_on(store.clone(), policy);
+    (store, clock, b)
+}
+
+/// Breaker `crm` over `store`, the guard's default settings, on a clock at `T0`.
+fn breaker_on(store: Arc<dyn BreakerStore>, policy: Policy) -> (Arc<ManualClock>, Breaker) {
     let clock = Arc::new(ManualClock::new(T0));
     let b = Breaker::new(
         "crm",
         policy,
         GuardSettings::default(),
-        store.clone(),
+        store,
         clock.clone(),
     );
-    (store, clock, b)
+    (clock, b)
 }
 
 fn deadline() -> Instant {
@@ -338,14 +344,7 @@ fn stalled_for(
         apply,
         reads_fail: false.into(),
     });
-    let clock = Arc::new(ManualClock::new(T0));
-    let b = Breaker::new(
-        "crm",
-        Policy::default(),
-        GuardSettings::default(),
-        store.clone(),
-        clock.clone(),
-    );
+    let (clock, b) = breaker_on(store.clone(), Policy::default());
     (store, clock, b)
 }
 
@@ -621,14 +620,7 @@ async fn a_slow_store_is_waited_for_longer_after_a_timeout() {
         inner: MemoryStore::new(),
         delay: Duration::from_millis(400),
     });
-    let clock = Arc::new(ManualClock::new(T0));
-    let b = Breaker::new(
-        "crm",
-        Policy::default(),
-        GuardSettings::default(),
-        store.clone(),
-        clock.clone(),
-    );
+    let (clock, b) = breaker_on(store.clone(), Policy::default());
     b.current(deadline()).await;
     assert_eq!(
         store.inner.reads.load(Ordering::SeqCst),

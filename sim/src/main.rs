@@ -30,13 +30,8 @@ enum Command {
     Limits {
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// The table: fast (same-region DynamoDB), slow (every request 200–700 ms),
-        /// down (refusing everything).
-        #[arg(long, default_value = "fast")]
-        store: String,
-        /// Bytes the breaker item carries beyond the run's own (pending outbox entries).
-        #[arg(long, default_value_t = 0)]
-        pad_bytes: usize,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// A large center's write-back through CRM outages of 4, 8 and 24 hours.
     Writeback {
@@ -59,23 +54,36 @@ enum Command {
         rate: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long, default_value = "fast")]
-        store: String,
-        /// Bytes the breaker item carries beyond the run's own (pending outbox entries).
-        #[arg(long, default_value_t = 0)]
-        pad_bytes: usize,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Simulated seconds (the outage is always from 30 s to 90 s).
         #[arg(long, default_value_t = 180.0)]
         seconds: f64,
     },
 }
 
-fn store(name: &str) -> anyhow::Result<StoreModel> {
-    match name {
-        "fast" => Ok(StoreModel::fast()),
-        "slow" => Ok(StoreModel::slow()),
-        "down" => Ok(StoreModel::down()),
-        other => anyhow::bail!("no store model {other:?}: fast, slow or down"),
+/// The table a run meets.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// fast (same-region DynamoDB), slow (every request 200–700 ms), down (refusing
+    /// everything).
+    #[arg(long, default_value = "fast")]
+    store: String,
+    /// Bytes the breaker item carries beyond the run's own (pending outbox entries).
+    #[arg(long, default_value_t = 0)]
+    pad_bytes: usize,
+}
+
+impl StoreArgs {
+    fn model(&self) -> anyhow::Result<StoreModel> {
+        let mut model = match self.store.as_str() {
+            "fast" => StoreModel::fast(),
+            "slow" => StoreModel::slow(),
+            "down" => StoreModel::down(),
+            other => anyhow::bail!("no store model {other:?}: fast, slow or down"),
+        };
+        model.pad_bytes = self.pad_bytes;
+        Ok(model)
     }
 }
 
@@ -85,13 +93,8 @@ fn main() -> anyhow::Result<()> {
             let rows = tables::calibration(seeds)?;
             print!("{}", tables::calibration_table(&rows));
         }
-        Command::Limits {
-            seed,
-            store: name,
-            pad_bytes,
-        } => {
-            let mut model = store(&name)?;
-            model.pad_bytes = pad_bytes;
+        Command::Limits { seed, store } => {
+            let model = store.model()?;
             let mut runs = Vec::new();
             for n in [100, 300, 1_000, 3_000] {
                 for rate in [100.0, 500.0, 1_000.0] {
@@ -132,12 +135,10 @@ fn main() -> anyhow::Result<()> {
             instances,
             rate,
             seed,
-            store: name,
-            pad_bytes,
+            store,
             seconds,
         } => {
-            let mut model = store(&name)?;
-            model.pad_bytes = pad_bytes;
+            let model = store.model()?;
             let started = std::time::Instant::now();
             let mut s = tables::outage(instances, rate, model, seed);
             s.seconds = seconds;

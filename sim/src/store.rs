@@ -289,13 +289,14 @@ impl BreakerStore for SimStore {
         let item = key(name);
         let per_write = self.model.per_write;
         self.request(self.model.write, "breaker", |s| {
+            // Judged and applied on arrival, in arrival order; the answer waits for the
+            // item's turn (writes to one item are serialised).
             let current = s.peek(name);
             let next = op.apply(&current);
             let bytes = s.size(&current).max(next.as_ref().map_or(0, |n| s.size(n)));
             if !s.charge(&item, Units::Write, wcu(bytes), "breaker") {
                 return Attempt::Throttled;
             }
-            // Writes to one item are applied one after another; this one takes its turn.
             let mut inner = s.lock();
             let now = Instant::now();
             let start = inner.busy_until.get(name).copied().unwrap_or(now).max(now);
@@ -303,13 +304,7 @@ impl BreakerStore for SimStore {
             inner.busy_until.insert(name.to_string(), done);
             inner.stats.writes += 1;
             inner.stats.largest_item = inner.stats.largest_item.max(bytes);
-            // The condition is judged when the write is applied: the record then.
-            let current = inner
-                .items
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| Record::new(name));
-            let applied = match op.apply(&current) {
+            let applied = match next {
                 Some(next) => {
                     inner.items.insert(name.to_string(), next.clone());
                     inner.stats.writes_won += 1;

@@ -71,8 +71,7 @@ impl Builder {
 
     /// Set a function variable beyond the ones the world sets itself.
     pub fn var(mut self, name: &str, value: impl Into<String>) -> Builder {
-        self.vars.retain(|(k, _)| k != name);
-        self.vars.push((name.to_string(), value.into()));
+        put(&mut self.vars, name, value.into());
         self
     }
 
@@ -128,8 +127,7 @@ impl Builder {
             vars.push(("WRITEBACK_DLQ_URL".into(), q.dlq.clone()));
         }
         for (k, v) in self.vars {
-            vars.retain(|(name, _)| *name != k);
-            vars.push((k, v));
+            put(&mut vars, &k, v);
         }
         Ok(World {
             url: m.url.clone(),
@@ -193,8 +191,7 @@ impl World {
 
     /// Set (or replace) a function variable after the world is built.
     pub fn set_var(&mut self, name: &str, value: impl Into<String>) {
-        self.vars.retain(|(k, _)| k != name);
-        self.vars.push((name.to_string(), value.into()));
+        put(&mut self.vars, name, value.into());
     }
 
     /// The variables for a real binary under the emulator: AWS against moto, the table,
@@ -242,4 +239,10 @@ impl World {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("this world was built without .queues(..)"))
     }
+}
+
+/// Set `name` to `value`, replacing an earlier value: a function reads one.
+fn put(vars: &mut Vec<(String, String)>, name: &str, value: String) {
+    vars.retain(|(k, _)| k != name);
+    vars.push((name.to_string(), value));
 }

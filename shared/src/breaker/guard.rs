@@ -54,6 +54,16 @@ struct View {
     local_trial_after: Millis,
 }
 
+impl View {
+    /// Whether this view's local OPEN holds, at `now`, against `read`: a CLOSED of no
+    /// later generation than the OPEN's base.
+    fn holds(&self, read: &Record, now: Millis) -> bool {
+        matches!(self.local_hold, Some((until, base)) if now < until
+            && read.state == State::Closed
+            && read.generation <= base)
+    }
+}
+
 /// What `admit` decided.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Admission {
@@ -506,11 +516,7 @@ impl Breaker {
     /// Whether a local OPEN still holds against `view`, a CLOSED the fleet may not have
     /// moved past yet.
     fn held(&self, view: &Record) -> bool {
-        let now = self.clock.now_ms();
-        let v = self.lock_view();
-        matches!(v.local_hold, Some((until, base)) if now < until
-            && view.state == State::Closed
-            && view.generation <= base)
+        self.lock_view().holds(view, self.clock.now_ms())
     }
 
     /// The policy while the store cannot be reached: consecutive failures trip at two
@@ -527,12 +533,17 @@ impl Breaker {
     /// How long an election may wait for the store: four store timeouts, but never more
     /// than a third of what is left before `deadline`, so the call keeps the rest.
     fn election_timeout_ms(&self, deadline: Instant) -> Millis {
+        self.within_budget(self.settings.store_timeout_ms * 4, deadline)
+    }
+
+    /// `want_ms`, but never more than a third of what is left before `deadline`, nor
+    /// less than the store timeout (or what is left, if less).
+    fn within_budget(&self, want_ms: Millis, deadline: Instant) -> Millis {
+        let base = self.settings.store_timeout_ms.max(1);
         let left = deadline
             .saturating_duration_since(Instant::now())
             .as_millis() as Millis;
-        (self.settings.store_timeout_ms * 4)
-            .min(left / 3)
-            .max(self.settings.store_timeout_ms.min(left))
+        want_ms.min(left / 3).max(base.min(left))
     }
 
     /// Up to `spread` ms, the same for an instance and a moment (a seeded simulation
@@ -554,10 +565,7 @@ impl Breaker {
     fn remember(&self, r: Record, now: Millis) {
         let mut v = self.lock_view();
         // A held local OPEN stays this instance's view (see `held`).
-        let held = matches!(v.local_hold, Some((until, base)) if now < until
-            && r.state == State::Closed
-            && r.generation <= base);
-        if !held {
+        if !v.holds(&r, now) {
             v.record = Some(r);
         }
         v.fetched_ms = now;
@@ -631,12 +639,8 @@ impl Breaker {
     /// store is still the fleet's truth: waiting a little longer for it beats every
     /// instance deciding alone. A hanging one costs at most that, once per retry pause.
     fn store_wait_ms(&self, deadline: Instant) -> Millis {
-        let base = self.settings.store_timeout_ms.max(1);
         let level = self.lock_view().wait_level.min(MAX_WAIT_LEVEL);
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as Millis;
-        (base << level).min(left / 3).max(base.min(left))
+        self.within_budget(self.settings.store_timeout_ms.max(1) << level, deadline)
     }
 
     async fn with_timeout_ms<T>(
