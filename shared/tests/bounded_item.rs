@@ -1,11 +1,12 @@
-//! The breaker item stays bounded: 10,000 random episodes with PagerDuty down (every
-//! delivery fails, so nothing ever leaves the outbox by being sent) never take the item
-//! past 8 KB. Pure: the machine and the reference semantics, with time injected; the
-//! size is the DynamoDB item the adapter writes (`to_item`, checked against moto by the
+//! The breaker's items stay bounded: 10,000 random episodes with PagerDuty down (every
+//! delivery fails, so nothing ever leaves the outbox by being sent) never take the main
+//! item past 8 KB, nor the count item, which every failure writes, past 1 KB (1 WCU).
+//! Pure: the machine and the reference semantics, with time injected; the sizes are
+//! the DynamoDB items the adapter writes (`to_items`, checked against moto by the
 //! differential test).
 
 use failsoft::breaker::{
-    item_size, outbox, step, to_item, Applied, CallResult, Decision, Event, MemoryStore, Op,
+    item_size, outbox, step, to_items, Applied, CallResult, Decision, Event, MemoryStore, Op,
     Policy, Record, TripPolicy,
 };
 use failsoft::dependency::{CAMPAIGN_PAUSE, OVERFLOW};
@@ -14,17 +15,22 @@ use rand::{Rng, SeedableRng};
 
 const NAME: &str = "crm";
 const LIMIT: usize = 8 * 1024;
+/// One write unit: what a failure written to the count item costs.
+const COUNT_LIMIT: usize = 1024;
 
 thread_local! {
-    /// The largest item seen after any write of this thread's run.
+    /// The largest main item seen after any write of this thread's run.
     static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The largest count item.
+    static LARGEST_COUNT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Apply one write and note the item's size after it.
+/// Apply one write and note the items' sizes after it.
 fn apply(store: &MemoryStore, op: &Op) -> Option<Applied> {
     let r = store.apply_now(NAME, op).ok();
-    let size = item_size(&to_item(&store.get(NAME)));
-    LARGEST.with(|l| l.set(l.get().max(size)));
+    let items = to_items(&store.get(NAME));
+    LARGEST.with(|l| l.set(l.get().max(item_size(&items.main))));
+    LARGEST_COUNT.with(|l| l.set(l.get().max(item_size(&items.count))));
     r
 }
 
@@ -201,6 +207,12 @@ fn ten_thousand_episodes_with_pagerduty_down_stay_under_8_kb() {
             );
         }
         let largest = LARGEST.with(|l| l.get());
+        let counts = LARGEST_COUNT.with(|l| l.get());
+        assert!(
+            counts <= COUNT_LIMIT,
+            "run {run}: count item {counts} bytes"
+        );
+        eprintln!("run {run}: largest count item: {counts} bytes");
         let rec = store.get(NAME);
         // The pages' cap, the campaign and overflow slots and the configuration fault's.
         assert!(
@@ -248,6 +260,40 @@ fn ten_thousand_episodes_with_pagerduty_down_stay_under_8_kb() {
 #[test]
 fn a_fresh_record_round_trips_through_the_item_layout() {
     let r = Record::new(NAME);
-    let item = to_item(&r);
-    assert_eq!(failsoft::breaker::from_item(NAME, &item).ok(), Some(r));
+    let items = to_items(&r);
+    let back = failsoft::breaker::from_items(NAME, Some(&items.main), Some(&items.count));
+    assert_eq!(back.ok(), Some(r));
+}
+
+/// By construction: the longest error the machine keeps (512 bytes, and a forced
+/// state's "X by <operator>") and a full default window (6 buckets and the current one,
+/// calls and failures in each, at today's bucket numbers) still make a count item of
+/// one write unit. `WINDOW_BUCKETS=60`, the most allowed, makes it 5.
+#[test]
+fn the_largest_count_item_is_one_write_unit_with_the_default_window() {
+    let sizes: Vec<usize> = [6i64, 60]
+        .iter()
+        .map(|buckets| {
+            let mut r = Record::new("genesys-analytics");
+            r.generation = u64::from(u32::MAX);
+            r.failures = u32::MAX;
+            // The machine keeps 512 bytes of an operator's name, as of any error.
+            r.last_error = Some(format!("FORCED_OPEN by {}", "é".repeat(256)));
+            let first = 1_800_000_000_000i64 / 10_000;
+            for b in first..=first + buckets {
+                let c = failsoft::breaker::Counts {
+                    calls: u32::MAX,
+                    failures: u32::MAX,
+                };
+                r.window.insert(b, c);
+            }
+            item_size(&to_items(&r).count)
+        })
+        .collect();
+    eprintln!(
+        "largest count item: {} bytes (6 buckets), {} (60)",
+        sizes[0], sizes[1]
+    );
+    assert!(sizes[0] <= COUNT_LIMIT, "{sizes:?}");
+    assert!(sizes[1] <= 5 * COUNT_LIMIT, "{sizes:?}");
 }

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use failsoft::breaker::{
-    item_size, outbox, step, to_item, CallResult, Decision, Event, Op, Policy, Record, State, Step,
-    Tally, Ticket, Transition, TripPolicy,
+    item_size, outbox, step, to_items, CallResult, Decision, Event, Op, Policy, Record, State,
+    Step, Tally, Ticket, Transition, TripPolicy,
 };
 use failsoft::clock::Millis;
 use stateright::{Checker, Model, Property};
@@ -45,6 +45,8 @@ const MAX_INFLIGHT: usize = 1;
 const MAX_COMMANDS: u8 = 1;
 /// The largest item the design allows (docs/architecture.md).
 const ITEM_LIMIT: usize = 8 * 1024;
+/// The count item, which every failure writes: one write unit.
+const COUNT_LIMIT: usize = 1024;
 
 /// What one instance is doing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -741,9 +743,11 @@ impl Model for Protocol {
                         && w.store.outbox.values().all(|a| m.has_cause(&w.ghost, a))
                 },
             ),
-            Property::always("the item stays bounded", |_, w: &World| {
+            Property::always("the items stay bounded", |_, w: &World| {
+                let items = to_items(&w.store);
                 w.store.outbox.len() <= outbox::MAX_ENTRIES
-                    && item_size(&to_item(&w.store)) <= ITEM_LIMIT
+                    && item_size(&items.main) <= ITEM_LIMIT
+                    && item_size(&items.count) <= COUNT_LIMIT
             }),
             Property::sometimes("a trial closes the breaker", |_, w: &World| {
                 w.ghost.applied.len() >= 3 && w.store.state == State::Closed

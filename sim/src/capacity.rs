@@ -94,6 +94,16 @@ impl Meters {
             .map_or(0, |m| m.peak)
     }
 
+    /// The peak second of the busiest item's `kind` units.
+    pub fn busiest_item_peak(&self, kind: Units) -> u32 {
+        self.items
+            .iter()
+            .filter(|((_, k), _)| *k == kind)
+            .map(|(_, m)| m.peak)
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn partition_peak(&self, kind: Units) -> u32 {
         self.partition.get(&kind).map_or(0, |m| m.peak)
     }

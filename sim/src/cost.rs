@@ -85,13 +85,15 @@ pub fn month(calls_per_day: f64, outage_hours_per_week: f64) -> Vec<Line> {
     let lambda = invocations * LAMBDA_REQUEST
         + (lookup_gb_s + writeback_gb_s + scheduled_gb_s) * LAMBDA_GB_S;
 
-    // DynamoDB: a call reads the breaker item at most once a second per instance (the
-    // simulation: 0.84 store requests a call at 500 calls/s, about 1 at low rates), one
-    // RRU each (under 4 KB); a healthy call writes nothing. The health probe notes each
-    // of 7 breakers a minute (1 WRU each); an outage writes its failures and transitions
-    // (the simulation: under 300 per episode) and a claim per action.
-    let rru = calls * 1.0 + minutes * 7.0 * 2.0;
-    let wru = minutes * 7.0 + episodes * 400.0 * 4.0;
+    // DynamoDB: a call reads the breaker at most once a second per instance (the
+    // simulation: 0.84 store requests a call at 500 calls/s, about 1 at low rates): its
+    // two items, one RRU each (under 4 KB); a healthy call writes nothing. The health
+    // probe notes each of 7 breakers a minute (1 WRU, and a read of the count item); an
+    // outage writes its failures to the count item (the simulation: under 300 an
+    // episode, 1 WRU each with a read of the main item) and a few transitions and
+    // claims (about 10, each a transaction over both items: 2 × (4 + 1) WRU).
+    let rru = calls * 2.0 + minutes * 7.0 * 2.0 + episodes * 300.0;
+    let wru = minutes * 7.0 + episodes * (300.0 + 10.0 * 10.0);
     let dynamo = rru * DDB_RRU + wru * DDB_WRU;
 
     // SQS: EventBridge's send, a receive and a delete (ten to a batch request), the

@@ -1,14 +1,19 @@
-//! The state table as the fleet meets it: the real `Op::apply` on each item, conditional
-//! writes serialised per item, capacity charged by item size (`capacity`), throttles
-//! answered as DynamoDB answers them and retried as the SDK is configured to, and the
-//! latencies a scenario asks for. One store is shared by every simulated instance.
+//! The state table as the fleet meets it: the real `Op::apply` on each record, stored
+//! as the DynamoDB adapter stores it (a main item and a count item, `to_items`), each
+//! op charged as the adapter sends it: a counter write on the count item with a read of
+//! the main item, any other single-item write on the main item with a read of the count
+//! item, a transition as a read of both and, if its condition holds, a transaction over
+//! both (twice the units, as transactional writes cost), a load as two reads. Conditional writes are serialised
+//! per item, capacity charged by item size (`capacity`), throttles answered as DynamoDB
+//! answers them and retried as the SDK is configured to, with the latencies a scenario
+//! asks for. One store is shared by every simulated instance.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use failsoft::breaker::{item_size, key, to_item, Applied, BreakerStore, Op, Record};
+use failsoft::breaker::{count_key, item_size, key, to_items, Applied, BreakerStore, Op, Record};
 use failsoft::store::StoreError;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -49,8 +54,8 @@ pub struct StoreModel {
     pub sdk_attempts: u32,
     /// From this simulated millisecond on, every request is refused.
     pub down_from_ms: Option<i64>,
-    /// Bytes the breaker item carries beyond what the run puts in it: outbox entries
-    /// left pending by a PagerDuty outage, say (3.2 KB measured in all).
+    /// Bytes the breaker's main item carries beyond what the run puts in it: outbox
+    /// entries left pending by a PagerDuty outage, say (3.2 KB measured in all).
     pub pad_bytes: usize,
 }
 
@@ -98,7 +103,9 @@ pub struct StoreStats {
     pub throttles: BTreeMap<&'static str, u64>,
     /// Requests that ran out of attempts throttled.
     pub throttled_requests: BTreeMap<&'static str, u64>,
+    /// The largest main item and count item written.
     pub largest_item: usize,
+    pub largest_count: usize,
     /// Requests begun, and answered (the rest were given up by their caller).
     pub begun: u64,
     pub answered: u64,
@@ -155,8 +162,20 @@ impl SimStore {
             .unwrap_or_else(|| Record::new(name))
     }
 
-    fn size(&self, r: &Record) -> usize {
-        item_size(&to_item(r)) + self.model.pad_bytes
+    /// The sizes of a record's main item (with the scenario's padding) and count item.
+    fn sizes(&self, r: &Record) -> (usize, usize) {
+        let items = to_items(r);
+        (
+            item_size(&items.main) + self.model.pad_bytes,
+            item_size(&items.count),
+        )
+    }
+
+    /// Charge a whole record's read: both items, each a consistent read.
+    fn charge_load(&self, name: &str, rec: &Record) -> bool {
+        let (main, count) = self.sizes(rec);
+        self.charge(&key(name), Units::Read, rcu(main), "breaker")
+            && self.charge(&count_key(name), Units::Read, rcu(count), "breaker")
     }
 
     fn draw(&self, l: Latency) -> Duration {
@@ -269,13 +288,28 @@ enum Attempt<T> {
     Throttled,
 }
 
+/// Which items an op writes, as the DynamoDB adapter plans it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Items {
+    Main,
+    Count,
+    Both,
+}
+
+fn items_of(op: &Op) -> Items {
+    match op {
+        Op::CountFailure { .. } | Op::CountCalls { .. } | Op::ResetFailures { .. } => Items::Count,
+        Op::Transition { .. } => Items::Both,
+        _ => Items::Main,
+    }
+}
+
 #[async_trait]
 impl BreakerStore for SimStore {
     async fn load(&self, name: &str) -> Result<Record, StoreError> {
-        let item = key(name);
         self.request(self.model.read, "breaker", |s| {
             let rec = s.peek(name);
-            if s.charge(&item, Units::Read, rcu(s.size(&rec)), "breaker") {
+            if s.charge_load(name, &rec) {
                 s.lock().stats.reads += 1;
                 Attempt::Now(rec)
             } else {
@@ -286,24 +320,70 @@ impl BreakerStore for SimStore {
     }
 
     async fn apply(&self, name: &str, op: &Op) -> Result<Applied, StoreError> {
-        let item = key(name);
+        let (main_key, count_key) = (key(name), count_key(name));
         let per_write = self.model.per_write;
+        let items = items_of(op);
         self.request(self.model.write, "breaker", |s| {
             // Judged and applied on arrival, in arrival order; the answer waits for the
-            // item's turn (writes to one item are serialised).
+            // items' turn (writes to one item are serialised).
             let current = s.peek(name);
             let next = op.apply(&current);
-            let bytes = s.size(&current).max(next.as_ref().map_or(0, |n| s.size(n)));
-            if !s.charge(&item, Units::Write, wcu(bytes), "breaker") {
+            let (main_before, count_before) = s.sizes(&current);
+            let (main_after, count_after) = next.as_ref().map_or((0, 0), |n| s.sizes(n));
+            let main = wcu(main_before.max(main_after));
+            let count = wcu(count_before.max(count_after));
+            // A transition is read first and sent only if its condition holds then: a
+            // lost one costs the read (judged here at the same instant, a round trip
+            // shorter than the adapter's).
+            if items == Items::Both && next.is_none() {
+                if !s.charge_load(name, &current) {
+                    return Attempt::Throttled;
+                }
+                s.lock().stats.reads += 1;
+                return Attempt::Now(Applied::Lost(current));
+            }
+            let charged = match items {
+                Items::Count => {
+                    s.charge(&count_key, Units::Write, count, "breaker")
+                        && s.charge(&main_key, Units::Read, rcu(main_before), "breaker")
+                }
+                Items::Main => {
+                    s.charge(&main_key, Units::Write, main, "breaker")
+                        && s.charge(&count_key, Units::Read, rcu(count_before), "breaker")
+                }
+                Items::Both => {
+                    s.charge_load(name, &current)
+                        && s.charge(&main_key, Units::Write, 2 * main, "breaker")
+                        && s.charge(&count_key, Units::Write, 2 * count, "breaker")
+                }
+            };
+            if !charged {
                 return Attempt::Throttled;
             }
             let mut inner = s.lock();
             let now = Instant::now();
-            let start = inner.busy_until.get(name).copied().unwrap_or(now).max(now);
+            let written: &[&String] = match items {
+                Items::Count => &[&count_key],
+                Items::Main => &[&main_key],
+                Items::Both => &[&main_key, &count_key],
+            };
+            let start = written
+                .iter()
+                .filter_map(|k| inner.busy_until.get(*k).copied())
+                .fold(now, Instant::max);
             let done = start + per_write;
-            inner.busy_until.insert(name.to_string(), done);
+            for k in written {
+                inner.busy_until.insert((*k).clone(), done);
+            }
             inner.stats.writes += 1;
-            inner.stats.largest_item = inner.stats.largest_item.max(bytes);
+            if items != Items::Count {
+                inner.stats.largest_item =
+                    inner.stats.largest_item.max(main_before.max(main_after));
+            }
+            if items != Items::Main {
+                inner.stats.largest_count =
+                    inner.stats.largest_count.max(count_before.max(count_after));
+            }
             let applied = match next {
                 Some(next) => {
                     inner.items.insert(name.to_string(), next.clone());

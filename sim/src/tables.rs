@@ -225,7 +225,7 @@ pub fn shapes_table(runs: &[(String, Report)]) -> String {
             100.0 * r.admitted_after_recovery(),
             r.store
                 .meters
-                .item_peak("breaker#crm", crate::capacity::Units::Write),
+                .busiest_item_peak(crate::capacity::Units::Write),
         ));
     }
     out
@@ -234,20 +234,20 @@ pub fn shapes_table(runs: &[(String, Report)]) -> String {
 /// The limits: 100 to 3,000 instances at 100 to 1,000 calls a second, one line per run.
 pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
     let mut out = String::from(
-        "| instances (lives) | calls/s | failures executed | OPEN seen fleet-wide | time to OPEN | peak WCU item / partition | peak RCU partition | throttles breaker / token | token reads failed | trials at once / per window / per instance in 30 s | time to close | admitted 30 s after recovery | largest item |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| instances (lives) | calls/s | failures executed | OPEN seen fleet-wide | time to OPEN | peak WCU item / partition | peak RCU partition | throttles breaker / token | token reads failed | trials at once / per window / per instance in 30 s | time to close | admitted 30 s after recovery | largest items main / count |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let ms =
         |v: Option<i64>| v.map_or("—".to_string(), |v| format!("{:.1} s", v as f64 / 1000.0));
     for (n, rate, r) in runs {
         let st = &r.store;
         out.push_str(&format!(
-            "| {n} ({}) | {rate} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} / {} | {} | {:.0} % | {} B |\n",
+            "| {n} ({}) | {rate} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} / {} / {} | {} | {:.0} % | {} / {} B |\n",
             r.lives,
             r.failures_executed,
             ms(r.open_seen_ms),
             ms(r.time_to_open_ms),
             st.meters
-                .item_peak("breaker#crm", crate::capacity::Units::Write),
+                .busiest_item_peak(crate::capacity::Units::Write),
             st.meters.partition_peak(crate::capacity::Units::Write),
             st.meters.partition_peak(crate::capacity::Units::Read),
             st.throttles.get("breaker").copied().unwrap_or(0),
@@ -259,6 +259,7 @@ pub fn limits_table(runs: &[(usize, f64, Report)]) -> String {
             ms(r.time_to_close_ms),
             100.0 * r.admitted_after_recovery(),
             st.largest_item,
+            st.largest_count,
         ));
     }
     out

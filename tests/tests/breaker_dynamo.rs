@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use failsoft::breaker::{
-    key, step, to_item, Admission, Applied, Breaker, BreakerStore, CallResult, Decision,
-    DynamoBreakerStore, Event, GuardSettings, MemoryStore, Policy, Record, State, Ticket,
+    count_key, key, step, to_items, Admission, Applied, Breaker, BreakerStore, CallResult,
+    Decision, DynamoBreakerStore, Event, GuardSettings, MemoryStore, Policy, Record, State, Ticket,
     TripPolicy,
 };
 use failsoft::clock::{Clock, ManualClock};
@@ -135,31 +135,37 @@ async fn dynamo_store_matches_reference_semantics() -> anyhow::Result<()> {
                 want.record(),
                 "seed {seed} step {i}: read back"
             );
-            // The stored item is exactly the layout of the record: nothing left behind
-            // (old window buckets, old trial leases, folded alerts) to grow without end.
-            let raw = raw
-                .get_item()
-                .table_name(&table)
-                .key("pk", AttributeValue::S(key(&name)))
-                .consistent_read(true)
-                .send()
-                .await?;
-            // Counter writes leave defaults unwritten, so the stored attributes are a
-            // subset of the layout, and `item_size(to_item(..))` bounds the real size.
-            let layout = to_item(want.record());
-            let extra: Vec<String> = raw
-                .item()
-                .map(|i| {
-                    i.keys()
-                        .filter(|k| !layout.contains_key(*k))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            assert!(
-                extra.is_empty(),
-                "seed {seed} step {i}: left behind {extra:?}"
-            );
+            // The stored items are exactly the layout of the record: nothing left behind
+            // (old window buckets and counts, old trial leases, folded alerts) to grow
+            // without end. Counter writes leave defaults unwritten, so the stored
+            // attributes are a subset of the layout, and `item_size(to_items(..))` bounds
+            // the real sizes.
+            let layout = to_items(want.record());
+            for (pk, layout) in [
+                (key(&name), &layout.main),
+                (count_key(&name), &layout.count),
+            ] {
+                let raw = raw
+                    .get_item()
+                    .table_name(&table)
+                    .key("pk", AttributeValue::S(pk.clone()))
+                    .consistent_read(true)
+                    .send()
+                    .await?;
+                let extra: Vec<String> = raw
+                    .item()
+                    .map(|i| {
+                        i.keys()
+                            .filter(|k| !layout.contains_key(*k))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert!(
+                    extra.is_empty(),
+                    "seed {seed} step {i}: {pk} left behind {extra:?}"
+                );
+            }
             old_views.push(want.record().clone());
         }
     }
@@ -396,5 +402,176 @@ async fn a_threshold_of_one_trips_an_item_only_a_health_check_touched() -> anyho
     g.record(t, failure(), deadline()).await;
     let rec = store.load("crm").await?;
     assert_eq!((rec.state, rec.failures), (State::Open, 1), "{rec:?}");
+    Ok(())
+}
+
+/// A raw client on the test's table, to write and read items as they are stored.
+async fn raw_client() -> anyhow::Result<aws_sdk_dynamodb::Client> {
+    Ok(aws_sdk_dynamodb::Client::new(
+        &sdk_config(&moto()?.url).await,
+    ))
+}
+
+async fn raw_item(
+    raw: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+) -> anyhow::Result<Option<std::collections::HashMap<String, AttributeValue>>> {
+    let out = raw
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.to_string()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(out.item().cloned())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn st(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+/// A failure is written to the count item alone, whatever the main item holds: with
+/// six long pages pending in the outbox (PagerDuty down), the main item is byte for
+/// byte as it was, and the count item the failure paid for stays one write unit.
+#[tokio::test]
+async fn a_failure_write_leaves_the_main_item_alone() -> anyhow::Result<()> {
+    let (store, table) = store().await?;
+    let raw = raw_client().await?;
+    let long = "x".repeat(400);
+    for what in ["a", "b", "c", "d", "e", "f"] {
+        let mut alert = failsoft::breaker::outbox::work_fault("crm", what, &long, &long, T0);
+        alert.id = format!("work-{what}");
+        let page = failsoft::breaker::Op::Page {
+            alert,
+            now: T0,
+            every_ms: 0,
+        };
+        store.apply("crm", &page).await?;
+    }
+    let before = raw_item(&raw, &table, &key("crm")).await?;
+    let main_size = before.as_ref().map(failsoft::breaker::item_size);
+    assert!(main_size.is_some_and(|s| s > 3 * 1024), "{main_size:?}");
+    let clock = Arc::new(ManualClock::new(T0));
+    let g = guard(store.clone(), clock, Policy::default());
+    for _ in 0..2 {
+        let Admission::Admitted(t) = g.admit(deadline()).await else {
+            anyhow::bail!("closed refused")
+        };
+        g.record(t, failure(), deadline()).await;
+    }
+    assert_eq!(raw_item(&raw, &table, &key("crm")).await?, before);
+    let count = raw_item(&raw, &table, &count_key("crm")).await?;
+    let count_size = count.as_ref().map(failsoft::breaker::item_size);
+    assert!(count_size.is_some_and(|s| s <= 1024), "{count:?}");
+    let rec = store.load("crm").await?;
+    assert_eq!(
+        (rec.state, rec.failures, rec.outbox.len()),
+        (State::Closed, 2, 6)
+    );
+    Ok(())
+}
+
+/// A table written before the count item: a CLOSED breaker with failures in the main
+/// item counts again from zero in a count item of its own (a trip could not check the
+/// old count), trips at the threshold, and the trip removes the old count and error
+/// from the main item. An OPEN one keeps showing the count it opened on.
+#[tokio::test]
+async fn a_breaker_stored_before_the_count_item_still_counts_and_trips() -> anyhow::Result<()> {
+    let (store, table) = store().await?;
+    let raw = raw_client().await?;
+    for (name, state, failures) in [("crm", "CLOSED", 2), ("crm-auth", "OPEN", 7)] {
+        raw.put_item()
+            .table_name(&table)
+            .item("pk", st(&key(name)))
+            .item("state", st(state))
+            .item("gen", n(3))
+            .item("since", n(T0))
+            .item("failures", n(failures))
+            .item("last_error", st("503"))
+            .item("wc_3_1", n(9))
+            .send()
+            .await?;
+    }
+    let open = store.load("crm-auth").await?;
+    assert_eq!((open.state, open.failures), (State::Open, 7));
+    assert_eq!(store.load("crm").await?.failures, 0);
+    let clock = Arc::new(ManualClock::new(T0));
+    let policy = Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold: 3 },
+        ..Policy::default()
+    };
+    let g = guard(store.clone(), clock, policy);
+    for _ in 0..3 {
+        let Admission::Admitted(t) = g.admit(deadline()).await else {
+            anyhow::bail!("refused before the threshold")
+        };
+        g.record(t, failure(), deadline()).await;
+    }
+    let rec = store.load("crm").await?;
+    assert_eq!(
+        (rec.state, rec.generation, rec.failures),
+        (State::Open, 4, 3)
+    );
+    let main = raw_item(&raw, &table, &key("crm"))
+        .await?
+        .unwrap_or_default();
+    for old in ["failures", "last_error"] {
+        assert!(!main.contains_key(old), "{old} left in {main:?}");
+    }
+    // The old generation's window buckets are named by nobody the trip knows of: they
+    // stay, read by nothing (at most two per bucket of the policy, once).
+    assert!(rec.window.is_empty(), "{rec:?}");
+    Ok(())
+}
+
+/// A count item behind the main item (an older version's transitions moved the main
+/// item on during a rolling deploy) is taken over by the first failure of the current
+/// generation, counting from zero: the breaker still trips, and no old count carries
+/// over into it.
+#[tokio::test]
+async fn a_count_item_left_behind_is_taken_over_from_zero() -> anyhow::Result<()> {
+    let (store, table) = store().await?;
+    let raw = raw_client().await?;
+    raw.put_item()
+        .table_name(&table)
+        .item("pk", st(&key("crm")))
+        .item("state", st("CLOSED"))
+        .item("gen", n(5))
+        .item("since", n(T0))
+        .send()
+        .await?;
+    raw.put_item()
+        .table_name(&table)
+        .item("pk", st(&count_key("crm")))
+        .item("state", st("OPEN"))
+        .item("gen", n(3))
+        .item("f_3", n(40))
+        .send()
+        .await?;
+    assert_eq!(store.load("crm").await?.failures, 0);
+    let clock = Arc::new(ManualClock::new(T0));
+    let policy = Policy {
+        trip: TripPolicy::ConsecutiveFailures { threshold: 3 },
+        ..Policy::default()
+    };
+    let g = guard(store.clone(), clock, policy);
+    for i in 1..=3u32 {
+        let Admission::Admitted(t) = g.admit(deadline()).await else {
+            anyhow::bail!("refused after {i} failures")
+        };
+        g.record(t, failure(), deadline()).await;
+        let rec = store.load("crm").await?;
+        let want = if i < 3 {
+            (State::Closed, i)
+        } else {
+            (State::Open, 3)
+        };
+        assert_eq!((rec.state, rec.failures), want, "after {i} failures");
+    }
     Ok(())
 }

@@ -444,7 +444,7 @@ async fn thirty_flaps_while_paging_is_down_become_one_summary() -> anyhow::Resul
         "{:?}",
         rec.outbox.keys().collect::<Vec<_>>()
     );
-    let item = failsoft::breaker::item_size(&failsoft::breaker::to_item(&rec));
+    let item = failsoft::breaker::item_size(&failsoft::breaker::to_items(&rec).main);
     assert!(item < 8 * 1024, "{item} bytes");
     // PagerDuty is back.
     let before = w.pd.server.requests().len();

@@ -310,9 +310,15 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
                 .filter_map(|k| k.as_str().map(str::to_string)),
         );
     }
+    // A breaker is two items (its state, and the counts every call writes).
     let registered: Vec<String> = failsoft::dependency::Dependency::ALL
         .iter()
-        .map(|d| failsoft::breaker::key(d.name()))
+        .flat_map(|d| {
+            [
+                failsoft::breaker::key(d.name()),
+                failsoft::breaker::count_key(d.name()),
+            ]
+        })
         .collect();
     for (id, ks) in &keys {
         for k in ks {
@@ -351,7 +357,16 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
         "{qm:?}"
     );
     let crm = keys.get("CrmLookupFunction").cloned().unwrap_or_default();
-    assert_eq!(crm, ["breaker#crm", "breaker#crm-auth", "token#crm"]);
+    assert_eq!(
+        crm,
+        [
+            "breaker#crm",
+            "breaker#crm#count",
+            "breaker#crm-auth",
+            "breaker#crm-auth#count",
+            "token#crm"
+        ]
+    );
     Ok(())
 }
 
@@ -670,7 +685,9 @@ fn queue_metrics_writes_only_its_own_keys() -> anyhow::Result<()> {
         written,
         [
             "breaker#genesys-analytics",
+            "breaker#genesys-analytics#count",
             "breaker#genesys-auth",
+            "breaker#genesys-auth#count",
             "metrics#*",
             "token#genesys"
         ]

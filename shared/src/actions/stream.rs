@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::breaker::PREFIX;
+use crate::breaker::parse_key;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamEvent {
@@ -45,10 +45,14 @@ fn outbox(image: &Option<Map<String, Value>>) -> Vec<(&String, &Value)> {
 }
 
 impl Change {
-    /// The breaker this record is about, if it is a breaker item.
+    /// The breaker this record is about, if it is a breaker's main item (its count
+    /// item holds no actions, and changes with every failure counted).
     pub fn breaker(&self) -> Option<&str> {
         let pk = self.keys.get("pk")?.get("S")?.as_str()?;
-        pk.strip_prefix(PREFIX)
+        match parse_key(pk)? {
+            (name, false) => Some(name),
+            (_, true) => None,
+        }
     }
 
     /// Whether the write changed what the breaker calls for. A failure counted or a

@@ -23,7 +23,10 @@ mod policy;
 mod record;
 mod store;
 
-pub use dynamo::{from_item, item_size, key, to_item, DynamoBreakerStore, PREFIX};
+pub use dynamo::{
+    count_key, from_items, item_size, key, parse_key, to_items, DynamoBreakerStore, Item, Items,
+    COUNT_SUFFIX, PREFIX,
+};
 pub use effect::{Name, PairedEffect};
 pub use guard::{Admission, Breaker, CallError, Classify, Verdict};
 pub use machine::{step, CallResult, Decision, Event, Rejection, Step, Ticket, TrialTicket};
