@@ -7,6 +7,7 @@
 
 mod actions;
 mod breaker;
+mod context;
 mod doctor;
 mod overflow;
 mod render;
@@ -46,6 +47,10 @@ enum Command {
     /// region. Reads GENESYS_SECRET_ID, GENESYS_ENVIRONMENT and OVERFLOW_EMERGENCY_GROUP_ID.
     #[command(subcommand)]
     Overflow(overflow::Cmd),
+    /// The last-known caller context: forget a caller (a privacy request), or count
+    /// what is kept. Reads CONTEXT_TABLE and LAST_KNOWN_KEY_SECRET_ID.
+    #[command(subcommand)]
+    Context(context::Cmd),
     /// After `sam deploy`, before an outage: try everything an outage will need (secrets,
     /// tokens, each permission, the function, queues, mapping, rule, alarm topic,
     /// breakers) and say what fails and how to fix it. Changes nothing; exit 1 if
@@ -63,6 +68,7 @@ async fn main() -> Result<()> {
         Command::Actions(args) => actions::exec(args).await,
         Command::Writeback(cmd) => writeback::exec(cmd).await,
         Command::Overflow(cmd) => overflow::exec(cmd).await,
+        Command::Context(cmd) => context::exec(cmd).await,
         Command::Doctor(args) => doctor::exec(args).await,
     }
 }

@@ -21,6 +21,7 @@ pub const SCENARIOS: &[&str] = &[
     "writeback-outage",
     "region-overflow",
     "backup-not-ready",
+    "vip-during-outage",
 ];
 
 #[derive(Clone, Debug, Default)]
@@ -57,6 +58,7 @@ pub async fn run(names: &[String], opts: &Options) -> anyhow::Result<Vec<Scenari
             "writeback-outage" => scenarios::writeback::outage(opts).await?,
             "region-overflow" => scenarios::overflow::region_overflow(opts).await?,
             "backup-not-ready" => scenarios::overflow::backup_not_ready(opts).await?,
+            "vip-during-outage" => scenarios::context::vip_during_outage(opts).await?,
             _ => scenarios::flapping::pagerduty(opts).await?,
         };
         let verdict = if r.passed { "PASS" } else { "FAIL" };

@@ -135,6 +135,17 @@ impl Stage {
         env: &[(&str, &str)],
         opts: &Options,
     ) -> anyhow::Result<Functions> {
+        self.emulator_logged(env, opts, None).await
+    }
+
+    /// The same, keeping everything the functions print in `log` (for a scenario that
+    /// judges the logs).
+    pub async fn emulator_logged(
+        &self,
+        env: &[(&str, &str)],
+        opts: &Options,
+        log: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Functions> {
         let (crm, pd_secret, pd_url) = (
             format!("crm-{}", self.table),
             format!("pd-{}", self.table),
@@ -152,7 +163,10 @@ impl Stage {
         ]);
         all.extend(env.iter().copied());
         all.extend(opts.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let emu = Arc::new(Emulator::start(&all)?);
+        let emu = Arc::new(match log {
+            Some(log) => Emulator::start_logged(&all, Some(log))?,
+            None => Emulator::start(&all)?,
+        });
         // Built and warm before the scenario's clock starts.
         emu.invoke("outage-actions", &json!({"Records": []}))
             .await?;

@@ -11,6 +11,8 @@ use serde_yaml::Value;
 
 /// The logical id of the state table in the template.
 pub const LOGICAL_ID: &str = "StateTable";
+/// The logical id of the last-known context's table.
+pub const CONTEXT_LOGICAL_ID: &str = "ContextTable";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
@@ -45,7 +47,7 @@ fn string(v: &Value, path: &[&str]) -> Option<String> {
 fn pairs(props: &Value, list: &str, a: &str, b: &str) -> Result<Vec<(String, String)>, TableError> {
     let items = get(props, &[list])
         .and_then(Value::as_sequence)
-        .ok_or_else(|| TableError::Missing(format!("{LOGICAL_ID}.Properties.{list}")))?;
+        .ok_or_else(|| TableError::Missing(format!("Properties.{list}")))?;
     items
         .iter()
         .map(|i| match (string(i, &[a]), string(i, &[b])) {
@@ -56,10 +58,16 @@ fn pairs(props: &Value, list: &str, a: &str, b: &str) -> Result<Vec<(String, Str
 }
 
 impl TableSpec {
+    /// The state table's spec.
     pub fn from_template(yaml: &str) -> Result<TableSpec, TableError> {
+        TableSpec::from_template_resource(yaml, LOGICAL_ID)
+    }
+
+    /// The spec of the table `logical_id` of the template.
+    pub fn from_template_resource(yaml: &str, logical_id: &str) -> Result<TableSpec, TableError> {
         let doc: Value = serde_yaml::from_str(yaml).map_err(|e| TableError::Yaml(e.to_string()))?;
-        let props = get(&doc, &["Resources", LOGICAL_ID, "Properties"])
-            .ok_or_else(|| TableError::Missing(format!("Resources.{LOGICAL_ID}.Properties")))?;
+        let props = get(&doc, &["Resources", logical_id, "Properties"])
+            .ok_or_else(|| TableError::Missing(format!("Resources.{logical_id}.Properties")))?;
         let ttl_enabled = get(props, &["TimeToLiveSpecification", "Enabled"])
             .and_then(Value::as_bool)
             == Some(true);

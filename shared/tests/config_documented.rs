@@ -72,6 +72,7 @@ fn reads_with(set: &[(String, String)]) -> BTreeSet<String> {
     // Errors are fine here: what matters is which variables were asked for.
     let _ = ServiceConfig::from_env(&env);
     let _ = CrmConfig::from_env(&env);
+    let _ = failsoft::crm::last_known::LastKnownConfig::from_env(&env);
     let _ = TokenConfig::from_env(&env);
     let _ = HealthCheckConfig::from_env(&env);
     let _ = MetricsConfig::from_env(&env);
@@ -107,6 +108,7 @@ fn read_by_code() -> BTreeSet<String> {
         ("BACKUP_GENESYS_SECRET_ID", "backup"),
         ("BACKUP_FLOW_NAME", "Backup inbound"),
         ("BACKUP_DIDS", "+61290000000"),
+        ("LAST_KNOWN_CONTEXT", "on"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

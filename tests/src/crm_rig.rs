@@ -5,7 +5,7 @@ use crate::fakes;
 use serde_json::{json, Value};
 
 use crate::fakes::http::FakeServer;
-use crate::fakes::salesforce::contact;
+use crate::fakes::salesforce::{contact, FakeContact};
 use crate::{create_secret, fresh_table, moto, Emulator};
 
 pub struct CrmRig {
@@ -19,9 +19,45 @@ pub struct CrmRig {
 
 /// Start the rig; `env` adds or overrides crm-lookup's environment.
 pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<CrmRig> {
+    start_with(default_contacts(), env).await
+}
+
+/// The rig with the CRM holding `contacts`.
+pub async fn start_with(
+    contacts: Vec<FakeContact>,
+    env: &[(&str, &str)],
+) -> anyhow::Result<CrmRig> {
     let m = moto()?;
     let (_, table) = fresh_table(&m.url).await?;
-    let sf = fakes::salesforce::start(vec![
+    let sf = fakes::salesforce::start(contacts).await?;
+    let secret = format!("crm-{table}");
+    let creds = fakes::salesforce::credentials(&sf.url);
+    create_secret(&m.url, &secret, &creds).await?;
+    let mut all = Emulator::aws_env(&m.url, &table);
+    all.extend([
+        ("CRM_SECRET_ID", secret.as_str()),
+        ("CRM_TIER_MAP", "Platinum=vip,Gold=vip"),
+        ("LOOKUP_DEADLINE_MS", "2500"),
+        ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "3600"),
+    ]);
+    all.extend(env.iter().copied());
+    let log = std::env::temp_dir().join(format!("failsoft-crm-{table}.log"));
+    let emu = Emulator::start_logged(&all, Some(log.clone()))?;
+    // The first invocation may build the function.
+    emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
+        .await?;
+    Ok(CrmRig {
+        sf,
+        emu,
+        log,
+        moto_url: m.url.clone(),
+        table,
+    })
+}
+
+/// The contacts the end-to-end suite expects.
+fn default_contacts() -> Vec<FakeContact> {
+    vec![
         contact(
             "003OLD",
             "Pat Previous",
@@ -50,31 +86,7 @@ pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<CrmRig> {
             "2026-01-01T00:00:00.000+0000",
             None,
         ),
-    ])
-    .await?;
-    let secret = format!("crm-{table}");
-    let creds = fakes::salesforce::credentials(&sf.url);
-    create_secret(&m.url, &secret, &creds).await?;
-    let mut all = Emulator::aws_env(&m.url, &table);
-    all.extend([
-        ("CRM_SECRET_ID", secret.as_str()),
-        ("CRM_TIER_MAP", "Platinum=vip,Gold=vip"),
-        ("LOOKUP_DEADLINE_MS", "2500"),
-        ("BREAKER_CRM_RECOVERY_TIMEOUT_S", "3600"),
-    ]);
-    all.extend(env.iter().copied());
-    let log = std::env::temp_dir().join(format!("failsoft-crm-{table}.log"));
-    let emu = Emulator::start_logged(&all, Some(log.clone()))?;
-    // The first invocation may build the function.
-    emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
-        .await?;
-    Ok(CrmRig {
-        sf,
-        emu,
-        log,
-        moto_url: m.url.clone(),
-        table,
-    })
+    ]
 }
 
 impl CrmRig {

@@ -107,6 +107,22 @@ pub fn template_spec() -> Result<TableSpec> {
     Ok(TableSpec::from_template(&yaml)?)
 }
 
+/// A new, empty last-known context table, made from the template's `ContextTable`.
+pub async fn fresh_context_table(url: &str) -> Result<String> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(url).await);
+    let name = format!(
+        "failsoft-ctx-{}-{}-{:x}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::SeqCst),
+        rand::random::<u32>()
+    );
+    let yaml = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))?;
+    TableSpec::from_template_resource(&yaml, failsoft::table::CONTEXT_LOGICAL_ID)?
+        .create(&client, &name)
+        .await?;
+    Ok(name)
+}
+
 /// A new, empty state table, made from the template.
 pub async fn fresh_table(url: &str) -> Result<(aws_sdk_dynamodb::Client, String)> {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(url).await);

@@ -12,6 +12,7 @@ mod crm_writeback;
 mod fault_matrix;
 mod health_probe;
 mod lambda_e2e;
+mod last_known;
 mod outage_actions;
 mod overflow;
 mod overflow_actions;

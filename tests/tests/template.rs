@@ -327,6 +327,7 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
                     "token#crm",
                     "token#genesys",
                     "metrics#*",
+                    "ctx#*",
                     "campaign#*",
                     "actions#*",
                     failsoft::writeback::backlog::KEY,
@@ -360,6 +361,7 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
     assert_eq!(
         crm,
         [
+            "ctx#*",
             "breaker#crm",
             "breaker#crm#count",
             "breaker#crm-auth",

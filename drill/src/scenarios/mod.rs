@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod campaigns;
+pub mod context;
 pub mod crm;
 pub mod flapping;
 pub mod maintenance;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::last_known::{Kept, LastKnown};
 use super::phone::{normalise, Digits};
 use super::salesforce::Session;
 use super::salesforce::{search, Contact, SalesforceConfig, MIN_ATTEMPT};
@@ -44,6 +45,17 @@ impl Reason {
     }
 }
 
+/// Where the answer's tier comes from: the CRM now, the last-known context (the CRM
+/// could not answer, and a lookup within the TTL confirmed this caller's tier), or
+/// nowhere (the default tier).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextSource {
+    Crm,
+    LastKnown,
+    None,
+}
+
 /// The Data Action's output contract: flat, every field always present.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +67,9 @@ pub struct Answer {
     pub contact_id: String,
     pub data_action_failed: bool,
     pub degraded_reason: Reason,
+    pub context_source: ContextSource,
+    /// `last_known` only: seconds since the CRM confirmed the tier; 0 otherwise.
+    pub context_age_s: u64,
 }
 
 impl Answer {
@@ -67,6 +82,8 @@ impl Answer {
             contact_id: String::new(),
             data_action_failed: failed,
             degraded_reason: reason,
+            context_source: ContextSource::None,
+            context_age_s: 0,
         }
     }
     fn found(c: Contact) -> Answer {
@@ -78,8 +95,20 @@ impl Answer {
             contact_id: c.id,
             data_action_failed: false,
             degraded_reason: Reason::None,
+            context_source: ContextSource::Crm,
+            context_age_s: 0,
         }
     }
+
+    /// A fallback that keeps the caller's last-known tier, saying so and how old it is;
+    /// still a failed Data Action with its reason.
+    fn with_last_known(mut self, kept: &Kept, now: crate::clock::Millis) -> Answer {
+        self.account_tier = kept.tier.clone();
+        self.context_source = ContextSource::LastKnown;
+        self.context_age_s = kept.age_s(now);
+        self
+    }
+
     /// The outcome name used in logs and metrics.
     pub fn outcome(&self) -> &'static str {
         match (self.found, self.data_action_failed) {
@@ -159,6 +188,8 @@ pub struct CrmLookup {
     pub http: reqwest::Client,
     pub salesforce: SalesforceConfig,
     pub deadline: Duration,
+    /// The last-known caller context, when `LAST_KNOWN_CONTEXT=on`.
+    pub last_known: Option<LastKnown>,
 }
 
 /// Time kept back from the call for recording its outcome in the breaker.
@@ -196,7 +227,7 @@ impl CrmLookup {
             }
             None => match normalise(ani) {
                 Err(_) => Answer::unknown(false, Reason::None),
-                Ok(digits) => self.guarded(&digits, deadline).await,
+                Ok(digits) => self.with_context(&digits, deadline).await,
             },
         };
         let latency_ms = started.elapsed().as_millis() as u64;
@@ -226,6 +257,56 @@ impl CrmLookup {
             );
         }
         answer
+    }
+
+    /// The lookup, with the last-known context read beside it when it is on. A healthy
+    /// answer never waits for the context: a read still running when the CRM answered
+    /// is left (and so is the write it would have decided). A fallback waits for the
+    /// read, which its own timeout and the deadline bound.
+    async fn with_context(&self, digits: &Digits, deadline: Instant) -> Answer {
+        let Some(context) = &self.last_known else {
+            return self.guarded(digits, deadline).await;
+        };
+        let read = context.read(digits, deadline);
+        let crm = self.guarded(digits, deadline);
+        tokio::pin!(read, crm);
+        let mut kept = None;
+        let answer = loop {
+            tokio::select! {
+                a = &mut crm => break a,
+                k = &mut read, if kept.is_none() => kept = Some(k),
+            }
+        };
+        let now = context.clock.now_ms();
+        if answer.found {
+            match kept {
+                Some(Ok(previous)) => {
+                    let tier = &answer.account_tier;
+                    let wrote = context.keep(digits, tier, previous.as_ref(), deadline);
+                    if let Err(e) = wrote.await {
+                        context_failed("keep", &e);
+                    }
+                }
+                Some(Err(e)) => context_failed("read", &e),
+                None => {}
+            }
+            return answer;
+        }
+        if !answer.data_action_failed || answer.degraded_reason == Reason::InvalidInput {
+            return answer;
+        }
+        let kept = match kept {
+            Some(k) => k,
+            None => read.await,
+        };
+        match kept {
+            Ok(Some(k)) => answer.with_last_known(&k, now),
+            Ok(None) => answer,
+            Err(e) => {
+                context_failed("read", &e);
+                answer
+            }
+        }
     }
 
     async fn guarded(&self, digits: &Digits, deadline: Instant) -> Answer {
@@ -294,6 +375,16 @@ impl CrmLookup {
     }
 }
 
+/// The context's faults are logged and counted, never passed to the caller: the answer
+/// is the guide's fallback without it.
+fn context_failed(what: &'static str, e: &super::last_known::ContextError) {
+    tracing::warn!(what, error = %e, "last-known context unavailable");
+    metrics::emit(
+        &[("Function", "crm-lookup")],
+        &[metrics::count("ContextErrors", 1.0)],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,7 +434,8 @@ mod tests {
         assert_eq!(
             v,
             json!({"found": false, "customerName": "Unknown", "accountTier": "standard", "accountId": "",
-                   "contactId": "", "dataActionFailed": true, "degradedReason": "circuit_open"})
+                   "contactId": "", "dataActionFailed": true, "degradedReason": "circuit_open",
+                   "contextSource": "none", "contextAgeS": 0})
         );
         let v = serde_json::to_value(Answer::unknown(false, Reason::None)).unwrap_or_default();
         assert_eq!(v["degradedReason"], "");

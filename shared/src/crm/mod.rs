@@ -1,5 +1,6 @@
 //! The CRM lookup: ANI normalisation, the Salesforce client and the lookup itself.
 
+pub mod last_known;
 pub mod lookup;
 pub mod phone;
 pub mod salesforce;
@@ -80,6 +81,14 @@ impl CrmLookup {
             http: services.http.clone(),
             salesforce: config.salesforce,
             deadline: config.deadline,
+            last_known: last_known::LastKnownConfig::from_env(env)?.map(|config| {
+                last_known::LastKnown {
+                    config,
+                    dynamo: services.dynamo.clone(),
+                    secrets: services.secrets.clone(),
+                    clock: services.clock.clone(),
+                }
+            }),
         })
     }
 }

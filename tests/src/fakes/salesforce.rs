@@ -30,6 +30,7 @@ pub const CLIENT_ID: &str = "3MVG9fake-client-id";
 pub const CLIENT_SECRET: &str = "fake-client-secret-5b1e9";
 
 /// A contact the fake finds by any of its phone digits.
+#[derive(Clone)]
 pub struct FakeContact {
     pub phone_digits: String,
     pub record: Value,
@@ -127,6 +128,8 @@ pub struct Org {
     pub requests: Arc<AtomicU32>,
     /// Task fields the integration user may read but not edit (field-level security).
     pub read_only: Arc<Mutex<Vec<String>>>,
+    /// The contacts the org holds; a test may change them (a caller's tier changes).
+    pub contacts: Arc<Mutex<Vec<FakeContact>>>,
 }
 
 /// The Task's fields the fake org has: the standard ones the write-back may set
@@ -195,6 +198,13 @@ fn bad_picklist(record: &Value) -> Option<Value> {
 }
 
 impl Org {
+    /// Replace the contacts the org holds.
+    pub fn set_contacts(&self, contacts: Vec<FakeContact>) {
+        if let Ok(mut c) = self.contacts.lock() {
+            *c = contacts;
+        }
+    }
+
     pub fn tasks(&self) -> BTreeMap<String, (Value, u32)> {
         self.tasks.lock().map(|t| t.clone()).unwrap_or_default()
     }
@@ -281,14 +291,15 @@ fn query_of(url: &str) -> String {
 }
 
 pub async fn start_org(contacts: Vec<FakeContact>) -> anyhow::Result<(FakeServer, Org)> {
-    let contacts = Arc::new(contacts);
     let org = Org::default();
+    org.set_contacts(contacts);
     let o = org.clone();
     let current = org.sessions.clone();
     let server = FakeServer::start(contract::checked(Vendor::Salesforce, move |req, base| {
         if req.path.starts_with(API_PREFIX) && req.path != API_PREFIX {
             o.requests.fetch_add(1, Ordering::SeqCst);
         }
+        let contacts = o.contacts.lock().map(|c| c.clone()).unwrap_or_default();
         let mut r = handle(&o, &contacts, &current, req, base);
         if req.path.starts_with(API_PREFIX) && req.path != API_PREFIX {
             r.headers.push((
