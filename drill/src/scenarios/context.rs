@@ -1,7 +1,7 @@
 //! Beyond the guide's edge case 3: with the last-known caller context on, a VIP who
 //! calls while the CRM is down is still routed as a VIP.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use failsoft_testkit::fakes::http::Fault;
 use failsoft_testkit::fakes::salesforce::{contact, pat_platinum, API_PREFIX};
@@ -68,6 +68,10 @@ pub async fn vip_during_outage(opts: &Options) -> anyhow::Result<Scenario> {
     let emu = st.emulator_logged(&env, opts, Some(log.clone())).await?;
     emu.invoke("crm-lookup", &json!({"ani": "anonymous"}))
         .await?;
+    // Salesforce answers a search in about 200 ms (DynamoDB in a few): the context's
+    // read is done before the CRM's answer, which is when a lookup keeps its tier.
+    st.sf
+        .fault(API_PREFIX, Fault::Slow(Duration::from_millis(200)), None);
     st.start_clock();
     let mut obs = Vec::new();
     // Healthy: three callers seen; then one of them is demoted in the CRM and calls again.
