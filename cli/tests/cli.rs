@@ -914,3 +914,84 @@ async fn overflow_activate_rides_out_a_refused_read_before_sending_anyone_to_the
     assert_eq!(g.group("eg-1")["enabled"], true);
     Ok(())
 }
+
+/// `failsoft context`: `stats` counts what is kept; `forget` refuses what is not a phone
+/// number, asks first (no terminal and no `--yes`: nothing changes), then removes that
+/// caller only; no output shows a full number.
+#[tokio::test]
+async fn context_forget_asks_first_and_removes_one_caller() -> anyhow::Result<()> {
+    use failsoft::crm::last_known::{LastKnown, LastKnownConfig};
+    use failsoft::crm::phone::normalise;
+    let m = moto()?;
+    let (_, table) = fresh_table(&m.url).await?;
+    let ctx = failsoft_testkit::fresh_context_table(&m.url).await?;
+    let secret = format!("ctx-{ctx}");
+    let key = serde_json::json!({"hmacKey": "cli-context-key-0123456789abcdef0123456789"});
+    failsoft_testkit::create_secret(&m.url, &secret, &key).await?;
+    let clock = std::sync::Arc::new(failsoft::clock::SystemClock);
+    let services = failsoft_testkit::services(&m.url, &table, clock.clone()).await;
+    let env = |k: &str| match k {
+        "CONTEXT_TABLE" => Some(ctx.clone()),
+        "LAST_KNOWN_KEY_SECRET_ID" => Some(secret.clone()),
+        _ => None,
+    };
+    let context = LastKnown {
+        config: LastKnownConfig::for_operator(&env)?,
+        dynamo: services.dynamo.clone(),
+        secrets: services.secrets.clone(),
+        clock,
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (vip, std) = (normalise("+13175550123"), normalise("+13175550999"));
+    let (Ok(vip), Ok(std)) = (vip, std) else {
+        anyhow::bail!("test numbers do not normalise")
+    };
+    context.keep(&vip, "vip", None, deadline).await?;
+    context.keep(&std, "standard", None, deadline).await?;
+    let vars = [
+        ("CONTEXT_TABLE", ctx.as_str()),
+        ("LAST_KNOWN_KEY_SECRET_ID", secret.as_str()),
+    ];
+    let mut printed = String::new();
+    let mut cli = |args: &[&str]| -> anyhow::Result<std::process::Output> {
+        let out = failsoft_with(&m.url, &table, &vars, args)?;
+        printed.push_str(&String::from_utf8_lossy(&out.stdout));
+        printed.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok(out)
+    };
+    let stats = |out: std::process::Output| -> anyhow::Result<Value> {
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    let before = stats(cli(&["context", "stats", "--json"])?)?;
+    assert_eq!(before["kept"], 2, "{before}");
+    assert_eq!(before["by_tier"]["vip"], 1, "{before}");
+
+    let out = cli(&["context", "forget", "--ani", "tel:+1-not-a-number", "--yes"])?;
+    assert!(!out.status.success(), "a non-number was accepted");
+    let out = cli(&["context", "forget", "--ani", "+1 (317) 555-0123"])?;
+    assert!(!out.status.success(), "forgot without confirmation");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not confirmed"));
+    assert_eq!(stats(cli(&["context", "stats", "--json"])?)?["kept"], 2);
+
+    let out = cli(&["context", "forget", "--ani", "+1 (317) 555-0123", "--yes"])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"forgotten\":true"));
+    let after = stats(cli(&["context", "stats", "--json"])?)?;
+    assert_eq!(
+        (after["kept"].clone(), after["by_tier"]["vip"].clone()),
+        (1.into(), Value::Null)
+    );
+    assert!(context.read(&vip, deadline).await?.is_none());
+    assert!(context.read(&std, deadline).await?.is_some());
+    assert!(!printed.contains("3175550123"), "{printed}");
+    Ok(())
+}

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use failsoft::clock::SystemClock;
 use failsoft::crm::lookup::{ContextSource, CrmLookup};
-use failsoft_testkit::fakes::aws::front;
-use failsoft_testkit::fakes::http::{FakeServer, Fault};
+use failsoft_testkit::fakes::aws::{dynamo_requests, front};
+use failsoft_testkit::fakes::http::Fault;
 use failsoft_testkit::fakes::salesforce::{contact, FakeContact, API_PREFIX};
 use failsoft_testkit::{create_secret, fresh_context_table, World};
 use rand::rngs::StdRng;
@@ -88,21 +88,6 @@ async fn play(lookup: &CrmLookup, calls: &[usize]) -> anyhow::Result<Vec<f64>> {
     Ok(out)
 }
 
-/// The context table's requests of one kind, as the front saw them.
-fn count(front: &FakeServer, table: &str, op: &str) -> usize {
-    let target = format!("DynamoDB_20120810.{op}");
-    front
-        .requests()
-        .iter()
-        .filter(|r| r.body.contains(table))
-        .filter(|r| {
-            r.headers
-                .iter()
-                .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-target") && *v == target)
-        })
-        .count()
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let calls = callers(7);
@@ -147,8 +132,8 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(a.found, "{}: {a:?}", ani(*i));
     }
     let (reads, writes) = (
-        count(&dynamo, &counted_table, "GetItem"),
-        count(&dynamo, &counted_table, "PutItem"),
+        dynamo_requests(&dynamo, &counted_table, "GetItem"),
+        dynamo_requests(&dynamo, &counted_table, "PutItem"),
     );
     let distinct = {
         let mut c = calls.clone();

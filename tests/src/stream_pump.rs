@@ -122,14 +122,8 @@ async fn pump(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let it = call(
-        http,
-        url,
-        "GetShardIterator",
-        json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
-    )
-    .await?;
-    let mut iterator = it["ShardIterator"].as_str().unwrap_or_default().to_string();
+    let mut last: Option<String> = None;
+    let mut iterator = shard_iterator(http, url, arn, &shard, last.as_deref()).await?;
     loop {
         let page = call(
             http,
@@ -150,17 +144,48 @@ async fn pump(
                 r
             })
             .collect();
+        if let Some(seq) = page["Records"]
+            .as_array()
+            .and_then(|r| r.last())
+            .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
+            .and_then(Value::as_str)
+        {
+            last = Some(seq.to_string());
+        }
         if !records.is_empty() {
             deliver(emu, function, records, invocations, discarded).await;
+        }
+        if page["Records"].as_array().is_none_or(Vec::is_empty) {
+            tokio::time::sleep(POLL).await;
+            // An idle poll takes a fresh iterator after the last record seen: moto (5.2)
+            // restores a copy of the table when a `TransactWriteItems` is cancelled, and an
+            // iterator keeps reading the shard of the table it was made on, which no
+            // longer grows. DynamoDB has no such fault; the records read are the same.
+            iterator = shard_iterator(http, url, arn, &shard, last.as_deref()).await?;
+            continue;
         }
         match page["NextShardIterator"].as_str() {
             Some(next) => iterator = next.to_string(),
             None => bail!("shard closed"),
         }
-        if page["Records"].as_array().is_none_or(Vec::is_empty) {
-            tokio::time::sleep(POLL).await;
-        }
     }
+}
+
+/// An iterator from the shard's start, or after sequence number `after`.
+async fn shard_iterator(
+    http: &reqwest::Client,
+    url: &str,
+    arn: &str,
+    shard: &str,
+    after: Option<&str>,
+) -> Result<String> {
+    let body = match after {
+        Some(seq) => json!({"StreamArn": arn, "ShardId": shard,
+            "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq}),
+        None => json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+    };
+    let it = call(http, url, "GetShardIterator", body).await?;
+    Ok(it["ShardIterator"].as_str().unwrap_or_default().to_string())
 }
 
 /// Invoke with `records`; on reported failures, retry from the first failed record,

@@ -97,7 +97,8 @@ async fn answers_every_case_within_the_deadline() -> anyhow::Result<()> {
         assert_eq!(
             v,
             json!({"found": true, "customerName": "Pat Platinum", "accountTier": "vip", "accountId": "001003PAT",
-                   "contactId": "003PAT", "dataActionFailed": false, "degradedReason": ""}),
+                   "contactId": "003PAT", "dataActionFailed": false, "degradedReason": "",
+                   "contextSource": "crm", "contextAgeS": 0}),
             "{ani}"
         );
     }

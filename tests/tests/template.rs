@@ -357,6 +357,11 @@ fn each_function_reaches_only_its_own_keys() -> anyhow::Result<()> {
             .any(|k| k == "token#crm" || k.starts_with("token#*")),
         "{qm:?}"
     );
+    // The last-known context is crm-lookup's alone.
+    for (id, ks) in &keys {
+        let context = ks.iter().any(|k| k.starts_with("ctx#"));
+        assert_eq!(context, id == "CrmLookupFunction", "{id}: {ks:?}");
+    }
     let crm = keys.get("CrmLookupFunction").cloned().unwrap_or_default();
     assert_eq!(
         crm,

@@ -154,12 +154,15 @@ impl LastKnown {
         Ok(item_key(key.as_bytes(), digits))
     }
 
-    /// The kept tier for this number, if any and not past its TTL.
+    /// The kept tier for this number, if any and not past its TTL. The whole read, the
+    /// key's secret included, ends by the table's request timeout: a fallback waits for
+    /// it, and must not wait for a hanging Secrets Manager until the deadline.
     pub async fn read(
         &self,
         digits: &Digits,
         deadline: Instant,
     ) -> Result<Option<Kept>, ContextError> {
+        let deadline = crate::store::request_deadline(deadline);
         let pk = self.key(digits, deadline).await?;
         let get = self
             .dynamo

@@ -18,6 +18,18 @@ pub async fn front(upstream: &str) -> anyhow::Result<FakeServer> {
     FakeServer::start(move |req, _| forward(&upstream, req)).await
 }
 
+/// How many DynamoDB `op` requests (`GetItem`, `PutItem`, ...) naming `table` the front
+/// has seen.
+pub fn dynamo_requests(front: &FakeServer, table: &str, op: &str) -> usize {
+    let target = format!("DynamoDB_20120810.{op}");
+    front
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains(table))
+        .filter(|r| r.header("x-amz-target") == Some(target.as_str()))
+        .count()
+}
+
 /// A closed port: connections are refused, as from a service that is not there.
 pub fn refused_url() -> anyhow::Result<String> {
     Ok(format!("http://127.0.0.1:{}", crate::free_port()?))
