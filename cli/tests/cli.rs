@@ -689,9 +689,16 @@ async fn stack() -> anyhow::Result<Stack> {
         .endpoint(&queue_arn)
         .send()
         .await?;
+    // The last-known caller context: its table and key.
+    let context_table = failsoft_testkit::fresh_context_table(&m.url).await?;
+    let key = json!({"hmacKey": "doctor-context-key-0123456789abcdef0123456789"});
+    create_secret(&m.url, &secret("ctx"), &key).await?;
     let g = genesys.server.url.clone();
     let b = backup.server.url.clone();
     let env: Vec<(String, String)> = [
+        ("LAST_KNOWN_CONTEXT", "on".into()),
+        ("CONTEXT_TABLE", context_table),
+        ("LAST_KNOWN_KEY_SECRET_ID", secret("ctx")),
         ("CRM_SECRET_ID", secret("crm")),
         ("GENESYS_SECRET_ID", secret("gc")),
         ("GENESYS_API_URL", g.clone()),
@@ -789,6 +796,7 @@ async fn doctor_passes_a_healthy_stack_and_names_each_fault() -> anyhow::Result<
         "salesforce: Task described",
         "salesforce: external id Genesys_Interaction_Id__c",
         "salesforce: mapped fields",
+        "last-known context",
         "breaker crm",
         "breaker genesys-backup",
         "data action function",
@@ -866,6 +874,34 @@ async fn doctor_passes_a_healthy_stack_and_names_each_fault() -> anyhow::Result<
             .as_str()
             .is_some_and(|d| d.contains("CallDisposition")),
         "{fields}"
+    );
+
+    // The context's key replaced by one too short to key an HMAC.
+    let ctx = s
+        .env
+        .iter()
+        .find(|(k, _)| k == "LAST_KNOWN_KEY_SECRET_ID")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    sm.put_secret_value()
+        .secret_id(&ctx)
+        .secret_string(serde_json::json!({"hmacKey": "short"}).to_string())
+        .send()
+        .await?;
+    let report: Value = serde_json::from_slice(&s.doctor(true)?.stdout)?;
+    let context = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["item"] == "last-known context")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(context["status"], "fail", "{context}");
+    assert!(
+        context["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("hmacKey")),
+        "{context}"
     );
     Ok(())
 }

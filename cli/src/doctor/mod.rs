@@ -8,10 +8,12 @@
 //!   token is obtainable;
 //! - `genesys`: each permission a configured feature needs, tried with a harmless read;
 //! - `salesforce`: the search, and the write-back object described;
+//! - `context`: the last-known caller context's key and table, when it is on;
 //! - `aws`: the Data Action's function, the write-back's queues and mapping, the partner
 //!   bus rule, the alarm topic's subscribers, and every registered breaker's state.
 
 mod aws;
+mod context;
 mod genesys;
 mod salesforce;
 mod secrets;
@@ -150,6 +152,7 @@ pub async fn run(ctx: &Ctx) -> Vec<Check> {
     let tokens = secrets::check(ctx, &mut out).await;
     genesys::check(ctx, &tokens, &mut out).await;
     salesforce::check(ctx, &tokens, &mut out).await;
+    context::check(ctx, &mut out).await;
     aws::check(ctx, &mut out).await;
     out
 }

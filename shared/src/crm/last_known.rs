@@ -180,6 +180,25 @@ impl LastKnown {
         Ok((self.clock.now_ms() < expires_ms).then_some(kept))
     }
 
+    /// Whether the key can be read and the table answers: a read of a number no one
+    /// calls from, within `deadline` (the operator's `failsoft doctor`, from wherever
+    /// they are, rather than a call's 250 ms).
+    pub async fn reachable(&self, deadline: Instant) -> Result<(), ContextError> {
+        let nobody = super::phone::normalise("+10000000000").map_err(|_| ContextError::Corrupt)?;
+        let pk = self.key(&nobody, deadline).await?;
+        let get = self
+            .dynamo
+            .get_item()
+            .table_name(&self.config.table)
+            .key("pk", AttributeValue::S(pk))
+            .send();
+        tokio::time::timeout_at(deadline, get)
+            .await
+            .map_err(|_| StoreError::Timeout)?
+            .map_err(classify_sdk_error)?;
+        Ok(())
+    }
+
     /// Keep `tier` for this number if `should_write` says so; whether it wrote.
     pub async fn keep(
         &self,
