@@ -5,6 +5,7 @@
 mod bounded_item;
 mod campaign_model;
 mod config_documented;
+mod data_action_contract;
 mod guard;
 mod injection;
 mod machine_cases;

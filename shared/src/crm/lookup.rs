@@ -33,6 +33,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for the contract test: a new one must be added to the Data
+    /// Action's schema too.
+    pub const ALL: [Reason; 6] = [
+        Reason::None,
+        Reason::CircuitOpen,
+        Reason::Timeout,
+        Reason::CrmError,
+        Reason::AuthUnavailable,
+        Reason::InvalidInput,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::None => "",
@@ -54,6 +65,15 @@ pub enum ContextSource {
     Crm,
     LastKnown,
     None,
+}
+
+impl ContextSource {
+    /// Every source, for the contract test.
+    pub const ALL: [ContextSource; 3] = [
+        ContextSource::Crm,
+        ContextSource::LastKnown,
+        ContextSource::None,
+    ];
 }
 
 /// The Data Action's output contract: flat, every field always present.
