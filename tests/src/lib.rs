@@ -139,8 +139,8 @@ pub mod world;
 pub use browser::{chromium, headless};
 pub use emulator::{cli_binary, emulator_target_dir, free_port, Emulator};
 pub use moto::{
-    create_secret, ensure_venv, fresh_context_table, fresh_table, moto, sdk_config, template_spec,
-    venv_dir, Moto,
+    create_secret, ensure_venv, fresh_context_table, fresh_table, moto, private_moto, sdk_config,
+    template_spec, venv_dir, Moto,
 };
 pub use world::{World, T0};
 

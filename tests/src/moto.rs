@@ -54,10 +54,30 @@ pub fn moto() -> Result<&'static Moto> {
         .map_err(|e| anyhow!("moto: {e}"))
 }
 
+/// A moto server of the caller's own (serialised), stopped when dropped: for the tests
+/// that load moto hardest (dozens of processes or clients at once), so that their queue
+/// never holds up, past its timeouts, a test sharing the suite's server.
+pub fn private_moto() -> Result<Moto> {
+    spawn_moto()
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(child) = self._child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn start_moto() -> Result<Moto> {
     if let Ok(url) = std::env::var("FAILSOFT_MOTO_URL") {
         return Ok(Moto { url, _child: None });
     }
+    spawn_moto()
+}
+
+fn spawn_moto() -> Result<Moto> {
     let venv = ensure_venv()?;
     let script = workspace_root().join("tests/moto/serialised_moto.py");
     let mut child = Command::new(venv.join("bin/python"))

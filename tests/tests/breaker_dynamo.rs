@@ -11,7 +11,7 @@ use failsoft::breaker::{
     TripPolicy,
 };
 use failsoft::clock::{Clock, ManualClock};
-use failsoft_testkit::{fresh_table, moto, sdk_config};
+use failsoft_testkit::{fresh_table, moto, private_moto, sdk_config};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
@@ -23,8 +23,12 @@ fn deadline() -> Instant {
 }
 
 async fn store() -> anyhow::Result<(Arc<DynamoBreakerStore>, String)> {
-    let m = moto()?;
-    let (client, table) = fresh_table(&m.url).await?;
+    store_on(&moto()?.url).await
+}
+
+/// A fresh table and its store on the moto at `url`.
+async fn store_on(url: &str) -> anyhow::Result<(Arc<DynamoBreakerStore>, String)> {
+    let (client, table) = fresh_table(url).await?;
     Ok((
         Arc::new(DynamoBreakerStore::new(client, table.clone())),
         table,
@@ -33,7 +37,12 @@ async fn store() -> anyhow::Result<(Arc<DynamoBreakerStore>, String)> {
 
 /// A store client of its own, as a separate Lambda instance would have.
 async fn own_store(table: &str) -> anyhow::Result<Arc<DynamoBreakerStore>> {
-    let conf = sdk_config(&moto()?.url).await;
+    own_store_on(&moto()?.url, table).await
+}
+
+/// The same, on the moto at `url`.
+async fn own_store_on(url: &str, table: &str) -> anyhow::Result<Arc<DynamoBreakerStore>> {
+    let conf = sdk_config(url).await;
     Ok(Arc::new(DynamoBreakerStore::new(
         aws_sdk_dynamodb::Client::new(&conf),
         table,
@@ -175,7 +184,9 @@ async fn dynamo_store_matches_reference_semantics() -> anyhow::Result<()> {
 /// 64 writers, each with its own client, count failures at once: none is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_failure_count_is_lost_with_64_writers() -> anyhow::Result<()> {
-    let (_, table) = store().await?;
+    // 64 clients at once: a moto of their own (see `private_moto`).
+    let m = private_moto()?;
+    let (_, table) = store_on(&m.url).await?;
     let clock = Arc::new(ManualClock::new(T0));
     let policy = Policy {
         trip: TripPolicy::ConsecutiveFailures { threshold: 100_000 },
@@ -183,7 +194,7 @@ async fn no_failure_count_is_lost_with_64_writers() -> anyhow::Result<()> {
     };
     let mut tasks = Vec::new();
     for _ in 0..64 {
-        let s = own_store(&table).await?;
+        let s = own_store_on(&m.url, &table).await?;
         let (clock, policy) = (clock.clone(), policy.clone());
         tasks.push(tokio::spawn(async move {
             let b = guard(s, clock, policy);
@@ -197,7 +208,7 @@ async fn no_failure_count_is_lost_with_64_writers() -> anyhow::Result<()> {
     for t in tasks {
         t.await?;
     }
-    let rec = own_store(&table).await?.load("crm").await?;
+    let rec = own_store_on(&m.url, &table).await?.load("crm").await?;
     assert_eq!(rec.state, State::Closed);
     assert_eq!(rec.failures, 64 * 3, "failure counts were lost");
     Ok(())

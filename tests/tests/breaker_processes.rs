@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use failsoft::breaker::{BreakerStore, DynamoBreakerStore, State};
 use failsoft_testkit::fakes::http::Fault;
-use failsoft_testkit::{fresh_table, moto};
+use failsoft_testkit::{fresh_table, private_moto};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -92,7 +92,8 @@ fn wins(results: &[Value], label: &str) -> usize {
 
 #[tokio::test]
 async fn sixteen_processes_one_winner_each_transition() -> anyhow::Result<()> {
-    let m = moto()?;
+    // Dozens of processes at once: a moto of their own (see `private_moto`).
+    let m = private_moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     let store = DynamoBreakerStore::new(client, table.clone());
 
@@ -113,7 +114,8 @@ async fn sixteen_processes_one_winner_each_transition() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn sixteen_processes_lose_no_failure_count() -> anyhow::Result<()> {
-    let m = moto()?;
+    // Dozens of processes at once: a moto of their own (see `private_moto`).
+    let m = private_moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     let r = race(&m.url, &table, "fail", 4, T0, 1_000_000).await?;
     assert_eq!(wins(&r, "CLOSED->OPEN"), 0);
@@ -130,7 +132,8 @@ async fn sixteen_processes_lose_no_failure_count() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn thirty_two_processes_behind_a_slow_table_run_one_trial_and_page_one_open(
 ) -> anyhow::Result<()> {
-    let m = moto()?;
+    // Dozens of processes at once: a moto of their own (see `private_moto`).
+    let m = private_moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     let store = DynamoBreakerStore::new(client, table.clone());
     let slow = fakes::aws::front(&m.url).await?;
@@ -202,7 +205,8 @@ async fn thirty_two_processes_behind_a_slow_table_run_one_trial_and_page_one_ope
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn thirty_two_processes_behind_a_slow_store_stay_within_two_failures_each_and_one_trial(
 ) -> anyhow::Result<()> {
-    let m = moto()?;
+    // Dozens of processes at once: a moto of their own (see `private_moto`).
+    let m = private_moto()?;
     let (client, table) = fresh_table(&m.url).await?;
     let store = DynamoBreakerStore::new(client, table.clone());
     let slow = fakes::aws::front(&m.url).await?;
