@@ -76,12 +76,7 @@ impl Probe for World {
             http: reqwest::Client::new(),
             actions: self.executor(secrets, "probe").await,
             clock: self.clock.clone(),
-            // Patient, as `World::breaker`'s store timeout: a check's time includes its
-            // admission's table requests, and moto, serialised and shared with the rest of
-            // the suite, answered one of them 3 s late in CI. These tests are about what
-            // the probe decides; the check's timeout has tests of its own (the fault
-            // matrix's hanging CRM).
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(2),
             reminder_ms: 3_600_000,
         }
     }

@@ -164,17 +164,10 @@ impl LastKnown {
     ) -> Result<Option<Kept>, ContextError> {
         let deadline = crate::store::request_deadline(deadline);
         let pk = self.key(digits, deadline).await?;
-        let get = self
-            .dynamo
-            .get_item()
-            .table_name(&self.config.table)
-            .key("pk", AttributeValue::S(pk))
-            .send();
-        let out = bounded(deadline, async { get.await.map_err(classify_sdk_error) }).await?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.item(pk, deadline).await? else {
             return Ok(None);
         };
-        let kept = from_item(item).ok_or(ContextError::Corrupt)?;
+        let kept = from_item(&item).ok_or(ContextError::Corrupt)?;
         // DynamoDB deletes expired items within days, not at once: past its TTL is gone.
         let expires_ms = kept.confirmed_ms + self.config.ttl_ms;
         Ok((self.clock.now_ms() < expires_ms).then_some(kept))
@@ -186,17 +179,26 @@ impl LastKnown {
     pub async fn reachable(&self, deadline: Instant) -> Result<(), ContextError> {
         let nobody = super::phone::normalise("+10000000000").map_err(|_| ContextError::Corrupt)?;
         let pk = self.key(&nobody, deadline).await?;
+        self.item(pk, deadline).await.map(|_| ())
+    }
+
+    /// The item under `pk`, if any, by `until`.
+    async fn item(
+        &self,
+        pk: String,
+        until: Instant,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, ContextError> {
         let get = self
             .dynamo
             .get_item()
             .table_name(&self.config.table)
             .key("pk", AttributeValue::S(pk))
             .send();
-        tokio::time::timeout_at(deadline, get)
+        let out = tokio::time::timeout_at(until, get)
             .await
             .map_err(|_| StoreError::Timeout)?
             .map_err(classify_sdk_error)?;
-        Ok(())
+        Ok(out.item().cloned())
     }
 
     /// Keep `tier` for this number if `should_write` says so; whether it wrote.
