@@ -8,6 +8,8 @@
 //! - `browser`: headless Chromium, for the status board;
 //! - `fakes`: the vendors' fakes with fault injection (`fakes::http` underneath), checked
 //!   against the record of the vendors' definitions (`contract`);
+//! - `cx_as_code`: the Genesys side as code (Terraform module, Archy flows), checked
+//!   against the records of the provider's schema and Archy's format;
 //! - `world`: one configurable world (moto, table, clock, the fakes, their secrets,
 //!   queues) that the in-process tests build from;
 //! - `sqs_pump`, `stream_pump`: the event source mappings Lambda would run, played
@@ -129,6 +131,7 @@ impl BreakerStore for CountingStore {
 
 pub mod browser;
 pub mod contract;
+pub mod cx_as_code;
 pub mod emulator;
 pub mod fakes;
 pub mod moto;

@@ -9,6 +9,7 @@ mod breaker_processes;
 mod conformance;
 mod crm_lookup_e2e;
 mod crm_writeback;
+mod cx_as_code;
 mod fault_matrix;
 mod health_probe;
 mod lambda_e2e;

@@ -5,17 +5,21 @@
 //!
 //! - `shape`: the little type language the record is written in, and its checker;
 //! - `genesys`, `salesforce`, `pagerduty`: the operations of each vendor;
+//! - `terraform`, `archy`: Genesys's Terraform provider's schema and Archy's flow format,
+//!   for the Genesys side as code (`infra/genesys/`);
 //! - `log`: what the fakes saw, checked against the record as it happens, and kept for
 //!   the suite-wide conformance test (`tests/tests/conformance.rs`).
 //!
 //! The fakes answer from it too: the Genesys fake refuses a call with 403 unless the
 //! client was granted the operation's permission.
 
+pub mod archy;
 pub mod genesys;
 pub mod log;
 pub mod pagerduty;
 pub mod salesforce;
 pub mod shape;
+pub mod terraform;
 
 use serde_json::Value;
 
