@@ -227,6 +227,11 @@ fn the_data_action_is_made_from_the_export_it_replaces() {
     assert_eq!(integration["integration_type"], export["integrationType"]);
     assert_eq!(integration["intended_state"], "ENABLED");
     assert_eq!(action["category"], integration["config"][0]["name"]);
+    // The key Genesys's own module (GenesysCloudDevOps/integration-lambda-module) uses.
+    assert_eq!(
+        integration["config"][0]["credentials"],
+        serde_json::json!({"AmazonWebServicesARN": "<genesyscloud_integration_credential.lambda.id>"})
+    );
     let credential = value(&ev, "genesyscloud_integration_credential.lambda");
     assert_eq!(credential["credential_type_name"], "amazonWebServicesARN");
     assert_eq!(

@@ -23,6 +23,7 @@ resource "genesyscloud_integration" "lambda" {
     name        = local.integration_name
     properties  = jsonencode({})
     advanced    = jsonencode({})
+    # The credentials key Genesys's own module uses (GenesysCloudDevOps/integration-lambda-module).
     credentials = { AmazonWebServicesARN = genesyscloud_integration_credential.lambda.id }
     notes       = "Invokes Failsoft's crm-lookup (managed by Terraform)"
   }

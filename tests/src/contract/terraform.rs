@@ -359,8 +359,8 @@ pub static VALUES: &[Value] = &[
         resource: "genesyscloud_integration",
         argument: "integration_type",
         allowed: &["aws-lambda-data-actions", "amazon-eventbridge-source"],
-        source: "Genesys's Data Action export (integrationType, ../shared/reference/external-apis.md) and \
-                 GenesysCloudDevOps/aws-event-bridge-module main.tf",
+        source: "Genesys's Data Action export (integrationType); GenesysCloudDevOps/integration-lambda-module \
+                 integrations.tf and GenesysCloudDevOps/aws-event-bridge-module main.tf",
     },
     Value {
         resource: "genesyscloud_integration",
@@ -372,7 +372,8 @@ pub static VALUES: &[Value] = &[
         resource: "genesyscloud_integration_credential",
         argument: "credential_type_name",
         allowed: &["amazonWebServicesARN"],
-        source: "Genesys's AWS Lambda data actions integration guide (credential type amazonWebServicesARN, field ARN)",
+        source: "GenesysCloudDevOps/integration-lambda-module integrations.tf (field ARN; the integration's \
+                 credentials key AmazonWebServicesARN)",
     },
     Value {
         resource: "genesyscloud_oauth_client",
