@@ -414,6 +414,14 @@ fn the_emergency_group_starts_off_and_an_apply_never_switches_it_back() {
         group["emergency_call_flows"][0]["emergency_flow_id"],
         "<genesyscloud_flow.emergency.id>"
     );
+    // Its id is the stack's OverflowEmergencyGroupId.
+    let id = attr(m.outputs()["emergency_group_id"], "value").map(|e| ev.eval(e));
+    assert_eq!(
+        id,
+        Some(Ok(hcl::Value::String(
+            "<genesyscloud_architect_emergencygroup.overflow.id>".into()
+        )))
+    );
     let body = m
         .resource("genesyscloud_architect_emergencygroup", "overflow")
         .unwrap_or_else(|| panic!("overflow"));

@@ -21,7 +21,8 @@ output "fleet_client_secret_json" {
 
 output "emergency_group_id" {
   description = "The stack parameter OverflowEmergencyGroupId (empty when regional_overflow is off)."
-  value       = var.regional_overflow ? genesyscloud_architect_emergencygroup.overflow[0].id : ""
+  # A splat, not [0]: Terraform evaluates both branches of a conditional.
+  value = join("", genesyscloud_architect_emergencygroup.overflow[*].id)
 }
 
 output "event_source_name" {

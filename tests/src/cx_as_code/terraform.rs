@@ -447,7 +447,7 @@ pub fn reference_problems(m: &Module) -> Vec<String> {
                 let mut rest = path[2..].iter().map(String::as_str);
                 let mut attr_name = rest.next();
                 if counted && attr_name.is_some() {
-                    if attr_name != Some("[]") {
+                    if !matches!(attr_name, Some("[]" | "*")) {
                         out.push(format!(
                             "{kind}.{next} has count: index it ({kind}.{next}[0])"
                         ));
@@ -755,6 +755,23 @@ fn declare_functions(ctx: &mut Context) {
         };
         Ok(Value::from(n as u64))
     }
+    fn join(args: FuncArgs) -> Result<Value, String> {
+        let sep = args[0].as_str().unwrap_or_default();
+        let parts: Vec<&str> = args[1]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        Ok(Value::String(parts.join(sep)))
+    }
+    ctx.declare_func(
+        "join",
+        FuncDef::builder()
+            .param(ParamType::String)
+            .param(ParamType::Any)
+            .build(join),
+    );
     ctx.declare_func(
         "file",
         FuncDef::builder().param(ParamType::String).build(file),
