@@ -1229,6 +1229,29 @@ async fn the_ledger_writes_what_the_reference_says() -> anyhow::Result<()> {
         }
         let stored = patiently(|| ledger.get(&pk, deadline())).await?;
         assert_eq!(stored, model, "step {i}: {write:?}");
+        if matches!(write, Write::Leave { .. }) {
+            // A campaign a person took over is remembered for a week, then expires
+            // (the entry's model has no TTL, so it is read from the item).
+            let item = w
+                .dynamo()
+                .await
+                .get_item()
+                .table_name(&w.table)
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(pk.to_string()),
+                )
+                .consistent_read(true)
+                .send()
+                .await?;
+            let ttl = item
+                .item()
+                .and_then(|i| i.get("expires_at"))
+                .and_then(|v| v.as_n().ok())
+                .cloned();
+            let week = failsoft::campaign::step::LEFT_KEPT_MS;
+            assert_eq!(ttl, Some(((T0 + week) / 1000).to_string()), "step {i}");
+        }
     }
     patiently(|| ledger.end("crm", 10, deadline())).await?;
     patiently(|| ledger.end("crm", 9, deadline())).await?;
@@ -1321,6 +1344,80 @@ async fn a_page_refused_once_is_delivered_within_the_same_run() -> anyhow::Resul
         "nothing left for a later run: {:?}",
         w.outbox_ids("crm").await?
     );
+    Ok(())
+}
+
+/// PagerDuty asks for a pause longer than the run should wait (429, Retry-After 3 s):
+/// the run does not sleep on it; the page waits in the outbox for its time. Found by the
+/// action code's mutation run (a `>` made `==` on the pause's bound went unnoticed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_told_to_wait_longer_than_a_run_waits_is_left_for_later() -> anyhow::Result<()> {
+    use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
+    let w = world().await?;
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    w.pd.server
+        .faults_in_turn(EVENTS_PATH, &[Fault::TooMany { retry_after_s: 3 }]);
+    open(&crm).await?;
+    for _ in 0..5 {
+        if !w.pd.requests().is_empty() {
+            break;
+        }
+        let _ = ex.run("crm", deadline()).await;
+    }
+    assert_eq!(
+        w.pd.requests().len(),
+        1,
+        "one try: the run did not wait 3 s to try again"
+    );
+    assert!(w.pd.incidents().is_empty());
+    assert!(
+        w.outbox_ids("crm")
+            .await?
+            .iter()
+            .any(|i| i.ends_with("trigger")),
+        "the page waits for later: {:?}",
+        w.outbox_ids("crm").await?
+    );
+    Ok(())
+}
+
+/// A page PagerDuty refused through its tries is not due again until its backoff has
+/// passed: a run in between (the next stream record) sends nothing; one after it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_page_waits_for_its_backoff_before_the_next_try() -> anyhow::Result<()> {
+    use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
+    let w = world().await?;
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    w.pd.server.fault(EVENTS_PATH, Fault::Status(500), None);
+    open(&crm).await?;
+    for _ in 0..5 {
+        if !w.pd.requests().is_empty() {
+            break;
+        }
+        let _ = ex.run("crm", deadline()).await;
+    }
+    let tried = w.pd.requests().len();
+    assert!(tried > 0, "the page was tried");
+    // The clock stands still: the page is not due.
+    let _ = ex.run("crm", deadline()).await;
+    assert_eq!(
+        w.pd.requests().len(),
+        tried,
+        "tried again before its backoff"
+    );
+    // Past the backoff (10 s by default, doubled per attempt), it is tried again.
+    w.pd.server.clear_faults();
+    w.clock.advance(120_000);
+    for _ in 0..5 {
+        if !w.pd.incidents().is_empty() {
+            break;
+        }
+        let _ = ex.run("crm", deadline()).await;
+    }
+    assert!(w.pd.requests().len() > tried);
+    assert_eq!(w.pd.incidents().len(), 1, "delivered once due");
     Ok(())
 }
 

@@ -576,3 +576,35 @@ impl Campaigns {
 fn claim_key(c: &Campaign) -> String {
     step::key(c.kind, &c.id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(divisions: &'static str) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| match k {
+            "CAMPAIGN_PAUSE_ON" => Some("crm".into()),
+            "CAMPAIGN_DIVISION_IDS" => Some(divisions.into()),
+            _ => None,
+        }
+    }
+
+    /// Division ids go into the campaign list's query: only Genesys ids are taken.
+    #[test]
+    fn division_ids_are_checked_before_they_go_into_a_query() {
+        let ok = CampaignConfig::from_env(&env(" 5a1b-22 , d-2,"));
+        assert_eq!(
+            ok.ok().flatten().map(|c| c.divisions),
+            Some(vec!["5a1b-22".to_string(), "d-2".to_string()])
+        );
+        for bad in ["d-1,d 2", "x&divisionId=y"] {
+            assert!(
+                matches!(
+                    CampaignConfig::from_env(&env(bad)),
+                    Err(ConfigError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}
