@@ -20,7 +20,8 @@ use crate::fakes::genesys::FakeGenesys;
 use crate::fakes::http::FakeServer;
 use crate::fakes::pagerduty::FakePagerDuty;
 use crate::fakes::salesforce::{self, FakeContact, Org};
-use crate::{create_secret, fresh_table, moto, sdk_config, Emulator};
+use crate::moto::Moto;
+use crate::{create_secret, fresh_table, moto, private_moto, sdk_config, Emulator};
 
 /// Where the tests' clocks start: a fixed instant, so that stored times read the same in
 /// every run.
@@ -42,9 +43,17 @@ pub struct Builder {
     granted: Option<Vec<String>>,
     queues: Option<u32>,
     vars: Vec<(String, String)>,
+    private: bool,
 }
 
 impl Builder {
+    /// A moto of the world's own, stopped with it: for tests with dozens of actors at
+    /// once, whose queue in the suite's serialised server would hold others up.
+    pub fn private_moto(mut self) -> Builder {
+        self.private = true;
+        self
+    }
+
     /// Start the clock at `ms` instead of [`T0`].
     pub fn clock_at(mut self, ms: i64) -> Builder {
         self.start_ms = ms;
@@ -76,7 +85,15 @@ impl Builder {
     }
 
     pub async fn build(self) -> Result<World> {
-        let m = moto()?;
+        let own = if self.private {
+            Some(private_moto()?)
+        } else {
+            None
+        };
+        let m = match &own {
+            Some(m) => m,
+            None => moto()?,
+        };
         let (_, table) = fresh_table(&m.url).await?;
         let genesys = match &self.granted {
             Some(g) => {
@@ -131,6 +148,7 @@ impl Builder {
         }
         Ok(World {
             url: m.url.clone(),
+            _moto: own,
             table,
             clock,
             services,
@@ -159,6 +177,8 @@ pub struct World {
     pub org: Org,
     pub queues: Option<Queues>,
     vars: Vec<(String, String)>,
+    /// The world's own moto, if it asked for one (`Builder::private_moto`).
+    _moto: Option<Moto>,
 }
 
 impl World {
@@ -171,6 +191,7 @@ impl World {
             granted: None,
             queues: None,
             vars: Vec::new(),
+            private: false,
         }
     }
 
