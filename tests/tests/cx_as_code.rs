@@ -80,17 +80,9 @@ fn every_reference_and_variable_resolves() {
 /// The module's own text with one change, parsed as a module in its own directory.
 fn mutated(dir: &Path, file: &str, from: &str, to: &str) -> Module {
     let mut text = String::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
-        .collect();
-    files.sort();
     let mut changed = false;
-    for f in files {
-        let mut t = std::fs::read_to_string(&f).unwrap_or_default();
-        if f.file_name().is_some_and(|n| n == file) {
+    for (name, mut t) in Module::files(dir).unwrap_or_else(|e| panic!("{e}")) {
+        if name == file {
             assert!(t.contains(from), "{file} has no {from:?} to change");
             t = t.replacen(from, to, 1);
             changed = true;

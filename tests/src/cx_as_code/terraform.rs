@@ -52,20 +52,30 @@ const FUNCTIONS: &[&str] = &[
 impl Module {
     /// Reads every `*.tf` file of `dir` (not its subdirectories), in name order.
     pub fn load(dir: &Path) -> Result<Module, String> {
+        let text: String = Module::files(dir)?
+            .into_iter()
+            .map(|(_, t)| t + "\n")
+            .collect();
+        Module::parse(dir, &text)
+    }
+
+    /// `(file name, text)` of every `*.tf` file of `dir`, in name order.
+    pub fn files(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "tf"))
             .collect();
         files.sort();
-        let mut text = String::new();
-        for f in files {
-            text.push_str(
-                &std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?,
-            );
-            text.push('\n');
-        }
-        Module::parse(dir, &text)
+        files
+            .into_iter()
+            .map(|f| {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                std::fs::read_to_string(&f)
+                    .map(|t| (name.unwrap_or_default(), t))
+                    .map_err(|e| format!("{}: {e}", f.display()))
+            })
+            .collect()
     }
 
     pub fn parse(dir: &Path, text: &str) -> Result<Module, String> {
