@@ -491,9 +491,9 @@ impl Campaigns {
     ) -> Result<Flow, CampaignError> {
         // The PUT ends well inside the claim: nobody takes the campaign over while it
         // may still land.
-        let left = e.claim_until.saturating_sub(now) - step::CLAIM_MARGIN_MS / 2;
+        let left = step::on_put_bound(e.claim_until, now);
         let put_deadline =
-            deadline.min(Instant::now() + std::time::Duration::from_millis(left.max(0) as u64));
+            deadline.min(Instant::now() + std::time::Duration::from_millis(left as u64));
         let r = self.api.switch(&c, "on", put_deadline).await;
         let a = answer(&r);
         let w = step::after_on(a, owner, now);

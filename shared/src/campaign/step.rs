@@ -621,6 +621,13 @@ pub fn after_off(answer: Answer) -> Option<Write> {
     }
 }
 
+/// How long a PUT to `on` may run under a claim that ends at `claim_until`: it ends
+/// half the margin before the claim does, so that nobody takes the campaign over while
+/// it may still land. Nothing if the claim is that close to its end.
+pub fn on_put_bound(claim_until: Millis, now: Millis) -> Millis {
+    (claim_until.saturating_sub(now) - CLAIM_MARGIN_MS / 2).max(0)
+}
+
 /// The ledger write after Genesys answered our PUT to `on`.
 pub fn after_on(answer: Answer, owner: &str, now: Millis) -> Write {
     let owner = owner.to_string();
@@ -688,6 +695,25 @@ mod tests {
             }
             .apply(Some(&e), e.rev, &BTreeMap::new()),
             None
+        );
+    }
+
+    #[test]
+    fn a_put_to_on_ends_half_the_margin_before_its_claim() {
+        let now = 1_000;
+        assert_eq!(
+            on_put_bound(now + CLAIM_MARGIN_MS, now),
+            CLAIM_MARGIN_MS / 2
+        );
+        assert_eq!(
+            on_put_bound(now + 120_000, now),
+            120_000 - CLAIM_MARGIN_MS / 2
+        );
+        assert_eq!(on_put_bound(now + CLAIM_MARGIN_MS / 2, now), 0);
+        assert_eq!(
+            on_put_bound(now - 5, now),
+            0,
+            "a claim run out allows nothing"
         );
     }
 
