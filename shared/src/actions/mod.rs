@@ -698,3 +698,28 @@ impl Executor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe adds up every breaker's run into what it logs and counts.
+    #[test]
+    fn runs_add_up() {
+        let mut total = Delivery {
+            sent: 2,
+            pending: 3,
+        };
+        total += Delivery {
+            sent: 5,
+            pending: 7,
+        };
+        assert_eq!(
+            total,
+            Delivery {
+                sent: 7,
+                pending: 10
+            }
+        );
+    }
+}

@@ -724,3 +724,41 @@ impl Switch {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::{Record, State};
+
+    /// A backup record as the probe leaves it: closed, last checked at `at`.
+    fn checked(at: Millis, ok: bool) -> Record {
+        let mut r = Record::new("genesys-backup");
+        r.last_check = Some((at, ok));
+        r
+    }
+
+    /// The automatic overflow sends callers only to a backup proven ready lately: a
+    /// passing check counts for `READINESS_MAX_AGE_MS`, to the millisecond, and no more.
+    #[test]
+    fn readiness_proves_the_backup_only_while_it_is_fresh() {
+        let at = 1_000_000;
+        assert_eq!(proven(&checked(at, true), at), Ok(()));
+        assert_eq!(
+            proven(&checked(at, true), at + READINESS_MAX_AGE_MS),
+            Ok(())
+        );
+        let stale = proven(&checked(at, true), at + READINESS_MAX_AGE_MS + 1);
+        assert!(
+            stale
+                .as_ref()
+                .is_err_and(|why| why.contains("last proven ready")),
+            "{stale:?}"
+        );
+        let failed = proven(&checked(at, false), at);
+        assert!(failed.is_err_and(|why| why.contains("last check failed")));
+        assert!(proven(&Record::new("genesys-backup"), at).is_err());
+        let mut open = checked(at, true);
+        open.state = State::Open;
+        assert!(proven(&open, at).is_err_and(|why| why.contains("breaker is")));
+    }
+}
