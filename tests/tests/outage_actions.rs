@@ -1525,3 +1525,198 @@ async fn a_ledger_item_from_before_episodes_is_resumed_by_the_upgrade() -> anyho
     assert!(patiently(|| w.ledger_list()).await?.is_empty());
     Ok(())
 }
+
+/// Genesys rate-limits the campaign with a pause longer than a run waits (429,
+/// Retry-After 600 s): the pause is not tried again until then, however often the
+/// executor runs, and goes through after it. Found by the action code's mutation run
+/// (the campaign error's Retry-After dropped: the pause came back after the 10 s backoff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_rate_limit_longer_than_a_run_is_waited_out_across_runs() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let path = format!("{VOICE}/renewals");
+    w.genesys
+        .server
+        .fault(&path, Fault::TooMany { retry_after_s: 600 }, None);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    let to_it = || {
+        w.genesys
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    };
+    for _ in 0..5 {
+        if to_it() > 0 {
+            break;
+        }
+        let _ = ex.run("crm", deadline()).await;
+    }
+    let tried = to_it();
+    assert!(tried > 0, "the pause was tried");
+    // Past any backoff of the first attempts, short of Retry-After.
+    w.clock.advance(120_000);
+    let _ = ex.run("crm", deadline()).await;
+    assert_eq!(to_it(), tried, "tried again before its Retry-After");
+    w.genesys.server.clear_faults();
+    w.clock.advance(600_000);
+    w.delivered(&ex, "crm").await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    Ok(())
+}
+
+/// An executor dies while PagerDuty holds its page's request (the run's future is
+/// dropped, as a Lambda instance ends): its claim on the page keeps others off while it
+/// may still be sending, and ends, so that the next executor sends the page. Found by
+/// the action code's mutation run (a claim without end went unnoticed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_claimed_by_an_executor_that_died_is_sent_once_its_claim_ends() -> anyhow::Result<()>
+{
+    use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
+    let w = world().await?;
+    let died = w.executor("stream").await;
+    let next = w.executor("probe").await;
+    let crm = w.breaker("crm", pausing()).await;
+    w.pd.server.fault(EVENTS_PATH, Fault::Hang, None);
+    open(&crm).await?;
+    for _ in 0..5 {
+        let _ = tokio::time::timeout(Duration::from_secs(2), died.run("crm", deadline())).await;
+        if !w.pd.requests().is_empty() {
+            break;
+        }
+    }
+    assert!(!w.pd.requests().is_empty(), "the dead executor was sending");
+    w.pd.server.clear_faults();
+    let _ = next.run("crm", deadline()).await;
+    assert!(
+        w.pd.incidents().is_empty(),
+        "nobody else sends while the claim holds"
+    );
+    // Past the page's claim (15 s).
+    w.clock.advance(15_001);
+    for _ in 0..5 {
+        if !w.pd.incidents().is_empty() {
+            break;
+        }
+        let _ = next.run("crm", deadline()).await;
+    }
+    assert_eq!(w.pd.incidents().len(), 1, "the page is sent, once");
+    Ok(())
+}
+
+/// A resume out of time says how many campaigns it left for the next run: those still
+/// off, not more. Found by the action code's mutation run (the count made `total + i`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resume_out_of_time_counts_what_it_left() -> anyhow::Result<()> {
+    use failsoft::campaign::CampaignError;
+    let w = world().await?;
+    let ids = ["c0", "c1", "c2"];
+    for id in ids {
+        w.genesys.add(VOICE, id, id, "on", "d1");
+    }
+    let ex = w.executor("probe").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    w.settle(&ex, "crm").await?;
+    release(&crm).await?;
+    let episode = w
+        .store()
+        .await
+        .load("crm")
+        .await?
+        .outbox
+        .get("resume")
+        .map(|a| a.dedup_key.clone())
+        .ok_or_else(|| anyhow::anyhow!("a resume is queued"))?;
+    w.clock.advance(DELAY + 1);
+    let c = ex
+        .campaigns
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    // Each campaign's read and PUT take 1.5 s: room for one in 6 s (a campaign wants 4).
+    w.genesys
+        .server
+        .fault(VOICE, Fault::Slow(Duration::from_millis(1_500)), None);
+    let r = c
+        .resume(&episode, "probe-x", Instant::now() + Duration::from_secs(6))
+        .await;
+    let off = ids
+        .iter()
+        .filter(|id| w.genesys.status(VOICE, id) == "off")
+        .count();
+    assert!(off > 0, "not all resumed in 6 s");
+    assert_eq!(r, Err(CampaignError::Unfinished(off)));
+    Ok(())
+}
+
+/// Every request counts against the org's rate limit, shared with the contact center's
+/// own integrations. A pause takes the campaign from its list, PUTs it off, reads it once
+/// to see it settle, and once more in its pass over every entry still stopping; a resume
+/// reads it once and PUTs it on. Nothing more. Found by the action code's mutation run
+/// (what a claim kept of the campaign read, made to be dropped and read again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_and_a_resume_spend_no_request_they_do_not_need() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let path = format!("{VOICE}/renewals");
+    let to_it = |method: &str| {
+        w.genesys
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path == path && r.method == method)
+            .count()
+    };
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    w.delivered(&ex, "crm").await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    assert_eq!((to_it("GET"), to_it("PUT")), (2, 1), "the pause");
+    release(&crm).await?;
+    w.clock.advance(DELAY + 1);
+    w.delivered(&ex, "crm").await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "on");
+    assert_eq!((to_it("GET"), to_it("PUT")), (3, 2), "and the resume");
+    Ok(())
+}
+
+/// The pause's PUT is answered 503 (it may have landed, and here it did not): its fate is
+/// read back; once a read made after the PUT's bound finds the campaign still `on` at the
+/// version sent, the PUT is known not to have landed and is sent again, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_put_that_did_not_land_is_sent_again_once() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let path = format!("{VOICE}/renewals");
+    let to_it = |method: &str| {
+        w.genesys
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path == path && r.method == method)
+            .count()
+    };
+    w.genesys
+        .server
+        .faults_in_turn(&path, &[Fault::Status(503)]);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    for _ in 0..5 {
+        if to_it("PUT") > 0 {
+            break;
+        }
+        let _ = ex.run("crm", deadline()).await;
+    }
+    assert_eq!(to_it("PUT"), 1);
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "on", "it did not land");
+    w.clock.advance(60_000);
+    w.delivered(&ex, "crm").await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    assert_eq!(to_it("PUT"), 2, "sent again, once");
+    Ok(())
+}

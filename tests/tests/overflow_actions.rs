@@ -752,3 +752,188 @@ async fn an_activation_lost_to_the_end_of_its_outage_is_paged_and_undone() -> an
     );
     Ok(())
 }
+
+/// The restore was claimed by an executor that died (its outcome never written), and the
+/// breaker re-tripped meanwhile: the trip could not cancel a claimed restore. Once the
+/// claim ends, the next executor finds the restore with its breaker OPEN again: it is
+/// cancelled, and the group stays on for the new outage. Found by the action code's
+/// mutation run (the "breaker moved on" check made to cancel activations instead).
+#[tokio::test]
+async fn a_restore_left_claimed_across_a_re_trip_is_cancelled_not_made() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    open(&api).await?;
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    release(&api).await?;
+    rig.clock.advance(DELAY_MS + 1);
+    // An executor claims the restore, and dies before it acts.
+    let now = rig.clock.now_ms();
+    let claim = Op::ClaimEntry {
+        id: "overflow-off".into(),
+        owner: "died".into(),
+        now,
+        until: now + 5_000,
+    };
+    rig.services.store.apply("genesys-api", &claim).await?;
+    open(&api).await?;
+    assert!(
+        rig.record("genesys-api")
+            .await?
+            .outbox
+            .contains_key("overflow-off"),
+        "a claimed restore outlives the re-trip"
+    );
+    rig.clock.advance(5_001);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled(), "the group stays on for the new outage");
+    assert_eq!(rig.group_puts(), 1, "no PUT but the activation");
+    assert!(
+        !rig.record("genesys-api")
+            .await?
+            .outbox
+            .contains_key("overflow-off"),
+        "the restore is cancelled, not left to run later"
+    );
+    Ok(())
+}
+
+/// An executor dies in the middle of the activation (the region holds its request; the
+/// run's future is dropped, as a Lambda instance ends), holding the action's claim and
+/// the switch's. Both claims end: a later executor makes the activation and pages it.
+/// Found by the action code's mutation run (a switch claim without end went unnoticed).
+#[tokio::test]
+async fn an_activation_whose_executor_died_mid_switch_is_made_once_its_claims_end(
+) -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let died = rig.executor("died")?;
+    let next = rig.executor("next")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    let group = format!("{EMERGENCY}/eg-1");
+    rig.genesys.server.fault(&group, Fault::Hang, None);
+    open(&api).await?;
+    let to_group = || {
+        rig.genesys
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path == group)
+            .count()
+    };
+    for _ in 0..5 {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), died.run("genesys-api", deadline())).await;
+        if to_group() > 0 {
+            break;
+        }
+    }
+    assert!(to_group() > 0, "the dead executor was switching");
+    rig.genesys.server.clear_faults();
+    drain(&next, "genesys-api").await?;
+    assert!(!rig.enabled(), "nobody switches while the claims hold");
+    // Past the action's claim (120 s) and the switch's (its 5 s budget and 30 s).
+    rig.clock.advance(120_001);
+    drain(&next, "genesys-api").await?;
+    assert!(rig.enabled(), "the activation is made");
+    assert_eq!(rig.group_puts(), 1);
+    assert!(
+        rig.overflow_pages().iter().any(|p| p.0 == "trigger"),
+        "and paged: {:?}",
+        rig.overflow_pages()
+    );
+    Ok(())
+}
+
+/// The activation's PUT drops the group's IVR links (as a PUT without them does), and
+/// the switch puts them back at once: the activation stands, recorded as changed (not
+/// "already enabled") in the same run, and the on-call is paged about the links. Found by
+/// the action code's mutation run: nothing drove the lost-links branch of the switch.
+#[tokio::test]
+async fn an_activation_that_lost_ivr_links_restores_them_pages_and_stands() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let api = rig.breaker(Dependency::GenesysApi)?;
+    if let Ok(mut b) = rig.genesys.book.lock() {
+        b.lose_ivrs_once = true;
+    }
+    open(&api).await?;
+    delivered(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    assert_eq!(rig.ivrs(), 3, "the links are back");
+    assert!(
+        !rig.record("genesys-api")
+            .await?
+            .outbox
+            .contains_key("overflow-on"),
+        "the activation was done in its first run"
+    );
+    let sw = rig
+        .last_switch()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("recorded"))?;
+    assert_eq!((sw.mode, sw.enabled, sw.ivrs), (Mode::Auto, true, 3));
+    assert_eq!(sw.note, None, "a switch made, not found made");
+    drain(&ex, "genesys-api").await?;
+    let pages = rig.overflow_pages();
+    assert!(
+        pages.iter().any(|p| p.2.contains("overflow-ivrs")),
+        "{pages:?}"
+    );
+    Ok(())
+}
+
+/// The operator's read of the group (the preview of `failsoft overflow activate`) rides
+/// out a degraded region's transient answers with the switch's backoff, and gives up at
+/// once on an answer that retrying cannot change (an unknown group). The CLI's own test
+/// drives it through the binary; this one runs with the action tests, so that the
+/// mutation run of the action code sees it.
+#[tokio::test]
+async fn the_operators_read_rides_out_503s_and_not_an_unknown_group() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let o = rig.operator()?;
+    let group = format!("{EMERGENCY}/eg-1");
+    rig.genesys
+        .server
+        .faults_in_turn(&group, &[Fault::Status(503), Fault::Status(503)]);
+    let reads = || {
+        rig.genesys
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with(EMERGENCY))
+            .count()
+    };
+    let g = o.read_patiently("eg-1", deadline()).await?;
+    assert_eq!((g.id.as_str(), g.enabled), ("eg-1", false));
+    assert_eq!(reads(), 3, "two refusals ridden out");
+    let unknown = o.read_patiently("Storm group", deadline()).await;
+    assert!(unknown.is_err(), "{unknown:?}");
+    assert_eq!(reads(), 4, "one search by name, not retried");
+    Ok(())
+}
+
+/// A person's activation of a group that is already on changes nothing, and is recorded
+/// so ("already enabled"), not as a switch they made.
+#[tokio::test]
+async fn an_activation_of_a_group_already_on_is_recorded_as_found() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let o = rig.operator()?;
+    o.switch(
+        &alice_enables("eg-1", "region degraded"),
+        "alice-1",
+        deadline(),
+    )
+    .await?;
+    let first = rig.last_switch().await?;
+    assert_eq!(first.and_then(|s| s.note), None, "switched");
+    o.switch(&alice_enables("eg-1", "again"), "alice-2", deadline())
+        .await?;
+    let again = rig.last_switch().await?;
+    assert_eq!(
+        again.and_then(|s| s.note).as_deref(),
+        Some("already enabled")
+    );
+    assert_eq!(rig.group_puts(), 1);
+    Ok(())
+}
