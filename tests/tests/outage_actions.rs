@@ -1720,3 +1720,40 @@ async fn a_pause_put_that_did_not_land_is_sent_again_once() -> anyhow::Result<()
     assert_eq!(to_it("PUT"), 2, "sent again, once");
     Ok(())
 }
+
+/// An outage opens and ends before PagerDuty takes its trigger (it answers 500): the
+/// resolve waits behind the trigger of its episode, never reaching PagerDuty first (a
+/// resolve before its trigger is dropped, and the trigger then opens an incident nobody
+/// closes). Once PagerDuty answers, both go, in order. Found by the action code's
+/// mutation run (the lane's block ignored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resolve_never_overtakes_its_refused_trigger() -> anyhow::Result<()> {
+    use failsoft_testkit::fakes::pagerduty::EVENTS_PATH;
+    let w = world().await?;
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", Policy::default()).await;
+    w.pd.server.fault(EVENTS_PATH, Fault::Status(500), None);
+    open(&crm).await?;
+    release(&crm).await?;
+    for _ in 0..5 {
+        if !w.pd.requests().is_empty() {
+            break;
+        }
+        let _ = ex.run("crm", deadline()).await;
+    }
+    let actions: Vec<String> = w.pd.requests().into_iter().map(|(a, _)| a).collect();
+    assert!(!actions.is_empty(), "the trigger was tried");
+    assert!(
+        actions.iter().all(|a| a == "trigger"),
+        "nothing but the trigger: {actions:?}"
+    );
+    w.pd.server.clear_faults();
+    w.clock.advance(3_600_000);
+    w.delivered(&ex, "crm").await?;
+    let actions: Vec<String> = w.pd.requests().into_iter().map(|(a, _)| a).collect();
+    assert!(actions.iter().any(|a| a == "resolve"), "{actions:?}");
+    let incidents = w.pd.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert!(incidents[0].resolved, "the incident is resolved");
+    Ok(())
+}

@@ -230,17 +230,32 @@ async fn send_page(
         let Sent::Retry { after_s, .. } = &sent else {
             return sent;
         };
-        let pause = after_s.map_or(wait, Duration::from_secs);
-        if tries >= tries_at_most
-            || pause > Duration::from_secs(2)
-            || Instant::now() + pause + Duration::from_secs(1) >= deadline
-        {
+        if tries >= tries_at_most {
             return sent;
         }
+        let Some(pause) = retry_pause(
+            *after_s,
+            wait,
+            deadline.saturating_duration_since(Instant::now()),
+        ) else {
+            return sent;
+        };
         tokio::time::sleep(pause).await;
         wait *= 2;
     }
 }
+
+/// How long to wait before trying a refused page again within this run: PagerDuty's
+/// `Retry-After`, else our own `wait`; None when that is more than the run should
+/// spend waiting (over 2 s: the outbox keeps it for a later run) or would leave less
+/// than a second of the `left` time for the try itself.
+fn retry_pause(after_s: Option<u64>, wait: Duration, left: Duration) -> Option<Duration> {
+    let pause = after_s.map_or(wait, Duration::from_secs);
+    (pause <= MAX_PAGE_PAUSE && pause + Duration::from_secs(1) < left).then_some(pause)
+}
+
+/// The longest wait for PagerDuty within a run.
+const MAX_PAGE_PAUSE: Duration = Duration::from_secs(2);
 
 /// The dedup key of the page about an action that keeps failing.
 fn failing_key(a: &OutboxEntry) -> String {
@@ -702,6 +717,22 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused page is tried again in the run only after a short pause that leaves
+    /// time for the try: PagerDuty's Retry-After up to 2 s, else our own backoff.
+    #[test]
+    fn a_refused_page_waits_in_the_run_only_briefly_and_with_time_left() {
+        let (ms, s) = (Duration::from_millis, Duration::from_secs);
+        assert_eq!(retry_pause(None, ms(250), s(25)), Some(ms(250)));
+        assert_eq!(retry_pause(Some(2), ms(250), s(25)), Some(s(2)));
+        assert_eq!(retry_pause(Some(3), ms(250), s(25)), None, "left for later");
+        assert_eq!(retry_pause(Some(1), ms(250), s(2) + ms(1)), Some(s(1)));
+        assert_eq!(
+            retry_pause(Some(1), ms(250), s(2)),
+            None,
+            "no time for the try"
+        );
+    }
 
     /// The probe adds up every breaker's run into what it logs and counts.
     #[test]
