@@ -1757,3 +1757,35 @@ async fn a_resolve_never_overtakes_its_refused_trigger() -> anyhow::Result<()> {
     assert!(incidents[0].resolved, "the incident is resolved");
     Ok(())
 }
+
+/// An instance that cannot page (no `ALERT_SECRET_ID`) leaves pages alone: it does its
+/// campaign work, and the page is neither claimed nor counted as failing, so the first
+/// instance that can page sends it at once, not after a backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_that_cannot_page_leaves_the_page_to_one_that_can() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let mut mute = w.executor("mute").await;
+    mute.pager = None;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    w.delivered(&mute, "crm").await?;
+    assert_eq!(
+        w.genesys.status(VOICE, "renewals"),
+        "off",
+        "its own work done"
+    );
+    assert!(w.pd.requests().is_empty());
+    let rec = w.store().await.load("crm").await?;
+    let trigger = rec
+        .outbox
+        .values()
+        .find(|a| a.id.ends_with("trigger"))
+        .ok_or_else(|| anyhow::anyhow!("the page waits: {:?}", rec.outbox.keys()))?;
+    assert_eq!((trigger.attempts, trigger.claim.is_none()), (0, true));
+    // The clock stands still: a page deferred by a backoff would not go now.
+    let ex = w.executor("stream").await;
+    w.delivered(&ex, "crm").await?;
+    assert_eq!(w.pd.incidents().len(), 1, "sent at once");
+    Ok(())
+}
