@@ -1023,12 +1023,7 @@ async fn a_person_s_off_after_a_failed_pause_put_is_not_adopted() -> anyhow::Res
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     // Runs until the pause has met its 503 (a run may miss moto's 250 ms and act later).
-    for _ in 0..5 {
-        if !puts(&w, VOICE, "renewals").is_empty() {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || !puts(&w, VOICE, "renewals").is_empty()).await;
     assert_eq!(
         puts(&w, VOICE, "renewals"),
         vec!["off"],
@@ -1272,6 +1267,18 @@ async fn the_ledger_writes_what_the_reference_says() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `ex` on `breaker` as the stream's deliveries and retries would, until `done`
+/// holds (five runs at most: a run whose first read misses its 250 ms on a loaded moto
+/// fails as a stream batch would, and the next run is its retry). What follows judges.
+async fn runs_until(ex: &Executor, breaker: &str, done: impl Fn() -> bool) {
+    for _ in 0..5 {
+        if done() {
+            return;
+        }
+        let _ = ex.run(breaker, deadline()).await;
+    }
+}
+
 /// A ledger read asked again when moto, under a loaded test run, misses the ledger's
 /// 250 ms request timeout.
 async fn patiently<T, F, Fut>(f: F) -> anyhow::Result<T>
@@ -1327,12 +1334,7 @@ async fn a_page_refused_once_is_delivered_within_the_same_run() -> anyhow::Resul
     // The clock stands still: a page deferred after the 500 would not be due again, so
     // a delivery proves the retry within the run. (Runs repeat only when one missed
     // moto's 250 ms before it acted.)
-    for _ in 0..5 {
-        if !w.pd.incidents().is_empty() {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || !w.pd.incidents().is_empty()).await;
     assert!(
         w.pd.incidents()
             .iter()
@@ -1359,12 +1361,7 @@ async fn a_page_told_to_wait_longer_than_a_run_waits_is_left_for_later() -> anyh
     w.pd.server
         .faults_in_turn(EVENTS_PATH, &[Fault::TooMany { retry_after_s: 3 }]);
     open(&crm).await?;
-    for _ in 0..5 {
-        if !w.pd.requests().is_empty() {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || !w.pd.requests().is_empty()).await;
     assert_eq!(
         w.pd.requests().len(),
         1,
@@ -1392,12 +1389,7 @@ async fn a_refused_page_waits_for_its_backoff_before_the_next_try() -> anyhow::R
     let crm = w.breaker("crm", pausing()).await;
     w.pd.server.fault(EVENTS_PATH, Fault::Status(500), None);
     open(&crm).await?;
-    for _ in 0..5 {
-        if !w.pd.requests().is_empty() {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || !w.pd.requests().is_empty()).await;
     let tried = w.pd.requests().len();
     assert!(tried > 0, "the page was tried");
     // The clock stands still: the page is not due.
@@ -1410,12 +1402,7 @@ async fn a_refused_page_waits_for_its_backoff_before_the_next_try() -> anyhow::R
     // Past the backoff (10 s by default, doubled per attempt), it is tried again.
     w.pd.server.clear_faults();
     w.clock.advance(120_000);
-    for _ in 0..5 {
-        if !w.pd.incidents().is_empty() {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || !w.pd.incidents().is_empty()).await;
     assert!(w.pd.requests().len() > tried);
     assert_eq!(w.pd.incidents().len(), 1, "delivered once due");
     Ok(())
@@ -1541,20 +1528,8 @@ async fn a_campaign_rate_limit_longer_than_a_run_is_waited_out_across_runs() -> 
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
-    let to_it = || {
-        w.genesys
-            .server
-            .requests()
-            .iter()
-            .filter(|r| r.path == path)
-            .count()
-    };
-    for _ in 0..5 {
-        if to_it() > 0 {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    let to_it = || w.genesys.server.hits("*", &path);
+    runs_until(&ex, "crm", || to_it() > 0).await;
     let tried = to_it();
     assert!(tried > 0, "the pause was tried");
     // Past any backoff of the first attempts, short of Retry-After.
@@ -1597,12 +1572,7 @@ async fn a_page_claimed_by_an_executor_that_died_is_sent_once_its_claim_ends() -
     );
     // Past the page's claim (15 s).
     w.clock.advance(15_001);
-    for _ in 0..5 {
-        if !w.pd.incidents().is_empty() {
-            break;
-        }
-        let _ = next.run("crm", deadline()).await;
-    }
+    runs_until(&next, "crm", || !w.pd.incidents().is_empty()).await;
     assert_eq!(w.pd.incidents().len(), 1, "the page is sent, once");
     Ok(())
 }
@@ -1662,14 +1632,7 @@ async fn a_pause_and_a_resume_spend_no_request_they_do_not_need() -> anyhow::Res
     let w = world().await?;
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let path = format!("{VOICE}/renewals");
-    let to_it = |method: &str| {
-        w.genesys
-            .server
-            .requests()
-            .iter()
-            .filter(|r| r.path == path && r.method == method)
-            .count()
-    };
+    let to_it = |method: &str| w.genesys.server.hits(method, &path);
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
@@ -1692,26 +1655,14 @@ async fn a_pause_put_that_did_not_land_is_sent_again_once() -> anyhow::Result<()
     let w = world().await?;
     w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
     let path = format!("{VOICE}/renewals");
-    let to_it = |method: &str| {
-        w.genesys
-            .server
-            .requests()
-            .iter()
-            .filter(|r| r.path == path && r.method == method)
-            .count()
-    };
+    let to_it = |method: &str| w.genesys.server.hits(method, &path);
     w.genesys
         .server
         .faults_in_turn(&path, &[Fault::Status(503)]);
     let ex = w.executor("stream").await;
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
-    for _ in 0..5 {
-        if to_it("PUT") > 0 {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || to_it("PUT") > 0).await;
     assert_eq!(to_it("PUT"), 1);
     assert_eq!(w.genesys.status(VOICE, "renewals"), "on", "it did not land");
     w.clock.advance(60_000);
@@ -1735,12 +1686,7 @@ async fn a_resolve_never_overtakes_its_refused_trigger() -> anyhow::Result<()> {
     w.pd.server.fault(EVENTS_PATH, Fault::Status(500), None);
     open(&crm).await?;
     release(&crm).await?;
-    for _ in 0..5 {
-        if !w.pd.requests().is_empty() {
-            break;
-        }
-        let _ = ex.run("crm", deadline()).await;
-    }
+    runs_until(&ex, "crm", || !w.pd.requests().is_empty()).await;
     let actions: Vec<String> = w.pd.requests().into_iter().map(|(a, _)| a).collect();
     assert!(!actions.is_empty(), "the trigger was tried");
     assert!(

@@ -249,6 +249,14 @@ impl FakeServer {
             .filter(|r| r.path.starts_with(prefix))
             .count()
     }
+
+    /// Requests that reached exactly `path` with `method` (`"*"`: any method).
+    pub fn hits(&self, method: &str, path: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == path && (method == "*" || r.method == method))
+            .count()
+    }
 }
 
 fn decode(s: &str) -> String {
