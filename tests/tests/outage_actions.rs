@@ -681,6 +681,21 @@ async fn a_second_breaker_holds_a_campaign_off_until_both_have_closed() -> anyho
     ex.run("genesys-api", deadline()).await?;
     let held = w.ledger().await.list(deadline()).await?;
     assert_eq!(held[0].holds.len(), 2, "{held:?}");
+    // The history says what the second pause did: joined the hold, turned off nothing.
+    let history = History {
+        client: aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await),
+        table: w.table.clone(),
+    };
+    let done = history.recent("genesys-api", deadline()).await?;
+    let pause = done
+        .iter()
+        .find(|d| d.action == "pause_campaigns")
+        .ok_or_else(|| anyhow::anyhow!("{done:?}"))?;
+    assert!(
+        pause.outcome.contains(r#""paused":[],"joined":1"#),
+        "{}",
+        pause.outcome
+    );
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
     w.delivered(&ex, "crm").await?;
