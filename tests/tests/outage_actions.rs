@@ -992,6 +992,16 @@ async fn a_re_trip_during_the_resume_keeps_every_campaign_off_for_the_new_outage
     // A run that missed moto's 250 ms on its first read is done by the settling below.
     let resumer = resuming.await?;
     w.genesys.server.clear_faults();
+    // At the same instant, before any claim of the resumer's could run out: what it
+    // turned on after the re-trip it handed back to the pause and turned off again (the
+    // two roles share the pausing step). Without the hand-back, a campaign stays on,
+    // dialling, until its resume claim runs out (120 s).
+    let all_off = || ids.iter().all(|id| w.genesys.status(VOICE, id) == "off");
+    runs_until(&pauser, "crm", all_off).await;
+    assert!(
+        all_off(),
+        "handed back and off at once, not after the resumer's claims"
+    );
     w.settle(&pauser, "crm").await?;
     w.settle(&resumer, "crm").await?;
     for id in &ids {
