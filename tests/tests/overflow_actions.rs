@@ -923,3 +923,45 @@ async fn an_activation_of_a_group_already_on_is_recorded_as_found() -> anyhow::R
     assert_eq!(rig.group_puts(), 1);
     Ok(())
 }
+
+/// The state table refuses every request about the switch (500s): a person's switch
+/// still goes through, Genesys's version check its only guard, unrecorded; the
+/// automatic switch does not, since without its claim and record nobody would page it
+/// or restore it.
+#[tokio::test]
+async fn without_the_state_table_a_person_switches_and_failsoft_does_not() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let front = failsoft_testkit::fakes::aws::front(&rig.url).await?;
+    let through_front =
+        failsoft_testkit::services(&front.url, &rig.services.table, rig.clock.clone()).await;
+    let api = Arc::new(failsoft::genesys::GenesysApi::build(
+        &through_front,
+        &rig.env(),
+        failsoft::genesys::DEFAULT_PER_MINUTE,
+    )?);
+    let mut o = Overflow::build(&through_front, &rig.env(), &api)?;
+    o.first_backoff = Duration::from_millis(100);
+    front.fault_if_body(
+        "x-amz-target",
+        "DynamoDB_20120810.UpdateItem",
+        failsoft::overflow::record::KEY,
+        failsoft_testkit::fakes::aws::internal_error(),
+    );
+    let automatic = Request {
+        mode: Mode::Auto,
+        by: "failsoft (genesys-api OPEN)".into(),
+        ..alice_enables("eg-1", "genesys-api OPEN")
+    };
+    let refused = o.switch(&automatic, "ex-1", deadline()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(!rig.enabled(), "Failsoft does not switch unclaimed");
+    o.switch(
+        &alice_enables("eg-1", "region degraded"),
+        "alice",
+        deadline(),
+    )
+    .await?;
+    assert!(rig.enabled(), "the person's switch goes through");
+    assert_eq!(rig.last_switch().await?, None, "unrecorded");
+    Ok(())
+}

@@ -737,6 +737,19 @@ mod tests {
         r
     }
 
+    /// The board says ready only for a passing check with the backup's breaker closed.
+    #[test]
+    fn the_board_says_ready_only_for_a_passing_check_and_a_closed_breaker() {
+        let at = 1_000_000;
+        let line = |r: &Record| readiness(r, at + 40_000).map(|v| v["ready"].clone());
+        assert_eq!(line(&checked(at, true)), Some(serde_json::json!(true)));
+        assert_eq!(line(&checked(at, false)), Some(serde_json::json!(false)));
+        let mut open = checked(at, true);
+        open.state = State::Open;
+        assert_eq!(line(&open), Some(serde_json::json!(false)));
+        assert_eq!(line(&Record::new("genesys-backup")), None, "not checked");
+    }
+
     /// The automatic overflow sends callers only to a backup proven ready lately: a
     /// passing check counts for `READINESS_MAX_AGE_MS`, to the millisecond, and no more.
     #[test]
