@@ -1774,3 +1774,48 @@ async fn an_instance_that_cannot_page_leaves_the_page_to_one_that_can() -> anyho
     assert_eq!(w.pd.incidents().len(), 1, "sent at once");
     Ok(())
 }
+
+/// The probe's backstop (`run_all`) acts on every breaker that has work, and accounts for
+/// it: one breaker's page sent; the other's, whose claim the table refused (500s), not
+/// sent, counted pending (the `ActionsPending` metric), and sent by a later run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_probes_backstop_acts_on_every_breaker_and_counts_what_waits() -> anyhow::Result<()> {
+    let w = world().await?;
+    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
+    let through = failsoft_testkit::services(&front.url, &w.table, w.clock.clone()).await;
+    let ex = Executor::build(&through, &w.env(), "probe")?;
+    let crm = w.breaker("crm", Policy::default()).await;
+    let api = w.breaker("genesys-api", Policy::default()).await;
+    open(&crm).await?;
+    open(&api).await?;
+    front.fault_if_body(
+        "x-amz-target",
+        "DynamoDB_20120810.UpdateItem",
+        "breaker#crm",
+        failsoft_testkit::fakes::aws::internal_error(),
+    );
+    // Runs until genesys-api's page is out and crm's has been counted waiting (a run
+    // whose read of a breaker misses moto's 250 ms leaves that breaker to the next).
+    let mut total = Delivery::default();
+    for _ in 0..5 {
+        total += ex.run_all(deadline()).await;
+        if total.sent > 0 && total.pending > 0 {
+            break;
+        }
+    }
+    assert_eq!(total.sent, 1, "{total:?}");
+    assert!(total.pending > 0, "{total:?}");
+    let keys =
+        |w: &World| -> Vec<String> { w.pd.incidents().into_iter().map(|i| i.dedup_key).collect() };
+    assert_eq!(keys(&w).len(), 1);
+    assert!(keys(&w)[0].starts_with("genesys-api/"), "{:?}", keys(&w));
+    front.clear_faults();
+    for _ in 0..5 {
+        if keys(&w).len() == 2 {
+            break;
+        }
+        ex.run_all(deadline()).await;
+    }
+    assert_eq!(keys(&w).len(), 2, "crm's page sent once the table answers");
+    Ok(())
+}
