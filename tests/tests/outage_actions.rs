@@ -1819,3 +1819,98 @@ async fn the_probes_backstop_acts_on_every_breaker_and_counts_what_waits() -> an
     assert_eq!(keys(&w).len(), 2, "crm's page sent once the table answers");
     Ok(())
 }
+
+/// A campaign call of `Campaigns`, asked again when a ledger request missed its 250 ms
+/// on a loaded moto; any other answer is the call's.
+async fn campaign_call<T, F, Fut>(f: F) -> Result<T, failsoft::campaign::CampaignError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, failsoft::campaign::CampaignError>>,
+{
+    use failsoft::campaign::CampaignError;
+    let mut last = None;
+    for _ in 0..5 {
+        match f().await {
+            Err(e @ CampaignError::Ledger(_)) => last = Some(e),
+            r => return r,
+        }
+    }
+    Err(last.unwrap_or(CampaignError::Unfinished(0)))
+}
+
+/// The episode of `breaker`'s queued campaign action `id` (`pause` or `resume`).
+async fn episode_of(w: &World, breaker: &str, id: &str) -> anyhow::Result<String> {
+    w.store()
+        .await
+        .load(breaker)
+        .await?
+        .outbox
+        .get(id)
+        .map(|a| a.dedup_key.clone())
+        .ok_or_else(|| anyhow::anyhow!("no {id} queued"))
+}
+
+/// A pause PUT that meets a moved version (409, a person's edit in between) is read and
+/// sent again within the same attempt: one conflict is not a failure. Found by the
+/// action code's mutation run (the conflict limit's `>=` made `<`: the first conflict
+/// failed the attempt, and the campaign dialled on until the retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_version_conflict_is_read_again_within_the_attempt() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let conflict = Response::json(
+        409,
+        &json!({"message": "version must match", "code": "conflict"}),
+    );
+    w.genesys
+        .server
+        .faults_in_turn(&format!("{VOICE}/renewals"), &[Fault::Respond(conflict)]);
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    let episode = episode_of(&w, "crm", "pause").await?;
+    let c = ex
+        .campaigns
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let r = campaign_call(|| c.pause(&episode, deadline())).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    assert_eq!(puts(&w, VOICE, "renewals"), vec!["off", "off"]);
+    Ok(())
+}
+
+/// Genesys answers every resume PUT 503: the resume fails, says so, and keeps its entry
+/// for the retry (the campaign stays off, Failsoft's to turn on). It must never report
+/// done for a campaign it could not turn on. Found by the action code's mutation run (a
+/// failed PUT to `on` taken as a step done: the resume reported success).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resume_whose_puts_fail_says_so_and_keeps_the_campaign() -> anyhow::Result<()> {
+    use failsoft::campaign::CampaignError;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    w.delivered(&ex, "crm").await?;
+    release(&crm).await?;
+    let episode = episode_of(&w, "crm", "resume").await?;
+    w.clock.advance(DELAY + 1);
+    // The PUTs alone (a JSON body); the reads pass.
+    w.genesys
+        .server
+        .fault_if_body("content-type", "application/json", "", Fault::Status(503));
+    let c = ex
+        .campaigns
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let r = campaign_call(|| c.resume(&episode, "stream-x", deadline())).await;
+    assert!(matches!(r, Err(CampaignError::Api(_))), "{r:?}");
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    assert_eq!(
+        w.ledger().await.list(deadline()).await?.len(),
+        1,
+        "kept for the retry"
+    );
+    Ok(())
+}
