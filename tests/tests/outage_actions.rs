@@ -1914,3 +1914,49 @@ async fn a_resume_whose_puts_fail_says_so_and_keeps_the_campaign() -> anyhow::Re
     );
     Ok(())
 }
+
+/// A ledger item DynamoDB's TTL removed (a campaign left off a week ago) leaves the
+/// index with it, at the next listing: the index stays as small as the ledger. Found by
+/// the action code's mutation run (the pruning made a no-op: the index only grew).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_item_the_ttl_removed_leaves_the_index_too() -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use failsoft::campaign::ledger::INDEX;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    w.genesys.add(VOICE, "winback", "Win-back", "on", "d1");
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    w.delivered(&ex, "crm").await?;
+    let ledger = w.ledger().await;
+    let entries = patiently(|| ledger.list(deadline())).await?;
+    assert_eq!(entries.len(), 2);
+    let gone = entries[0].key();
+    // As DynamoDB's TTL deletes an expired item: the item alone.
+    ledger
+        .client
+        .delete_item()
+        .table_name(&w.table)
+        .key("pk", AttributeValue::S(gone.clone()))
+        .send()
+        .await?;
+    let left = patiently(|| ledger.list(deadline())).await?;
+    assert_eq!(left.len(), 1);
+    let index = ledger
+        .client
+        .get_item()
+        .table_name(&w.table)
+        .key("pk", AttributeValue::S(INDEX.into()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    let keys = index
+        .item()
+        .and_then(|i| i.get("keys"))
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(keys, vec![left[0].key()], "{gone} pruned from the index");
+    Ok(())
+}
