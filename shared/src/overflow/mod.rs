@@ -280,11 +280,30 @@ impl Overflow {
     ) -> Result<Group, OverflowError> {
         let patience = self.config.budget.min(Duration::from_secs(30));
         let deadline = deadline.min(Instant::now() + patience);
+        self.patiently(group, "emergency group not read", deadline, || {
+            self.read(group, deadline)
+        })
+        .await
+    }
+
+    /// `f` again while it fails transiently and the next wait (doubling from
+    /// `first_backoff`, at most 8 s) still ends before `deadline`.
+    async fn patiently<T, F, Fut>(
+        &self,
+        group: &str,
+        what: &str,
+        deadline: Instant,
+        f: F,
+    ) -> Result<T, OverflowError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OverflowError>>,
+    {
         let mut wait = self.first_backoff;
         loop {
-            match self.read(group, deadline).await {
+            match f().await {
                 Err(e) if e.transient() && Instant::now() + wait < deadline => {
-                    tracing::warn!(group, error = %e, wait_ms = wait.as_millis() as u64, "emergency group not read; trying again");
+                    tracing::warn!(group, error = %e, wait_ms = wait.as_millis() as u64, "{what}; trying again");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(8));
                 }
@@ -334,17 +353,10 @@ impl Overflow {
         started: Instant,
         deadline: Instant,
     ) -> Result<Report, OverflowError> {
-        let mut wait = self.first_backoff;
-        loop {
-            match self.attempt(req, owner, started, deadline).await {
-                Err(e) if e.transient() && Instant::now() + wait < deadline => {
-                    tracing::warn!(group = %req.group, error = %e, wait_ms = wait.as_millis() as u64, "overflow switch failed; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(8));
-                }
-                r => return r,
-            }
-        }
+        self.patiently(&req.group, "overflow switch failed", deadline, || {
+            self.attempt(req, owner, started, deadline)
+        })
+        .await
     }
 
     async fn attempt(
