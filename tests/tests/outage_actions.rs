@@ -1960,3 +1960,37 @@ async fn an_item_the_ttl_removed_leaves_the_index_too() -> anyhow::Result<()> {
     assert_eq!(keys, vec![left[0].key()], "{gone} pruned from the index");
     Ok(())
 }
+
+/// A campaign that stays `stopping` (its calls in progress still ending) keeps the
+/// pause unfinished: the pause is done only once every campaign is seen `off`. Found by
+/// the action code's mutation run (the count of campaigns still stopping made to stay
+/// 0: the pause reported done while one was still stopping).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_is_done_only_once_every_campaign_is_seen_off() -> anyhow::Result<()> {
+    use failsoft::campaign::CampaignError;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    if let Ok(mut book) = w.genesys.book.lock() {
+        book.stopping_longer = 2;
+    }
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    let episode = episode_of(&w, "crm", "pause").await?;
+    let c = ex
+        .campaigns
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let first = campaign_call(|| c.pause(&episode, deadline())).await;
+    assert_eq!(first, Err(CampaignError::Stopping(1)));
+    let mut done = None;
+    for _ in 0..3 {
+        if let Ok(r) = campaign_call(|| c.pause(&episode, deadline())).await {
+            done = Some(r);
+            break;
+        }
+    }
+    assert!(done.is_some(), "done once it is seen off");
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    Ok(())
+}

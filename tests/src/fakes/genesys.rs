@@ -87,6 +87,12 @@ pub struct Book {
     /// The next PUT to a group loses its IVR links even when they are sent (how a
     /// failure of the switch would look from outside).
     pub lose_ivrs_once: bool,
+    /// Reads a campaign turned off stays `stopping` for, past the first: `stopping` is
+    /// a status of its own in the SDK's `Campaign.campaign_status` (a campaign stops
+    /// once its calls in progress end), and how long it lasts is not bounded there.
+    pub stopping_longer: u32,
+    /// Reads left in `stopping`, by campaign.
+    stopping_left: BTreeMap<(String, String), u32>,
 }
 
 #[derive(Clone)]
@@ -429,16 +435,24 @@ fn campaigns(book: &mut Book, req: &Request) -> Response {
                     "total": all.len(), "pageCount": all.len().div_ceil(PAGE)}),
         );
     };
-    let Some(c) = book.campaigns.get_mut(&(path, id)) else {
+    let key = (path, id);
+    let longer = book.stopping_longer;
+    let Some(c) = book.campaigns.get_mut(&key) else {
         return Response::json(404, &json!({"message": "not found", "code": "not.found"}));
     };
     match req.method.as_str() {
         "GET" => {
             let seen = c.clone();
-            // Stopping lasts one read, then the campaign is off, at a new version.
+            // Stopping lasts one read (and `stopping_longer` more), then the campaign is
+            // off, at a new version.
             if c["campaignStatus"] == "stopping" {
-                c["campaignStatus"] = json!("off");
-                c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
+                let left = book.stopping_left.entry(key).or_insert(longer);
+                if *left == 0 {
+                    c["campaignStatus"] = json!("off");
+                    c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
+                } else {
+                    *left -= 1;
+                }
             }
             Response::json(200, &seen)
         }
@@ -475,7 +489,10 @@ fn campaigns(book: &mut Book, req: &Request) -> Response {
             }
             c["campaignStatus"] = json!(next);
             c["version"] = json!(c["version"].as_i64().unwrap_or(0) + 1);
-            Response::json(200, c)
+            let answer = Response::json(200, c);
+            // A new stop starts its count again.
+            book.stopping_left.remove(&key);
+            answer
         }
         _ => Response::json(405, &json!({"message": "method not allowed"})),
     }
