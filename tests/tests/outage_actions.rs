@@ -1994,3 +1994,62 @@ async fn a_pause_is_done_only_once_every_campaign_is_seen_off() -> anyhow::Resul
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     Ok(())
 }
+
+/// The ledger's transactions are refused (an IAM policy without
+/// `dynamodb:TransactWriteItems`: DynamoDB's 400 AccessDeniedException, through a fault
+/// front), then throttled: the pause fails and says so, and turns nothing off
+/// unrecorded; it never takes the refusal for another pause's claim, which would leave
+/// the campaign dialling with the pause done. Once the table answers, the retry pauses
+/// it. Found by the action code's mutation run (every failed transaction read as a
+/// condition that did not hold).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_ledger_fails_the_pause_and_is_never_taken_for_a_claim() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    let episode = episode_of(&w, "crm", "pause").await?;
+    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
+    let c = ex
+        .campaigns
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let through = Campaigns {
+        api: c.api.clone(),
+        ledger: Ledger {
+            client: aws_sdk_dynamodb::Client::new(&sdk_config(&front.url).await),
+            table: w.table.clone(),
+        },
+        divisions: Vec::new(),
+        clock: w.clock.clone(),
+    };
+    for fault in [
+        failsoft_testkit::fakes::aws::aws_error(
+            400,
+            "AccessDeniedException",
+            "not authorized to perform: dynamodb:TransactWriteItems",
+        ),
+        failsoft_testkit::fakes::aws::throttled(),
+    ] {
+        front.clear_faults();
+        front.fault_if_body(
+            "x-amz-target",
+            "DynamoDB_20120810.TransactWriteItems",
+            "campaign#",
+            fault,
+        );
+        let r = through.pause(&episode, deadline()).await;
+        assert!(
+            matches!(r, Err(failsoft::campaign::CampaignError::Ledger(_))),
+            "{r:?}"
+        );
+        let status = w.genesys.status(VOICE, "renewals");
+        assert_eq!(status, "on", "nothing unrecorded");
+    }
+    front.clear_faults();
+    let r = campaign_call(|| through.pause(&episode, deadline())).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    Ok(())
+}
