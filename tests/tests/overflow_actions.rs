@@ -402,6 +402,54 @@ async fn two_breakers_switching_at_once_switch_once_and_page_once() -> anyhow::R
     Ok(())
 }
 
+/// A switch under way elsewhere (a person's command, or another breaker's activation on
+/// a slow region) holds the claim for the whole of the automatic activation's 5 s
+/// attempt. The activation waits its turn: no SBC page for a switch being made, and no
+/// failed try counted towards "do it by hand". It used to page "Regional overflow
+/// FAILED … Re-route at the carrier/SBC now" (seen as
+/// `two_breakers_switching_at_once_switch_once_and_page_once` failing once on a loaded
+/// CI run: one executor's switch outlasted the others' budgets).
+#[tokio::test]
+async fn a_switch_waiting_for_anothers_claim_never_pages_the_sbc_reroute() -> anyhow::Result<()> {
+    let rig = Rig::new("genesys-api").await?;
+    let ex = rig.executor("ex")?;
+    let switches = Switches {
+        client: rig.services.dynamo.clone(),
+        table: rig.services.table.clone(),
+    };
+    let now = rig.clock.now_ms();
+    switches
+        .claim("cli-alice-1", now, now + 60_000, deadline())
+        .await?;
+    open(&rig.breaker(Dependency::GenesysApi)?).await?;
+    delivered(&ex, "genesys-api").await?;
+    assert!(!rig.enabled() && rig.group_puts() == 0, "the claim held");
+    let waiting = rig.record("genesys-api").await?;
+    assert!(
+        !waiting.outbox.contains_key("work-overflow-failed")
+            && waiting.outbox.values().all(|a| a.attempts == 0),
+        "a wait is neither a failure nor a failed try: {:?}",
+        waiting.outbox
+    );
+    // The other switch ends; the activation's next run makes it, paged once.
+    switches.release("cli-alice-1", deadline()).await?;
+    rig.clock.advance(60_000);
+    drain(&ex, "genesys-api").await?;
+    assert!(rig.enabled());
+    assert_eq!(rig.group_puts(), 1);
+    let pages = rig.overflow_pages();
+    assert_eq!(
+        pages,
+        vec![(
+            "trigger".to_string(),
+            "info".to_string(),
+            "genesys-api/overflow".to_string()
+        )],
+        "the activation's page, and no other"
+    );
+    Ok(())
+}
+
 /// The primary region's API refuses every switch: retried within the budget (5 s),
 /// then the on-call is paged at once, critical, with the SBC steps' runbook.
 #[tokio::test]

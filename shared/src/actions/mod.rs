@@ -24,7 +24,7 @@ use crate::clock::{Clock, Millis};
 use crate::config::Env;
 use crate::genesys::{GenesysApi, DEFAULT_PER_MINUTE};
 use crate::metrics;
-use crate::overflow::{Mode, Overflow, Request};
+use crate::overflow::{Mode, Overflow, OverflowError, Request};
 use crate::service::{InitError, Services};
 use crate::store::{request_deadline, StoreError};
 
@@ -610,6 +610,13 @@ impl Executor {
         let attempt_deadline = deadline.min(Instant::now() + CAMPAIGN_ATTEMPT);
         match Box::pin(o.switch(&req, &self.owner, attempt_deadline)).await {
             Ok(report) => Outcome::Done(serde_json::to_string(&report).unwrap_or_default()),
+            // Another breaker's switch, or a person's, is under way: a wait, not a
+            // failure (three of which would page "do it by hand").
+            Err(e @ OverflowError::Busy(_)) => Outcome::Retry {
+                after_s: None,
+                why: e.to_string(),
+                failed: false,
+            },
             Err(e) => Outcome::retry(e.to_string()),
         }
     }

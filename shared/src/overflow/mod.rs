@@ -325,7 +325,10 @@ impl Overflow {
         let r = self.switch_within(req, owner, started, deadline).await;
         if let Err(e) = &r {
             tracing::error!(group = %req.group, enabled = req.enabled, error = %e, "overflow switch failed");
-            if req.enabled {
+            // A switch that waited out its budget behind another's claim made nothing
+            // fail: the holder pages its own outcome, and a holder that died leaves its
+            // claim to expire for the next attempt, which pages if it fails.
+            if req.enabled && !matches!(e, OverflowError::Busy(_)) {
                 let summary = format!(
                     "Regional overflow FAILED: emergency group {} could not be enabled for {} s ({}). Re-route at the carrier/SBC now: runbook regional-overflow.md, section \"SBC fallback\"",
                     req.group,
