@@ -907,6 +907,86 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
     Ok(())
 }
 
+/// The resume's read of a paused campaign fails (503, a degraded region) for a while:
+/// the campaign is only gone on a 404. Its ledger entry stays, and the campaign is
+/// resumed once Genesys answers. Found by the action code's mutation run (any failed
+/// read taken for a deletion: the entry forgotten, the campaign off for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_failing_during_the_resume_forgets_no_campaign() -> anyhow::Result<()> {
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    w.delivered(&ex, "crm").await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    let path = format!("{VOICE}/renewals");
+    let reads = || w.genesys.server.hits("GET", &path);
+    let before = reads();
+    w.genesys.server.fault(&path, Fault::Status(503), None);
+    release(&crm).await?;
+    w.clock.advance(DELAY + 1);
+    runs_until(&ex, "crm", || reads() > before).await;
+    assert!(reads() > before, "the resume read it, and failed");
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    let held: Vec<String> = w.ledger_list().await?.into_iter().map(|e| e.id).collect();
+    assert_eq!(held, vec!["renewals"], "still in the ledger");
+    w.genesys.server.clear_faults();
+    w.settle(&ex, "crm").await?;
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "on", "resumed");
+    assert!(w.ledger_list().await?.is_empty());
+    Ok(())
+}
+
+/// More actions due at once than a run takes (`MAX_PER_RUN`: PagerDuty's pace per
+/// key, and the run's own time): a run acts on at most that many and leaves the rest
+/// pending, and the next runs send them, each once. Found by the action code's mutation
+/// run (the count of acted entries never moving). Today's slots give a breaker fewer
+/// entries than that; the bound holds whatever a later slot adds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_acts_on_at_most_its_bound_and_leaves_the_rest_to_the_next() -> anyhow::Result<()> {
+    use failsoft::actions::MAX_PER_RUN;
+    use failsoft::breaker::{outbox, Op};
+    use failsoft::clock::Clock;
+    let w = world().await?;
+    let ex = w.executor("stream").await;
+    let store = w.store().await;
+    let now = w.clock.now_ms();
+    let queued = MAX_PER_RUN + 5;
+    for i in 0..queued {
+        let alert = outbox::work_fault("crm", &format!("x{i}"), "a work page", "why", now);
+        let page = Op::Page {
+            alert,
+            now,
+            every_ms: 0,
+        };
+        patiently(|| store.apply("crm", &page)).await?;
+    }
+    assert_eq!(w.outbox_ids("crm").await?.len(), queued);
+    let first = Box::pin(ex.run("crm", deadline())).await?;
+    assert!(
+        first.sent as usize <= MAX_PER_RUN && first.pending >= 5,
+        "{first:?}"
+    );
+    assert!(w.pd.requests().len() <= MAX_PER_RUN);
+    for _ in 0..6 {
+        if w.outbox_ids("crm").await?.is_empty() {
+            break;
+        }
+        let _ = Box::pin(ex.run("crm", deadline())).await;
+    }
+    assert!(w.outbox_ids("crm").await?.is_empty(), "all sent in the end");
+    let mut keys: Vec<String> = w.pd.requests().into_iter().map(|(_, k)| k).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        (w.pd.requests().len(), keys.len()),
+        (queued, queued),
+        "each once"
+    );
+    Ok(())
+}
+
 /// A history write retried after its first attempt landed (the answer timed out) fills
 /// two slots with one line: shown once. This is what made the ring's test flaky on a
 /// loaded moto (two lines with one time, so not "newest first").

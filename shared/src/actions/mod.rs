@@ -741,6 +741,50 @@ mod tests {
         );
     }
 
+    /// The board's and `failsoft actions`' view of an outbox: each entry's status at
+    /// its boundaries (a claim that lives, the third failed attempt, a wait that ends
+    /// now), oldest first.
+    #[test]
+    fn each_pending_action_reads_as_in_progress_failing_waiting_or_pending() {
+        let now: Millis = 1_800_000_000_000;
+        let entry =
+            |id: &str, attempts: u32, next_ms: Millis, claim_until: Option<Millis>| OutboxEntry {
+                id: id.into(),
+                action: Action::Trigger,
+                dedup_key: "crm/1/0".into(),
+                summary: String::new(),
+                failures: 0,
+                last_error: None,
+                created_ms: 0,
+                attempts,
+                next_ms,
+                claim: claim_until.map(|u| ("ex".to_string(), u)),
+            };
+        let mut r = Record::new("crm");
+        for e in [
+            entry("claimed", 0, now - 20_000, Some(now + 1_000)),
+            entry("expired", 0, now - 10_000, Some(now - 1)),
+            entry("due", 1, now, None),
+            entry("backoff", 2, now + 60_000, None),
+            entry("third", 3, now + 120_000, None),
+        ] {
+            r.outbox.insert(e.id.clone(), e);
+        }
+        let seen: Vec<(String, &str)> = views(&r, now)
+            .into_iter()
+            .map(|v| (v.id, v.status))
+            .collect();
+        let want = [
+            ("claimed", "in progress"),
+            ("expired", "pending"),
+            ("due", "pending"),
+            ("backoff", "waiting"),
+            ("third", "failing"),
+        ];
+        assert_eq!(seen, want.map(|(id, s)| (id.to_string(), s)).to_vec());
+        assert_eq!(views(&r, now)[0].next_at, "2027-01-15T07:59:40.000Z");
+    }
+
     /// The probe adds up every breaker's run into what it logs and counts.
     #[test]
     fn runs_add_up() {

@@ -581,6 +581,43 @@ fn claim_key(c: &Campaign) -> String {
 mod tests {
     use super::*;
 
+    /// A PUT's answer as the step reads it (RFC 9110 and the Genesys error model): only
+    /// an answer that says the change was not made is `NotNow`; 500, 502, 504 and no
+    /// answer may have landed, and are read back.
+    #[test]
+    fn a_put_is_taken_as_not_made_only_when_its_answer_says_so() {
+        use crate::http::HttpError;
+        let status = |status| -> Result<(), ApiError> {
+            Err(ApiError::Http(HttpError::Status {
+                status,
+                retry_after_s: None,
+            }))
+        };
+        assert_eq!(answer(&Ok(())), Answer::Accepted);
+        assert_eq!(
+            answer::<()>(&Err(ApiError::VersionConflict(409))),
+            Answer::Conflict
+        );
+        for s in [400, 404] {
+            assert_eq!(answer(&status(s)), Answer::Refused, "{s}");
+        }
+        for s in [401, 403, 429, 499, 503] {
+            assert_eq!(answer(&status(s)), Answer::NotNow, "{s}");
+        }
+        for s in [500, 502, 504] {
+            assert_eq!(answer(&status(s)), Answer::Unknown, "{s}");
+        }
+        assert_eq!(
+            answer::<()>(&Err(ApiError::Auth("refused".into()))),
+            Answer::NotNow
+        );
+        assert_eq!(
+            answer::<()>(&Err(ApiError::Http(HttpError::Timeout))),
+            Answer::Unknown
+        );
+        assert_eq!(answer::<()>(&Err(ApiError::Malformed)), Answer::Unknown);
+    }
+
     fn env(divisions: &'static str) -> impl Fn(&str) -> Option<String> {
         move |k: &str| match k {
             "CAMPAIGN_PAUSE_ON" => Some("crm".into()),

@@ -752,6 +752,36 @@ mod tests {
         r
     }
 
+    /// The last switch as people read it: the group by name and id, who, why, when.
+    #[test]
+    fn a_switch_reads_with_its_group_its_author_and_its_time() {
+        let sw = Switch {
+            group_id: "eg-1".into(),
+            group_name: "Regional overflow".into(),
+            enabled: true,
+            version: 4,
+            mode: Mode::Manual,
+            by: "alice".into(),
+            reason: "region degraded".into(),
+            at_ms: 1_800_000_000_000,
+            ivrs: 3,
+            note: Some("already enabled".into()),
+        };
+        assert_eq!(
+            sw.view(),
+            serde_json::json!({
+                "group": "Regional overflow (eg-1)",
+                "active": true,
+                "mode": "manual",
+                "by": "alice",
+                "reason": "region degraded",
+                "at": "2027-01-15T08:00:00.000Z",
+                "ivrs": 3,
+                "note": "already enabled",
+            })
+        );
+    }
+
     /// The board says ready only for a passing check with the backup's breaker closed.
     #[test]
     fn the_board_says_ready_only_for_a_passing_check_and_a_closed_breaker() {
