@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use failsoft::actions::{Delivery, Executor, History};
 use failsoft::alert::{PagerDuty, Runbooks};
-use failsoft::breaker::{Policy, State, TripPolicy};
+use failsoft::breaker::{Breaker, Policy, State, TripPolicy};
 use failsoft::campaign::ledger::{Ledger, Stage};
 use failsoft::campaign::Campaigns;
 use failsoft::genesys::GenesysApi;
@@ -51,6 +51,7 @@ trait Actions {
         &self,
     ) -> Result<Vec<failsoft::campaign::ledger::Entry>, failsoft::store::StoreError>;
     async fn outbox_ids(&self, breaker: &str) -> anyhow::Result<Vec<String>>;
+    async fn paused(&self, campaigns: &[(&str, &str)]) -> anyhow::Result<(Executor, Breaker)>;
 }
 
 impl Actions for World {
@@ -192,6 +193,19 @@ impl Actions for World {
             .outbox
             .into_keys()
             .collect())
+    }
+
+    /// The common opening: `campaigns` (id, name) dialling in division d1, a stream
+    /// executor, and `crm`'s outage delivered to it.
+    async fn paused(&self, campaigns: &[(&str, &str)]) -> anyhow::Result<(Executor, Breaker)> {
+        for (id, name) in campaigns {
+            self.genesys.add(VOICE, id, name, "on", "d1");
+        }
+        let ex = self.executor("stream").await;
+        let crm = self.breaker("crm", pausing()).await;
+        open(&crm).await?;
+        self.delivered(&ex, "crm").await?;
+        Ok((ex, crm))
     }
 }
 
@@ -346,11 +360,7 @@ async fn a_resume_claimed_by_an_executor_that_died_is_taken_over_once_its_claim_
 ) -> anyhow::Result<()> {
     use failsoft::clock::Clock;
     let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    w.delivered(&ex, "crm").await?;
+    let (ex, crm) = w.paused(&[("renewals", "Renewals")]).await?;
     release(&crm).await?;
     w.clock.advance(DELAY + 1);
     let ledger = w.ledger().await;
@@ -873,12 +883,9 @@ async fn a_decimal_pacing_survives_the_pause_and_the_resume() -> anyhow::Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Result<()> {
     let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    w.genesys.add(VOICE, "winback", "Win-back", "on", "d1");
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    w.delivered(&ex, "crm").await?;
+    let (ex, crm) = w
+        .paused(&[("renewals", "Renewals"), ("winback", "Win-back")])
+        .await?;
     assert_eq!(w.genesys.status(VOICE, "winback"), "off");
     if let Ok(mut book) = w.genesys.book.lock() {
         book.campaigns
@@ -914,11 +921,7 @@ async fn a_campaign_deleted_mid_outage_does_not_wedge_the_ledger() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_read_failing_during_the_resume_forgets_no_campaign() -> anyhow::Result<()> {
     let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    w.delivered(&ex, "crm").await?;
+    let (ex, crm) = w.paused(&[("renewals", "Renewals")]).await?;
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     let path = format!("{VOICE}/renewals");
     let reads = || w.genesys.server.hits("GET", &path);
@@ -1384,6 +1387,13 @@ async fn runs_until(ex: &Executor, breaker: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// The executor's campaign pause, which every executor of these tests has.
+fn campaigns(ex: &Executor) -> anyhow::Result<&Campaigns> {
+    ex.campaigns
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))
+}
+
 /// A ledger read asked again when moto, under a loaded test run, misses the ledger's
 /// 250 ms request timeout.
 async fn patiently<T, F, Fut>(f: F) -> anyhow::Result<T>
@@ -1707,10 +1717,7 @@ async fn a_resume_out_of_time_counts_what_it_left() -> anyhow::Result<()> {
         .map(|a| a.dedup_key.clone())
         .ok_or_else(|| anyhow::anyhow!("a resume is queued"))?;
     w.clock.advance(DELAY + 1);
-    let c = ex
-        .campaigns
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let c = campaigns(&ex)?;
     // Each campaign's read and PUT take 1.5 s: room for one in 6 s (a campaign wants 4).
     w.genesys
         .server
@@ -1949,10 +1956,7 @@ async fn one_version_conflict_is_read_again_within_the_attempt() -> anyhow::Resu
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     let episode = episode_of(&w, "crm", "pause").await?;
-    let c = ex
-        .campaigns
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let c = campaigns(&ex)?;
     let r = campaign_call(|| c.pause(&episode, deadline())).await;
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
@@ -1968,11 +1972,7 @@ async fn one_version_conflict_is_read_again_within_the_attempt() -> anyhow::Resu
 async fn a_resume_whose_puts_fail_says_so_and_keeps_the_campaign() -> anyhow::Result<()> {
     use failsoft::campaign::CampaignError;
     let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    w.delivered(&ex, "crm").await?;
+    let (ex, crm) = w.paused(&[("renewals", "Renewals")]).await?;
     release(&crm).await?;
     let episode = episode_of(&w, "crm", "resume").await?;
     w.clock.advance(DELAY + 1);
@@ -1980,10 +1980,7 @@ async fn a_resume_whose_puts_fail_says_so_and_keeps_the_campaign() -> anyhow::Re
     w.genesys
         .server
         .fault_if_body("content-type", "application/json", "", Fault::Status(503));
-    let c = ex
-        .campaigns
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let c = campaigns(&ex)?;
     let r = campaign_call(|| c.resume(&episode, "stream-x", deadline())).await;
     assert!(matches!(r, Err(CampaignError::Api(_))), "{r:?}");
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
@@ -2003,12 +2000,8 @@ async fn an_item_the_ttl_removed_leaves_the_index_too() -> anyhow::Result<()> {
     use aws_sdk_dynamodb::types::AttributeValue;
     use failsoft::campaign::ledger::INDEX;
     let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    w.genesys.add(VOICE, "winback", "Win-back", "on", "d1");
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    w.delivered(&ex, "crm").await?;
+    w.paused(&[("renewals", "Renewals"), ("winback", "Win-back")])
+        .await?;
     let ledger = w.ledger().await;
     let entries = patiently(|| ledger.list(deadline())).await?;
     assert_eq!(entries.len(), 2);
@@ -2057,10 +2050,7 @@ async fn a_pause_is_done_only_once_every_campaign_is_seen_off() -> anyhow::Resul
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     let episode = episode_of(&w, "crm", "pause").await?;
-    let c = ex
-        .campaigns
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let c = campaigns(&ex)?;
     let first = campaign_call(|| c.pause(&episode, deadline())).await;
     assert_eq!(first, Err(CampaignError::Stopping(1)));
     let mut done = None;
@@ -2091,10 +2081,7 @@ async fn a_refused_ledger_fails_the_pause_and_is_never_taken_for_a_claim() -> an
     open(&crm).await?;
     let episode = episode_of(&w, "crm", "pause").await?;
     let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
-    let c = ex
-        .campaigns
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("campaigns configured"))?;
+    let c = campaigns(&ex)?;
     let through = Campaigns {
         api: c.api.clone(),
         ledger: Ledger {

@@ -14,8 +14,9 @@ use failsoft::breaker::{Breaker, Op, Record};
 use failsoft::clock::Clock;
 use failsoft::dependency::Dependency;
 use failsoft::overflow::{Mode, Overflow, Request, Switches};
+use failsoft::service::Services;
 use failsoft_testkit::fakes::genesys::EMERGENCY;
-use failsoft_testkit::fakes::http::{Fault, Response};
+use failsoft_testkit::fakes::http::{FakeServer, Fault, Response};
 use failsoft_testkit::{force_open as open, release, World};
 use serde_json::json;
 use tokio::time::Instant;
@@ -72,12 +73,26 @@ impl Rig {
 
     /// One outage-actions instance, built as the function builds it.
     fn executor(&self, role: &str) -> anyhow::Result<Executor> {
-        let mut ex = Executor::build(&self.services, &self.env(), role)?;
+        self.executor_on(&self.services, role)
+    }
+
+    /// An executor whose clients are `services` (through a fault front, say).
+    fn executor_on(&self, services: &Services, role: &str) -> anyhow::Result<Executor> {
+        let mut ex = Executor::build(services, &self.env(), role)?;
         if let Some(o) = ex.overflow.as_mut() {
             // Retries within the budget wait a tenth of the real first backoff.
             o.first_backoff = Duration::from_millis(100);
         }
         Ok(ex)
+    }
+
+    /// The world's services, with DynamoDB reached through a fault front: what a test
+    /// does to the front, it does to the state table.
+    async fn through_front(&self) -> anyhow::Result<(FakeServer, Services)> {
+        let front = failsoft_testkit::fakes::aws::front(&self.url).await?;
+        let services =
+            failsoft_testkit::services(&front.url, &self.services.table, self.clock.clone()).await;
+        Ok((front, services))
     }
 
     fn breaker(&self, d: Dependency) -> anyhow::Result<Breaker> {
@@ -672,13 +687,8 @@ async fn an_automatic_overflow_goes_only_to_a_backup_proven_ready() -> anyhow::R
 #[tokio::test]
 async fn a_restore_waits_while_the_other_holder_cannot_be_read() -> anyhow::Result<()> {
     let rig = Rig::new("genesys-api,genesys-analytics").await?;
-    let front = failsoft_testkit::fakes::aws::front(&rig.url).await?;
-    let through_front =
-        failsoft_testkit::services(&front.url, &rig.services.table, rig.clock.clone()).await;
-    let mut ex = Executor::build(&through_front, &rig.env(), "ex")?;
-    if let Some(o) = ex.overflow.as_mut() {
-        o.first_backoff = Duration::from_millis(100);
-    }
+    let (front, through_front) = rig.through_front().await?;
+    let ex = rig.executor_on(&through_front, "ex")?;
     let (api, analytics) = (
         rig.breaker(Dependency::GenesysApi)?,
         rig.breaker(Dependency::GenesysAnalytics)?,
@@ -979,9 +989,7 @@ async fn an_activation_of_a_group_already_on_is_recorded_as_found() -> anyhow::R
 #[tokio::test]
 async fn without_the_state_table_a_person_switches_and_failsoft_does_not() -> anyhow::Result<()> {
     let rig = Rig::new("genesys-api").await?;
-    let front = failsoft_testkit::fakes::aws::front(&rig.url).await?;
-    let through_front =
-        failsoft_testkit::services(&front.url, &rig.services.table, rig.clock.clone()).await;
+    let (front, through_front) = rig.through_front().await?;
     let api = Arc::new(failsoft::genesys::GenesysApi::build(
         &through_front,
         &rig.env(),
