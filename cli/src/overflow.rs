@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use failsoft::config::ProcessEnv;
 use failsoft::dependency::Dependency;
-use failsoft::overflow::{Mode, Overflow, Request};
+use failsoft::overflow::{Mode, Overflow, OverflowError, Request};
 use failsoft::service::Services;
 use serde_json::json;
 
@@ -210,6 +210,11 @@ async fn switch(
             }
             Ok(())
         }
+        // Someone else's switch holds the group (Failsoft's own, or another person's):
+        // nothing failed, and the carrier is not the next step.
+        Err(e @ OverflowError::Busy(_)) => bail!(
+            "{e}: nothing changed. `failsoft overflow status` shows its outcome; run this again if the group is not {verb}d within a minute"
+        ),
         Err(e) if enabled => bail!("{e}\n{SBC_STEPS}"),
         Err(e) => bail!("{e}"),
     }

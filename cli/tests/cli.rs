@@ -951,6 +951,58 @@ async fn overflow_activate_rides_out_a_refused_read_before_sending_anyone_to_the
     Ok(())
 }
 
+/// Another switch holds the group's claim (Failsoft's automatic one, on a slow region)
+/// for the whole of the command's budget: the operator is told a switch is under way
+/// and where to see it, not sent to the carrier, and nothing is paged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_activate_behind_another_switch_says_so_and_sends_nobody_to_the_carrier(
+) -> anyhow::Result<()> {
+    use failsoft::clock::Clock;
+    let (m, table, g, secret, login) = overflow_world().await?;
+    let env = [
+        ("GENESYS_SECRET_ID", secret.as_str()),
+        ("GENESYS_API_URL", g.server.url.as_str()),
+        ("GENESYS_LOGIN_URL", login.as_str()),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
+        ("OVERFLOW_SWITCH_TIMEOUT_S", "5"),
+        ("USER", "alice"),
+    ];
+    let conf = failsoft_testkit::sdk_config(&m.url).await;
+    let switches = failsoft::overflow::Switches {
+        client: aws_sdk_dynamodb::Client::new(&conf),
+        table: table.clone(),
+    };
+    let now = failsoft::clock::SystemClock.now_ms();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    switches
+        .claim("outage-actions-1", now, now + 600_000, deadline)
+        .await?;
+    let out = failsoft_with(
+        &m.url,
+        &table,
+        &env,
+        &[
+            "overflow",
+            "activate",
+            "--reason",
+            "region degraded",
+            "--yes",
+        ],
+    )?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("under way (outage-actions-1)") && err.contains("failsoft overflow status"),
+        "{err}"
+    );
+    assert!(!err.contains("SBC"), "nobody sent to the carrier: {err}");
+    assert_eq!(g.group("eg-1")["enabled"], false);
+    let store = DynamoBreakerStore::new(aws_sdk_dynamodb::Client::new(&conf), table.clone());
+    let rec = store.load("genesys-api").await?;
+    assert!(rec.outbox.is_empty(), "nothing paged: {:?}", rec.outbox);
+    Ok(())
+}
+
 /// `failsoft context`: `stats` counts what is kept; `forget` refuses what is not a phone
 /// number, asks first (no terminal and no `--yes`: nothing changes), then removes that
 /// caller only; no output shows a full number.
