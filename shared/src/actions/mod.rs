@@ -785,6 +785,52 @@ mod tests {
         assert_eq!(views(&r, now)[0].next_at, "2027-01-15T07:59:40.000Z");
     }
 
+    /// What the outbox records of an attempt: done leaves; a failure is counted and
+    /// backed off from the run's start; a wait (a switch under way elsewhere, campaigns
+    /// still stopping, a backup not proven ready) counts as no try and comes back
+    /// shortly, or when it said.
+    #[test]
+    fn a_failure_is_counted_and_backed_off_and_a_wait_is_only_deferred() {
+        let now: Millis = 1_000_000;
+        let ex = Executor {
+            store: Arc::new(crate::breaker::MemoryStore::new()),
+            pager: None,
+            campaigns: None,
+            overflow: None,
+            history: None,
+            clock: Arc::new(crate::clock::ManualClock::new(now)),
+            owner: "ex".into(),
+        };
+        let mut a = crate::breaker::outbox::work_fault("crm", "x", "s", "d", 0);
+        a.attempts = 1;
+        let run_started = now - 10_000;
+        let op = |o: Outcome| ex.outcome_op(&a, &o, run_started);
+        let defer = |attempts, next_ms| Op::DeferEntry {
+            id: a.id.clone(),
+            owner: "ex".into(),
+            attempts,
+            next_ms,
+        };
+        assert_eq!(
+            op(Outcome::Done("done".into())),
+            Op::DropEntry {
+                id: a.id.clone(),
+                owner: "ex".into()
+            }
+        );
+        assert_eq!(
+            op(Outcome::retry("503")),
+            defer(2, run_started + 2 * crate::alert::DEFAULT_BACKOFF_MS)
+        );
+        let wait = |after_s| Outcome::Retry {
+            after_s,
+            why: "under way".into(),
+            failed: false,
+        };
+        assert_eq!(op(wait(None)), defer(1, now + PROGRESS_RETRY_MS));
+        assert_eq!(op(wait(Some(60))), defer(1, now + 60_000));
+    }
+
     /// The probe adds up every breaker's run into what it logs and counts.
     #[test]
     fn runs_add_up() {
