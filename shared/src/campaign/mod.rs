@@ -125,12 +125,9 @@ pub const RESUME_CLAIM_MS: Millis = 120_000;
 /// A run does not start on another campaign with less than this left.
 const PER_CAMPAIGN: std::time::Duration = std::time::Duration::from_secs(4);
 
-fn label(c: &Campaign) -> String {
-    format!("{} {} ({})", c.kind.as_str(), c.name, c.id)
-}
-
-fn entry_label(e: &Entry) -> String {
-    format!("{} {} ({})", e.kind.as_str(), e.name, e.id)
+/// A campaign as the report and the action history name it: kind, name and id.
+fn label(kind: Kind, name: &str, id: &str) -> String {
+    format!("{} {name} ({id})", kind.as_str())
 }
 
 /// Who drives an entry: the pause or the resume of one episode.
@@ -462,14 +459,14 @@ impl Campaigns {
             if self.record(e, &w, deadline, report).await? == Recorded::Gone {
                 if a == Answer::Refused {
                     tracing::warn!(campaign = %c.id, status = %c.status, "Genesys refused to turn the campaign off; skipped");
-                    report.skipped.push(label(&c));
+                    report.skipped.push(label(c.kind, &c.name, &c.id));
                 }
                 return Ok(Flow::Stop);
             }
         }
         Ok(match (a, r) {
             (Answer::Accepted, _) => {
-                report.paused.push(label(&c));
+                report.paused.push(label(c.kind, &c.name, &c.id));
                 Flow::Next
             }
             (Answer::Conflict, _) => Flow::Conflict,
@@ -507,7 +504,7 @@ impl Campaigns {
                 };
                 if self.record(e, &back, deadline, report).await? == Recorded::Applied {
                     tracing::warn!(campaign = %c.id, "an outage holds the campaign again; handed back to its pause");
-                    report.held_again.push(label(&c));
+                    report.held_again.push(label(c.kind, &c.name, &c.id));
                 }
             }
             Recorded::Applied | Recorded::Refused => {}
@@ -535,7 +532,7 @@ impl Campaigns {
             }
             Written::Gone => {
                 if let Write::Resumed { .. } = w {
-                    report.resumed.push(entry_label(e));
+                    report.resumed.push(label(e.kind, &e.name, &e.id));
                 }
                 Ok(Recorded::Gone)
             }
@@ -568,7 +565,9 @@ impl Campaigns {
     fn noted(&self, w: &Write, e: &Entry, report: &mut Report) {
         if let Write::Leave { note, .. } = w {
             tracing::info!(campaign = %e.id, %note, "not resumed");
-            report.left.push(format!("{}: {note}", entry_label(e)));
+            report
+                .left
+                .push(format!("{}: {note}", label(e.kind, &e.name, &e.id)));
         }
     }
 }
@@ -580,6 +579,15 @@ fn claim_key(c: &Campaign) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The report and the history name a campaign so that people can find it.
+    #[test]
+    fn a_campaign_is_named_by_kind_name_and_id() {
+        assert_eq!(
+            label(Kind::Voice, "Renewals", "c-1"),
+            "voice Renewals (c-1)"
+        );
+    }
 
     /// A PUT's answer as the step reads it (RFC 9110 and the Genesys error model): only
     /// an answer that says the change was not made is `NotNow`; 500, 502, 504 and no
