@@ -656,15 +656,22 @@ async fn an_outage_pauses_what_dials_and_recovery_resumes_only_what_nobody_touch
         client: aws_sdk_dynamodb::Client::new(&sdk_config(&w.url).await),
         table: w.table.clone(),
     };
-    let done: Vec<String> = history
-        .recent("crm", deadline())
-        .await?
-        .into_iter()
-        .map(|d| d.action)
-        .collect();
+    let recent = history.recent("crm", deadline()).await?;
+    let done: Vec<&str> = recent.iter().map(|d| d.action.as_str()).collect();
     for a in ["trigger", "pause_campaigns", "resolve", "resume_campaigns"] {
-        assert!(done.iter().any(|d| d == a), "{a} not in {done:?}");
+        assert!(done.contains(&a), "{a} not in {done:?}");
     }
+    // The resume's line names what it left, and why.
+    let resumed = recent
+        .iter()
+        .find(|d| d.action == "resume_campaigns")
+        .map(|d| d.outcome.as_str())
+        .unwrap_or_default();
+    assert!(
+        resumed.contains("messaging SMS reminders (reminders): left")
+            && resumed.contains("changed by someone"),
+        "{resumed}"
+    );
     let ledger = w.ledger().await.list(deadline()).await?;
     assert_eq!(ledger.len(), 1, "{ledger:?}");
     assert_eq!(ledger[0].stage, Stage::Left);
