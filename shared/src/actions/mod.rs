@@ -257,6 +257,19 @@ fn retry_pause(after_s: Option<u64>, wait: Duration, left: Duration) -> Option<D
 /// The longest wait for PagerDuty within a run.
 const MAX_PAGE_PAUSE: Duration = Duration::from_secs(2);
 
+/// What an attempt at `a` owes the page about an action that keeps failing: its
+/// trigger on the failure that makes `PAGE_AFTER_ATTEMPTS`, its resolve on a success
+/// after that (and only then: a resolve for a page never sent is noise). Pages have
+/// their own summary instead.
+fn failing_page(a: &OutboxEntry, failed: bool) -> Option<Action> {
+    let tries = a.attempts + 1;
+    match failed {
+        _ if a.action.is_page() => None,
+        true => (tries == PAGE_AFTER_ATTEMPTS).then_some(Action::Trigger),
+        false => (tries > PAGE_AFTER_ATTEMPTS).then_some(Action::Resolve),
+    }
+}
+
 /// The dedup key of the page about an action that keeps failing.
 fn failing_key(a: &OutboxEntry) -> String {
     format!("{}/{}", a.dedup_key, a.action.as_str())
@@ -468,7 +481,7 @@ impl Executor {
                         metrics::millis("ActionLatency", latency_ms),
                     ],
                 );
-                if !a.action.is_page() && a.attempts + 1 > PAGE_AFTER_ATTEMPTS {
+                if failing_page(a, false) == Some(Action::Resolve) {
                     self.page_failing(breaker, a, None, deadline).await;
                 }
             }
@@ -484,7 +497,7 @@ impl Executor {
                     &[metrics::count("ActionsFailed", 1.0)],
                 );
                 metrics::emit(&[], &[metrics::count("ActionsFailedTotal", 1.0)]);
-                if !a.action.is_page() && a.attempts + 1 == PAGE_AFTER_ATTEMPTS {
+                if failing_page(a, true) == Some(Action::Trigger) {
                     self.page_failing(breaker, a, Some(&why), deadline).await;
                 }
             }
@@ -829,6 +842,29 @@ mod tests {
         };
         assert_eq!(op(wait(None)), defer(1, now + PROGRESS_RETRY_MS));
         assert_eq!(op(wait(Some(60))), defer(1, now + 60_000));
+    }
+
+    /// The "keeps failing" page: triggered by the third failure only, resolved by a
+    /// success only once it was triggered, never for a page's own retries.
+    #[test]
+    fn an_action_is_paged_as_failing_on_its_third_failure_and_resolved_after() {
+        let at = |attempts: u32, action: Action| {
+            let mut a = crate::breaker::outbox::work_fault("crm", "x", "s", "d", 0);
+            a.attempts = attempts;
+            a.action = action;
+            a
+        };
+        let pause = Action::parse("pause_campaigns").unwrap_or(Action::Summary);
+        assert!(!pause.is_page());
+        let effect = |attempts| at(attempts, pause);
+        let owed = |attempts, failed| failing_page(&effect(attempts), failed);
+        assert_eq!(owed(1, true), None);
+        assert_eq!(owed(2, true), Some(Action::Trigger));
+        assert_eq!(owed(3, true), None, "once");
+        assert_eq!(owed(2, false), None, "never paged: nothing to resolve");
+        assert_eq!(owed(3, false), Some(Action::Resolve));
+        assert_eq!(failing_page(&at(2, Action::Trigger), true), None);
+        assert_eq!(failing_page(&at(3, Action::Resolve), false), None);
     }
 
     /// The probe adds up every breaker's run into what it logs and counts.
