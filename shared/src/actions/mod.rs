@@ -257,6 +257,17 @@ fn retry_pause(after_s: Option<u64>, wait: Duration, left: Duration) -> Option<D
 /// The longest wait for PagerDuty within a run.
 const MAX_PAGE_PAUSE: Duration = Duration::from_secs(2);
 
+/// The page as sent: a trigger of the record's current episode reports the count the
+/// record holds now (every failure counted by any instance before the trip), never
+/// fewer than it was written with.
+fn as_sent(rec: &Record, a: &OutboxEntry) -> OutboxEntry {
+    let mut sent = a.clone();
+    if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
+        sent.failures = a.failures.max(rec.failures);
+    }
+    sent
+}
+
 /// What an attempt at `a` owes the page about an action that keeps failing: its
 /// trigger on the failure that makes `PAGE_AFTER_ATTEMPTS`, its resolve on a success
 /// after that (and only then: a resolve for a page never sent is noise). Pages have
@@ -542,13 +553,7 @@ impl Executor {
         let Some(pd) = &self.pager else {
             return Outcome::retry("no pager");
         };
-        // A trigger reports the count the record holds now: every failure counted
-        // by any instance before the trip.
-        let mut sent = a.clone();
-        if a.action == Action::Trigger && rec.episode.as_deref() == Some(&a.dedup_key) {
-            sent.failures = a.failures.max(rec.failures);
-        }
-        match send_page(pd, &rec.name, &sent, page_tries, deadline).await {
+        match send_page(pd, &rec.name, &as_sent(rec, a), page_tries, deadline).await {
             Sent::Accepted => Outcome::Done("accepted".into()),
             Sent::Refused(status) => {
                 tracing::error!(breaker = %rec.name, alert = %a.id, status, "PagerDuty refused the alert; dropped, not retried");
@@ -865,6 +870,33 @@ mod tests {
         assert_eq!(owed(3, false), Some(Action::Resolve));
         assert_eq!(failing_page(&at(2, Action::Trigger), true), None);
         assert_eq!(failing_page(&at(3, Action::Resolve), false), None);
+    }
+
+    /// A trigger of the current episode is sent with the record's count, if higher;
+    /// a resolve, or another episode's trigger, as written.
+    #[test]
+    fn a_trigger_reports_every_failure_the_record_holds() {
+        let mut rec = Record::new("crm");
+        rec.episode = Some("crm/3/0".into());
+        rec.failures = 9;
+        let page = |action, key: &str, failures| {
+            let mut a = crate::breaker::outbox::work_fault("crm", "x", "s", "d", 0);
+            (a.action, a.dedup_key, a.failures) = (action, key.into(), failures);
+            a
+        };
+        let sent = |a: OutboxEntry| as_sent(&rec, &a).failures;
+        assert_eq!(sent(page(Action::Trigger, "crm/3/0", 5)), 9);
+        assert_eq!(
+            sent(page(Action::Trigger, "crm/3/0", 12)),
+            12,
+            "never fewer"
+        );
+        assert_eq!(sent(page(Action::Resolve, "crm/3/0", 5)), 5);
+        assert_eq!(
+            sent(page(Action::Trigger, "crm/2/0", 5)),
+            5,
+            "an older episode"
+        );
     }
 
     /// The probe adds up every breaker's run into what it logs and counts.
