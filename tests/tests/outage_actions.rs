@@ -2072,6 +2072,91 @@ async fn a_pause_is_done_only_once_every_campaign_is_seen_off() -> anyhow::Resul
     Ok(())
 }
 
+/// The outage ends while a paused campaign is still `stopping` in Genesys (its pause
+/// not yet settled): the resume waits for it, says so (`Stopping`), and turns it on
+/// once it is seen off. It must never report done with the campaign still to settle:
+/// nothing would turn it on again. Found by the action code's mutation run (the count of
+/// campaigns still stopping never read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resume_waits_for_a_campaign_still_stopping_and_then_turns_it_on() -> anyhow::Result<()> {
+    use failsoft::campaign::CampaignError;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    if let Ok(mut book) = w.genesys.book.lock() {
+        book.stopping_longer = 3;
+    }
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    let pause = episode_of(&w, "crm", "pause").await?;
+    let c = campaigns(&ex)?;
+    let first = campaign_call(|| c.pause(&pause, deadline())).await;
+    assert_eq!(first, Err(CampaignError::Stopping(1)));
+    release(&crm).await?;
+    let resume = episode_of(&w, "crm", "resume").await?;
+    let waited = campaign_call(|| c.resume(&resume, "ex", deadline())).await;
+    assert_eq!(waited, Err(CampaignError::Stopping(1)), "not done yet");
+    let mut done = None;
+    for _ in 0..5 {
+        if let Ok(r) = campaign_call(|| c.resume(&resume, "ex", deadline())).await {
+            done = Some(r);
+            break;
+        }
+    }
+    assert!(done.is_some(), "done once it is seen off");
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "on");
+    assert!(w.ledger_list().await?.is_empty());
+    Ok(())
+}
+
+/// A second breaker's pause that runs after its own outage's resume (a late delivery):
+/// its episode is over, so its hold is refused, and it stops there, having joined
+/// nothing, with one refused write per campaign. Found by the action code's mutation run
+/// (a refused join read as a lost race: tried again, up to the step limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_late_pause_of_an_ended_outage_joins_nothing_and_stops() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (ex, _crm) = w.paused(&[("renewals", "Renewals")]).await?;
+    let api = w.breaker("genesys-api", pausing()).await;
+    open(&api).await?;
+    let pause = episode_of(&w, "genesys-api", "pause").await?;
+    release(&api).await?;
+    let resume = episode_of(&w, "genesys-api", "resume").await?;
+    let c = campaigns(&ex)?;
+    campaign_call(|| c.resume(&resume, "ex", deadline())).await?;
+    // The late pause's ledger requests, counted at a front.
+    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
+    let through = Campaigns {
+        api: c.api.clone(),
+        ledger: Ledger {
+            client: aws_sdk_dynamodb::Client::new(&sdk_config(&front.url).await),
+            table: w.table.clone(),
+        },
+        divisions: Vec::new(),
+        clock: w.clock.clone(),
+    };
+    let late = campaign_call(|| through.pause(&pause, deadline())).await?;
+    assert_eq!((late.paused.len(), late.joined), (0, 0), "{late:?}");
+    let writes = front
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.header("x-amz-target")
+                .is_some_and(|t| t.ends_with("UpdateItem") || t.ends_with("TransactWriteItems"))
+        })
+        .count();
+    assert!(writes <= 2, "{writes} ledger writes");
+    let held = w.ledger_list().await?;
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        held[0].holds.keys().collect::<Vec<_>>(),
+        vec!["crm"],
+        "crm's hold alone"
+    );
+    assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
+    Ok(())
+}
+
 /// The ledger's transactions are refused (an IAM policy without
 /// `dynamodb:TransactWriteItems`: DynamoDB's 400 AccessDeniedException, through a fault
 /// front), then throttled: the pause fails and says so, and turns nothing off
