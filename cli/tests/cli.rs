@@ -371,6 +371,26 @@ async fn overflow_world() -> anyhow::Result<(
     Ok((m, table, g, secret, login))
 }
 
+/// What an operator's shell holds for `failsoft overflow` against the fake Genesys.
+fn operator_env<'a>(api: &'a str, secret: &'a str, login: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("GENESYS_SECRET_ID", secret),
+        ("GENESYS_API_URL", api),
+        ("GENESYS_LOGIN_URL", login),
+        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
+        ("USER", "alice"),
+    ]
+}
+
+/// An operator's activation, confirmed on the command line.
+const ACTIVATE: [&str; 5] = [
+    "overflow",
+    "activate",
+    "--reason",
+    "region degraded",
+    "--yes",
+];
+
 /// `failsoft overflow`: refused without a reason, a dry run changes nothing, activate
 /// enables the group with every IVR link and records who and why, status shows it, an
 /// unknown group is refused, deactivate switches it back; each switch queues its page.
@@ -915,29 +935,12 @@ async fn overflow_activate_rides_out_a_refused_read_before_sending_anyone_to_the
     use failsoft_testkit::fakes::genesys::EMERGENCY;
     use failsoft_testkit::fakes::http::Fault;
     let (m, table, g, secret, login) = overflow_world().await?;
-    let env = [
-        ("GENESYS_SECRET_ID", secret.as_str()),
-        ("GENESYS_API_URL", g.server.url.as_str()),
-        ("GENESYS_LOGIN_URL", login.as_str()),
-        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
-        ("USER", "alice"),
-    ];
+    let env = operator_env(&g.server.url, &secret, &login);
     g.server.faults_in_turn(
         &format!("{EMERGENCY}/eg-1"),
         &[Fault::Status(503), Fault::Status(503)],
     );
-    let out = failsoft_with(
-        &m.url,
-        &table,
-        &env,
-        &[
-            "overflow",
-            "activate",
-            "--reason",
-            "region degraded",
-            "--yes",
-        ],
-    )?;
+    let out = failsoft_with(&m.url, &table, &env, &ACTIVATE)?;
     assert!(
         out.status.success(),
         "{}",
@@ -959,14 +962,8 @@ async fn overflow_activate_behind_another_switch_says_so_and_sends_nobody_to_the
 ) -> anyhow::Result<()> {
     use failsoft::clock::Clock;
     let (m, table, g, secret, login) = overflow_world().await?;
-    let env = [
-        ("GENESYS_SECRET_ID", secret.as_str()),
-        ("GENESYS_API_URL", g.server.url.as_str()),
-        ("GENESYS_LOGIN_URL", login.as_str()),
-        ("OVERFLOW_EMERGENCY_GROUP_ID", "eg-1"),
-        ("OVERFLOW_SWITCH_TIMEOUT_S", "5"),
-        ("USER", "alice"),
-    ];
+    let mut env = operator_env(&g.server.url, &secret, &login);
+    env.push(("OVERFLOW_SWITCH_TIMEOUT_S", "5"));
     let conf = failsoft_testkit::sdk_config(&m.url).await;
     let switches = failsoft::overflow::Switches {
         client: aws_sdk_dynamodb::Client::new(&conf),
@@ -977,18 +974,7 @@ async fn overflow_activate_behind_another_switch_says_so_and_sends_nobody_to_the
     switches
         .claim("outage-actions-1", now, now + 600_000, deadline)
         .await?;
-    let out = failsoft_with(
-        &m.url,
-        &table,
-        &env,
-        &[
-            "overflow",
-            "activate",
-            "--reason",
-            "region degraded",
-            "--yes",
-        ],
-    )?;
+    let out = failsoft_with(&m.url, &table, &env, &ACTIVATE)?;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -1401,6 +1401,59 @@ fn campaigns(ex: &Executor) -> anyhow::Result<&Campaigns> {
         .ok_or_else(|| anyhow::anyhow!("campaigns configured"))
 }
 
+/// A campaign Genesys keeps `stopping` for `longer` reads after its pause PUT, and
+/// crm's outage, whose first pause attempt has turned it off and waits for it: the
+/// world, the executor, crm and the pause's episode.
+async fn stopping(longer: u32) -> anyhow::Result<(World, Executor, Breaker, String)> {
+    use failsoft::campaign::CampaignError;
+    let w = world().await?;
+    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
+    if let Ok(mut book) = w.genesys.book.lock() {
+        book.stopping_longer = longer;
+    }
+    let ex = w.executor("stream").await;
+    let crm = w.breaker("crm", pausing()).await;
+    open(&crm).await?;
+    let episode = episode_of(&w, "crm", "pause").await?;
+    let c = campaigns(&ex)?;
+    let first = campaign_call(|| c.pause(&episode, deadline())).await;
+    anyhow::ensure!(first == Err(CampaignError::Stopping(1)), "{first:?}");
+    Ok((w, ex, crm, episode))
+}
+
+/// The first of up to `tries` campaign calls that succeeds.
+async fn first_ok<T, F, Fut>(tries: usize, f: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, failsoft::campaign::CampaignError>>,
+{
+    for _ in 0..tries {
+        if let Ok(r) = campaign_call(&f).await {
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// `c` with its ledger reached through a fault front: what a test does to the front,
+/// it does to the ledger's table.
+async fn through_front(
+    w: &World,
+    c: &Campaigns,
+) -> anyhow::Result<(failsoft_testkit::fakes::http::FakeServer, Campaigns)> {
+    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
+    let through = Campaigns {
+        api: c.api.clone(),
+        ledger: Ledger {
+            client: aws_sdk_dynamodb::Client::new(&sdk_config(&front.url).await),
+            table: w.table.clone(),
+        },
+        divisions: Vec::new(),
+        clock: w.clock.clone(),
+    };
+    Ok((front, through))
+}
+
 /// A ledger read asked again when moto, under a loaded test run, misses the ledger's
 /// 250 ms request timeout.
 async fn patiently<T, F, Fut>(f: F) -> anyhow::Result<T>
@@ -2047,26 +2100,9 @@ async fn an_item_the_ttl_removed_leaves_the_index_too() -> anyhow::Result<()> {
 /// 0: the pause reported done while one was still stopping).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pause_is_done_only_once_every_campaign_is_seen_off() -> anyhow::Result<()> {
-    use failsoft::campaign::CampaignError;
-    let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    if let Ok(mut book) = w.genesys.book.lock() {
-        book.stopping_longer = 2;
-    }
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    let episode = episode_of(&w, "crm", "pause").await?;
+    let (w, ex, _crm, episode) = stopping(2).await?;
     let c = campaigns(&ex)?;
-    let first = campaign_call(|| c.pause(&episode, deadline())).await;
-    assert_eq!(first, Err(CampaignError::Stopping(1)));
-    let mut done = None;
-    for _ in 0..3 {
-        if let Ok(r) = campaign_call(|| c.pause(&episode, deadline())).await {
-            done = Some(r);
-            break;
-        }
-    }
+    let done = first_ok(3, || c.pause(&episode, deadline())).await;
     assert!(done.is_some(), "done once it is seen off");
     assert_eq!(w.genesys.status(VOICE, "renewals"), "off");
     Ok(())
@@ -2080,29 +2116,13 @@ async fn a_pause_is_done_only_once_every_campaign_is_seen_off() -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_resume_waits_for_a_campaign_still_stopping_and_then_turns_it_on() -> anyhow::Result<()> {
     use failsoft::campaign::CampaignError;
-    let w = world().await?;
-    w.genesys.add(VOICE, "renewals", "Renewals", "on", "d1");
-    if let Ok(mut book) = w.genesys.book.lock() {
-        book.stopping_longer = 3;
-    }
-    let ex = w.executor("stream").await;
-    let crm = w.breaker("crm", pausing()).await;
-    open(&crm).await?;
-    let pause = episode_of(&w, "crm", "pause").await?;
-    let c = campaigns(&ex)?;
-    let first = campaign_call(|| c.pause(&pause, deadline())).await;
-    assert_eq!(first, Err(CampaignError::Stopping(1)));
+    let (w, ex, crm, _) = stopping(3).await?;
     release(&crm).await?;
     let resume = episode_of(&w, "crm", "resume").await?;
+    let c = campaigns(&ex)?;
     let waited = campaign_call(|| c.resume(&resume, "ex", deadline())).await;
     assert_eq!(waited, Err(CampaignError::Stopping(1)), "not done yet");
-    let mut done = None;
-    for _ in 0..5 {
-        if let Ok(r) = campaign_call(|| c.resume(&resume, "ex", deadline())).await {
-            done = Some(r);
-            break;
-        }
-    }
+    let done = first_ok(5, || c.resume(&resume, "ex", deadline())).await;
     assert!(done.is_some(), "done once it is seen off");
     assert_eq!(w.genesys.status(VOICE, "renewals"), "on");
     assert!(w.ledger_list().await?.is_empty());
@@ -2125,16 +2145,7 @@ async fn a_late_pause_of_an_ended_outage_joins_nothing_and_stops() -> anyhow::Re
     let c = campaigns(&ex)?;
     campaign_call(|| c.resume(&resume, "ex", deadline())).await?;
     // The late pause's ledger requests, counted at a front.
-    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
-    let through = Campaigns {
-        api: c.api.clone(),
-        ledger: Ledger {
-            client: aws_sdk_dynamodb::Client::new(&sdk_config(&front.url).await),
-            table: w.table.clone(),
-        },
-        divisions: Vec::new(),
-        clock: w.clock.clone(),
-    };
+    let (front, through) = through_front(&w, c).await?;
     let late = campaign_call(|| through.pause(&pause, deadline())).await?;
     assert_eq!((late.paused.len(), late.joined), (0, 0), "{late:?}");
     let writes = front
@@ -2172,17 +2183,7 @@ async fn a_refused_ledger_fails_the_pause_and_is_never_taken_for_a_claim() -> an
     let crm = w.breaker("crm", pausing()).await;
     open(&crm).await?;
     let episode = episode_of(&w, "crm", "pause").await?;
-    let front = failsoft_testkit::fakes::aws::front(&w.url).await?;
-    let c = campaigns(&ex)?;
-    let through = Campaigns {
-        api: c.api.clone(),
-        ledger: Ledger {
-            client: aws_sdk_dynamodb::Client::new(&sdk_config(&front.url).await),
-            table: w.table.clone(),
-        },
-        divisions: Vec::new(),
-        clock: w.clock.clone(),
-    };
+    let (front, through) = through_front(&w, campaigns(&ex)?).await?;
     for fault in [
         failsoft_testkit::fakes::aws::aws_error(
             400,
